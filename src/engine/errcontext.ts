@@ -1,0 +1,63 @@
+// CONTEXT lines for errors and notices raised while JS code runs (elog.h ErrorContextCallback):
+// "PL/Python function "f"", "while creating return value", … exactly where PL/Python pushes them.
+// One callback slot serves every frame; frames are preallocated structs indexed by nesting depth.
+import type { Heap } from './heap.js'
+import { L } from './layout.js'
+
+export class ErrorContextStack {
+  private readonly texts: Array<string | null> = []
+  private readonly structs: number[] = []
+  private readonly slot: number
+  private readonly fmt: number
+  private readonly va: number
+  private depth = 0
+
+  constructor(private readonly heap: Heap) {
+    const M = heap.M
+    this.fmt = heap.cstr('%s')
+    this.va = M._malloc(8) as number
+    // void callback(void *arg): arg is the frame index; must never throw into wasm
+    this.slot = M.addFunction((arg: number) => {
+      try {
+        const text = this.texts[arg]
+        if (text) {
+          heap.setU32(this.va, heap.pstrdup(text))
+          M._errcontext_msg(this.fmt, this.va)
+        }
+      } catch {
+        // an error while adding context must not replace the error being reported
+      }
+      return undefined
+    }, 'vi')
+  }
+
+  /** Push a CONTEXT line; returns a token for pop(). The line is computed lazily only if needed. */
+  push(text: string): number {
+    const h = this.heap
+    const i = this.depth++
+    let s = this.structs[i]
+    if (s === undefined) {
+      s = h.M._malloc(L.ecc_size) as number
+      this.structs[i] = s
+    }
+    this.texts[i] = text
+    const stackAddr = h.M._error_context_stack as number
+    h.setU32(s + L.ecc_previous, h.u32at(stackAddr))
+    h.setU32(s + L.ecc_callback, this.slot)
+    h.setU32(s + L.ecc_arg, i)
+    h.setU32(stackAddr, s)
+    return i
+  }
+
+  /** Pop the frame pushed as `token` (and any above it, if an error skipped their pops). */
+  pop(token: number): void {
+    const s = this.structs[token]
+    if (s === undefined) return
+    const h = this.heap
+    const stackAddr = h.M._error_context_stack as number
+    // only unlink if our frame is on top: after an ERROR, PostgreSQL has already reset the stack
+    if (h.u32at(stackAddr) === s) h.setU32(stackAddr, h.u32at(s + L.ecc_previous))
+    this.texts[token] = null
+    this.depth = token
+  }
+}

@@ -1,0 +1,82 @@
+// One database: a PGlite instance on a data directory, with the PL/Python language attached.
+import fs from 'node:fs'
+import path from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+import type { PythonHost } from '../plpython/host.js'
+import { PlPythonRuntime } from '../plpython/runtime.js'
+import { Bridge } from './bridge.js'
+import { ErrorContextStack } from './errcontext.js'
+import { Heap } from './heap.js'
+import { buildSideModule } from './sidemodule.js'
+import { Spi } from './spi.js'
+
+/**
+ * PGlite's default start parameters minus `-F` (fsync off) and the `search_path=public` override:
+ * PostgreSQL's own defaults apply ("$user", public), as on a real server.
+ */
+export const START_PARAMS = [
+  '--single',
+  '-O',
+  '-j',
+  '-c',
+  'exit_on_error=false',
+  '-c',
+  'log_checkpoints=false',
+  '-c',
+  'max_worker_processes=0',
+  '-c',
+  'max_parallel_workers=0',
+  '-c',
+  'max_parallel_workers_per_gather=0',
+  '-c',
+  'max_parallel_maintenance_workers=0',
+  '-c',
+  'io_method=sync',
+]
+
+export interface InstanceOptions {
+  /** The PGDATA directory of this database's cluster. */
+  pgdata: string
+  host: PythonHost
+  maxDepth: number
+}
+
+export class Instance {
+  private constructor(
+    readonly db: PGlite,
+    readonly heap: Heap,
+    readonly bridge: Bridge,
+    readonly runtime: PlPythonRuntime,
+    /** true when this start ran initdb */
+    readonly initialized: boolean,
+  ) {}
+
+  static async open(opts: InstanceOptions): Promise<Instance> {
+    const fresh = !fs.existsSync(path.join(opts.pgdata, 'PG_VERSION'))
+    fs.mkdirSync(opts.pgdata, { recursive: true, mode: 0o700 })
+    const db = await PGlite.create({ dataDir: opts.pgdata, startParams: START_PARAMS })
+    const heap = new Heap(db)
+    Bridge.installFiles(heap, await buildSideModule())
+    const bridge = new Bridge(db, heap, { maxDepth: opts.maxDepth })
+    const runtime = new PlPythonRuntime(
+      heap,
+      bridge.elog,
+      new Spi(heap),
+      new ErrorContextStack(heap),
+      opts.host,
+    )
+    bridge.attach(runtime)
+    const inst = new Instance(db, heap, bridge, runtime, fresh)
+    if (fresh) await db.exec('CREATE EXTENSION IF NOT EXISTS plpython3u')
+    return inst
+  }
+
+  /** Make this instance's memory the target of the native call path and of cancel requests. */
+  activate(): void {
+    this.runtime.syncMemory()
+  }
+
+  async close(): Promise<void> {
+    await this.db.close()
+  }
+}

@@ -1,0 +1,120 @@
+// The engine thread: owns PGlite (one instance per database), the Python host and the native call path.
+// Runs statements synchronously; the main thread keeps sockets, TLS, auth and cancel responsive meanwhile.
+import path from 'node:path'
+import { parentPort, workerData } from 'node:worker_threads'
+import { configureLogging, type LogLevel, logger } from '../log.js'
+import { createDispatcher } from '../plpy-shim/dispatch.js'
+import { type PythonHost, startPythonHost } from '../plpython/host.js'
+import { isLongjmp } from './elog.js'
+import { Instance } from './instance.js'
+import type { DbOpened, EngineConfig, FromWorker, ToWorker } from './protocol.js'
+
+const config = workerData as EngineConfig
+configureLogging(config.logLevel as LogLevel)
+const log = logger('engine')
+const port = parentPort!
+
+const instances = new Map<string, Instance>()
+const opening = new Map<string, Promise<Instance>>()
+const sessions = new Map<number, { db: string; user: string }>()
+let active: Instance | undefined
+let host: PythonHost
+
+function post(m: FromWorker, transfer?: ArrayBuffer[]): void {
+  port.postMessage(m, transfer ?? [])
+}
+
+async function openDb(name: string): Promise<{ inst: Instance; info: DbOpened }> {
+  const existing = instances.get(name)
+  if (existing) return { inst: existing, info: { name, initialized: false, ms: 0 } }
+  let p = opening.get(name)
+  const t0 = performance.now()
+  if (!p) {
+    p = Instance.open({ pgdata: path.join(config.dataDir, name), host, maxDepth: config.maxDepth })
+    opening.set(name, p)
+  }
+  try {
+    const inst = await p
+    instances.set(name, inst)
+    return { inst, info: { name, initialized: inst.initialized, ms: Math.round(performance.now() - t0) } }
+  } finally {
+    opening.delete(name)
+  }
+}
+
+async function exec(m: Extract<ToWorker, { t: 'exec' }>): Promise<void> {
+  const s = sessions.get(m.sid)
+  if (!s) throw new Error(`unknown session ${m.sid}`)
+  const { inst } = await openDb(s.db)
+  active = inst
+  inst.activate()
+  inst.runtime.session = m.sid
+  host.native.execBegin(m.token, m.timeoutMs)
+  try {
+    await inst.db.execProtocolRawStream(m.data, {
+      syncToFs: false,
+      onRawData: (chunk: Uint8Array) => {
+        const copy = chunk.slice()
+        post({ t: 'out', sid: m.sid, data: copy }, [copy.buffer as ArrayBuffer])
+      },
+    })
+  } finally {
+    host.native.execEnd()
+  }
+}
+
+async function query(db: string, sql: string): Promise<Array<Record<string, unknown>>> {
+  const { inst } = await openDb(db)
+  active = inst
+  inst.activate()
+  inst.runtime.session = 0
+  host.native.execBegin(0, 0)
+  try {
+    return (await inst.db.query(sql)).rows as Array<Record<string, unknown>>
+  } finally {
+    host.native.execEnd()
+  }
+}
+
+async function handle(m: ToWorker): Promise<unknown> {
+  switch (m.t) {
+    case 'open-db':
+      return (await openDb(m.name)).info
+    case 'session-open':
+      sessions.set(m.sid, { db: m.db, user: m.user })
+      return null
+    case 'session-close':
+      sessions.delete(m.sid)
+      host.dropSession(m.sid)
+      return null
+    case 'exec':
+      return exec(m)
+    case 'query':
+      return query(m.db, m.sql)
+    case 'shutdown':
+      for (const inst of instances.values()) await inst.close()
+      instances.clear()
+      return null
+  }
+}
+
+// Messages are handled one at a time, in order: the engine runs one statement at a time.
+let chain: Promise<void> = Promise.resolve()
+port.on('message', (m: ToWorker) => {
+  chain = chain.then(async () => {
+    try {
+      const value = await handle(m)
+      post({ t: 'reply', id: m.id, ok: true, value })
+    } catch (e) {
+      if (isLongjmp(e)) log.error({ err: String(e) }, 'a PostgreSQL error escaped to the engine loop')
+      const err = e as { message?: string; code?: string }
+      post({ t: 'reply', id: m.id, ok: false, error: err?.message ?? String(e), code: err?.code })
+    }
+  })
+})
+
+host = startPythonHost(
+  createDispatcher(() => active?.runtime),
+  config.pythonPath,
+)
+post({ t: 'ready', python: host.version, libpython: host.libpython })

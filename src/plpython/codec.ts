@@ -1,0 +1,188 @@
+// Tagged value encoding JS → Python (decoded in C by native/codec.c) and Python → JS (written by
+// pyglite_host/convert.py). One byte string per call instead of one N-API call per value.
+
+export const T = {
+  NONE: 0,
+  FALSE: 1,
+  TRUE: 2,
+  INT32: 3,
+  INT64: 4,
+  FLOAT64: 5,
+  STR: 6,
+  BYTES: 7,
+  DECIMAL: 8,
+  LIST: 9,
+  DICT: 10,
+  ROWS: 11,
+  INTSTR: 12,
+  TUPLE: 13,
+} as const
+
+/** A growable encoder; `buf` may be replaced when it grows (re-register it with the native side). */
+export class CodecWriter {
+  buf: Buffer
+  pos = 0
+  /** Called with the new buffer whenever it is reallocated. */
+  onGrow: ((buf: Buffer) => void) | undefined
+
+  constructor(size = 64 * 1024) {
+    this.buf = Buffer.alloc(size)
+  }
+
+  reset(): void {
+    this.pos = 0
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return
+    let size = this.buf.length * 2
+    while (size < this.pos + n) size *= 2
+    const nb = Buffer.alloc(size)
+    this.buf.copy(nb, 0, 0, this.pos)
+    this.buf = nb
+    this.onGrow?.(nb)
+  }
+
+  tag(t: number): void {
+    this.ensure(1)
+    this.buf[this.pos++] = t
+  }
+  none(): void {
+    this.tag(T.NONE)
+  }
+  bool(v: boolean): void {
+    this.tag(v ? T.TRUE : T.FALSE)
+  }
+  int32(v: number): void {
+    this.ensure(5)
+    this.buf[this.pos++] = T.INT32
+    this.buf.writeInt32LE(v, this.pos)
+    this.pos += 4
+  }
+  int64(v: bigint): void {
+    this.ensure(9)
+    this.buf[this.pos++] = T.INT64
+    this.buf.writeBigInt64LE(v, this.pos)
+    this.pos += 8
+  }
+  float64(v: number): void {
+    this.ensure(9)
+    this.buf[this.pos++] = T.FLOAT64
+    this.buf.writeDoubleLE(v, this.pos)
+    this.pos += 8
+  }
+  /** STR, DECIMAL or INTSTR: a tag, a u32 length and UTF-8 bytes. */
+  text(s: string, tag: number = T.STR): void {
+    const max = s.length * 3
+    this.ensure(5 + max)
+    this.buf[this.pos] = tag
+    const n = this.buf.write(s, this.pos + 5, 'utf8')
+    this.buf.writeUInt32LE(n, this.pos + 1)
+    this.pos += 5 + n
+  }
+  /** UTF-8 bytes already encoded (e.g. straight from wasm memory). */
+  utf8Bytes(b: Uint8Array, tag: number = T.STR): void {
+    this.ensure(5 + b.length)
+    this.buf[this.pos] = tag
+    this.buf.writeUInt32LE(b.length, this.pos + 1)
+    this.buf.set(b, this.pos + 5)
+    this.pos += 5 + b.length
+  }
+  bytes(b: Uint8Array): void {
+    this.utf8Bytes(b, T.BYTES)
+  }
+  /** LIST / DICT / TUPLE / ROWS header with a count. */
+  header(tag: number, n: number): void {
+    this.ensure(5)
+    this.buf[this.pos] = tag
+    this.buf.writeUInt32LE(n, this.pos + 1)
+    this.pos += 5
+  }
+  u32(n: number): void {
+    this.ensure(4)
+    this.buf.writeUInt32LE(n, this.pos)
+    this.pos += 4
+  }
+  /** A view of what was written (valid until the next write). */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.pos)
+  }
+}
+
+/** Values decoded from a Python → JS result. */
+export type Decoded =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | { list: Decoded[] }
+  | { array: { dims: number[]; lbounds: number[]; items: Decoded[] } }
+  | { row: Decoded[] }
+
+/** Reader for Python → JS results (same tags). */
+export class CodecReader {
+  pos = 0
+  constructor(private readonly buf: Buffer) {}
+
+  get done(): boolean {
+    return this.pos >= this.buf.length
+  }
+
+  u32(): number {
+    const v = this.buf.readUInt32LE(this.pos)
+    this.pos += 4
+    return v
+  }
+
+  value(): Decoded {
+    const tag = this.buf[this.pos++]
+    switch (tag) {
+      case T.NONE:
+        return null
+      case T.FALSE:
+        return false
+      case T.TRUE:
+        return true
+      case T.INT32: {
+        const v = this.buf.readInt32LE(this.pos)
+        this.pos += 4
+        return v
+      }
+      case T.INT64: {
+        const v = this.buf.readBigInt64LE(this.pos)
+        this.pos += 8
+        return v
+      }
+      case T.FLOAT64: {
+        const v = this.buf.readDoubleLE(this.pos)
+        this.pos += 8
+        return v
+      }
+      case T.STR:
+      case T.DECIMAL:
+      case T.INTSTR: {
+        const n = this.u32()
+        const s = this.buf.toString('utf8', this.pos, this.pos + n)
+        this.pos += n
+        return s
+      }
+      case T.BYTES: {
+        const n = this.u32()
+        const b = this.buf.subarray(this.pos, this.pos + n)
+        this.pos += n
+        return b
+      }
+      case T.LIST:
+      case T.TUPLE: {
+        const n = this.u32()
+        const list: Decoded[] = []
+        for (let i = 0; i < n; i++) list.push(this.value())
+        return { list }
+      }
+      default:
+        throw new Error(`codec: unexpected tag ${tag} in a result`)
+    }
+  }
+}

@@ -1,0 +1,111 @@
+// The Python host: starts CPython through node-calls-python (the only importer of it), loads our native
+// addon on the same interpreter, and imports the pyglite_host package. Runs on the engine thread only.
+import fs from 'node:fs'
+import { createRequire } from 'node:module'
+import { pkgPath } from '../paths.js'
+
+const require = createRequire(import.meta.url)
+
+/** node-calls-python's raw binding (we bypass its index.js: it spawns python3-config at require time). */
+interface NcpInterpreter {
+  importSync(name: string, allowReimport: boolean): NcpHandle
+  callSync(handle: NcpHandle, fn: string, ...args: unknown[]): unknown
+  addImportPath(path: string): void
+  fixlink(path: string): void
+}
+type NcpHandle = { handler: string }
+
+/** Our addon (native/pyglite.c). */
+export interface Native {
+  init(dispatch: (...args: unknown[]) => unknown): Int32Array
+  setMemory(buffer: ArrayBuffer, addrInterruptPending: number, addrQueryCancelPending: number): void
+  setCodecBuffer(buf: Buffer): void
+  memoryAddress(buffer: ArrayBuffer): number
+  enableInterrupts(): void
+  execBegin(token: number, timeoutMs: number): void
+  execEnd(): void
+  cancel(token: number, kind: number): boolean
+  cancelKind(): number
+  call(procId: number, fcinfo: number, codecLen: number): number
+  copyText(ptr: number): void
+  takeResult(): Buffer
+  lastError(): Array<string | number | null> | null
+  releaseProc(id: number): void
+}
+
+/** Loads the native addon; also usable on the main thread (for cancel) without starting Python. */
+export function loadNative(): Native {
+  return require(pkgPath('build', 'Release', 'pyglite_native.node')) as Native
+}
+
+export const CANCEL_USER = 1
+export const CANCEL_TIMEOUT = 2
+
+/** Python-side error fields (pyglite_host/errors.py FIELDS). */
+export type ErrorTuple = Array<string | number | null>
+
+export interface PythonHost {
+  readonly native: Native
+  readonly stat: Int32Array
+  readonly version: string
+  readonly libpython: string
+  compile(meta: object): number | ErrorTuple
+  validate(meta: object): ErrorTuple | null
+  dropSession(sid: number): void
+}
+
+function mappedLibpython(): string[] {
+  const maps = fs.readFileSync('/proc/self/maps', 'utf8')
+  const libs = new Set<string>()
+  for (const line of maps.split('\n')) {
+    const p = line.trim().split(/\s+/)[5]
+    if (p && /\/libpython3\.\d+\.so/.test(p)) libs.add(p)
+  }
+  return [...libs]
+}
+
+function isErrorReturn(v: unknown): v is ['error', ErrorTuple] {
+  return Array.isArray(v) && v[0] === 'error'
+}
+
+/**
+ * Start Python on this thread. `dispatch` receives every plpy → engine call (op, ...args) and must never
+ * throw. `sysPath` entries are appended to sys.path (site-packages a user wants to import from).
+ */
+export function startPythonHost(dispatch: (...args: unknown[]) => unknown, sysPath: string[]): PythonHost {
+  const ncpDir = pkgPath('node_modules', 'node-calls-python')
+  const binding = require(`${ncpDir}/build/Release/nodecallspython.node`) as {
+    PyInterpreter: new () => NcpInterpreter
+  }
+  const py = new binding.PyInterpreter() // Py_InitializeEx(0) on this thread (once per process)
+  const native = loadNative()
+  const libs = mappedLibpython()
+  if (libs.length !== 1 || !libs[0])
+    throw new Error(`expected exactly one libpython in this process, found: ${JSON.stringify(libs)}`)
+  py.fixlink(libs[0]) // dlopen(RTLD_GLOBAL) the same libpython so C extension modules resolve against it
+  const stat = native.init(dispatch)
+  py.addImportPath(pkgPath('src', 'plpy-shim', 'python'))
+  py.addImportPath(pkgPath('src', 'plpython', 'python'))
+  const host = py.importSync('pyglite_host', false)
+  const version = py.callSync(host, 'init', JSON.stringify({ sys_path: sysPath }))
+  if (isErrorReturn(version)) throw new Error(`Python host failed to start: ${String(version[1][0])}`)
+  native.enableInterrupts()
+  return {
+    native,
+    stat,
+    version: String(version),
+    libpython: libs[0],
+    compile(meta) {
+      const r = py.callSync(host, 'compile_procedure', JSON.stringify(meta))
+      if (isErrorReturn(r)) return r[1]
+      return r as number
+    },
+    validate(meta) {
+      const r = py.callSync(host, 'validate', JSON.stringify(meta))
+      return isErrorReturn(r) ? r[1] : null
+    },
+    dropSession(sid) {
+      py.callSync(host, 'drop_session', sid)
+    },
+  }
+}

@@ -1,0 +1,145 @@
+"""Python exceptions -> PostgreSQL error fields, formatted as PL/Python does (plpy_elog.c).
+
+The engine raises the error with these fields: message "ExcType: text", SQLSTATE 38000 unless the
+exception carries one (plpy.Error, plpy.SPIError), and the traceback as a CONTEXT entry:
+
+    Traceback (most recent call last):
+      PL/Python function "f", line 3, in <module>
+        return 1/0
+"""
+
+import traceback as _tb
+
+from . import convert
+
+QueryCanceled = None  # set by pyglite_host.init
+
+# tuple layout shared with src/plpython/errors.ts
+FIELDS = (
+    "message",
+    "sqlstate",
+    "detail",
+    "hint",
+    "context",
+    "cursorpos",
+    "internalquery",
+    "internalpos",
+    "schema",
+    "table",
+    "column",
+    "datatype",
+    "constraint",
+    "elevel",
+    "phase",
+)
+
+ELEVEL_ERROR = 21
+ELEVEL_FATAL = 22
+
+
+def exception_name(etype):
+    module = getattr(etype, "__module__", None)
+    name = getattr(etype, "__name__", None)
+    if name is None or module is None:
+        return "unrecognized exception"
+    if module in ("builtins", "__main__", "exceptions"):
+        return name
+    return "%s.%s" % (module, name)
+
+
+def exception_message(exc):
+    try:
+        v = str(exc)
+    except BaseException:  # noqa: BLE001 - a broken __str__ must not break error reporting
+        v = "unknown"
+    return "%s: %s" % (exception_name(type(exc)), v)
+
+
+def _source_line(source, lineno):
+    lines = source.split("\n")
+    if 1 <= lineno <= len(lines):
+        return lines[lineno - 1].lstrip()
+    return None
+
+
+def format_traceback(exc, proc):
+    """PLy_traceback: frames of the procedure's own code, numbered relative to its body."""
+    frames = _tb.extract_tb(exc.__traceback__)
+    if not frames:
+        return None
+    name = proc["name"] if proc else None
+    source = proc["source"] if proc else None
+    out = ["Traceback (most recent call last):"]
+    for depth, fs in enumerate(frames):
+        fname = "<module>" if depth == 0 else fs.name
+        if name is None or (proc and proc.get("kind") == "inline"):
+            out.append("  PL/Python anonymous code block, line %d, in %s" % (fs.lineno - 1, fname))
+        else:
+            out.append('  PL/Python function "%s", line %d, in %s' % (name, fs.lineno - 1, fname))
+        if source is not None and fs.filename == "<string>":
+            line = _source_line(source, fs.lineno)
+            if line:
+                out.append("    " + line)
+    return "\n".join(out)
+
+
+def _attr(exc, name):
+    v = getattr(exc, name, None)
+    return v if v is None or isinstance(v, (str, int)) else str(v)
+
+
+def fields_for(exc, proc, phase, message=None):
+    sqlstate = _attr(exc, "sqlstate") or "38000"
+    detail = _attr(exc, "detail")
+    hint = _attr(exc, "hint")
+    elevel = ELEVEL_ERROR
+    if QueryCanceled is not None and isinstance(exc, QueryCanceled):
+        return (str(exc), "57014", None, None, None, 0, None, 0, None, None, None, None, None, elevel, phase)
+    if isinstance(exc, convert.ConversionError):
+        return (str(exc), exc.sqlstate, exc.detail, None, None, 0, None, 0, None, None, None, None, None, elevel, phase)
+    primary = message or exception_message(exc)
+    if message:
+        detail = exception_message(exc)
+    return (
+        primary,
+        sqlstate,
+        detail,
+        hint,
+        format_traceback(exc, proc),
+        0,
+        _attr(exc, "query"),
+        _attr(exc, "position") or 0,
+        _attr(exc, "schema_name"),
+        _attr(exc, "table_name"),
+        _attr(exc, "column_name"),
+        _attr(exc, "datatype_name"),
+        _attr(exc, "constraint_name"),
+        elevel,
+        phase,
+    )
+
+
+def format_for_engine(proc_id, phase, exc):
+    """Called by the native addon when a procedure call failed (phase 0) or its result did not convert (1)."""
+    try:
+        return fields_for(exc, convert.procedures.get(proc_id), phase)
+    except BaseException as e:  # noqa: BLE001
+        return ("could not format Python error: %s" % e, "XX000") + (None,) * 3 + (0, None, 0) + (None,) * 5 + (
+            ELEVEL_ERROR,
+            phase,
+        )
+
+
+def format_compile_error(exc, meta_json):
+    try:
+        import json
+
+        name = json.loads(meta_json).get("name", "?")
+    except BaseException:  # noqa: BLE001
+        name = "?"
+    f = fields_for(exc, None, 0, message='could not compile PL/Python function "%s"' % name)
+    return list(f[:4]) + [None] + list(f[5:])
+
+
+def describe_host_failure(exc):
+    return [exception_message(exc), "XX000", "".join(_tb.format_exception(exc)), None, None]
