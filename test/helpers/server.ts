@@ -1,0 +1,80 @@
+// Starts the real pyglite server (bin/pyglite.js, a child process) on a random port with a temporary
+// data directory, for tests that talk to it with real clients.
+import { type ChildProcess, spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+export const TEMPLATE_ENV = 'PYGLITE_TEST_TEMPLATE'
+
+export interface TestServer {
+  host: string
+  port: number
+  dataDir: string
+  /** postgresql:// URL for user postgres (optionally another database) */
+  url(db?: string): string
+  /** everything the server printed so far */
+  output(): string
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+  proc: ChildProcess
+}
+
+export interface StartOptions {
+  /** existing data directory to use (default: a fresh copy of the template) */
+  dataDir?: string
+  /** copy the template data directory made by global-setup (default true) */
+  template?: boolean
+  args?: string[]
+  env?: Record<string, string>
+}
+
+export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
+  let dataDir = opts.dataDir
+  if (!dataDir) {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-test-'))
+    const template = process.env[TEMPLATE_ENV]
+    if (opts.template !== false && template) fs.cpSync(template, dataDir, { recursive: true })
+  }
+  const proc = spawn(
+    process.execPath,
+    [path.join(ROOT, 'bin/pyglite.js'), '--port', '0', '--data-dir', dataDir, ...(opts.args ?? [])],
+    { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  let out = ''
+  proc.stdout!.on('data', (d) => (out += d))
+  proc.stderr!.on('data', (d) => (out += d))
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 90_000)
+    const check = () => {
+      const m = /"port":(\d+),"msg":"listening"/.exec(out)
+      if (m) {
+        clearTimeout(timer)
+        resolve(Number(m[1]))
+      }
+    }
+    proc.stdout!.on('data', check)
+    proc.stderr!.on('data', check)
+    proc.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`server exited (${code}) during start-up:\n${out}`))
+    })
+  })
+  const host = '127.0.0.1'
+  return {
+    host,
+    port,
+    dataDir,
+    proc,
+    url: (db = 'postgres') => `postgresql://postgres@${host}:${port}/${db}`,
+    output: () => out,
+    stop(signal: NodeJS.Signals = 'SIGTERM') {
+      return new Promise((resolve) => {
+        if (proc.exitCode !== null) return resolve(proc.exitCode)
+        proc.once('exit', (code) => resolve(code))
+        proc.kill(signal)
+      })
+    },
+  }
+}
