@@ -426,6 +426,12 @@ static PyObject *py_cancel_kind(PyObject *self, PyObject *unused) {
   return PyLong_FromLong(cancel_kind());
 }
 
+/* in_call() -> bool: may plpy enter the engine now (a PL/Python call is running on this thread)? Destructors
+ * of plpy objects use it: outside a call they must not touch the engine. */
+static PyObject *py_in_call(PyObject *self, PyObject *unused) {
+  return PyBool_FromLong(g_ready && g_call_depth > 0 && pthread_equal(pthread_self(), g_thread));
+}
+
 static PyObject *py_set_formatter(PyObject *self, PyObject *f) {
   Py_INCREF(f);
   Py_XSETREF(g_formatter, f);
@@ -437,6 +443,7 @@ static PyMethodDef module_methods[] = {
     {"register_proc", py_register_proc, METH_VARARGS, "register a compiled procedure for the fast call path"},
     {"release_proc", py_release_proc, METH_O, "forget a registered procedure"},
     {"cancel_kind", py_cancel_kind, METH_NOARGS, "pending cancel request of the running statement (0 = none)"},
+    {"in_call", py_in_call, METH_NOARGS, "whether plpy may enter the engine now"},
     {"set_error_formatter", py_set_formatter, METH_O, "set formatter(proc_id, phase, exc) -> tuple"},
     {NULL, NULL, 0, NULL},
 };
