@@ -1,0 +1,85 @@
+"""plpy's exception classes and the conversion of engine errors into them (plpy_elog.c, plpy_spi.c).
+
+PL/Python creates plpy.Error, plpy.Fatal and plpy.SPIError with PyErr_NewException: plain Exception
+subclasses of module "plpy". An error raised by SQL run through plpy becomes the spiexceptions class of
+its SQLSTATE (plain SPIError for codes without one), constructed with the message alone and carrying
+the rest in `spidata` (PLy_spi_exception_set).
+"""
+
+import _pyglite
+
+
+class Error(Exception):
+    pass
+
+
+class Fatal(Exception):
+    pass
+
+
+class SPIError(Exception):
+    pass
+
+
+for _c in (Error, Fatal, SPIError):
+    _c.__module__ = "plpy"
+del _c
+
+_SQLSTATE_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def valid_sqlstate(s):
+    """A five-character SQLSTATE of digits and upper-case letters (PLy_get_sqlerrcode's test)."""
+    return isinstance(s, str) and len(s) == 5 and all(c in _SQLSTATE_CHARS for c in s)
+
+
+def pack_sqlstate(s):
+    """MAKE_SQLSTATE (elog.h): the int PostgreSQL keeps in ErrorData.sqlerrcode and PL/Python in spidata."""
+    r = 0
+    for i, c in enumerate(s[:5]):
+        r |= ((ord(c) - 48) & 0x3F) << (6 * i)
+    return r
+
+
+def unpack_sqlstate(v):
+    return "".join(chr(((v >> (6 * i)) & 0x3F) + 48) for i in range(5))
+
+
+def spi_error(fields):
+    """The exception for an engine error: PLy_spi_exception_set(<class of its SQLSTATE>, edata)."""
+    from plpy import spiexceptions
+
+    if fields.get("plain"):
+        return SPIError(fields.get("message") or "")  # PLy_exception_set(PLy_exc_spi_error, ...)
+    sqlstate = fields.get("sqlstate") or "XX000"
+    cls = spiexceptions.by_sqlstate.get(sqlstate, SPIError)
+    exc = cls(fields.get("message") or "")
+    exc.spidata = (
+        pack_sqlstate(sqlstate),
+        fields.get("detail"),
+        fields.get("hint"),
+        fields.get("internalquery"),
+        fields.get("internalpos") or 0,
+        fields.get("schema"),
+        fields.get("table"),
+        fields.get("column"),
+        fields.get("datatype"),
+        fields.get("constraint"),
+    )
+    return exc
+
+
+def external_routine_error(message, cause):
+    """PLy_elog(ERROR, message) inside a PG_TRY with a subtransaction: the Python error `cause` becomes
+    the detail of an ERROR 38000, which the subtransaction abort turns into an SPI exception."""
+    from pyglite_host.errors import exception_message
+
+    return spi_error({"message": message, "sqlstate": "38000", "detail": exception_message(cause)})
+
+
+def call(op, *args):
+    """_pyglite.jscall, with engine errors raised as SPI exceptions."""
+    try:
+        return _pyglite.jscall(op, *args)
+    except _pyglite.PgError as e:
+        raise spi_error(e.args[0] if e.args else {}) from None

@@ -1,0 +1,294 @@
+"""plpy.execute, plpy.prepare, plpy.cursor and their objects (plpy_spi.c, plpy_resultobject.c,
+plpy_planobject.c, plpy_cursorobject.c).
+
+The SQL runs in the engine through SPI, inside the calling statement, each operation in an internal
+subtransaction (src/plpy-shim/spi.ts). Results arrive through the codec as
+(status, nrows, rows, (colnames, coltypes, coltypmods) or None). Plan arguments are converted here by
+the language core's output converters (pyglite_host.convert, PL/Python's rules for function results)
+and handed to the engine as codec bytes; the type's input function runs in the engine.
+"""
+
+import operator
+
+import _pyglite
+
+from plpy._exc import Error, call, external_routine_error
+
+_jscall = _pyglite.jscall
+_PgError = _pyglite.PgError
+
+# plans and cursors whose Python object died while no PL/Python call was running: released by the next
+# engine operation (the engine cannot be entered from a destructor outside a call)
+_pending_release = []
+
+
+def _flush_pending():
+    while _pending_release:
+        op, handle = _pending_release.pop()
+        try:
+            _jscall(op, handle)
+        except BaseException:  # noqa: BLE001 - releasing is best effort, as in the C destructors
+            pass
+
+
+def _release(op, handle):
+    if _pyglite.in_call():
+        try:
+            _jscall(op, handle)
+            return
+        except BaseException:  # noqa: BLE001
+            pass
+    _pending_release.append((op, handle))
+
+
+class PLyResult:
+    """The result of plpy.execute / cursor.fetch: a list of row dicts with the command's metadata."""
+
+    __slots__ = ("_status", "_nrows", "_rows", "_desc")
+
+    def __init__(self, status, nrows, rows, desc):
+        self._status = status
+        self._nrows = nrows
+        self._rows = rows
+        self._desc = desc
+
+    def nrows(self):
+        return self._nrows
+
+    def status(self):
+        return self._status
+
+    def _tupdesc(self, i):
+        if self._desc is None:
+            raise Error("command did not produce a result set")
+        return list(self._desc[i])
+
+    def colnames(self):
+        return self._tupdesc(0)
+
+    def coltypes(self):
+        return self._tupdesc(1)
+
+    def coltypmods(self):
+        return self._tupdesc(2)
+
+    def __len__(self):
+        return len(self._rows)
+
+    def __getitem__(self, item):
+        return self._rows[item]
+
+    def __setitem__(self, item, value):
+        self._rows[item] = value
+
+    def __delitem__(self, item):
+        del self._rows[item]
+
+    def __iter__(self):
+        return iter(self._rows)
+
+    def __str__(self):
+        return "<PLyResult status=%s nrows=%s rows=%s>" % (self._status, self._nrows, self._rows)
+
+
+def _result(r):
+    status, nrows, rows, desc = r
+    return PLyResult(status, nrows, rows if rows is not None else [], desc)
+
+
+class PLyPlan:
+    """A prepared statement kept for the session (SPI_keepplan); reusable through SD and GD."""
+
+    __slots__ = ("_id", "_nargs", "_converters", "__weakref__")
+
+    def __init__(self, handle, converters):
+        self._id = handle
+        self._nargs = len(converters)
+        self._converters = converters
+
+    def execute(self, *args):
+        if len(args) > 2:
+            raise TypeError("function takes at most 2 arguments (%d given)" % len(args))
+        values = args[0] if args else _MISSING
+        limit = _limit(args[1]) if len(args) > 1 else 0
+        return _execute_plan(self, values, limit)
+
+    def cursor(self, *args):
+        if len(args) > 1:
+            raise TypeError("function takes at most 1 argument (%d given)" % len(args))
+        return _cursor_plan(self, args[0] if args else _MISSING)
+
+    def status(self):
+        return True
+
+    def __del__(self):
+        _release("plan_free", self._id)
+
+
+class PLyCursor:
+    """A portal opened by plpy.cursor: iterate it, fetch(n) from it, close() it."""
+
+    __slots__ = ("_name", "_closed", "__weakref__")
+
+    def __init__(self, name):
+        self._name = name
+        self._closed = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._closed:
+            raise ValueError("iterating a closed cursor")
+        rows = call("cursor_next", self._name)
+        if rows is False:
+            raise ValueError("iterating a cursor in an aborted subtransaction")
+        if rows is None:
+            raise StopIteration
+        return rows[0]
+
+    def fetch(self, *args):
+        if len(args) != 1:
+            raise TypeError("fetch() takes exactly 1 argument (%d given)" % len(args))
+        count = args[0]
+        if isinstance(count, float) or not hasattr(count, "__index__"):
+            raise TypeError("'%s' object cannot be interpreted as an integer" % type(count).__name__)
+        count = operator.index(count)
+        if not -(2**31) <= count < 2**31:
+            raise OverflowError("signed integer is greater than maximum")
+        if self._closed:
+            raise ValueError("fetch from a closed cursor")
+        r = call("cursor_fetch", self._name, count)
+        if r is False:
+            raise ValueError("iterating a cursor in an aborted subtransaction")
+        return _result(r)
+
+    def close(self):
+        if not self._closed:
+            if not call("cursor_close", self._name):
+                raise ValueError("closing a cursor in an aborted subtransaction")
+            self._closed = True
+
+    def __del__(self):
+        # PLy_cursor_dealloc; outside a call the portal is already gone or goes with its transaction
+        if not self._closed:
+            self._closed = True
+            if _pyglite.in_call():
+                try:
+                    _jscall("cursor_release", self._name)
+                except BaseException:  # noqa: BLE001
+                    pass
+
+
+for _c in (PLyResult, PLyPlan, PLyCursor):
+    _c.__module__ = "builtins"
+del _c
+
+
+_MISSING = object()
+
+
+def _limit(v):
+    # PyArg_ParseTuple "l": an integer (or __index__), clamped to what SPI's long holds on wasm32
+    v = operator.index(v)
+    return max(min(v, 2**31 - 1), -(2**31))
+
+
+def _args_bytes(plan, values, what):
+    """PLy_spi_execute_plan / PLy_cursor_plan: check the sequence, convert each element."""
+    if values is not _MISSING:
+        if isinstance(values, (str, dict)) or not hasattr(type(values), "__getitem__"):
+            raise TypeError("plpy.%s takes a sequence as its second argument" % what)
+        n = len(values)
+    else:
+        n = 0
+    if n != plan._nargs:
+        raise TypeError(
+            "Expected sequence of %d argument%s, got %d: %s"
+            % (plan._nargs, "" if plan._nargs == 1 else "s", n, "<NULL>" if values is _MISSING else str(values))
+        )
+    if n == 0:
+        return b""
+    parts = []
+    for j in range(n):
+        try:
+            v = values[j]
+        except Exception as e:  # noqa: BLE001 - PySequence_GetItem failed: PLy_elog in the PG_TRY
+            raise external_routine_error("could not get element %d from sequence" % j, e) from None
+        parts.append(plan._converters[j](v))
+    return b"".join(parts)
+
+
+def _execute_plan(plan, values, limit):
+    _flush_pending()
+    return _result(call("execute_plan", plan._id, _args_bytes(plan, values, "execute"), limit))
+
+
+def _cursor_plan(plan, values):
+    _flush_pending()
+    return PLyCursor(call("cursor_plan", plan._id, _args_bytes(plan, values, "cursor")))
+
+
+def execute(*args):
+    """plpy.execute(query[, limit]) or plpy.execute(plan[, arguments[, limit]])."""
+    if 1 <= len(args) <= 2 and isinstance(args[0], str) and "\x00" not in args[0]:
+        try:
+            limit = _limit(args[1]) if len(args) == 2 else 0
+        except (TypeError, OverflowError):
+            limit = None
+        if limit is not None:
+            if _pending_release:
+                _flush_pending()
+            try:
+                status, nrows, rows, desc = _jscall("execute", args[0], limit)
+                return PLyResult(status, nrows, rows if rows is not None else [], desc)
+            except _PgError as e:
+                from plpy._exc import spi_error
+
+                raise spi_error(e.args[0]) from None
+    if 1 <= len(args) <= 3 and type(args[0]) is PLyPlan:
+        limit = _limit(args[2]) if len(args) == 3 else 0
+        return _execute_plan(args[0], args[1] if len(args) > 1 else _MISSING, limit)
+    raise Error("plpy.execute expected a query or a plan")
+
+
+def prepare(*args):
+    """plpy.prepare(query[, argtypes]): parse and plan once, keep the plan for the session."""
+    if not 1 <= len(args) <= 2:
+        raise TypeError("prepare() takes at most 2 arguments (%d given)" % len(args))
+    query = args[0]
+    if not isinstance(query, str):
+        raise TypeError("prepare() argument 1 must be str, not %s" % type(query).__name__)
+    if "\x00" in query:
+        raise ValueError("embedded null character")
+    types = args[1] if len(args) == 2 else None
+    names = []
+    if types is not None:
+        if isinstance(types, dict) or not hasattr(type(types), "__getitem__") or not hasattr(types, "__len__"):
+            raise TypeError("second argument of plpy.prepare must be a sequence")
+        for i in range(len(types)):
+            try:
+                t = types[i]
+            except Exception as e:  # noqa: BLE001
+                raise external_routine_error("could not get element %d from sequence" % i, e) from None
+            # a non-string type name is PLy_elog'd inside the PG_TRY: it reaches Python as an SPIError
+            names.append(t if isinstance(t, str) else None)
+    _flush_pending()
+    handle, descs = call("prepare", query, names)
+    from pyglite_host import convert
+
+    return PLyPlan(handle, [convert.result_converter(d) for d in descs])
+
+
+def cursor(*args):
+    """plpy.cursor(query) or plpy.cursor(plan[, arguments])."""
+    if len(args) == 1 and isinstance(args[0], str) and "\x00" not in args[0]:
+        _flush_pending()
+        return PLyCursor(call("cursor", args[0]))
+    if 1 <= len(args) <= 2:
+        plan = args[0]
+        if type(plan) is not PLyPlan:
+            # PL/Python casts any object to a plan here; only plans work
+            raise Error("plpy.cursor expected a query or a plan")
+        return _cursor_plan(plan, args[1] if len(args) == 2 else _MISSING)
+    raise Error("plpy.cursor expected a query or a plan")

@@ -1,0 +1,302 @@
+// plpy.execute / plpy.prepare / plan.execute / plpy.cursor in the engine (plpy_spi.c, plpy_cursorobject.c).
+// Every operation runs as PL/Python runs it: inside PG_TRY and an internal subtransaction, so an error
+// rolls back only that operation and reaches Python as an SPI exception; results are converted inside.
+import { PgError, type TryResult } from '../engine/elog.js'
+import { L, PARAM_FLAG_CONST } from '../engine/layout.js'
+import { CodecReader } from '../plpython/codec.js'
+import type { PlPythonRuntime } from '../plpython/runtime.js'
+import { encodeFirstRow, encodeResult } from './results.js'
+import { addPlan, callFrame, type Plan, plans, shim } from './state.js'
+
+/** An engine error as the dispatcher hands it to Python (raised there as an SPI exception). */
+export function errorValue(e: PgError): { pgerror: Record<string, unknown> } {
+  return { pgerror: { message: e.message, sqlstate: e.sqlstate, ...e.fields } }
+}
+
+/** The value of a PG_TRY'd operation, or its error for Python. */
+export function outcome<T>(r: TryResult<T>): T | { pgerror: Record<string, unknown> } {
+  return r.ok ? r.value : errorValue(r.error)
+}
+
+/** An SPI failure that PL/Python reports as a plain plpy.SPIError (no SQLSTATE, no spidata). */
+export function spiFailure(rt: PlPythonRuntime, what: string, rc: number): { pgerror: object } {
+  return { pgerror: { message: `${what} failed: ${rt.spi.resultString(rc)}`, plain: true } }
+}
+
+function raise(rt: PlPythonRuntime, message: string): never {
+  rt.elog.raise(message, { sqlstate: 'XX000' })
+}
+
+/** elog(ERROR, "SPI_... failed: %s", SPI_result_code_string(SPI_result)) */
+function raiseSpiResult(rt: PlPythonRuntime, what: string): never {
+  const h = rt.heap
+  raise(rt, `${what} failed: ${rt.spi.resultString(h.i32at(h.M._SPI_result))}`)
+}
+
+/** Memory for converted arguments: a context of its own per operation in flight, reset after use. */
+function withArgContext<T>(rt: PlPythonRuntime, body: (ctx: number) => T): T {
+  const h = rt.heap
+  const M = h.M
+  const st = shim(rt)
+  let ctx = st.argContexts.pop()
+  if (ctx === undefined) {
+    // ALLOCSET_SMALL_SIZES, under TopMemoryContext: reused for the life of the instance
+    ctx = M._AllocSetContextCreateInternal(
+      h.u32at(M._TopMemoryContext),
+      h.cstr('PL/Python temporary context'),
+      0,
+      1024,
+      8192,
+    ) as number
+  }
+  try {
+    return body(ctx)
+  } finally {
+    M._MemoryContextReset(ctx)
+    st.argContexts.push(ctx)
+  }
+}
+
+/** Convert the codec-encoded arguments (made by the language core's output converters) into Datums. */
+function convertArgs(
+  rt: PlPythonRuntime,
+  plan: Plan,
+  args: Uint8Array,
+  ctx: number,
+): { values: number; nulls: number } {
+  const h = rt.heap
+  const M = h.M
+  const n = plan.types.length
+  const old = h.u32at(M._CurrentMemoryContext)
+  h.setU32(M._CurrentMemoryContext, ctx) // MemoryContextSwitchTo(tmpcontext)
+  try {
+    const values = M._palloc(4 * n) as number
+    const nulls = M._palloc(n) as number
+    const r = new CodecReader(Buffer.from(args.buffer, args.byteOffset, args.byteLength))
+    for (let j = 0; j < n; j++) {
+      const d = rt.io.fromDecoded(r.value(), plan.types[j]!, plan.typmods[j]!)
+      h.setU32(values + 4 * j, d ?? 0)
+      h.setU8(nulls + j, d === null ? 0x6e : 0x20) // 'n' / ' '
+    }
+    return { values, nulls }
+  } finally {
+    h.setU32(M._CurrentMemoryContext, old)
+  }
+}
+
+function planOf(rt: PlPythonRuntime, id: unknown): Plan {
+  const p = plans.get(Number(id))
+  if (!p || p.rt !== rt) throw new PgError('plpy: this plan belongs to another database or was freed')
+  return p
+}
+
+/** Free plans released while another instance was active. */
+export function freePending(rt: PlPythonRuntime): void {
+  const st = shim(rt)
+  while (st.pendingFrees.length) freePlan(rt, st.pendingFrees.pop()!)
+}
+
+function freePlan(rt: PlPythonRuntime, id: number): void {
+  const p = plans.get(id)
+  if (!p) return
+  if (p.rt !== rt) {
+    shim(p.rt).pendingFrees.push(id)
+    return
+  }
+  plans.delete(id)
+  rt.elog.tryCatch(() => rt.heap.M._SPI_freeplan(p.ptr))
+}
+
+export const spiOps = {
+  /** plpy.execute(query, limit) → (status, nrows, rows, desc) */
+  execute(rt: PlPythonRuntime, query: unknown, limit: unknown) {
+    const frame = callFrame(rt)
+    const M = rt.heap.M
+    let rc = 0
+    const r = rt.elog.tryCatch(() => {
+      rc = M._SPI_execute(rt.heap.pstrdup(String(query)), frame.readOnly ? 1 : 0, Number(limit) | 0) as number
+      return rc < 0 ? null : encodeResult(rt, rc)
+    }, true)
+    if (!r.ok) return errorValue(r.error)
+    return r.value ?? spiFailure(rt, 'SPI_execute', rc)
+  },
+
+  /** plpy.prepare(query, typenames) → [planId, output descriptors of the argument types] */
+  prepare(rt: PlPythonRuntime, query: unknown, typenames: unknown) {
+    callFrame(rt)
+    const h = rt.heap
+    const M = h.M
+    const names = (typenames ?? []) as Array<string | null>
+    const r = rt.elog.tryCatch(() => {
+      const types: number[] = []
+      const typmods: number[] = []
+      const out = M._palloc(8) as number
+      names.forEach((name, i) => {
+        if (typeof name !== 'string')
+          raise(rt, `plpy.prepare: type name at ordinal position ${i} is not a string`)
+        // parseTypeString(name, &typeId, &typmod, NULL)
+        const tn = M._typeStringToTypeName(h.pstrdup(name), 0) as number
+        M._typenameTypeIdAndMod(0, tn, out, out + 4)
+        types.push(h.u32at(out))
+        typmods.push(h.i32at(out + 4))
+      })
+      const argtypes = M._palloc(Math.max(4 * types.length, 4)) as number
+      for (const [i, t] of types.entries()) h.setU32(argtypes + 4 * i, t)
+      // PLy_output_setup_func: how Python values become each argument type
+      const descs = types.map((t) => rt.outputDescriptor(t))
+      const ptr = M._SPI_prepare(h.pstrdup(String(query)), types.length, argtypes) as number
+      if (!ptr) raiseSpiResult(rt, 'SPI_prepare')
+      if (M._SPI_keepplan(ptr)) raise(rt, 'SPI_keepplan failed')
+      return [addPlan({ ptr, rt, types, typmods }), descs]
+    }, true)
+    return outcome(r)
+  },
+
+  /** plan.execute(args, limit) → (status, nrows, rows, desc) */
+  execute_plan(rt: PlPythonRuntime, id: unknown, args: unknown, limit: unknown) {
+    const frame = callFrame(rt)
+    const plan = planOf(rt, id)
+    const M = rt.heap.M
+    let rc = 0
+    const r = rt.elog.tryCatch(
+      () =>
+        withArgContext(rt, (ctx) => {
+          const a = plan.types.length
+            ? convertArgs(rt, plan, args as Uint8Array, ctx)
+            : { values: 0, nulls: 0 }
+          rc = M._SPI_execute_plan(
+            plan.ptr,
+            a.values,
+            a.nulls,
+            frame.readOnly ? 1 : 0,
+            Number(limit) | 0,
+          ) as number
+          return rc < 0 ? null : encodeResult(rt, rc)
+        }),
+      true,
+    )
+    if (!r.ok) return errorValue(r.error)
+    return r.value ?? spiFailure(rt, 'SPI_execute_plan', rc)
+  },
+
+  /** plpy.cursor(query) → portal name */
+  cursor(rt: PlPythonRuntime, query: unknown) {
+    const frame = callFrame(rt)
+    const h = rt.heap
+    const M = h.M
+    const r = rt.elog.tryCatch(() => {
+      const plan = M._SPI_prepare(h.pstrdup(String(query)), 0, 0) as number
+      if (!plan) raiseSpiResult(rt, 'SPI_prepare')
+      const portal = M._SPI_cursor_open_with_paramlist(0, plan, 0, frame.readOnly ? 1 : 0) as number
+      M._SPI_freeplan(plan)
+      if (!portal) raiseSpiResult(rt, 'SPI_cursor_open()')
+      M._PinPortal(portal)
+      return h.str(h.u32at(portal + L.portal_name))
+    }, true)
+    return outcome(r)
+  },
+
+  /** plan.cursor(args) → portal name */
+  cursor_plan(rt: PlPythonRuntime, id: unknown, args: unknown) {
+    const frame = callFrame(rt)
+    const plan = planOf(rt, id)
+    const h = rt.heap
+    const M = h.M
+    const r = rt.elog.tryCatch(
+      () =>
+        withArgContext(rt, (ctx) => {
+          const n = plan.types.length
+          let params = 0
+          if (n) {
+            const a = convertArgs(rt, plan, args as Uint8Array, ctx)
+            const old = h.u32at(M._CurrentMemoryContext)
+            h.setU32(M._CurrentMemoryContext, ctx)
+            params = M._makeParamList(n) as number // as _SPI_convert_params does for SPI_cursor_open
+            h.setU32(M._CurrentMemoryContext, old)
+            for (let j = 0; j < n; j++) {
+              const p = params + L.pli_params + L.pxd_size * j
+              h.setU32(p + L.pxd_value, h.u32at(a.values + 4 * j))
+              h.setU8(p + L.pxd_isnull, h.u8at(a.nulls + j) === 0x6e ? 1 : 0)
+              h.setU8(p + L.pxd_pflags, PARAM_FLAG_CONST)
+              h.setU8(p + L.pxd_pflags + 1, 0)
+              h.setU32(p + L.pxd_ptype, plan.types[j]!)
+            }
+          }
+          const portal = M._SPI_cursor_open_with_paramlist(
+            0,
+            plan.ptr,
+            params,
+            frame.readOnly ? 1 : 0,
+          ) as number
+          if (!portal) raiseSpiResult(rt, 'SPI_cursor_open()')
+          M._PinPortal(portal)
+          return h.str(h.u32at(portal + L.portal_name))
+        }),
+      true,
+    )
+    return outcome(r)
+  },
+
+  /** next(cursor): a ROWS list with one row, null at the end, false if the portal is gone */
+  cursor_next(rt: PlPythonRuntime, name: unknown) {
+    callFrame(rt)
+    const M = rt.heap.M
+    const portal = M._SPI_cursor_find(rt.heap.pstrdup(String(name))) as number
+    if (!portal) return false
+    return outcome(
+      rt.elog.tryCatch(() => {
+        M._SPI_cursor_fetch(portal, 1, 1)
+        return encodeFirstRow(rt)
+      }, true),
+    )
+  },
+
+  /** cursor.fetch(n) → (SPI_OK_FETCH, nrows, rows, None), false if the portal is gone */
+  cursor_fetch(rt: PlPythonRuntime, name: unknown, count: unknown) {
+    callFrame(rt)
+    const M = rt.heap.M
+    const portal = M._SPI_cursor_find(rt.heap.pstrdup(String(name))) as number
+    if (!portal) return false
+    return outcome(
+      rt.elog.tryCatch(() => {
+        M._SPI_cursor_fetch(portal, 1, Number(count) | 0)
+        return encodeResult(rt, 3 /* SPI_OK_FETCH */, false)
+      }, true),
+    )
+  },
+
+  /** cursor.close(): false if the portal is gone (closed by an aborted subtransaction) */
+  cursor_close(rt: PlPythonRuntime, name: unknown) {
+    callFrame(rt)
+    const M = rt.heap.M
+    const portal = M._SPI_cursor_find(rt.heap.pstrdup(String(name))) as number
+    if (!portal) return false
+    return outcome(
+      rt.elog.tryCatch(() => {
+        M._UnpinPortal(portal)
+        M._SPI_cursor_close(portal)
+        return true
+      }),
+    )
+  },
+
+  /** a cursor object was destroyed while open (PLy_cursor_dealloc) */
+  cursor_release(rt: PlPythonRuntime, name: unknown) {
+    if (!rt.frame) return null
+    const M = rt.heap.M
+    rt.elog.tryCatch(() => {
+      const portal = M._SPI_cursor_find(rt.heap.pstrdup(String(name))) as number
+      if (portal) {
+        M._UnpinPortal(portal)
+        M._SPI_cursor_close(portal)
+      }
+    })
+    return null
+  },
+
+  /** a plan object was destroyed (PLy_plan_dealloc) */
+  plan_free(rt: PlPythonRuntime, id: unknown) {
+    freePlan(rt, Number(id))
+    return null
+  },
+}

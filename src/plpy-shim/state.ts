@@ -1,0 +1,72 @@
+// What the plpy module keeps per PGlite instance (per language runtime): kept plans, the explicit
+// subtransaction stack, argument memory contexts, and a pending plpy.fatal. PL/Python keeps the same
+// things in backend globals (plpy_planobject.c, plpy_subxactobject.c's explicit_subtransactions).
+import { PgError } from '../engine/elog.js'
+import type { CallFrame, PlPythonRuntime } from '../plpython/runtime.js'
+
+export interface Plan {
+  /** the SPIPlanPtr, kept with SPI_keepplan (lives in its own context under CacheMemoryContext) */
+  ptr: number
+  rt: PlPythonRuntime
+  types: number[]
+  typmods: number[]
+}
+
+/** One open explicit subtransaction: where to return when it ends (PLySubtransactionData). */
+export interface OpenSubxact {
+  memoryContext: number
+  resourceOwner: number
+}
+
+export interface FatalRequest {
+  message: string
+  fields: Record<string, string>
+}
+
+export interface ShimState {
+  subxacts: OpenSubxact[]
+  /** plan ids freed while another instance was active: released at this instance's next operation */
+  pendingFrees: number[]
+  /** spare memory contexts for converted plan arguments (one per nesting level in use) */
+  argContexts: number[]
+  fatal: FatalRequest | null
+  /** SPI_getbinval's isnull out-parameter, malloc'd once */
+  isnull: number
+}
+
+const states = new WeakMap<PlPythonRuntime, ShimState>()
+
+export function shim(rt: PlPythonRuntime): ShimState {
+  let s = states.get(rt)
+  if (!s) {
+    s = {
+      subxacts: [],
+      pendingFrees: [],
+      argContexts: [],
+      fatal: null,
+      isnull: rt.heap.M._malloc(4) as number,
+    }
+    states.set(rt, s)
+  }
+  return s
+}
+
+/** Plans of every instance, by the id Python holds (ids are process-wide: Python objects outlive calls). */
+export const plans = new Map<number, Plan>()
+let nextPlanId = 1
+export function addPlan(p: Plan): number {
+  const id = nextPlanId++
+  plans.set(id, p)
+  return id
+}
+
+/** The running PL/Python call, with SPI connected (plpy operations need both). */
+export function callFrame(rt: PlPythonRuntime): CallFrame {
+  const frame = rt.frame
+  if (!frame) throw new PgError('plpy operations can only be used while a PL/Python function runs')
+  if (!frame.spiConnected) {
+    const r = rt.elog.tryCatch(() => rt.ensureSpi(frame))
+    if (!r.ok) throw r.error
+  }
+  return frame
+}
