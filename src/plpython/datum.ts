@@ -1,9 +1,11 @@
 // Datums ↔ Python values, by PL/Python's type mapping (plpy_typeio.c): converters are chosen once per type
 // and run many times. Reading: a Datum is written into the codec for Python. Writing: a Python result
 // (already normalised by pyglite_host/convert.py) becomes a Datum through the type's input function.
+
+import { PgError } from '../engine/elog.js'
 import type { Heap } from '../engine/heap.js'
 import { OID } from '../engine/layout.js'
-import { type CodecWriter, T } from './codec.js'
+import { type CodecWriter, type Decoded, T } from './codec.js'
 
 type Encoder = (w: CodecWriter, datum: number) => void
 
@@ -124,6 +126,18 @@ export class DatumIo {
       this.inputs.set(typoid, f)
     }
     return (h.M._InputFunctionCall(f.flinfo, h.pstrdup(s), f.ioparam, typmod) as number) >>> 0
+  }
+
+  /**
+   * The Datum for a Python value already normalised by pyglite_host/convert.py (null for SQL NULL):
+   * function results and plpy plan arguments go through here alike.
+   */
+  fromDecoded(v: Decoded, typoid: number, typmod = -1): number | null {
+    if (v === null) return null
+    if (typeof v === 'boolean') return v ? 1 : 0
+    if (v instanceof Uint8Array) return this.makeVarlena(v)
+    if (typeof v === 'string') return this.input(v, typoid, typmod)
+    throw new PgError(`unsupported value shape for type ${typoid}`)
   }
 
   /** palloc'd 8-byte values (int8, float8 are by reference on wasm32). */

@@ -8,8 +8,10 @@ import type { Elog } from '../engine/elog.js'
 import { PgError } from '../engine/elog.js'
 import type { ErrorContextStack } from '../engine/errcontext.js'
 import type { Heap } from '../engine/heap.js'
-import { L, OID } from '../engine/layout.js'
+import { L, NODETAG, OID } from '../engine/layout.js'
 import type { Spi } from '../engine/spi.js'
+import { fatalError } from '../plpy-shim/fatal.js'
+import { abortOpenSubtransactions, subxactLevel } from '../plpy-shim/transaction.js'
 import { CodecReader, CodecWriter } from './codec.js'
 import { DatumIo } from './datum.js'
 import type { ErrorTuple, PythonHost } from './host.js'
@@ -151,14 +153,22 @@ export class PlPythonRuntime implements LanguageRuntime {
       throw new PgError('set-returning PL/Python functions are not supported yet by this pyglite build', {
         sqlstate: '0A000',
       })
-    return this.invoke(entry, fcinfo, entry.row.volatility !== 'v', false)
+    // plpython3_call_handler: nonatomic (COMMIT/ROLLBACK allowed) when CALLed in a CallContext that
+    // is not atomic, i.e. CALL at top level outside a transaction block
+    const ctx = h.u32at(fcinfo + L.fcinfo_context)
+    const nonatomic =
+      ctx !== 0 && h.i32at(ctx) === NODETAG.CallContext && h.u8at(ctx + L.callctx_atomic) === 0
+    return this.invoke(entry, fcinfo, entry.row.volatility !== 'v', nonatomic)
   }
 
   /** Run a registered procedure for fcinfo and build its result Datum. */
   private invoke(entry: Entry, fcinfo: number, readOnly: boolean, nonatomic: boolean): number {
     const native = this.host.native
+    const fatal = fatalError(this) // after plpy.fatal, no more Python in this exec (plpy-shim/fatal.ts)
+    if (fatal) throw fatal
     this.syncMemory()
     const frame: CallFrame = { spiConnected: false, readOnly, nonatomic }
+    const level = subxactLevel(this)
     this.frames.push(frame)
     const ctx = this.contexts.push(entry.contextText)
     let datum: number
@@ -175,6 +185,9 @@ export class PlPythonRuntime implements LanguageRuntime {
     } finally {
       this.frames.pop()
     }
+    abortOpenSubtransactions(this, level) // PLy_procedure_call's PG_FINALLY
+    const fatalNow = fatalError(this)
+    if (fatalNow) throw fatalNow
     if (frame.spiConnected) this.spi.finish() // before building the result (DESIGN.md §2 rule 4)
     try {
       return this.buildResult(entry, fcinfo, datum, status)
@@ -230,14 +243,10 @@ export class PlPythonRuntime implements LanguageRuntime {
       case S.GENERIC: {
         const ctx = this.contexts.push('while creating return value')
         const v = new CodecReader(this.host.native.takeResult()).value()
-        let d = 0
-        if (v === null) h.setU8(fcinfo + L.fcinfo_isnull, 1)
-        else if (typeof v === 'boolean') d = v ? 1 : 0
-        else if (v instanceof Uint8Array) d = this.io.makeVarlena(v)
-        else if (typeof v === 'string') d = this.io.input(v, entry.row.rettype)
-        else throw new PgError(`unsupported result shape for type ${entry.row.rettypname}`)
+        const d = this.io.fromDecoded(v, entry.row.rettype)
+        if (d === null) h.setU8(fcinfo + L.fcinfo_isnull, 1)
         this.contexts.pop(ctx)
-        return d
+        return d ?? 0
       }
       case S.ERROR:
         return this.raisePython(this.host.native.lastError() ?? [])
@@ -286,17 +295,25 @@ export class PlPythonRuntime implements LanguageRuntime {
     return entry
   }
 
+  /**
+   * How Python values become values of type `typoid` (PLy_output_setup_func): the descriptor that
+   * pyglite_host.convert.result_converter turns into a converter. Used for function results and for
+   * the arguments of plpy plans alike.
+   */
+  outputDescriptor(typoid: number): object {
+    return typoid === OID.VOID
+      ? { kind: 'void' }
+      : typoid === OID.BOOL
+        ? { kind: 'bool' }
+        : typoid === OID.BYTEA
+          ? { kind: 'bytea' }
+          : { kind: 'scalar', type: typoid }
+  }
+
   private register(row: ProcRow, key: string, transient: boolean): Entry {
     const argkinds = row.argtypes.map((t) => ARG_KIND[t] ?? A_CODEC)
     const retkind = row.retset ? 0 : (RET_KIND[row.rettype] ?? 0)
-    const result =
-      row.rettype === OID.VOID
-        ? { kind: 'void' }
-        : row.rettype === OID.BOOL
-          ? { kind: 'bool' }
-          : row.rettype === OID.BYTEA
-            ? { kind: 'bytea' }
-            : { kind: 'scalar', type: row.rettype }
+    const result = this.outputDescriptor(row.rettype)
     const r = this.host.compile({
       sid: this.session,
       key,
@@ -363,7 +380,8 @@ export class PlPythonRuntime implements LanguageRuntime {
     }
     const entry = this.register(row, `do:${Date.now()}`, true)
     try {
-      this.invoke(entry, fcinfo, false, false)
+      // plpython3_inline_handler: SPI_connect_ext(codeblock->atomic ? 0 : SPI_OPT_NONATOMIC)
+      this.invoke(entry, fcinfo, false, h.u8at(icb + L.icb_atomic) === 0)
     } finally {
       this.host.native.releaseProc(entry.procId)
     }

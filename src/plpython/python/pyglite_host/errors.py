@@ -8,7 +8,11 @@ exception carries one (plpy.Error, plpy.SPIError), and the traceback as a CONTEX
         return 1/0
 """
 
+import os as _os
 import traceback as _tb
+
+import plpy
+from plpy import _exc as _plpy_exc
 
 from . import convert
 
@@ -62,9 +66,13 @@ def _source_line(source, lineno):
     return None
 
 
+# frames of the plpy package itself: PL/Python's plpy is C code, so its frames never show in a traceback
+_PLPY_DIR = _os.path.dirname(plpy.__file__) + _os.sep
+
+
 def format_traceback(exc, proc):
     """PLy_traceback: frames of the procedure's own code, numbered relative to its body."""
-    frames = _tb.extract_tb(exc.__traceback__)
+    frames = [fs for fs in _tb.extract_tb(exc.__traceback__) if not fs.filename.startswith(_PLPY_DIR)]
     if not frames:
         return None
     name = proc["name"] if proc else None
@@ -88,11 +96,51 @@ def _attr(exc, name):
     return v if v is None or isinstance(v, (str, int)) else str(v)
 
 
+def _sqlstate_attr(exc):
+    """PLy_get_sqlerrcode: the exception's `sqlstate` if it is a well-formed SQLSTATE."""
+    v = getattr(exc, "sqlstate", None)
+    return v if _plpy_exc.valid_sqlstate(v) else None
+
+
+def _error_data(exc):
+    """PLy_elog_impl: (sqlstate, detail, hint, query, position, schema, table, column, datatype,
+    constraint, elevel) by the exception's kind: plpy.SPIError (its spidata), plpy.Error (attributes),
+    plpy.Fatal (FATAL), anything else (38000 and nothing more)."""
+    none5 = (None,) * 5
+    if isinstance(exc, plpy.SPIError):
+        d = getattr(exc, "spidata", None)
+        if isinstance(d, tuple) and len(d) == 10 and isinstance(d[0], int):
+            code = _plpy_exc.unpack_sqlstate(d[0]) if d[0] else None
+            return (code,) + tuple(_attr_value(v) for v in d[1:4]) + (d[4] or 0,) + tuple(
+                _attr_value(v) for v in d[5:]
+            ) + (ELEVEL_ERROR,)
+        return (_sqlstate_attr(exc), None, None, None, 0) + none5 + (ELEVEL_ERROR,)
+    if isinstance(exc, plpy.Error):
+        return (
+            _sqlstate_attr(exc),
+            _attr(exc, "detail"),
+            _attr(exc, "hint"),
+            None,
+            0,
+            _attr(exc, "schema_name"),
+            _attr(exc, "table_name"),
+            _attr(exc, "column_name"),
+            _attr(exc, "datatype_name"),
+            _attr(exc, "constraint_name"),
+            ELEVEL_ERROR,
+        )
+    return (None, None, None, None, 0) + none5 + (ELEVEL_FATAL if isinstance(exc, plpy.Fatal) else ELEVEL_ERROR,)
+
+
+def _attr_value(v):
+    return v if v is None or isinstance(v, str) else str(v)
+
+
 def fields_for(exc, proc, phase, message=None):
-    sqlstate = _attr(exc, "sqlstate") or "38000"
-    detail = _attr(exc, "detail")
-    hint = _attr(exc, "hint")
-    elevel = ELEVEL_ERROR
+    (sqlstate, detail, hint, query, position, schema, table, column, datatype, constraint, elevel) = _error_data(
+        exc
+    )
+    sqlstate = sqlstate or "38000"
     if QueryCanceled is not None and isinstance(exc, QueryCanceled):
         return (str(exc), "57014", None, None, None, 0, None, 0, None, None, None, None, None, elevel, phase)
     if isinstance(exc, convert.ConversionError):
@@ -107,13 +155,13 @@ def fields_for(exc, proc, phase, message=None):
         hint,
         format_traceback(exc, proc),
         0,
-        _attr(exc, "query"),
-        _attr(exc, "position") or 0,
-        _attr(exc, "schema_name"),
-        _attr(exc, "table_name"),
-        _attr(exc, "column_name"),
-        _attr(exc, "datatype_name"),
-        _attr(exc, "constraint_name"),
+        query,
+        position,
+        schema,
+        table,
+        column,
+        datatype,
+        constraint,
         elevel,
         phase,
     )
