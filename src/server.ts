@@ -38,14 +38,22 @@ export async function startServer(opts: ServerOptions): Promise<{ close(): Promi
         async onMessage(data, state) {
           if (!state.isAuthenticated) return undefined
           if (!opened) {
-            await engine.openSession(sid, 'postgres', state.clientParams?.user ?? 'postgres', (d) => chunks.push(d))
+            await engine.openSession(sid, 'postgres', state.clientParams?.user ?? 'postgres', (d) =>
+              chunks.push(d),
+            )
             opened = true
           }
           if (data[0] === 0x58) return undefined // Terminate
           chunks = []
-          await engine.exec(sid, token++, data)
+          const r = await engine.exec(sid, token++, data)
           const out = chunks
           chunks = []
+          if (r.terminate) {
+            // plpy.fatal: the output ends with the FATAL ErrorResponse; close like a dying backend
+            for (const c of out) socket.write(c)
+            socket.end()
+            return undefined
+          }
           return out
         },
       })

@@ -2,7 +2,7 @@
 import { Worker } from 'node:worker_threads'
 import { logger } from '../log.js'
 import { CANCEL_TIMEOUT, CANCEL_USER, loadNative, type Native } from '../plpython/host.js'
-import type { DbOpened, EngineConfig, FromWorker, ToWorker } from './protocol.js'
+import type { DbOpened, EngineConfig, ExecResult, FromWorker, ToWorker } from './protocol.js'
 
 const log = logger('engine-client')
 
@@ -117,7 +117,7 @@ export class Engine {
   }
 
   /** Run complete frontend messages for a session. `token` identifies this exec for cancel(). */
-  exec(sid: number, token: number, data: Uint8Array, timeoutMs = 0): Promise<void> {
+  exec(sid: number, token: number, data: Uint8Array, timeoutMs = 0): Promise<ExecResult> {
     return this.request({ t: 'exec', sid, token, timeoutMs, data })
   }
 

@@ -27,6 +27,16 @@ export type FromWorker =
   | { t: 'out'; sid: number; data: Uint8Array }
   | { t: 'log'; level: 'info' | 'warn' | 'error' | 'debug'; msg: string; data?: Record<string, unknown> }
 
+/**
+ * What an exec answers. `terminate`: the statement ended the session as PostgreSQL's FATAL does
+ * (plpy.fatal, an uncaught plpy.Fatal). The output already carries the FATAL ErrorResponse and no
+ * ReadyForQuery; the transaction was rolled back. The session layer must send the output and close that
+ * client's connection (src/plpy-shim/fatal.ts).
+ */
+export interface ExecResult {
+  terminate?: boolean
+}
+
 export interface DbOpened {
   name: string
   initialized: boolean

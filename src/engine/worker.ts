@@ -4,10 +4,11 @@ import path from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
 import { configureLogging, type LogLevel, logger } from '../log.js'
 import { createDispatcher } from '../plpy-shim/dispatch.js'
+import { FatalOutput, takeFatal } from '../plpy-shim/fatal.js'
 import { type PythonHost, startPythonHost } from '../plpython/host.js'
 import { isLongjmp } from './elog.js'
 import { Instance } from './instance.js'
-import type { DbOpened, EngineConfig, FromWorker, ToWorker } from './protocol.js'
+import type { DbOpened, EngineConfig, ExecResult, FromWorker, ToWorker } from './protocol.js'
 
 const config = workerData as EngineConfig
 configureLogging(config.logLevel as LogLevel)
@@ -42,22 +43,41 @@ async function openDb(name: string): Promise<{ inst: Instance; info: DbOpened }>
   }
 }
 
-async function exec(m: Extract<ToWorker, { t: 'exec' }>): Promise<void> {
+/** ROLLBACK as a simple Query message (run after a plpy.fatal ended the session). */
+const ROLLBACK = (() => {
+  const sql = Buffer.from('ROLLBACK\0')
+  const b = Buffer.alloc(5 + sql.length)
+  b[0] = 0x51 // 'Q'
+  b.writeInt32BE(4 + sql.length, 1)
+  sql.copy(b, 5)
+  return new Uint8Array(b)
+})()
+
+async function exec(m: Extract<ToWorker, { t: 'exec' }>): Promise<ExecResult> {
   const s = sessions.get(m.sid)
   if (!s) throw new Error(`unknown session ${m.sid}`)
   const { inst } = await openDb(s.db)
   active = inst
   inst.activate()
   inst.runtime.session = m.sid
+  // output is cut at a plpy.fatal: the client gets FATAL and its connection closes (plpy-shim/fatal.ts)
+  const out = new FatalOutput(inst.runtime)
   host.native.execBegin(m.token, m.timeoutMs)
   try {
     await inst.db.execProtocolRawStream(m.data, {
       syncToFs: false,
       onRawData: (chunk: Uint8Array) => {
-        const copy = chunk.slice()
+        const data = out.filter(chunk)
+        if (data.length === 0) return
+        const copy = data === chunk ? chunk.slice() : data // a copy out of wasm memory, transferable
         post({ t: 'out', sid: m.sid, data: copy }, [copy.buffer as ArrayBuffer])
       },
     })
+    if (takeFatal(inst.runtime)) {
+      inst.db.execProtocolRawSync(ROLLBACK) // as the FATAL's proc_exit would (AbortOutOfAnyTransaction)
+      return { terminate: true }
+    }
+    return {}
   } finally {
     host.native.execEnd()
   }
