@@ -11,76 +11,53 @@
 #include <signal.h>
 #include <string.h>
 
-#define MAX_ARGS 100
+/* shared state (declared in pyglite.h) */
+napi_env g_env;
+int g_call_depth;
+uint8_t *g_mem;
+size_t g_mem_len;
+const uint8_t *g_codec;
+size_t g_codec_len;
+int32_t *g_stat;
+PyObject *g_result;
+PyObject *g_last_error;
+PyObject *s_args;
 
-/* argument kinds: how to turn fcinfo->args[i] into a Python object */
-enum { A_CODEC = 0, A_INT2, A_INT4, A_INT8, A_FLOAT4, A_FLOAT8, A_BOOL, A_OID, A_TEXT, A_BYTEA };
-/* result kinds: which results can skip the generic converter */
-enum { R_GENERIC = 0, R_VOID, R_INT2, R_INT4, R_INT8, R_FLOAT4, R_FLOAT8, R_BOOL, R_TEXT, R_OID };
-/* call status, in stat[0] */
-enum { S_DATUM = 0, S_NULL, S_F64, S_I64, S_TEXT, S_GENERIC, S_ERROR, S_NEED_CODEC };
-
-typedef struct {
-  PyObject *func;      /* the compiled procedure: a zero-argument function */
-  PyObject *globals;   /* its globals (arguments are bound here, as in PL/Python) */
-  PyObject *argnames;  /* tuple: str or None per argument */
-  PyObject *converter; /* callable(result) -> bytes, or None */
-  int nargs;
-  int retkind;
-  int calldepth;
-  uint8_t argkinds[MAX_ARGS];
-} Proc;
-
-static Proc **procs;
-static uint32_t nprocs, capprocs;
-
-static napi_env g_env;
 static napi_ref g_dispatch;
 static pthread_t g_thread;
 static int g_ready;
 static int g_gil_depth;
 static PyGILState_STATE g_gil_state;
-static int g_call_depth; /* JS -> Python calls on the stack */
-
-static uint8_t *g_mem; /* wasm memory of the active PGlite instance */
-static size_t g_mem_len;
-static const uint8_t *g_codec; /* codec buffer registered by JS */
-static size_t g_codec_len;
-
-static int32_t *g_stat; /* status words shared with JS: [0]=status [1]=length, f64 at 8, i64 at 16 */
-static PyObject *g_result;     /* pending bytes (S_GENERIC) or str (S_TEXT) */
-static PyObject *g_last_error; /* tuple from the host's error formatter */
-static PyObject *g_formatter;  /* host callable(proc_id, phase, exc) -> tuple */
-static PyObject *g_PgError;    /* _pyglite.PgError */
-static PyObject *s_args;       /* interned "args" */
+static PyObject *g_formatter; /* host callable(proc_id, phase, exc) -> tuple */
+static PyObject *g_PgError;   /* _pyglite.PgError */
 
 /* ------------------------------------------------------------------ helpers */
 
-static napi_value undefined(napi_env env) {
+napi_value undefined(napi_env env) {
   napi_value u;
   napi_get_undefined(env, &u);
   return u;
 }
 
-static napi_value throw_error(napi_env env, const char *msg) {
+napi_value throw_error(napi_env env, const char *msg) {
   napi_throw_error(env, NULL, msg);
   return NULL;
 }
 
-static void gil_enter(void) {
+void gil_enter(void) {
   if (g_gil_depth++ == 0) g_gil_state = PyGILState_Ensure();
 }
 
-static void gil_leave(void) {
+void gil_leave(void) {
   if (--g_gil_depth == 0) PyGILState_Release(g_gil_state);
 }
 
-static int get_u32(napi_env env, napi_value v, uint32_t *out) {
+int get_u32(napi_env env, napi_value v, uint32_t *out) {
   return napi_get_value_uint32(env, v, out) == napi_ok ? 0 : -1;
 }
 
 /* Store the pending Python exception, formatted by the host, in g_last_error. GIL held. */
-static void stash_error(int proc_id, int phase) {
+void stash_error(int proc_id, int phase) {
   PyObject *et, *exc, *tb;
   PyErr_Fetch(&et, &exc, &tb);
   PyErr_NormalizeException(&et, &exc, &tb);
@@ -349,79 +326,6 @@ done:
   return out;
 }
 
-/* ------------------------------------------------------------------ procedures */
-
-/* _pyglite.register_proc(func, globals, argnames, argkinds: bytes, retkind, converter) -> id */
-static PyObject *py_register_proc(PyObject *self, PyObject *args) {
-  PyObject *func, *globals, *argnames, *converter;
-  const char *kinds;
-  Py_ssize_t nkinds;
-  int retkind;
-  if (!PyArg_ParseTuple(args, "OO!O!y#iO", &func, &PyDict_Type, &globals, &PyTuple_Type, &argnames, &kinds, &nkinds,
-                        &retkind, &converter))
-    return NULL;
-  if (nkinds != PyTuple_GET_SIZE(argnames) || nkinds > MAX_ARGS) {
-    PyErr_SetString(PyExc_ValueError, "register_proc: argnames and argkinds differ in length");
-    return NULL;
-  }
-  Proc *p = PyMem_Calloc(1, sizeof(Proc));
-  if (!p) return PyErr_NoMemory();
-  Py_INCREF(func);
-  Py_INCREF(globals);
-  Py_INCREF(argnames);
-  Py_INCREF(converter);
-  p->func = func;
-  p->globals = globals;
-  p->argnames = argnames;
-  p->converter = converter;
-  p->nargs = (int)nkinds;
-  p->retkind = retkind;
-  memcpy(p->argkinds, kinds, (size_t)nkinds);
-  /* reuse a free slot */
-  for (uint32_t i = 1; i < nprocs; i++)
-    if (!procs[i]) {
-      procs[i] = p;
-      return PyLong_FromUnsignedLong(i);
-    }
-  if (nprocs == 0) nprocs = 1; /* id 0 is never used */
-  if (nprocs >= capprocs) {
-    uint32_t cap = capprocs ? capprocs * 2 : 256;
-    Proc **np = PyMem_Realloc(procs, cap * sizeof(Proc *));
-    if (!np) return PyErr_NoMemory();
-    memset(np + capprocs, 0, (cap - capprocs) * sizeof(Proc *));
-    procs = np;
-    capprocs = cap;
-  }
-  procs[nprocs] = p;
-  return PyLong_FromUnsignedLong(nprocs++);
-}
-
-static void free_proc(uint32_t id) {
-  Proc *p = procs[id];
-  procs[id] = NULL;
-  Py_DECREF(p->func);
-  Py_DECREF(p->globals);
-  Py_DECREF(p->argnames);
-  Py_DECREF(p->converter);
-  PyMem_Free(p);
-}
-
-/* _pyglite.release_proc(id) */
-static PyObject *py_release_proc(PyObject *self, PyObject *arg) {
-  unsigned long id = PyLong_AsUnsignedLong(arg);
-  if (PyErr_Occurred()) return NULL;
-  if (id == 0 || id >= nprocs || !procs[id]) {
-    PyErr_SetString(PyExc_ValueError, "release_proc: unknown procedure");
-    return NULL;
-  }
-  if (procs[id]->calldepth > 0) {
-    PyErr_SetString(PyExc_RuntimeError, "release_proc: procedure is running");
-    return NULL;
-  }
-  free_proc((uint32_t)id);
-  Py_RETURN_NONE;
-}
-
 static PyObject *py_cancel_kind(PyObject *self, PyObject *unused) {
   return PyLong_FromLong(cancel_kind());
 }
@@ -442,6 +346,10 @@ static PyMethodDef module_methods[] = {
     {"jscall", (PyCFunction)(void (*)(void))py_jscall, METH_FASTCALL, "call the engine"},
     {"register_proc", py_register_proc, METH_VARARGS, "register a compiled procedure for the fast call path"},
     {"release_proc", py_release_proc, METH_O, "forget a registered procedure"},
+    {"set_converter", py_set_converter, METH_VARARGS, "set a procedure's result converter"},
+    {"sequence_check", py_sequence_check, METH_O, "PySequence_Check"},
+    {"mapping_check", py_mapping_check, METH_O, "PyMapping_Check"},
+    {"object_bytes", py_object_bytes, METH_O, "PyObject_Bytes"},
     {"cancel_kind", py_cancel_kind, METH_NOARGS, "pending cancel request of the running statement (0 = none)"},
     {"in_call", py_in_call, METH_NOARGS, "whether plpy may enter the engine now"},
     {"set_error_formatter", py_set_formatter, METH_O, "set formatter(proc_id, phase, exc) -> tuple"},
@@ -449,291 +357,6 @@ static PyMethodDef module_methods[] = {
 };
 
 static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_pyglite", "pyglite engine bridge", -1, module_methods, NULL, NULL, NULL, NULL};
-
-/* ------------------------------------------------------------------ reading arguments from wasm memory */
-
-/* A plain (not compressed, not external) varlena: data pointer and length; -1 if it needs detoasting. */
-static int varlena_plain(uint32_t ptr, const uint8_t **data, uint32_t *len) {
-  if ((size_t)ptr + 1 > g_mem_len) return -1;
-  const uint8_t *v = g_mem + ptr;
-  uint8_t b = v[0];
-  if (b == 0x01) return -1; /* external TOAST pointer */
-  if (b & 0x01) {           /* 1-byte header */
-    *len = (uint32_t)(b >> 1) - 1;
-    *data = v + 1;
-  } else if ((b & 0x03) == 0) { /* 4-byte header, uncompressed */
-    uint32_t h;
-    memcpy(&h, v, 4);
-    *len = (h >> 2) - 4;
-    *data = v + 4;
-  } else {
-    return -1; /* compressed inline */
-  }
-  if ((size_t)(*data - g_mem) + *len > g_mem_len) return -1;
-  return 0;
-}
-
-/* Returns a new reference, NULL with a Python error, or (PyObject*)1 when JS must convert (needs codec). */
-#define NEEDS_CODEC ((PyObject *)1)
-
-static PyObject *read_arg(int kind, uint32_t datum, int isnull, Reader *codec) {
-  if (kind == A_CODEC) return codec_decode(codec);
-  if (isnull) Py_RETURN_NONE;
-  switch (kind) {
-    case A_INT2:
-      return PyLong_FromLong((int16_t)datum);
-    case A_INT4:
-      return PyLong_FromLong((int32_t)datum);
-    case A_OID:
-      return PyLong_FromUnsignedLong(datum);
-    case A_BOOL:
-      return PyBool_FromLong(datum & 0xff);
-    case A_FLOAT4: {
-      float f;
-      memcpy(&f, &datum, 4);
-      return PyFloat_FromDouble((double)f);
-    }
-    case A_INT8: {
-      int64_t v;
-      if ((size_t)datum + 8 > g_mem_len) return NEEDS_CODEC;
-      memcpy(&v, g_mem + datum, 8);
-      return PyLong_FromLongLong(v);
-    }
-    case A_FLOAT8: {
-      double v;
-      if ((size_t)datum + 8 > g_mem_len) return NEEDS_CODEC;
-      memcpy(&v, g_mem + datum, 8);
-      return PyFloat_FromDouble(v);
-    }
-    case A_TEXT:
-    case A_BYTEA: {
-      const uint8_t *d;
-      uint32_t n;
-      if (varlena_plain(datum, &d, &n)) return NEEDS_CODEC;
-      if (kind == A_BYTEA) return PyBytes_FromStringAndSize((const char *)d, n);
-      return PyUnicode_DecodeUTF8((const char *)d, n, "strict");
-    }
-    default:
-      PyErr_Format(PyExc_SystemError, "unknown argument kind %d", kind);
-      return NULL;
-  }
-}
-
-/* ------------------------------------------------------------------ the call */
-
-static void set_status(int s) {
-  g_stat[0] = s;
-}
-
-/* Fast result conversion. 1 = done (status set), 0 = use the generic converter. */
-static int fast_result(Proc *p, PyObject *r, uint32_t *datum) {
-  if (r == Py_None) {
-    if (p->retkind == R_VOID) {
-      *datum = 0;
-      set_status(S_DATUM);
-    } else {
-      set_status(S_NULL);
-    }
-    return 1;
-  }
-  switch (p->retkind) {
-    case R_INT2:
-    case R_INT4:
-    case R_OID:
-    case R_INT8: {
-      if (!PyLong_CheckExact(r)) return 0;
-      int overflow = 0;
-      long long v = PyLong_AsLongLongAndOverflow(r, &overflow);
-      if (overflow || (v == -1 && PyErr_Occurred())) {
-        PyErr_Clear();
-        return 0;
-      }
-      if (p->retkind == R_INT8) {
-        memcpy((char *)g_stat + 16, &v, 8);
-        set_status(S_I64);
-        return 1;
-      }
-      if (p->retkind == R_INT2 && (v < -32768 || v > 32767)) return 0;
-      if (p->retkind == R_INT4 && (v < INT32_MIN || v > INT32_MAX)) return 0;
-      if (p->retkind == R_OID && (v < 0 || v > UINT32_MAX)) return 0;
-      *datum = (uint32_t)v;
-      set_status(S_DATUM);
-      return 1;
-    }
-    case R_BOOL: {
-      int t = PyObject_IsTrue(r);
-      if (t < 0) return -1;
-      *datum = (uint32_t)t;
-      set_status(S_DATUM);
-      return 1;
-    }
-    case R_FLOAT8:
-    case R_FLOAT4: {
-      if (!PyFloat_CheckExact(r)) return 0;
-      double d = PyFloat_AS_DOUBLE(r);
-      if (p->retkind == R_FLOAT4) return 0; /* float4in's range checks: keep them */
-      memcpy((char *)g_stat + 8, &d, 8);
-      set_status(S_F64);
-      return 1;
-    }
-    case R_TEXT: {
-      if (!PyUnicode_CheckExact(r)) return 0;
-      Py_ssize_t n;
-      const char *u = PyUnicode_AsUTF8AndSize(r, &n);
-      if (!u) {
-        PyErr_Clear();
-        return 0;
-      }
-      if (memchr(u, 0, (size_t)n)) return 0; /* the generic path reports PL/Python's error */
-      Py_INCREF(r);
-      Py_XSETREF(g_result, r);
-      g_stat[1] = (int32_t)n;
-      set_status(S_TEXT);
-      return 1;
-    }
-    default:
-      return 0;
-  }
-}
-
-/* call(procId, fcinfo, codecLen) -> Datum; status in stat[0]. */
-static napi_value Call(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  uint32_t id, fcinfo, codec_len;
-  if (argc < 3 || get_u32(env, argv[0], &id) || get_u32(env, argv[1], &fcinfo) || get_u32(env, argv[2], &codec_len))
-    return throw_error(env, "call(procId, fcinfo, codecLen)");
-  if (id == 0 || id >= nprocs || !procs[id]) return throw_error(env, "call: unknown procedure");
-  if (codec_len > g_codec_len) return throw_error(env, "call: codec length beyond the registered buffer");
-  Proc *p = procs[id];
-  uint32_t datum = 0;
-  napi_value out;
-  gil_enter();
-  Reader codec = {g_codec, g_codec + codec_len};
-  PyObject *argv_py[MAX_ARGS];
-  int built = 0;
-  const uint8_t *nd = g_mem + fcinfo + 20; /* FunctionCallInfoBaseData.args */
-  for (; built < p->nargs; built++) {
-    uint32_t d;
-    memcpy(&d, nd + 8 * built, 4);
-    PyObject *o = read_arg(p->argkinds[built], d, nd[8 * built + 4], &codec);
-    if (o == NEEDS_CODEC) {
-      for (int j = 0; j < built; j++) Py_DECREF(argv_py[j]);
-      set_status(S_NEED_CODEC);
-      goto out;
-    }
-    if (!o) {
-      for (int j = 0; j < built; j++) Py_DECREF(argv_py[j]);
-      stash_error((int)id, 0);
-      set_status(S_ERROR);
-      goto out;
-    }
-    argv_py[built] = o;
-  }
-  /* bind arguments as globals, as PL/Python does (PLy_function_build_args): by name and as `args`;
-   * a recursive call saves the outer call's bindings and restores them afterwards */
-  PyObject *saved = NULL;
-  if (p->calldepth > 0 && p->nargs > 0) {
-    saved = PyTuple_New(p->nargs + 1);
-    for (int i = 0; i <= p->nargs; i++) {
-      PyObject *name = i < p->nargs ? PyTuple_GET_ITEM(p->argnames, i) : s_args;
-      PyObject *v = name != Py_None ? PyDict_GetItemWithError(p->globals, name) : NULL;
-      Py_XINCREF(v);
-      PyTuple_SET_ITEM(saved, i, v ? v : (Py_INCREF(Py_None), Py_None));
-    }
-  }
-  PyObject *lst = PyList_New(p->nargs);
-  for (int i = 0; i < p->nargs; i++) {
-    PyObject *name = PyTuple_GET_ITEM(p->argnames, i);
-    if (name != Py_None) PyDict_SetItem(p->globals, name, argv_py[i]);
-    PyList_SET_ITEM(lst, i, argv_py[i]); /* steals */
-  }
-  PyDict_SetItem(p->globals, s_args, lst);
-  Py_DECREF(lst);
-  p->calldepth++;
-  g_call_depth++;
-  PyObject *r = PyObject_CallNoArgs(p->func);
-  g_call_depth--;
-  p->calldepth--;
-  if (saved) {
-    PyObject *et, *ev, *etb;
-    PyErr_Fetch(&et, &ev, &etb);
-    for (int i = 0; i <= p->nargs; i++) {
-      PyObject *name = i < p->nargs ? PyTuple_GET_ITEM(p->argnames, i) : s_args;
-      if (name != Py_None) PyDict_SetItem(p->globals, name, PyTuple_GET_ITEM(saved, i));
-    }
-    Py_DECREF(saved);
-    PyErr_Restore(et, ev, etb);
-  }
-  if (!r) {
-    stash_error((int)id, 0);
-    set_status(S_ERROR);
-    goto out;
-  }
-  int f = fast_result(p, r, &datum);
-  if (f == 0) {
-    PyObject *b = p->converter != Py_None ? PyObject_CallOneArg(p->converter, r) : NULL;
-    if (b && PyBytes_Check(b)) {
-      Py_XSETREF(g_result, b);
-      g_stat[1] = (int32_t)PyBytes_GET_SIZE(b);
-      set_status(S_GENERIC);
-    } else {
-      if (b) {
-        Py_DECREF(b);
-        PyErr_SetString(PyExc_TypeError, "result converter must return bytes");
-      } else if (!PyErr_Occurred()) {
-        PyErr_SetString(PyExc_TypeError, "no result converter for this return type");
-      }
-      stash_error((int)id, 1);
-      set_status(S_ERROR);
-    }
-  } else if (f < 0) {
-    stash_error((int)id, 1);
-    set_status(S_ERROR);
-  }
-  Py_DECREF(r);
-out:
-  gil_leave();
-  napi_create_uint32(env, datum, &out);
-  return out;
-}
-
-/* copyText(dst): copy the pending S_TEXT result (UTF-8, stat[1] bytes) into wasm memory at dst. */
-static napi_value CopyText(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  uint32_t dst;
-  if (argc < 1 || get_u32(env, argv[0], &dst)) return throw_error(env, "copyText(ptr)");
-  gil_enter();
-  Py_ssize_t n = 0;
-  const char *u = g_result && PyUnicode_Check(g_result) ? PyUnicode_AsUTF8AndSize(g_result, &n) : NULL;
-  if (!u || (size_t)dst + (size_t)n > g_mem_len) {
-    PyErr_Clear();
-    gil_leave();
-    return throw_error(env, "copyText: no pending text result");
-  }
-  memcpy(g_mem + dst, u, (size_t)n);
-  Py_CLEAR(g_result);
-  gil_leave();
-  return undefined(env);
-}
-
-/* takeResult() -> Buffer: the pending S_GENERIC bytes. */
-static napi_value TakeResult(napi_env env, napi_callback_info info) {
-  napi_value out;
-  void *dst;
-  gil_enter();
-  if (!g_result || !PyBytes_Check(g_result)) {
-    gil_leave();
-    return throw_error(env, "takeResult: no pending result");
-  }
-  napi_create_buffer_copy(env, (size_t)PyBytes_GET_SIZE(g_result), PyBytes_AS_STRING(g_result), &dst, &out);
-  Py_CLEAR(g_result);
-  gil_leave();
-  return out;
-}
 
 /* lastError() -> array of the formatter's fields */
 static napi_value LastError(napi_env env, napi_callback_info info) {
@@ -888,21 +511,6 @@ static napi_value CancelKind(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* releaseProc(id): from JS (e.g. a session's procedures when it closes) */
-static napi_value ReleaseProc(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  uint32_t id;
-  if (argc < 1 || get_u32(env, argv[0], &id)) return throw_error(env, "releaseProc(id)");
-  if (id == 0 || id >= nprocs || !procs[id]) return undefined(env);
-  if (procs[id]->calldepth > 0) return throw_error(env, "releaseProc: procedure is running");
-  gil_enter();
-  free_proc(id);
-  gil_leave();
-  return undefined(env);
-}
-
 NAPI_MODULE_INIT() {
   napi_property_descriptor d[] = {
       {"init", 0, Init, 0, 0, 0, napi_default, 0},
@@ -919,6 +527,9 @@ NAPI_MODULE_INIT() {
       {"takeResult", 0, TakeResult, 0, 0, 0, napi_default, 0},
       {"lastError", 0, LastError, 0, 0, 0, napi_default, 0},
       {"releaseProc", 0, ReleaseProc, 0, 0, 0, napi_default, 0},
+      {"srfStart", 0, SrfStart, 0, 0, 0, napi_default, 0},
+      {"srfNext", 0, SrfNext, 0, 0, 0, napi_default, 0},
+      {"srfClose", 0, SrfClose, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;

@@ -24,6 +24,10 @@ enum {
   T_ROWS = 11,
   T_INTSTR = 12,
   T_TUPLE = 13,
+  T_ARRAY = 14, /* results only (Python -> JS) */
+  T_ARRAY_END = 15,
+  T_ROW = 16,
+  T_ERROR = 17,
 };
 
 typedef struct {
@@ -45,5 +49,40 @@ void cancel_exec_end(void);
 int cancel_request(double token, int kind); /* 1 if the token was running and got the request */
 int cancel_kind(void);                       /* pending request for the running exec, or 0 */
 int cancel_install_restart_flag(int signo);
+
+/* ---- shared state of the addon (pyglite.c) ---- */
+extern napi_env g_env;
+extern int g_call_depth;      /* JS -> Python calls on the stack */
+extern uint8_t *g_mem;        /* wasm memory of the active PGlite instance */
+extern size_t g_mem_len;
+extern const uint8_t *g_codec; /* codec buffer registered by JS */
+extern size_t g_codec_len;
+extern int32_t *g_stat;       /* status words shared with JS: [0]=status [1]=length, f64 at 8, i64 at 16 */
+extern PyObject *g_result;    /* pending bytes (S_GENERIC) or str (S_TEXT) */
+extern PyObject *g_last_error; /* tuple from the host's error formatter */
+extern PyObject *s_args;      /* interned "args" */
+
+napi_value undefined(napi_env env);
+napi_value throw_error(napi_env env, const char *msg);
+void gil_enter(void);
+void gil_leave(void);
+int get_u32(napi_env env, napi_value v, uint32_t *out);
+/* Store the pending Python exception, formatted by the host (phase 0 call, 1 result, 2 iterator). */
+void stash_error(int proc_id, int phase);
+
+/* ---- procedures and the call path (call.c) ---- */
+PyObject *py_register_proc(PyObject *self, PyObject *args);
+PyObject *py_release_proc(PyObject *self, PyObject *arg);
+PyObject *py_set_converter(PyObject *self, PyObject *args);
+PyObject *py_sequence_check(PyObject *self, PyObject *o);
+PyObject *py_mapping_check(PyObject *self, PyObject *o);
+PyObject *py_object_bytes(PyObject *self, PyObject *o);
+napi_value Call(napi_env env, napi_callback_info info);
+napi_value CopyText(napi_env env, napi_callback_info info);
+napi_value TakeResult(napi_env env, napi_callback_info info);
+napi_value ReleaseProc(napi_env env, napi_callback_info info);
+napi_value SrfStart(napi_env env, napi_callback_info info);
+napi_value SrfNext(napi_env env, napi_callback_info info);
+napi_value SrfClose(napi_env env, napi_callback_info info);
 
 #endif

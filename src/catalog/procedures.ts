@@ -40,8 +40,9 @@ export function readProc(spi: Spi, oid: number): ProcRow | null {
   const row = r.rows[0]
   if (!row) return null
   const json = <T>(s: string | null | undefined): T | null => (s == null ? null : (JSON.parse(s) as T))
-  const argtypes = json<number[]>(row[7]) ?? []
-  const allargtypes = json<number[]>(row[8])
+  // oid arrays come out of array_to_json as strings
+  const argtypes = (json<Array<number | string>>(row[7]) ?? []).map(Number)
+  const allargtypes = json<Array<number | string>>(row[8])?.map(Number) ?? null
   const argmodes = json<string[]>(row[9])
   const allargnames = json<string[]>(row[10])
   // names of the input arguments only (IN, INOUT, VARIADIC), as PL/Python binds them

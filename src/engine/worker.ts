@@ -105,6 +105,7 @@ async function handle(m: ToWorker): Promise<unknown> {
       return null
     case 'session-close':
       sessions.delete(m.sid)
+      for (const inst of instances.values()) inst.runtime.dropSession(m.sid)
       host.dropSession(m.sid)
       return null
     case 'exec':

@@ -74,9 +74,10 @@ function convertArgs(
     const nulls = M._palloc(n) as number
     const r = new CodecReader(Buffer.from(args.buffer, args.byteOffset, args.byteLength))
     for (let j = 0; j < n; j++) {
-      const d = rt.io.fromDecoded(r.value(), plan.types[j]!, plan.typmods[j]!)
-      h.setU32(values + 4 * j, d ?? 0)
-      h.setU8(nulls + j, d === null ? 0x6e : 0x20) // 'n' / ' '
+      // PLy_spi_prepare sets the argument converters up with typmod -1
+      const d = rt.out.build(r, plan.types[j]!, -1)
+      h.setU32(values + 4 * j, d)
+      h.setU8(nulls + j, rt.out.isnull ? 0x6e : 0x20) // 'n' / ' '
     }
     return { values, nulls }
   } finally {

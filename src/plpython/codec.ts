@@ -16,6 +16,13 @@ export const T = {
   ROWS: 11,
   INTSTR: 12,
   TUPLE: 13,
+  /** Python → JS results only: an array's elements, then ARRAY_END, u8 ndims, u32 dims[ndims] */
+  ARRAY: 14,
+  ARRAY_END: 15,
+  /** Python → JS results only: u32 natts, then one value per attribute (dropped ones as NONE) */
+  ROW: 16,
+  /** Python → JS results only: a PostgreSQL error to raise at this point, then a LIST of its fields */
+  ERROR: 17,
 } as const
 
 /** A growable encoder; `buf` may be replaced when it grows (re-register it with the native side). */
@@ -109,31 +116,42 @@ export class CodecWriter {
   }
 }
 
-/** Values decoded from a Python → JS result. */
-export type Decoded =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | { list: Decoded[] }
-  | { array: { dims: number[]; lbounds: number[]; items: Decoded[] } }
-  | { row: Decoded[] }
+/** Values decoded from a Python → JS result (generic decoding, e.g. for plpy arguments). */
+export type Decoded = null | boolean | number | bigint | string | Uint8Array | { list: Decoded[] }
 
-/** Reader for Python → JS results (same tags). */
+/** Reader for Python → JS results (same tags): a streaming cursor plus generic decoding. */
 export class CodecReader {
   pos = 0
-  constructor(private readonly buf: Buffer) {}
+  constructor(readonly buf: Buffer) {}
 
   get done(): boolean {
     return this.pos >= this.buf.length
+  }
+
+  tag(): number {
+    return this.buf[this.pos++]!
+  }
+
+  peek(): number {
+    return this.buf[this.pos]!
+  }
+
+  u8(): number {
+    return this.buf[this.pos++]!
   }
 
   u32(): number {
     const v = this.buf.readUInt32LE(this.pos)
     this.pos += 4
     return v
+  }
+
+  /** After a STR/BYTES/DECIMAL/INTSTR tag: the payload bytes (a view, valid while buf lives). */
+  payload(): Buffer {
+    const n = this.u32()
+    const b = this.buf.subarray(this.pos, this.pos + n)
+    this.pos += n
+    return b
   }
 
   value(): Decoded {
@@ -162,18 +180,10 @@ export class CodecReader {
       }
       case T.STR:
       case T.DECIMAL:
-      case T.INTSTR: {
-        const n = this.u32()
-        const s = this.buf.toString('utf8', this.pos, this.pos + n)
-        this.pos += n
-        return s
-      }
-      case T.BYTES: {
-        const n = this.u32()
-        const b = this.buf.subarray(this.pos, this.pos + n)
-        this.pos += n
-        return b
-      }
+      case T.INTSTR:
+        return this.payload().toString('utf8')
+      case T.BYTES:
+        return this.payload()
       case T.LIST:
       case T.TUPLE: {
         const n = this.u32()

@@ -31,12 +31,31 @@ export interface Native {
   takeResult(): Buffer
   lastError(): Array<string | number | null> | null
   releaseProc(id: number): void
+  /** call a set-returning function and make an iterator of its result: iterator id, 0 on failure */
+  srfStart(procId: number, fcinfo: number, codecLen: number): number
+  /** the next item of an iterator (status as for call, or S_DONE) */
+  srfNext(iterId: number): number
+  srfClose(iterId: number): void
 }
 
 /** Loads the native addon; also usable on the main thread (for cancel) without starting Python. */
 export function loadNative(): Native {
   return require(pkgPath('build', 'Release', 'pyglite_native.node')) as Native
 }
+
+/** Call status in stat[0] (native/call.c S_*). */
+export const S = {
+  DATUM: 0,
+  NULL: 1,
+  F64: 2,
+  I64: 3,
+  TEXT: 4,
+  GENERIC: 5,
+  ERROR: 6,
+  NEED_CODEC: 7,
+  DONE: 8,
+  NOT_ITERABLE: 9,
+} as const
 
 export const CANCEL_USER = 1
 export const CANCEL_TIMEOUT = 2
@@ -51,6 +70,8 @@ export interface PythonHost {
   readonly libpython: string
   compile(meta: object): number | ErrorTuple
   validate(meta: object): ErrorTuple | null
+  /** point a procedure's result converter at a descriptor (JSON of output.ts PyDesc) */
+  setResultDesc(procId: number, descJson: string): ErrorTuple | null
   dropSession(sid: number): void
 }
 
@@ -102,6 +123,10 @@ export function startPythonHost(dispatch: (...args: unknown[]) => unknown, sysPa
     },
     validate(meta) {
       const r = py.callSync(host, 'validate', JSON.stringify(meta))
+      return isErrorReturn(r) ? r[1] : null
+    },
+    setResultDesc(procId, descJson) {
+      const r = py.callSync(host, 'set_result_desc', procId, descJson)
       return isErrorReturn(r) ? r[1] : null
     },
     dropSession(sid) {

@@ -1,52 +1,27 @@
 // The PL/Python language handler for one PGlite instance (plpy_main.c / plpy_exec.c): the call handler,
-// the inline handler (DO) and the validator. Procedures are compiled per session and cached; each
-// FmgrInfo (one call site of one statement) validates its cache entry once, through fn_extra.
-
-import { type ProcRow, readProc } from '../catalog/procedures.js'
+// the inline handler (DO) and the validator. Procedures are compiled per session and cached
+// (procedures.ts); each FmgrInfo (one call site of one statement) finds its procedure through fn_extra.
+import type { ProcRow } from '../catalog/procedures.js'
+import { TypeCatalog } from '../catalog/types.js'
+import { Arrays } from '../engine/arrays.js'
 import type { LanguageRuntime } from '../engine/bridge.js'
+import { CatalogWatch } from '../engine/catalogwatch.js'
 import type { Elog } from '../engine/elog.js'
 import { PgError } from '../engine/elog.js'
 import type { ErrorContextStack } from '../engine/errcontext.js'
 import type { Heap } from '../engine/heap.js'
-import { L, NODETAG, OID } from '../engine/layout.js'
+import { L, NODETAG, OID, TYPEFUNC } from '../engine/layout.js'
 import type { Spi } from '../engine/spi.js'
+import { Tuples } from '../engine/tuples.js'
 import { fatalError } from '../plpy-shim/fatal.js'
 import { abortOpenSubtransactions, subxactLevel } from '../plpy-shim/transaction.js'
 import { CodecReader, CodecWriter } from './codec.js'
 import { DatumIo } from './datum.js'
-import type { ErrorTuple, PythonHost } from './host.js'
-
-/** Argument kinds read natively (native/pyglite.c A_*); anything else goes through the codec. */
-const ARG_KIND: Record<number, number> = {
-  [OID.INT2]: 1,
-  [OID.INT4]: 2,
-  [OID.INT8]: 3,
-  [OID.FLOAT4]: 4,
-  [OID.FLOAT8]: 5,
-  [OID.BOOL]: 6,
-  [OID.OID]: 7,
-  [OID.TEXT]: 8,
-  [OID.VARCHAR]: 8,
-  [OID.BPCHAR]: 8,
-  [OID.BYTEA]: 9,
-}
-const A_CODEC = 0
-
-/** Result kinds converted natively (R_*); R_GENERIC goes through the procedure's Python converter. */
-const RET_KIND: Record<number, number> = {
-  [OID.VOID]: 1,
-  [OID.INT2]: 2,
-  [OID.INT4]: 3,
-  [OID.INT8]: 4,
-  [OID.FLOAT4]: 5,
-  [OID.FLOAT8]: 6,
-  [OID.BOOL]: 7,
-  [OID.TEXT]: 8,
-  [OID.VARCHAR]: 8,
-  [OID.OID]: 9,
-}
-
-const S = { DATUM: 0, NULL: 1, F64: 2, I64: 3, TEXT: 4, GENERIC: 5, ERROR: 6, NEED_CODEC: 7 } as const
+import { type ErrorTuple, type PythonHost, S } from './host.js'
+import { InputConverters } from './input.js'
+import { OutputConverters } from './output.js'
+import { A_VARLENA, type Procedure, ProcedureCache } from './procedures.js'
+import { SrfRunner } from './srf.js'
 
 /** Error tuple positions (pyglite_host/errors.py FIELDS). */
 const E = {
@@ -67,37 +42,37 @@ const E = {
   phase: 14,
 } as const
 
-interface Entry {
-  /** position in the entry table: the value kept in fn_extra */
-  index: number
-  sid: number
-  oid: number
-  version: string
-  procId: number
-  row: ProcRow
-  contextText: string
-  /** argument indexes that go through the codec */
-  codecArgs: number[]
-  argtypes: number[]
-  valid: boolean
-}
-
-/** One running PL/Python call: what plpy calls need (SPI connection, read-only mode). */
+/** One running PL/Python call: what plpy calls need (SPI connection, read-only mode, transaction control). */
 export interface CallFrame {
   spiConnected: boolean
   readOnly: boolean
   nonatomic: boolean
+  /** the running procedure (undefined for trigger calls set up elsewhere) */
+  proc?: Procedure
+  /** explicit plpy subtransactions open when the call began */
+  subxactLevel: number
 }
 
 export class PlPythonRuntime implements LanguageRuntime {
   /** The client session whose statement is running (set by the engine before each exec). */
   session = 0
-  readonly io: DatumIo
+  readonly watch: CatalogWatch
+  readonly types: TypeCatalog
+  readonly tuples: Tuples
+  readonly arrays: Arrays
+  readonly datum: DatumIo
+  /** Datum → Python (also used by plpy for result sets and by triggers for TD rows) */
+  readonly io: InputConverters
+  /** Python → Datum */
+  readonly out: OutputConverters
+  readonly procs: ProcedureCache
   readonly codec = new CodecWriter()
   readonly frames: CallFrame[] = []
-  private readonly entries: Entry[] = [new Entry0()]
+  /** Handles calls made by the trigger manager (fcinfo->context is a TriggerData); set by src/triggers. */
+  triggerHandler: ((fcinfo: number) => number) | undefined
+  private readonly srf: SrfRunner
   private memory: ArrayBuffer | undefined
-  private readonly bySessionOid = new Map<string, Entry>()
+  private readonly scratch: number
 
   constructor(
     readonly heap: Heap,
@@ -106,7 +81,16 @@ export class PlPythonRuntime implements LanguageRuntime {
     readonly contexts: ErrorContextStack,
     readonly host: PythonHost,
   ) {
-    this.io = new DatumIo(heap)
+    this.watch = new CatalogWatch(heap)
+    this.types = new TypeCatalog(heap, this.watch)
+    this.tuples = new Tuples(heap)
+    this.arrays = new Arrays(heap)
+    this.datum = new DatumIo(heap)
+    this.io = new InputConverters(heap, this.datum, this.types, this.tuples, this.arrays, this.watch)
+    this.out = new OutputConverters(heap, elog, this.datum, this.types, this.tuples, this.arrays, this.watch)
+    this.procs = new ProcedureCache(spi, elog, this.watch, this.types, this.out, host)
+    this.srf = new SrfRunner(this)
+    this.scratch = heap.M._malloc(16) as number
     host.native.setCodecBuffer(this.codec.buf)
     this.codec.onGrow = (b) => host.native.setCodecBuffer(b)
   }
@@ -135,92 +119,162 @@ export class PlPythonRuntime implements LanguageRuntime {
     }
   }
 
+  /** A client session ended: forget its compiled procedures (GD/SD go with the Python side). */
+  dropSession(sid: number): void {
+    this.procs.dropSession(sid)
+  }
+
   // ---------------------------------------------------------------- call handler
 
   call(fcinfo: number): number {
     const h = this.heap
-    const flinfo = h.u32at(fcinfo + L.fcinfo_flinfo)
-    let entry = this.entries[h.u32at(flinfo + L.fl_fn_extra)]
-    if (!entry?.valid || entry.sid !== this.session) {
-      entry = this.lookup(h.u32at(flinfo + L.fl_fn_oid))
-      h.setU32(flinfo + L.fl_fn_extra, entry.index)
+    const node = h.u32at(fcinfo + L.fcinfo_context)
+    if (node && h.u32at(node) === NODETAG.TriggerData) {
+      if (this.triggerHandler) return this.triggerHandler(fcinfo)
+      throw new PgError('PL/Python trigger functions are not supported yet by this pyglite build', {
+        sqlstate: '0A000',
+      })
     }
-    if (entry.row.rettype === OID.TRIGGER || entry.row.rettype === OID.EVENT_TRIGGER)
-      throw new PgError('trigger functions are not supported yet by this pyglite build', {
-        sqlstate: '0A000',
-      })
-    if (entry.row.retset)
-      throw new PgError('set-returning PL/Python functions are not supported yet by this pyglite build', {
-        sqlstate: '0A000',
-      })
-    // plpython3_call_handler: nonatomic (COMMIT/ROLLBACK allowed) when CALLed in a CallContext that
-    // is not atomic, i.e. CALL at top level outside a transaction block
-    const ctx = h.u32at(fcinfo + L.fcinfo_context)
-    const nonatomic =
-      ctx !== 0 && h.i32at(ctx) === NODETAG.CallContext && h.u8at(ctx + L.callctx_atomic) === 0
-    return this.invoke(entry, fcinfo, entry.row.volatility !== 'v', nonatomic)
+    const flinfo = h.u32at(fcinfo + L.fcinfo_flinfo)
+    const oid = h.u32at(flinfo + L.fl_fn_oid)
+    const extra = h.u32at(flinfo + L.fl_fn_extra)
+    let p = extra !== 0 ? this.procs.at(extra, this.session, oid) : undefined
+    if (!p) {
+      p = this.procs.get(this.session, oid)
+      // a set-returning function's fn_extra belongs to funcapi (its FuncCallContext)
+      if (!p.row.retset) h.setU32(flinfo + L.fl_fn_extra, p.index)
+    }
+    if (p.row.retset) return this.srf.call(p, fcinfo)
+    return this.invoke(p, fcinfo)
   }
 
-  /** Run a registered procedure for fcinfo and build its result Datum. */
-  private invoke(entry: Entry, fcinfo: number, readOnly: boolean, nonatomic: boolean): number {
-    const native = this.host.native
-    const fatal = fatalError(this) // after plpy.fatal, no more Python in this exec (plpy-shim/fatal.ts)
+  /** CALL of a procedure outside an explicit transaction block may COMMIT/ROLLBACK (plpy_main.c). */
+  private nonatomic(fcinfo: number): boolean {
+    const h = this.heap
+    const node = h.u32at(fcinfo + L.fcinfo_context)
+    return node !== 0 && h.u32at(node) === NODETAG.CallContext && h.u8at(node + L.callctx_atomic) === 0
+  }
+
+  /** Enter a Python call (no Python runs after plpy.fatal in this exec: plpy-shim/fatal.ts). */
+  pushFrame(proc: Procedure | undefined, fcinfo: number, nonatomic = this.nonatomic(fcinfo)): CallFrame {
+    const fatal = fatalError(this)
     if (fatal) throw fatal
-    this.syncMemory()
-    const frame: CallFrame = { spiConnected: false, readOnly, nonatomic }
-    const level = subxactLevel(this)
-    this.frames.push(frame)
-    const ctx = this.contexts.push(entry.contextText)
-    let datum: number
-    let status: number
-    try {
-      datum = native.call(entry.procId, fcinfo, this.encodeCodecArgs(entry, fcinfo))
-      status = this.host.stat[0]!
-      if (status === S.NEED_CODEC) {
-        this.detoastArgs(entry, fcinfo)
-        this.syncMemory()
-        datum = native.call(entry.procId, fcinfo, this.encodeCodecArgs(entry, fcinfo))
-        status = this.host.stat[0]!
-      }
-    } finally {
-      this.frames.pop()
+    const frame: CallFrame = {
+      spiConnected: false,
+      readOnly: proc ? proc.row.volatility !== 'v' : false,
+      nonatomic,
+      proc,
+      subxactLevel: subxactLevel(this),
     }
-    abortOpenSubtransactions(this, level) // PLy_procedure_call's PG_FINALLY
-    const fatalNow = fatalError(this)
-    if (fatalNow) throw fatalNow
-    if (frame.spiConnected) this.spi.finish() // before building the result (DESIGN.md §2 rule 4)
+    this.frames.push(frame)
+    return frame
+  }
+
+  /**
+   * Leave a Python call: explicit subtransactions left open are aborted (PLy_procedure_call's
+   * PG_FINALLY), then SPI is finished before the result Datum is built (DESIGN.md §2 rule 4).
+   */
+  popFrame(frame: CallFrame): void {
+    const i = this.frames.lastIndexOf(frame)
+    if (i >= 0) this.frames.length = i
+    abortOpenSubtransactions(this, frame.subxactLevel)
+    if (frame.spiConnected) {
+      frame.spiConnected = false
+      this.spi.finish()
+    }
+  }
+
+  /** Run a compiled procedure for fcinfo and build its result Datum. */
+  invoke(p: Procedure, fcinfo: number, nonatomic = this.nonatomic(fcinfo)): number {
+    const native = this.host.native
+    const ctx = this.contexts.push(p.contextText)
     try {
-      return this.buildResult(entry, fcinfo, datum, status)
+      const typmod = this.prepareResult(p, fcinfo)
+      let datum = 0
+      let status: number = S.NEED_CODEC
+      for (let attempt = 0; status === S.NEED_CODEC && attempt < 2; attempt++) {
+        if (attempt) this.detoastArgs(p, fcinfo) // text stored compressed or out of line
+        const codecLen = this.encodeCodecArgs(p, fcinfo)
+        const frame = this.pushFrame(p, fcinfo, nonatomic)
+        try {
+          this.syncMemory()
+          datum = native.call(p.procId, fcinfo, codecLen)
+          status = this.host.stat[0]!
+        } finally {
+          this.popFrame(frame)
+        }
+      }
+      const fatal = fatalError(this)
+      if (fatal) throw fatal
+      return this.buildResult(p, fcinfo, datum, status, typmod)
     } finally {
       this.contexts.pop(ctx)
     }
   }
 
-  private encodeCodecArgs(entry: Entry, fcinfo: number): number {
-    if (entry.codecArgs.length === 0) return 0
+  /**
+   * How Python values become values of type `typoid` (PLy_output_setup_func): the descriptor that
+   * pyglite_host.convert.result_converter turns into a converter; the Datum is then built with
+   * `out.build(reader, typoid, typmod)`. Used for function results and plpy plan arguments alike.
+   */
+  outputDescriptor(typoid: number, typmod = -1): object {
+    return this.out.pyDesc(typoid, typmod)
+  }
+
+  /**
+   * Make sure the procedure's Python converter matches its result type. For RETURNS record the columns
+   * come from the call site (get_call_result_type: OUT parameters or a column definition list); the
+   * blessed record typmod is returned. When the call site cannot accept a record, the converter reports
+   * PostgreSQL's error once a value is to be converted, as PL/Python does.
+   */
+  prepareResult(p: Procedure, fcinfo: number): number {
+    if (!p.recordResult) {
+      this.procs.refreshDesc(p)
+      return -1
+    }
+    const h = this.heap
+    const M = h.M
+    let typmod = -1
+    if ((M._get_call_result_type(fcinfo, 0, this.scratch) as number) === TYPEFUNC.COMPOSITE) {
+      const desc = h.u32at(this.scratch)
+      M._BlessTupleDesc(desc)
+      typmod = h.i32at(desc + L.tupdesc_tdtypmod)
+    }
+    if (typmod !== p.recTypmod || (p.descGen !== this.out.generation && typmod >= 0)) {
+      p.recTypmod = typmod
+      p.descGen = this.out.generation
+      const json = JSON.stringify(typmod < 0 ? { k: 'R' } : this.out.pyDesc(OID.RECORD, typmod))
+      if (json !== p.descJson) this.procs.setDesc(p, json)
+    }
+    return typmod
+  }
+
+  encodeCodecArgs(p: Procedure, fcinfo: number): number {
+    if (p.codecArgs.length === 0) return 0
     const h = this.heap
     const w = this.codec
     w.reset()
-    for (const i of entry.codecArgs) {
+    const types = p.row.argtypes
+    for (const i of p.codecArgs) {
       const a = fcinfo + L.fcinfo_args + i * L.nd_size
-      this.io.encode(w, h.u32at(a + L.nd_value), h.u8at(a + L.nd_isnull) !== 0, entry.argtypes[i]!)
+      this.io.encode(w, h.u32at(a + L.nd_value), h.u8at(a + L.nd_isnull) !== 0, types[i]!)
     }
     return w.pos
   }
 
   /** Text arguments stored compressed or out of line: detoast them in place so the fast path reads them. */
-  private detoastArgs(entry: Entry, fcinfo: number): void {
+  detoastArgs(p: Procedure, fcinfo: number): void {
     const h = this.heap
-    entry.argtypes.forEach((t, i) => {
-      const k = ARG_KIND[t]
-      if (k !== 8 && k !== 9) return
+    p.argkinds.forEach((k, i) => {
+      if (!A_VARLENA.includes(k)) return
       const a = fcinfo + L.fcinfo_args + i * L.nd_size
       if (h.u8at(a + L.nd_isnull)) return
       h.setU32(a + L.nd_value, h.M._pg_detoast_datum(h.u32at(a + L.nd_value)) as number)
     })
   }
 
-  private buildResult(entry: Entry, fcinfo: number, datum: number, status: number): number {
+  /** The result Datum of a finished call, built in the caller's memory context. */
+  buildResult(p: Procedure, fcinfo: number, datum: number, status: number, typmod: number): number {
     const h = this.heap
     const stat = this.host.stat
     switch (status) {
@@ -230,36 +284,42 @@ export class PlPythonRuntime implements LanguageRuntime {
         h.setU8(fcinfo + L.fcinfo_isnull, 1)
         return 0
       case S.F64:
-        return this.io.float8Datum(new Float64Array(stat.buffer, 8, 1)[0]!)
+        return this.datum.float8Datum(new Float64Array(stat.buffer, 8, 1)[0]!)
       case S.I64:
-        return this.io.int8Datum(new BigInt64Array(stat.buffer, 16, 1)[0]!)
+        return this.datum.int8Datum(new BigInt64Array(stat.buffer, 16, 1)[0]!)
       case S.TEXT: {
         const n = stat[1]!
-        const p = h.M._palloc(n + 4) as number
-        h.setU32(p, (n + 4) << 2)
-        this.host.native.copyText(p + 4)
-        return p
+        const ptr = h.M._palloc(n + 4) as number
+        h.setU32(ptr, (n + 4) << 2)
+        this.host.native.copyText(ptr + 4)
+        return ptr
       }
       case S.GENERIC: {
-        const ctx = this.contexts.push('while creating return value')
-        const v = new CodecReader(this.host.native.takeResult()).value()
-        const d = this.io.fromDecoded(v, entry.row.rettype)
-        if (d === null) h.setU8(fcinfo + L.fcinfo_isnull, 1)
-        this.contexts.pop(ctx)
-        return d ?? 0
+        // plpython_return_error_callback: not for procedures
+        const ctx = p.isProcedure ? -1 : this.contexts.push('while creating return value')
+        try {
+          const r = new CodecReader(this.host.native.takeResult())
+          const d = p.recordResult
+            ? this.out.build(r, OID.RECORD, typmod)
+            : this.out.build(r, p.row.rettype, -1)
+          if (this.out.isnull) h.setU8(fcinfo + L.fcinfo_isnull, 1)
+          return d
+        } finally {
+          if (ctx >= 0) this.contexts.pop(ctx)
+        }
       }
       case S.ERROR:
-        return this.raisePython(this.host.native.lastError() ?? [])
+        return this.raisePython(p, this.host.native.lastError() ?? [])
       default:
         throw new PgError(`unexpected native call status ${status}`)
     }
   }
 
   /** Raise a Python error as PL/Python does (message, SQLSTATE, traceback as CONTEXT). */
-  raisePython(t: ErrorTuple): never {
+  raisePython(p: Procedure | undefined, t: ErrorTuple): never {
     const s = (i: number) => (t[i] == null ? null : String(t[i]))
     const n = (i: number) => (typeof t[i] === 'number' ? (t[i] as number) : 0)
-    if (t[E.phase] === 1) this.contexts.push('while creating return value')
+    if (t[E.phase] === 1 && !p?.isProcedure) this.contexts.push('while creating return value')
     this.elog.raise(s(E.message) ?? 'unknown Python error', {
       sqlstate: s(E.sqlstate) ?? '38000',
       detail: s(E.detail),
@@ -272,85 +332,7 @@ export class PlPythonRuntime implements LanguageRuntime {
       column: s(E.column),
       datatype: s(E.datatype),
       constraint: s(E.constraint),
-    })
-  }
-
-  // ---------------------------------------------------------------- procedures
-
-  private lookup(oid: number): Entry {
-    const key = `${this.session}:${oid}`
-    this.spi.connect()
-    let row: ProcRow | null
-    try {
-      row = readProc(this.spi, oid)
-    } finally {
-      this.spi.finish()
-    }
-    if (!row) throw new PgError(`cache lookup failed for function ${oid}`)
-    const old = this.bySessionOid.get(key)
-    if (old && old.version === row.version) return old
-    if (old) old.valid = false
-    const entry = this.register(row, key, false)
-    this.bySessionOid.set(key, entry)
-    return entry
-  }
-
-  /**
-   * How Python values become values of type `typoid` (PLy_output_setup_func): the descriptor that
-   * pyglite_host.convert.result_converter turns into a converter. Used for function results and for
-   * the arguments of plpy plans alike.
-   */
-  outputDescriptor(typoid: number): object {
-    return typoid === OID.VOID
-      ? { kind: 'void' }
-      : typoid === OID.BOOL
-        ? { kind: 'bool' }
-        : typoid === OID.BYTEA
-          ? { kind: 'bytea' }
-          : { kind: 'scalar', type: typoid }
-  }
-
-  private register(row: ProcRow, key: string, transient: boolean): Entry {
-    const argkinds = row.argtypes.map((t) => ARG_KIND[t] ?? A_CODEC)
-    const retkind = row.retset ? 0 : (RET_KIND[row.rettype] ?? 0)
-    const result = this.outputDescriptor(row.rettype)
-    const r = this.host.compile({
-      sid: this.session,
-      key,
-      oid: row.oid,
-      name: row.name,
-      src: row.src,
-      argnames: row.argnames,
-      argkinds,
-      retkind,
-      result,
-      transient,
-      kind: row.oid === 0 ? 'inline' : 'function',
-      pyname: row.oid === 0 ? '__plpython_inline_block' : undefined,
-    })
-    if (typeof r !== 'number') this.raiseCompile(r)
-    const entry: Entry = {
-      index: transient ? 0 : this.entries.length,
-      sid: this.session,
-      oid: row.oid,
-      version: row.version,
-      procId: r,
-      row,
-      contextText: row.oid === 0 ? 'PL/Python anonymous code block' : `PL/Python function "${row.name}"`,
-      codecArgs: argkinds.flatMap((k, i) => (k === A_CODEC ? [i] : [])),
-      argtypes: row.argtypes,
-      valid: true,
-    }
-    if (!transient) this.entries.push(entry)
-    return entry
-  }
-
-  private raiseCompile(t: ErrorTuple): never {
-    const s = (i: number) => (t[i] == null ? null : String(t[i]))
-    this.elog.raise(s(0) ?? 'could not compile PL/Python function', {
-      sqlstate: s(1) ?? '38000',
-      detail: s(2),
-      hint: s(3),
+      elevel: n(E.elevel) || undefined,
     })
   }
 
@@ -360,6 +342,7 @@ export class PlPythonRuntime implements LanguageRuntime {
     const h = this.heap
     const icb = h.u32at(fcinfo + L.fcinfo_args) // args[0]: InlineCodeBlock *
     const src = h.str(h.u32at(icb + L.icb_source_text)) ?? ''
+    const atomic = h.u8at(icb + L.icb_atomic) !== 0
     const row: ProcRow = {
       oid: 0,
       name: 'inline_code_block',
@@ -378,45 +361,24 @@ export class PlPythonRuntime implements LanguageRuntime {
       rettypname: 'void',
       version: '',
     }
-    const entry = this.register(row, `do:${Date.now()}`, true)
+    const p = this.procs.compile(row, this.session, true)
     try {
-      // plpython3_inline_handler: SPI_connect_ext(codeblock->atomic ? 0 : SPI_OPT_NONATOMIC)
-      this.invoke(entry, fcinfo, false, h.u8at(icb + L.icb_atomic) === 0)
+      this.invoke(p, fcinfo, !atomic)
     } finally {
-      this.host.native.releaseProc(entry.procId)
+      this.host.native.releaseProc(p.procId)
     }
     return 0
   }
 
   validate(fcinfo: number): number {
     const h = this.heap
+    const M = h.M
     const oid = h.u32at(fcinfo + L.fcinfo_args)
-    const check = h.str(h.M._GetConfigOption(h.cstr('check_function_bodies'), 0, 0))
+    const flinfo = h.u32at(fcinfo + L.fcinfo_flinfo)
+    if (!M._CheckFunctionValidatorAccess(h.u32at(flinfo + L.fl_fn_oid), oid)) return 0
+    const check = h.str(M._GetConfigOption(h.cstr('check_function_bodies'), 0, 0))
     if (check === 'off') return 0
-    this.spi.connect()
-    let row: ProcRow | null
-    try {
-      row = readProc(this.spi, oid)
-    } finally {
-      this.spi.finish()
-    }
-    if (!row) return 0
-    const err = this.host.validate({ sid: this.session, oid: row.oid, name: row.name, src: row.src })
-    if (err) this.raiseCompile(err)
+    this.procs.validate(this.procs.read(oid), this.session)
     return 0
   }
-}
-
-/** Slot 0 of the entry table: fn_extra == 0 means "not validated yet". */
-class Entry0 implements Entry {
-  index = 0
-  sid = -1
-  oid = 0
-  version = ''
-  procId = 0
-  row = {} as ProcRow
-  contextText = ''
-  codecArgs = []
-  argtypes = []
-  valid = false
 }

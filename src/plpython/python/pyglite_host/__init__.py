@@ -75,6 +75,15 @@ def validate(meta_json):
         return ["error", errors.format_compile_error(e, meta_json)]
 
 
+def set_result_desc(pid, desc_json):
+    """Point a procedure's result converter at a new descriptor (RETURNS record: known per call site)."""
+    try:
+        procedures.set_result_desc(pid, desc_json)
+        return None
+    except BaseException as e:  # noqa: BLE001
+        return ["error", errors.describe_host_failure(e)]
+
+
 def drop_session(sid):
     """Forget a session's GD, SD and compiled procedures (the client disconnected)."""
     try:

@@ -66,28 +66,43 @@ def _source_line(source, lineno):
     return None
 
 
-# frames of the plpy package itself: PL/Python's plpy is C code, so its frames never show in a traceback
+# frames of the plpy package and of this host package: PL/Python's plpy and its conversions are C code,
+# so their frames never show in a traceback
 _PLPY_DIR = _os.path.dirname(plpy.__file__) + _os.sep
+_HOST_DIR = _os.path.dirname(_os.path.abspath(__file__)) + _os.sep
 
 
-def format_traceback(exc, proc):
-    """PLy_traceback: frames of the procedure's own code, numbered relative to its body."""
-    frames = [fs for fs in _tb.extract_tb(exc.__traceback__) if not fs.filename.startswith(_PLPY_DIR)]
+def _internal(filename):
+    return filename.startswith(_PLPY_DIR) or filename.startswith(_HOST_DIR)
+
+
+def format_traceback(exc, proc, skip_first=False):
+    """PLy_traceback: "Traceback (most recent call last):" and one entry per frame, numbered relative to the
+    procedure body. PostgreSQL's first frame is the module-level call of the procedure, which it skips;
+    we call the procedure directly, so its frame comes first (skip_first=False). When C code called into
+    Python (a __str__, an iterator's __next__), the first frame is skipped as PostgreSQL does.
+    Returns None when the traceback has no frames (PostgreSQL then adds no CONTEXT line)."""
+    tb = exc.__traceback__
+    frames = [fs for fs in _tb.extract_tb(tb) if not _internal(fs.filename)] if tb is not None else []
     if not frames:
         return None
     name = proc["name"] if proc else None
     source = proc["source"] if proc else None
+    inline = proc is None or proc.get("kind") == "inline"
     out = ["Traceback (most recent call last):"]
-    for depth, fs in enumerate(frames):
-        fname = "<module>" if depth == 0 else fs.name
-        if name is None or (proc and proc.get("kind") == "inline"):
-            out.append("  PL/Python anonymous code block, line %d, in %s" % (fs.lineno - 1, fname))
-        else:
-            out.append('  PL/Python function "%s", line %d, in %s' % (name, fs.lineno - 1, fname))
-        if source is not None and fs.filename == "<string>":
-            line = _source_line(source, fs.lineno)
-            if line:
-                out.append("    " + line)
+    depth = 0 if skip_first else 1
+    for fs in frames:
+        if depth > 0:
+            fname = "<module>" if depth == 1 else fs.name
+            if inline:
+                out.append("  PL/Python anonymous code block, line %d, in %s" % (fs.lineno - 1, fname))
+            else:
+                out.append('  PL/Python function "%s", line %d, in %s' % (name, fs.lineno - 1, fname))
+            if source is not None and fs.filename == "<string>":
+                line = _source_line(source, fs.lineno)
+                if line:
+                    out.append("    " + line)
+        depth += 1
     return "\n".join(out)
 
 
@@ -136,7 +151,7 @@ def _attr_value(v):
     return v if v is None or isinstance(v, str) else str(v)
 
 
-def fields_for(exc, proc, phase, message=None):
+def fields_for(exc, proc, phase, message=None, skip_first=False):
     (sqlstate, detail, hint, query, position, schema, table, column, datatype, constraint, elevel) = _error_data(
         exc
     )
@@ -153,7 +168,7 @@ def fields_for(exc, proc, phase, message=None):
         sqlstate,
         detail,
         hint,
-        format_traceback(exc, proc),
+        format_traceback(exc, proc, skip_first),
         0,
         query,
         position,
@@ -168,9 +183,13 @@ def fields_for(exc, proc, phase, message=None):
 
 
 def format_for_engine(proc_id, phase, exc):
-    """Called by the native addon when a procedure call failed (phase 0) or its result did not convert (1)."""
+    """Called by the native addon when a procedure call failed (phase 0), its result did not convert (1),
+    or a set-returning function's iterator failed (2: "error fetching next item from iterator")."""
     try:
-        return fields_for(exc, convert.procedures.get(proc_id), phase)
+        proc = convert.procedures.get(proc_id)
+        if phase == 2:
+            return fields_for(exc, proc, phase, message="error fetching next item from iterator", skip_first=True)
+        return fields_for(exc, proc, phase)
     except BaseException as e:  # noqa: BLE001
         return ("could not format Python error: %s" % e, "XX000") + (None,) * 3 + (0, None, 0) + (None,) * 5 + (
             ELEVEL_ERROR,

@@ -60,3 +60,8 @@ def compile_and_register(meta):
     if not meta.get("transient"):
         session.procs[key] = pid
     return pid
+
+
+def set_result_desc(pid, desc_json):
+    """A record-returning procedure learned its columns (at call time): convert results by them."""
+    _pyglite.set_converter(pid, convert.result_converter(desc_json))

@@ -1,0 +1,635 @@
+/* The per-call path of PL/Python procedures (plpy_exec.c): registered procedures, arguments read straight
+ * from wasm memory (or from the codec for types JS converts), bound as the procedure's globals and as
+ * `args`, the call, common results converted without a text round trip, others through the procedure's
+ * Python result converter; and set-returning functions in value-per-call mode, whose iterator and saved
+ * argument bindings live here between calls (PLySRFState). */
+#include "pyglite.h"
+#include <string.h>
+
+#define MAX_ARGS 100
+
+/* argument kinds: how to turn fcinfo->args[i] into a Python object */
+enum { A_CODEC = 0, A_INT2, A_INT4, A_INT8, A_FLOAT4, A_FLOAT8, A_BOOL, A_OID, A_TEXT, A_BYTEA };
+/* result kinds: which results can skip the generic converter */
+enum { R_GENERIC = 0, R_VOID, R_INT2, R_INT4, R_INT8, R_FLOAT4, R_FLOAT8, R_BOOL, R_TEXT, R_OID };
+/* call status, in stat[0] (src/plpython/runtime.ts S) */
+enum { S_DATUM = 0, S_NULL, S_F64, S_I64, S_TEXT, S_GENERIC, S_ERROR, S_NEED_CODEC, S_DONE, S_NOT_ITERABLE };
+
+typedef struct {
+  PyObject *func;      /* the compiled procedure: a zero-argument function */
+  PyObject *globals;   /* its globals (arguments are bound here, as in PL/Python) */
+  PyObject *argnames;  /* tuple: str or None per argument */
+  PyObject *converter; /* callable(result, proc_id) -> bytes, or None */
+  int nargs;
+  int retkind;
+  int calldepth;
+  int nsrf;  /* open set-returning iterators */
+  int dead;  /* released: freed once no call or iterator uses it */
+  uint8_t argkinds[MAX_ARGS];
+} Proc;
+
+static Proc **procs;
+static uint32_t nprocs, capprocs;
+
+/* ------------------------------------------------------------------ registry (Python side) */
+
+/* _pyglite.register_proc(func, globals, argnames, argkinds: bytes, retkind, converter) -> id */
+PyObject *py_register_proc(PyObject *self, PyObject *args) {
+  PyObject *func, *globals, *argnames, *converter;
+  const char *kinds;
+  Py_ssize_t nkinds;
+  int retkind;
+  if (!PyArg_ParseTuple(args, "OO!O!y#iO", &func, &PyDict_Type, &globals, &PyTuple_Type, &argnames, &kinds, &nkinds,
+                        &retkind, &converter))
+    return NULL;
+  if (nkinds != PyTuple_GET_SIZE(argnames) || nkinds > MAX_ARGS) {
+    PyErr_SetString(PyExc_ValueError, "register_proc: argnames and argkinds differ in length");
+    return NULL;
+  }
+  Proc *p = PyMem_Calloc(1, sizeof(Proc));
+  if (!p) return PyErr_NoMemory();
+  Py_INCREF(func);
+  Py_INCREF(globals);
+  Py_INCREF(argnames);
+  Py_INCREF(converter);
+  p->func = func;
+  p->globals = globals;
+  p->argnames = argnames;
+  p->converter = converter;
+  p->nargs = (int)nkinds;
+  p->retkind = retkind;
+  memcpy(p->argkinds, kinds, (size_t)nkinds);
+  for (uint32_t i = 1; i < nprocs; i++) /* reuse a free slot */
+    if (!procs[i]) {
+      procs[i] = p;
+      return PyLong_FromUnsignedLong(i);
+    }
+  if (nprocs == 0) nprocs = 1; /* id 0 is never used */
+  if (nprocs >= capprocs) {
+    uint32_t cap = capprocs ? capprocs * 2 : 256;
+    Proc **np = PyMem_Realloc(procs, cap * sizeof(Proc *));
+    if (!np) return PyErr_NoMemory();
+    memset(np + capprocs, 0, (cap - capprocs) * sizeof(Proc *));
+    procs = np;
+    capprocs = cap;
+  }
+  procs[nprocs] = p;
+  return PyLong_FromUnsignedLong(nprocs++);
+}
+
+static Proc *proc_by_id(unsigned long id) {
+  return id > 0 && id < nprocs && procs[id] && !procs[id]->dead ? procs[id] : NULL;
+}
+
+static void free_proc(uint32_t id) {
+  Proc *p = procs[id];
+  procs[id] = NULL;
+  Py_DECREF(p->func);
+  Py_DECREF(p->globals);
+  Py_DECREF(p->argnames);
+  Py_DECREF(p->converter);
+  PyMem_Free(p);
+}
+
+/* Free a released procedure once nothing runs it (a recursive call, an open iterator). */
+static void maybe_free(uint32_t id) {
+  Proc *p = procs[id];
+  if (p && p->dead && p->calldepth == 0 && p->nsrf == 0) free_proc(id);
+}
+
+/* _pyglite.release_proc(id): forget a procedure (replaced or its session closed) */
+PyObject *py_release_proc(PyObject *self, PyObject *arg) {
+  unsigned long id = PyLong_AsUnsignedLong(arg);
+  if (PyErr_Occurred()) return NULL;
+  Proc *p = proc_by_id(id);
+  if (!p) {
+    PyErr_SetString(PyExc_ValueError, "release_proc: unknown procedure");
+    return NULL;
+  }
+  p->dead = 1;
+  maybe_free((uint32_t)id);
+  Py_RETURN_NONE;
+}
+
+/* _pyglite.set_converter(id, converter) */
+PyObject *py_set_converter(PyObject *self, PyObject *args) {
+  unsigned long id;
+  PyObject *conv;
+  if (!PyArg_ParseTuple(args, "kO", &id, &conv)) return NULL;
+  Proc *p = proc_by_id(id);
+  if (!p) {
+    PyErr_SetString(PyExc_ValueError, "set_converter: unknown procedure");
+    return NULL;
+  }
+  Py_INCREF(conv);
+  Py_SETREF(p->converter, conv);
+  Py_RETURN_NONE;
+}
+
+/* The exact C-level checks PL/Python's converters make (they differ from collections.abc). */
+PyObject *py_sequence_check(PyObject *self, PyObject *o) {
+  return PyBool_FromLong(PySequence_Check(o));
+}
+PyObject *py_mapping_check(PyObject *self, PyObject *o) {
+  return PyBool_FromLong(PyMapping_Check(o));
+}
+PyObject *py_object_bytes(PyObject *self, PyObject *o) {
+  return PyObject_Bytes(o);
+}
+
+/* ------------------------------------------------------------------ arguments */
+
+/* A plain (not compressed, not external) varlena: data pointer and length; -1 if it needs detoasting. */
+static int varlena_plain(uint32_t ptr, const uint8_t **data, uint32_t *len) {
+  if ((size_t)ptr + 1 > g_mem_len) return -1;
+  const uint8_t *v = g_mem + ptr;
+  uint8_t b = v[0];
+  if (b == 0x01) return -1; /* external TOAST pointer */
+  if (b & 0x01) {           /* 1-byte header */
+    *len = (uint32_t)(b >> 1) - 1;
+    *data = v + 1;
+  } else if ((b & 0x03) == 0) { /* 4-byte header, uncompressed */
+    uint32_t h;
+    memcpy(&h, v, 4);
+    *len = (h >> 2) - 4;
+    *data = v + 4;
+  } else {
+    return -1; /* compressed inline */
+  }
+  if ((size_t)(*data - g_mem) + *len > g_mem_len) return -1;
+  return 0;
+}
+
+/* Returns a new reference, NULL with a Python error, or NEEDS_CODEC when JS must convert. */
+#define NEEDS_CODEC ((PyObject *)1)
+
+static PyObject *read_arg(int kind, uint32_t datum, int isnull, Reader *codec) {
+  if (kind == A_CODEC) return codec_decode(codec);
+  if (isnull) Py_RETURN_NONE;
+  switch (kind) {
+    case A_INT2:
+      return PyLong_FromLong((int16_t)datum);
+    case A_INT4:
+      return PyLong_FromLong((int32_t)datum);
+    case A_OID:
+      return PyLong_FromUnsignedLong(datum);
+    case A_BOOL:
+      return PyBool_FromLong(datum & 0xff);
+    case A_FLOAT4: {
+      float f;
+      memcpy(&f, &datum, 4);
+      return PyFloat_FromDouble((double)f);
+    }
+    case A_INT8: {
+      int64_t v;
+      if ((size_t)datum + 8 > g_mem_len) return NEEDS_CODEC;
+      memcpy(&v, g_mem + datum, 8);
+      return PyLong_FromLongLong(v);
+    }
+    case A_FLOAT8: {
+      double v;
+      if ((size_t)datum + 8 > g_mem_len) return NEEDS_CODEC;
+      memcpy(&v, g_mem + datum, 8);
+      return PyFloat_FromDouble(v);
+    }
+    case A_TEXT:
+    case A_BYTEA: {
+      const uint8_t *d;
+      uint32_t n;
+      if (varlena_plain(datum, &d, &n)) return NEEDS_CODEC;
+      if (kind == A_BYTEA) return PyBytes_FromStringAndSize((const char *)d, n);
+      return PyUnicode_DecodeUTF8((const char *)d, n, "strict");
+    }
+    default:
+      PyErr_Format(PyExc_SystemError, "unknown argument kind %d", kind);
+      return NULL;
+  }
+}
+
+static void set_status(int s) {
+  g_stat[0] = s;
+}
+
+/* PLy_function_build_args: argv[i] for every argument. 0 ok; otherwise the status is set. */
+static int build_args(Proc *p, uint32_t id, uint32_t fcinfo, uint32_t codec_len, PyObject **argv) {
+  Reader codec = {g_codec, g_codec + codec_len};
+  const uint8_t *nd = g_mem + fcinfo + 20; /* FunctionCallInfoBaseData.args */
+  for (int i = 0; i < p->nargs; i++) {
+    uint32_t d;
+    memcpy(&d, nd + 8 * i, 4);
+    PyObject *o = read_arg(p->argkinds[i], d, nd[8 * i + 4], &codec);
+    if (o == NEEDS_CODEC || !o) {
+      for (int j = 0; j < i; j++) Py_DECREF(argv[j]);
+      if (o == NEEDS_CODEC) {
+        set_status(S_NEED_CODEC);
+      } else {
+        stash_error((int)id, 0);
+        set_status(S_ERROR);
+      }
+      return -1;
+    }
+    argv[i] = o;
+  }
+  return 0;
+}
+
+/* PLy_function_save_args: the current bindings of the named arguments and of `args`. */
+static PyObject *save_bindings(Proc *p) {
+  PyObject *saved = PyTuple_New(p->nargs + 1);
+  if (!saved) return NULL;
+  for (int i = 0; i <= p->nargs; i++) {
+    PyObject *name = i < p->nargs ? PyTuple_GET_ITEM(p->argnames, i) : s_args;
+    PyObject *v = name != Py_None ? PyDict_GetItemWithError(p->globals, name) : NULL;
+    if (!v) PyErr_Clear();
+    Py_XINCREF(v);
+    PyTuple_SET_ITEM(saved, i, v ? v : Py_NewRef(Py_None));
+  }
+  return saved;
+}
+
+/* PLy_function_restore_args; consumes `saved`, keeps a pending Python exception. */
+static void restore_bindings(Proc *p, PyObject *saved) {
+  if (!saved) return;
+  PyObject *et, *ev, *etb;
+  PyErr_Fetch(&et, &ev, &etb);
+  for (int i = 0; i <= p->nargs; i++) {
+    PyObject *name = i < p->nargs ? PyTuple_GET_ITEM(p->argnames, i) : s_args;
+    if (name != Py_None) PyDict_SetItem(p->globals, name, PyTuple_GET_ITEM(saved, i));
+  }
+  Py_DECREF(saved);
+  PyErr_Restore(et, ev, etb);
+}
+
+/* Bind argv (stolen) by name and as the `args` list, then call the procedure. */
+static PyObject *bind_and_call(Proc *p, PyObject **argv) {
+  PyObject *lst = PyList_New(p->nargs);
+  if (!lst) {
+    for (int i = 0; i < p->nargs; i++) Py_DECREF(argv[i]);
+    return NULL;
+  }
+  for (int i = 0; i < p->nargs; i++) {
+    PyObject *name = PyTuple_GET_ITEM(p->argnames, i);
+    if (name != Py_None) PyDict_SetItem(p->globals, name, argv[i]);
+    PyList_SET_ITEM(lst, i, argv[i]);
+  }
+  PyDict_SetItem(p->globals, s_args, lst);
+  Py_DECREF(lst);
+  g_call_depth++;
+  PyObject *r = PyObject_CallNoArgs(p->func);
+  g_call_depth--;
+  return r;
+}
+
+/* ------------------------------------------------------------------ results */
+
+/* Fast result conversion. 1 = done (status set), 0 = use the generic converter, -1 = Python error. */
+static int fast_result(Proc *p, PyObject *r, uint32_t *datum) {
+  if (p->retkind == R_GENERIC) return 0; /* even None: a domain may reject NULL */
+  if (r == Py_None) {
+    if (p->retkind == R_VOID) {
+      *datum = 0;
+      set_status(S_DATUM);
+    } else {
+      set_status(S_NULL);
+    }
+    return 1;
+  }
+  switch (p->retkind) {
+    case R_INT2:
+    case R_INT4:
+    case R_OID:
+    case R_INT8: {
+      if (!PyLong_CheckExact(r)) return 0;
+      int overflow = 0;
+      long long v = PyLong_AsLongLongAndOverflow(r, &overflow);
+      if (overflow || (v == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return 0;
+      }
+      if (p->retkind == R_INT8) {
+        memcpy((char *)g_stat + 16, &v, 8);
+        set_status(S_I64);
+        return 1;
+      }
+      if (p->retkind == R_INT2 && (v < -32768 || v > 32767)) return 0;
+      if (p->retkind == R_INT4 && (v < INT32_MIN || v > INT32_MAX)) return 0;
+      if (p->retkind == R_OID && (v < 0 || v > UINT32_MAX)) return 0;
+      *datum = (uint32_t)v;
+      set_status(S_DATUM);
+      return 1;
+    }
+    case R_BOOL: {
+      int t = PyObject_IsTrue(r);
+      if (t < 0) { /* PLyObject_ToBool ignores the error: -1 is "true" */
+        PyErr_Clear();
+        t = 1;
+      }
+      *datum = (uint32_t)t;
+      set_status(S_DATUM);
+      return 1;
+    }
+    case R_FLOAT8: {
+      if (!PyFloat_CheckExact(r)) return 0;
+      double d = PyFloat_AS_DOUBLE(r);
+      memcpy((char *)g_stat + 8, &d, 8);
+      set_status(S_F64);
+      return 1;
+    }
+    case R_TEXT: {
+      if (!PyUnicode_CheckExact(r)) return 0;
+      Py_ssize_t n;
+      const char *u = PyUnicode_AsUTF8AndSize(r, &n);
+      if (!u) {
+        PyErr_Clear();
+        return 0;
+      }
+      if (memchr(u, 0, (size_t)n)) return 0; /* the generic path reports PL/Python's error */
+      Py_INCREF(r);
+      Py_XSETREF(g_result, r);
+      g_stat[1] = (int32_t)n;
+      set_status(S_TEXT);
+      return 1;
+    }
+    default: /* R_FLOAT4 keeps float4in's range checks: generic */
+      return 0;
+  }
+}
+
+/* Convert result r (borrowed) of procedure id: fast kinds here, others through the Python converter. */
+static void convert_result(Proc *p, uint32_t id, PyObject *r, uint32_t *datum) {
+  int f = fast_result(p, r, datum);
+  if (f > 0) return;
+  if (f < 0) {
+    stash_error((int)id, 1);
+    set_status(S_ERROR);
+    return;
+  }
+  PyObject *b = NULL;
+  if (p->converter != Py_None) {
+    PyObject *pid = PyLong_FromUnsignedLong(id);
+    if (pid) b = PyObject_CallFunctionObjArgs(p->converter, r, pid, NULL);
+    Py_XDECREF(pid);
+  }
+  if (b && PyBytes_Check(b)) {
+    Py_XSETREF(g_result, b);
+    g_stat[1] = (int32_t)PyBytes_GET_SIZE(b);
+    set_status(S_GENERIC);
+    return;
+  }
+  if (b) {
+    Py_DECREF(b);
+    PyErr_SetString(PyExc_TypeError, "result converter must return bytes");
+  } else if (!PyErr_Occurred()) {
+    PyErr_SetString(PyExc_TypeError, "no result converter for this return type");
+  }
+  stash_error((int)id, 1);
+  set_status(S_ERROR);
+}
+
+/* ------------------------------------------------------------------ the call */
+
+static int call_args(napi_env env, napi_callback_info info, uint32_t *id, uint32_t *fcinfo, uint32_t *codec_len) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3 || get_u32(env, argv[0], id) || get_u32(env, argv[1], fcinfo) || get_u32(env, argv[2], codec_len)) {
+    throw_error(env, "(procId, fcinfo, codecLen)");
+    return -1;
+  }
+  if (!proc_by_id(*id)) {
+    throw_error(env, "unknown procedure");
+    return -1;
+  }
+  if (*codec_len > g_codec_len) {
+    throw_error(env, "codec length beyond the registered buffer");
+    return -1;
+  }
+  return 0;
+}
+
+/* call(procId, fcinfo, codecLen) -> Datum; status in stat[0]. */
+napi_value Call(napi_env env, napi_callback_info info) {
+  uint32_t id, fcinfo, codec_len, datum = 0;
+  if (call_args(env, info, &id, &fcinfo, &codec_len)) return NULL;
+  Proc *p = procs[id];
+  napi_value out;
+  gil_enter();
+  PyObject *argv[MAX_ARGS];
+  if (build_args(p, id, fcinfo, codec_len, argv) == 0) {
+    /* a recursive call saves the outer call's bindings and restores them afterwards */
+    PyObject *outer = p->calldepth > 0 ? save_bindings(p) : NULL;
+    p->calldepth++;
+    PyObject *r = bind_and_call(p, argv);
+    p->calldepth--;
+    restore_bindings(p, outer);
+    if (!r) {
+      stash_error((int)id, 0);
+      set_status(S_ERROR);
+    } else {
+      convert_result(p, id, r, &datum);
+      Py_DECREF(r);
+    }
+    maybe_free(id);
+  }
+  gil_leave();
+  napi_create_uint32(env, datum, &out);
+  return out;
+}
+
+/* ------------------------------------------------------------------ set-returning functions */
+
+typedef struct {
+  uint32_t proc;
+  PyObject *iter;  /* NULL once exhausted */
+  PyObject *saved; /* argument bindings to restore before the next item */
+} Srf;
+
+static Srf *srfs;
+static uint32_t nsrfs, capsrfs;
+
+static uint32_t srf_alloc(void) {
+  for (uint32_t i = 1; i < nsrfs; i++)
+    if (!srfs[i].proc) return i;
+  if (nsrfs == 0) nsrfs = 1;
+  if (nsrfs >= capsrfs) {
+    uint32_t cap = capsrfs ? capsrfs * 2 : 64;
+    Srf *ns = PyMem_Realloc(srfs, cap * sizeof(Srf));
+    if (!ns) return 0;
+    memset(ns + capsrfs, 0, (cap - capsrfs) * sizeof(Srf));
+    srfs = ns;
+    capsrfs = cap;
+  }
+  return nsrfs++;
+}
+
+static void srf_free(uint32_t i) {
+  Srf *s = &srfs[i];
+  uint32_t id = s->proc;
+  PyObject *iter = s->iter, *saved = s->saved;
+  s->proc = 0;
+  s->iter = NULL;
+  s->saved = NULL;
+  Py_XDECREF(saved);
+  Py_XDECREF(iter); /* may run a generator's finally: blocks */
+  procs[id]->nsrf--;
+  maybe_free(id);
+}
+
+/* srfStart(procId, fcinfo, codecLen) -> iterator id (0 on failure: S_ERROR, S_NOT_ITERABLE, S_NEED_CODEC).
+ * Calls the function and makes an iterator of what it returned (first call of PLy_exec_function). */
+napi_value SrfStart(napi_env env, napi_callback_info info) {
+  uint32_t id, fcinfo, codec_len, sid = 0;
+  if (call_args(env, info, &id, &fcinfo, &codec_len)) return NULL;
+  Proc *p = procs[id];
+  napi_value out;
+  gil_enter();
+  PyObject *argv[MAX_ARGS];
+  if (build_args(p, id, fcinfo, codec_len, argv) == 0) {
+    PyObject *outer = p->calldepth > 0 ? save_bindings(p) : NULL;
+    p->calldepth++;
+    PyObject *r = bind_and_call(p, argv);
+    PyObject *iter = r ? PyObject_GetIter(r) : NULL;
+    PyObject *saved = iter ? save_bindings(p) : NULL;
+    p->calldepth--;
+    if (!r) {
+      stash_error((int)id, 0);
+      set_status(S_ERROR);
+    } else if (!iter) {
+      PyErr_Clear();
+      set_status(S_NOT_ITERABLE);
+    } else if ((sid = srf_alloc()) == 0) {
+      PyErr_NoMemory();
+      stash_error((int)id, 0);
+      set_status(S_ERROR);
+    } else {
+      srfs[sid].proc = id;
+      srfs[sid].iter = iter;
+      srfs[sid].saved = saved;
+      p->nsrf++;
+      iter = saved = NULL;
+      set_status(S_DATUM);
+    }
+    Py_XDECREF(iter);
+    Py_XDECREF(saved);
+    Py_XDECREF(r);
+    restore_bindings(p, outer);
+    maybe_free(id);
+  }
+  gil_leave();
+  napi_create_uint32(env, sid, &out);
+  return out;
+}
+
+/* srfNext(iterId) -> Datum of the next item (status as for call), or S_DONE when exhausted. */
+napi_value SrfNext(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  uint32_t sid, datum = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || get_u32(env, argv[0], &sid) || sid == 0 || sid >= nsrfs || !srfs[sid].proc)
+    return throw_error(env, "srfNext: unknown iterator");
+  uint32_t id = srfs[sid].proc;
+  Proc *p = procs[id];
+  gil_enter();
+  if (!srfs[sid].iter) {
+    set_status(S_DONE);
+  } else {
+    PyObject *outer = p->calldepth > 0 ? save_bindings(p) : NULL;
+    restore_bindings(p, srfs[sid].saved);
+    srfs[sid].saved = NULL;
+    PyObject *iter = Py_NewRef(srfs[sid].iter);
+    p->calldepth++;
+    g_call_depth++;
+    PyObject *item = PyIter_Next(iter);
+    g_call_depth--;
+    p->calldepth--;
+    Py_DECREF(iter);
+    Srf *s = &srfs[sid]; /* the table may have moved: the iterator can start other iterators */
+    int mine = s->proc == id;   /* and it could have been closed meanwhile */
+    if (!item) {
+      if (PyErr_Occurred()) {
+        stash_error((int)id, 2);
+        set_status(S_ERROR);
+      } else {
+        set_status(S_DONE);
+      }
+      if (mine) Py_CLEAR(s->iter);
+    } else {
+      if (mine) s->saved = save_bindings(p);
+      convert_result(p, id, item, &datum);
+      Py_DECREF(item);
+    }
+    restore_bindings(p, outer);
+  }
+  gil_leave();
+  napi_create_uint32(env, datum, &out);
+  return out;
+}
+
+/* srfClose(iterId): drop the iterator (exhausted, failed, or the query stopped early). */
+napi_value SrfClose(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  uint32_t sid;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || get_u32(env, argv[0], &sid)) return throw_error(env, "srfClose(iterId)");
+  if (sid == 0 || sid >= nsrfs || !srfs[sid].proc) return undefined(env);
+  gil_enter();
+  srf_free(sid);
+  gil_leave();
+  return undefined(env);
+}
+
+/* ------------------------------------------------------------------ results to JS */
+
+/* copyText(dst): copy the pending S_TEXT result (UTF-8, stat[1] bytes) into wasm memory at dst. */
+napi_value CopyText(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t dst;
+  if (argc < 1 || get_u32(env, argv[0], &dst)) return throw_error(env, "copyText(ptr)");
+  gil_enter();
+  Py_ssize_t n = 0;
+  const char *u = g_result && PyUnicode_Check(g_result) ? PyUnicode_AsUTF8AndSize(g_result, &n) : NULL;
+  if (!u || (size_t)dst + (size_t)n > g_mem_len) {
+    PyErr_Clear();
+    gil_leave();
+    return throw_error(env, "copyText: no pending text result");
+  }
+  memcpy(g_mem + dst, u, (size_t)n);
+  Py_CLEAR(g_result);
+  gil_leave();
+  return undefined(env);
+}
+
+/* takeResult() -> Buffer: the pending S_GENERIC bytes. */
+napi_value TakeResult(napi_env env, napi_callback_info info) {
+  napi_value out;
+  void *dst;
+  gil_enter();
+  if (!g_result || !PyBytes_Check(g_result)) {
+    gil_leave();
+    return throw_error(env, "takeResult: no pending result");
+  }
+  napi_create_buffer_copy(env, (size_t)PyBytes_GET_SIZE(g_result), PyBytes_AS_STRING(g_result), &dst, &out);
+  Py_CLEAR(g_result);
+  gil_leave();
+  return out;
+}
+
+/* releaseProc(id): from JS (e.g. a session's procedures when it closes) */
+napi_value ReleaseProc(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t id;
+  if (argc < 1 || get_u32(env, argv[0], &id)) return throw_error(env, "releaseProc(id)");
+  Proc *p = proc_by_id(id);
+  if (!p) return undefined(env);
+  gil_enter();
+  p->dead = 1;
+  maybe_free(id);
+  gil_leave();
+  return undefined(env);
+}

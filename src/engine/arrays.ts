@@ -1,0 +1,127 @@
+// PostgreSQL arrays in wasm memory (utils/array.h, arrayfuncs.c): walking the elements of an ArrayType in
+// storage order, and constructing new arrays with construct_md_array. The only place that knows the
+// ArrayType layout.
+import type { Heap } from './heap.js'
+import { L, MAXIMUM_ALIGNOF } from './layout.js'
+
+/** Storage properties of an element type (typlen, typbyval, typalign). */
+export interface ElemStorage {
+  len: number
+  byval: boolean
+  align: string
+}
+
+export interface ArrayShape {
+  ndim: number
+  dims: number[]
+}
+
+const alignOf = (c: string): number => (c === 'd' ? 8 : c === 'i' ? 4 : c === 's' ? 2 : 1)
+const alignUp = (p: number, a: number): number => (p + a - 1) & ~(a - 1)
+
+export class Arrays {
+  constructor(private readonly heap: Heap) {}
+
+  /**
+   * Visit every element of array Datum `d` in storage order (row-major), calling `item(datum, isnull)`;
+   * `shape` receives the dimensions first. The Datum is detoasted as needed.
+   */
+  walk(
+    d: number,
+    el: ElemStorage,
+    shape: (s: ArrayShape) => void,
+    item: (datum: number, isnull: boolean) => void,
+  ) {
+    const h = this.heap
+    const a = h.M._pg_detoast_datum(d) as number
+    const ndim = h.i32at(a + L.arr_ndim)
+    const dims: number[] = []
+    let n = ndim > 0 ? 1 : 0
+    for (let i = 0; i < ndim; i++) {
+      const v = h.i32at(a + L.arr_dims + 4 * i)
+      dims.push(v)
+      n *= v
+    }
+    shape({ ndim, dims })
+    const dataoffset = h.i32at(a + L.arr_dataoffset)
+    const bitmap = dataoffset !== 0 ? a + L.arr_dims + 8 * ndim : 0
+    let p = a + (dataoffset !== 0 ? dataoffset : alignUp(L.arr_dims + 8 * ndim, MAXIMUM_ALIGNOF))
+    const align = alignOf(el.align)
+    for (let i = 0; i < n; i++) {
+      if (bitmap && (h.u8at(bitmap + (i >> 3)) & (1 << (i & 7))) === 0) {
+        item(0, true)
+        continue
+      }
+      item(this.fetch(p, el), false)
+      p = alignUp(p + this.storedSize(p, el.len), align)
+    }
+  }
+
+  /** fetch_att: by-value elements are read (1, 2 or 4 bytes), others are pointers into the array. */
+  private fetch(p: number, el: ElemStorage): number {
+    const h = this.heap
+    if (!el.byval) return p
+    switch (el.len) {
+      case 1:
+        return h.u8at(p)
+      case 2:
+        return h.i16at(p) & 0xffff
+      default:
+        return h.u32at(p)
+    }
+  }
+
+  /** att_addlength_pointer: fixed length, varlena (any header) or cstring. */
+  private storedSize(p: number, len: number): number {
+    if (len > 0) return len
+    const h = this.heap
+    if (len === -2) {
+      let e = p
+      while (h.u8at(e) !== 0) e++
+      return e - p + 1
+    }
+    const b = h.u8at(p)
+    if (b === 0x01) return 2 + h.u8at(p + 1) // external TOAST pointer (VARTAG_SIZE); never inside arrays
+    if (b & 0x01) return b >>> 1
+    return h.u32at(p) >>> 2
+  }
+
+  /**
+   * construct_md_array in CurrentMemoryContext; an empty (zero-dimensional) array when there are no
+   * elements, as PL/Python returns for `[]`.
+   */
+  construct(
+    elemType: number,
+    el: ElemStorage,
+    dims: number[],
+    values: ArrayLike<number>,
+    nulls: ArrayLike<boolean>,
+  ): number {
+    const h = this.heap
+    const M = h.M
+    const n = values.length
+    if (n === 0) return M._construct_empty_array(elemType) as number
+    const vp = M._palloc(4 * n) as number
+    const np = M._palloc(n) as number
+    const dp = M._palloc(8 * dims.length) as number
+    for (let i = 0; i < n; i++) {
+      h.setU32(vp + 4 * i, values[i]! >>> 0)
+      h.setU8(np + i, nulls[i] ? 1 : 0)
+    }
+    dims.forEach((d, i) => {
+      h.setU32(dp + 4 * i, d)
+      h.setU32(dp + 4 * (dims.length + i), 1) // lower bounds: always 1 (PLySequence_ToArray)
+    })
+    return M._construct_md_array(
+      vp,
+      np,
+      dims.length,
+      dp,
+      dp + 4 * dims.length,
+      elemType,
+      el.len,
+      el.byval ? 1 : 0,
+      el.align.charCodeAt(0),
+    ) as number
+  }
+}

@@ -1,0 +1,210 @@
+// Datum → Python, by PL/Python's input conversions (plpy_typeio.c PLy_input_setup_func and the
+// PLy*_From* functions): an encoder is chosen once per type and writes the value into the codec that
+// native/codec.c turns into Python objects. Domains convert as their base type, true arrays become nested
+// lists (lower bounds dropped, NULL → None), composites become dicts (dropped columns skipped).
+import type { TypeCatalog } from '../catalog/types.js'
+import type { Arrays } from '../engine/arrays.js'
+import type { CatalogWatch } from '../engine/catalogwatch.js'
+import type { Heap } from '../engine/heap.js'
+import { L, OID } from '../engine/layout.js'
+import type { Tuples } from '../engine/tuples.js'
+import { type CodecWriter, T } from './codec.js'
+import type { DatumIo } from './datum.js'
+
+export type Encoder = (w: CodecWriter, datum: number) => void
+
+/** Per-row-type encoding plan: attribute names (UTF-8), encoders, which attributes to skip. */
+interface RowPlan {
+  gen: number
+  natts: number
+  names: Buffer[]
+  encoders: Array<Encoder | null>
+  /** attributes included: all / without generated (triggers) */
+  countAll: number
+  countNoGen: number
+  generated: boolean[]
+}
+
+export class InputConverters {
+  private readonly encoders = new Map<number, Encoder>()
+  private readonly rows = new Map<string, RowPlan>()
+  private readonly scratch: number
+
+  constructor(
+    private readonly heap: Heap,
+    private readonly io: DatumIo,
+    private readonly types: TypeCatalog,
+    private readonly tuples: Tuples,
+    private readonly arrays: Arrays,
+    private readonly watch: CatalogWatch,
+  ) {
+    this.scratch = heap.M._malloc(8) as number
+  }
+
+  /** The encoder for values of type `typoid` (cached per type; invalidated with pg_type). */
+  encoder(typoid: number): Encoder {
+    let e = this.encoders.get(typoid)
+    if (!e) {
+      e = this.make(typoid)
+      this.encoders.set(typoid, e)
+    }
+    return e
+  }
+
+  /** Encode one value (NULL → None). */
+  encode(w: CodecWriter, datum: number, isnull: boolean, typoid: number): void {
+    if (isnull) w.none()
+    else this.encoder(typoid)(w, datum)
+  }
+
+  /** Forget cached encoders (types changed). */
+  clear(): void {
+    this.encoders.clear()
+    this.rows.clear()
+  }
+
+  private make(typoid: number): Encoder {
+    const h = this.heap
+    if (typoid === OID.RECORD) return this.compositeEncoder()
+    const t = this.types.get(typoid)
+    if (t.typtype === 'd') return this.encoder(this.types.base(typoid, -1).oid)
+    if (t.elem) return this.arrayEncoder(t.elem)
+    if (t.typtype === 'c') return this.compositeEncoder()
+    switch (typoid) {
+      case OID.BOOL:
+        return (w, d) => w.bool((d & 255) !== 0)
+      case OID.INT2:
+        return (w, d) => w.int32((d << 16) >> 16)
+      case OID.INT4:
+        return (w, d) => w.int32(d | 0)
+      case OID.OID:
+        return (w, d) => (d >>> 0 > 0x7fffffff ? w.int64(BigInt(d >>> 0)) : w.int32(d))
+      case OID.INT8:
+        return (w, d) => w.int64(h.i64at(d))
+      case OID.FLOAT4:
+        return (w, d) => {
+          h.setU32(this.scratch, d)
+          w.float64(h.f32at(this.scratch))
+        }
+      case OID.FLOAT8:
+        return (w, d) => w.float64(h.f64at(d))
+      case OID.NUMERIC:
+        return (w, d) => w.text(this.io.output(d, typoid), T.DECIMAL)
+      case OID.BYTEA:
+        return (w, d) => w.bytes(this.io.varlenaBytes(d))
+      case OID.TEXT:
+      case OID.VARCHAR:
+      case OID.BPCHAR:
+        return (w, d) => w.utf8Bytes(this.io.varlenaBytes(d))
+      default:
+        return (w, d) => w.text(this.io.output(d, typoid))
+    }
+  }
+
+  /** PLyList_FromArray: nested lists in storage order, one level per dimension. */
+  private arrayEncoder(elemType: number): Encoder {
+    const el = this.types.get(elemType)
+    const enc = this.encoder(elemType)
+    const storage = { len: el.len, byval: el.byval, align: el.align }
+    return (w, d) => {
+      let dims: number[] = []
+      let spans: number[] = [] // spans[k]: elements covered by one list at level k
+      let i = 0
+      this.arrays.walk(
+        d,
+        storage,
+        (s) => {
+          dims = s.dims
+          if (s.ndim === 0) w.header(T.LIST, 0)
+          spans = new Array<number>(dims.length)
+          let span = 1
+          for (let k = dims.length - 1; k >= 0; k--) {
+            span *= dims[k]!
+            spans[k] = span
+          }
+        },
+        (datum, isnull) => {
+          for (let k = 0; k < dims.length; k++) if (i % spans[k]! === 0) w.header(T.LIST, dims[k]!)
+          if (isnull) w.none()
+          else enc(w, datum)
+          i++
+        },
+      )
+    }
+  }
+
+  /** PLyDict_FromComposite: the tuple descriptor comes from the value's own header. */
+  private compositeEncoder(): Encoder {
+    return (w, d) => {
+      const h = this.heap
+      const td = h.M._pg_detoast_datum(d) as number
+      const { typeid, typmod } = this.tuples.datumType(td)
+      const desc = this.tuples.lookupRowtype(typeid, typmod)
+      this.encodeTuple(w, td, desc, true, true)
+      this.tuples.release(desc)
+    }
+  }
+
+  /**
+   * PLyDict_FromTuple: one row as a dict {column: value}. `tuple` is a HeapTuple, or a composite Datum's
+   * header when `isHeader`. Dropped columns are skipped, and generated ones unless `includeGenerated`
+   * (virtual generated columns never appear).
+   */
+  encodeTuple(
+    w: CodecWriter,
+    tuple: number,
+    desc: number,
+    includeGenerated: boolean,
+    isHeader = false,
+  ): void {
+    const plan = this.rowPlan(desc)
+    const h = this.heap
+    w.header(T.DICT, includeGenerated ? plan.countAll : plan.countNoGen)
+    this.tuples.withDeformed(tuple, desc, plan.natts, isHeader, ({ values, nulls }) => {
+      for (let i = 0; i < plan.natts; i++) {
+        const enc = plan.encoders[i]
+        if (!enc || (!includeGenerated && plan.generated[i])) continue
+        w.utf8Bytes(plan.names[i]!)
+        if (h.u8at(nulls + i)) w.none()
+        else enc(w, h.u32at(values + 4 * i))
+      }
+    })
+  }
+
+  /**
+   * The plan for a descriptor: cached per registered row type (named composite, or blessed record typmod);
+   * an anonymous descriptor (e.g. of an SPI result) gets a fresh plan, since its memory may be reused.
+   */
+  private rowPlan(desc: number): RowPlan {
+    const h = this.heap
+    const typeid = h.u32at(desc + L.tupdesc_tdtypeid)
+    const typmod = h.i32at(desc + L.tupdesc_tdtypmod)
+    const key = typeid !== OID.RECORD || typmod >= 0 ? `${typeid}:${typmod}` : null
+    let plan = key ? this.rows.get(key) : undefined
+    const natts = h.i32at(desc + L.tupdesc_natts)
+    if (plan && plan.gen === this.watch.relGen && plan.natts === natts) return plan
+    const rd = this.tuples.readDesc(desc)
+    plan = {
+      gen: this.watch.relGen,
+      natts,
+      names: [],
+      encoders: [],
+      countAll: 0,
+      countNoGen: 0,
+      generated: [],
+    }
+    for (const a of rd.attrs) {
+      // virtual generated columns have no stored value: PL/Python never shows them
+      const skip = a.dropped || a.generated === 'v'
+      plan.names.push(Buffer.from(a.name, 'utf8'))
+      plan.encoders.push(skip ? null : this.encoder(a.typid))
+      plan.generated.push(a.generated !== '')
+      if (!skip) {
+        plan.countAll++
+        if (a.generated === '') plan.countNoGen++
+      }
+    }
+    if (key) this.rows.set(key, plan)
+    return plan
+  }
+}
