@@ -7,6 +7,7 @@ import { PlPythonRuntime } from '../plpython/runtime.js'
 import { Bridge } from './bridge.js'
 import { ErrorContextStack } from './errcontext.js'
 import { Heap } from './heap.js'
+import { selfTest } from './selftest.js'
 import { buildSideModule } from './sidemodule.js'
 import { Spi } from './spi.js'
 
@@ -66,6 +67,7 @@ export class Instance {
       opts.host,
     )
     bridge.attach(runtime)
+    await selfTest(db, heap, bridge.elog)
     const inst = new Instance(db, heap, bridge, runtime, fresh)
     if (fresh) await db.exec('CREATE EXTENSION IF NOT EXISTS plpython3u')
     return inst
