@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Fetch PostgreSQL 18.6's PL/Python regression suite (sql/, expected/ and the Makefile's REGRESS order as
+# `schedule`) from Debian's postgresql-18 source package into DEST, at test time: it is never committed
+# (../shared/DESIGN.md §5). The apt mirror is read from this machine's own apt sources at run time and
+# used through a private sources list (the system's apt state is not touched). Idempotent: prints DEST.
+#
+# usage: scripts/get-pg18-regress.sh [DEST]
+#   DEST defaults to $PYGLITE_PG18_REGRESS or ${TMPDIR:-/tmp}/pyglite-pg18-plpython-regress
+set -euo pipefail
+DEST=${1:-${PYGLITE_PG18_REGRESS:-${TMPDIR:-/tmp}/pyglite-pg18-plpython-regress}}
+VERSION=18.6
+
+complete() {
+  [ -f "$1/schedule" ] && [ "$(wc -l <"$1/schedule")" -ge 23 ] && [ -d "$1/sql" ] && [ -d "$1/expected" ]
+}
+if complete "$DEST"; then
+  echo "$DEST"
+  exit 0
+fi
+
+# deb822 (URIs: …) and one-line (deb …) sources alike; the first non-security Debian archive
+mirror=$({ grep -rhoE '^(URIs:|deb)[[:space:]]+https?://[^[:space:]]+/debian/?([[:space:]]|$)' \
+  /etc/apt/sources.list /etc/apt/sources.list.d 2>/dev/null || true; } | awk '{print $2}' | grep -v security | head -1)
+[ -n "$mirror" ] || { echo "get-pg18-regress: no Debian mirror in /etc/apt/sources.list(.d)" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/pg18-regress-src.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+printf 'deb-src %s sid main\n' "$mirror" >"$work/sources.list"
+mkdir -p "$work/lists/partial"
+apt_opts=(-o Dir::Etc::sourcelist="$work/sources.list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$work/lists")
+apt-get "${apt_opts[@]}" update >"$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; exit 1; }
+(
+  cd "$work"
+  # the exact release when the mirror still has it, else the newest postgresql-18 source
+  apt-get "${apt_opts[@]}" source --download-only "postgresql-18=$VERSION-3" >>apt.log 2>&1 ||
+    apt-get "${apt_opts[@]}" source --download-only postgresql-18 >>apt.log 2>&1
+) || { cat "$work/apt.log" >&2; exit 1; }
+tarball=$(ls "$work"/postgresql-18_*.orig.tar.* | head -1)
+tar xf "$tarball" -C "$work" --wildcards '*/src/pl/plpython/sql/*' '*/src/pl/plpython/expected/*' \
+  '*/src/pl/plpython/Makefile'
+src=$(ls -d "$work"/postgresql-18*/src/pl/plpython)
+mkdir -p "$DEST.tmp"
+cp -r "$src/sql" "$src/expected" "$DEST.tmp/"
+# REGRESS = plpython_schema plpython_populate … (continued lines) in the Makefile
+sed -n '/^REGRESS *=/,/^$/p' "$src/Makefile" | tr -s ' \\\t' '\n' | grep '^plpython_' >"$DEST.tmp/schedule"
+ls "$work"/postgresql-18_*.dsc | sed 's#.*/##' >"$DEST.tmp/SOURCE"
+rm -rf "$DEST"
+mv "$DEST.tmp" "$DEST"
+complete "$DEST" || { echo "get-pg18-regress: incomplete suite in $DEST" >&2; exit 1; }
+echo "$DEST"
