@@ -49,6 +49,15 @@ export class ErrorContextStack {
     return i
   }
 
+  /**
+   * Forget every frame: called when no JS code of ours is on the stack any more (an ERROR that ended a
+   * statement skips the pops of frames pushed outside try/finally; PostgreSQL resets its own stack).
+   */
+  reset(): void {
+    this.texts.fill(null)
+    this.depth = 0
+  }
+
   /** Pop the frame pushed as `token` (and any above it, if an error skipped their pops). */
   pop(token: number): void {
     const s = this.structs[token]

@@ -73,6 +73,8 @@ export class PlPythonRuntime implements LanguageRuntime {
   private readonly srf: SrfRunner
   private memory: ArrayBuffer | undefined
   private readonly scratch: number
+  /** handler entries on the JS stack (0: none of our CONTEXT frames can be live) */
+  private entries = 0
 
   constructor(
     readonly heap: Heap,
@@ -126,7 +128,22 @@ export class PlPythonRuntime implements LanguageRuntime {
 
   // ---------------------------------------------------------------- call handler
 
+  /** Run one handler entry; the outermost one starts from a clean CONTEXT stack. */
+  private entered<T>(fn: () => T): T {
+    if (this.entries === 0) this.contexts.reset()
+    this.entries++
+    try {
+      return fn()
+    } finally {
+      this.entries--
+    }
+  }
+
   call(fcinfo: number): number {
+    return this.entered(() => this.dispatch(fcinfo))
+  }
+
+  private dispatch(fcinfo: number): number {
     const h = this.heap
     const node = h.u32at(fcinfo + L.fcinfo_context)
     if (node && h.u32at(node) === NODETAG.TriggerData) {
@@ -289,7 +306,11 @@ export class PlPythonRuntime implements LanguageRuntime {
         return this.datum.int8Datum(new BigInt64Array(stat.buffer, 16, 1)[0]!)
       case S.TEXT: {
         const n = stat[1]!
+        // a huge text may not fit a palloc ("invalid memory alloc request size"): that error carries
+        // PL/Python's "while creating return value" line; small ones skip the bookkeeping
+        const ctx = n >= 1 << 26 ? this.contexts.push('while creating return value') : -1
         const ptr = h.M._palloc(n + 4) as number
+        if (ctx >= 0) this.contexts.pop(ctx)
         h.setU32(ptr, (n + 4) << 2)
         this.host.native.copyText(ptr + 4)
         return ptr
@@ -339,6 +360,10 @@ export class PlPythonRuntime implements LanguageRuntime {
   // ---------------------------------------------------------------- DO and the validator
 
   inline(fcinfo: number): number {
+    return this.entered(() => this.runInline(fcinfo))
+  }
+
+  private runInline(fcinfo: number): number {
     const h = this.heap
     const icb = h.u32at(fcinfo + L.fcinfo_args) // args[0]: InlineCodeBlock *
     const src = h.str(h.u32at(icb + L.icb_source_text)) ?? ''
@@ -371,6 +396,10 @@ export class PlPythonRuntime implements LanguageRuntime {
   }
 
   validate(fcinfo: number): number {
+    return this.entered(() => this.runValidator(fcinfo))
+  }
+
+  private runValidator(fcinfo: number): number {
     const h = this.heap
     const M = h.M
     const oid = h.u32at(fcinfo + L.fcinfo_args)

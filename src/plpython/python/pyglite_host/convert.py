@@ -105,13 +105,10 @@ def as_cstring(value, out):
         b = s.encode("utf-8")
     except Exception as e:  # noqa: BLE001
         _fail_py(out, "could not convert Python Unicode object to bytes", e)
-    if b"\x00" in b:
-        _fail(
-            out,
-            "could not convert Python object into cstring: Python string representation appears to contain null bytes",
-            "42804",
-        )
-    return b
+    # PLyUnicode_Bytes rebuilds the bytes with strlen(): the string ends at its first NUL (so PostgreSQL's
+    # "appears to contain null bytes" check never fires)
+    nul = b.find(b"\x00")
+    return b if nul < 0 else b[:nul]
 
 
 def _scalar(value, out, inarray):
