@@ -41,7 +41,11 @@ describe('SQL values as Python objects', () => {
     ['float8', '0.1', "('float', 0.1)"],
     ['float8', "'NaN'", "('float', nan)"],
     ['float8', "'-Infinity'", "('float', -inf)"],
-    ['numeric', '123456789012345678901234567890.125', "('Decimal', Decimal('123456789012345678901234567890.125'))"],
+    [
+      'numeric',
+      '123456789012345678901234567890.125',
+      "('Decimal', Decimal('123456789012345678901234567890.125'))",
+    ],
     ['numeric', "'NaN'", "('Decimal', Decimal('NaN'))"],
     ['bool', 'true', "('bool', True)"],
     ['bytea', "'\\x00ff41'", "('bytes', b'\\x00\\xffA')"],
@@ -63,7 +67,11 @@ describe('SQL values as Python objects', () => {
     ['numeric[]', "'{1.5,NULL}'", "('list', [Decimal('1.5'), None])"],
     ['bool[]', "'{t,f}'", "('list', [True, False])"],
     ['pair', "'(1,x)'", "('dict', {'a': 1, 'b': 'x'})"],
-    ['nest', `'("(2,y)","{u,v}",2.50)'`, "('dict', {'p': {'a': 2, 'b': 'y'}, 'tags': ['u', 'v'], 'n': Decimal('2.50')})"],
+    [
+      'nest',
+      `'("(2,y)","{u,v}",2.50)'`,
+      "('dict', {'p': {'a': 2, 'b': 'y'}, 'tags': ['u', 'v'], 'n': Decimal('2.50')})",
+    ],
     ['pair[]', `'{"(1,x)","(2,)"}'`, "('list', [{'a': 1, 'b': 'x'}, {'a': 2, 'b': None}])"],
     ['posint', '5', "('int', 5)"],
     ['ordered', "'{1,2}'", "('list', [1, 2])"],
@@ -137,7 +145,7 @@ describe('Python objects as SQL values', () => {
     ['text[]', "[['a', None], ['b', 'c']]", '{{a,NULL},{b,c}}'],
     ['pair', "{'a': 1, 'b': 'x'}", '(1,x)'],
     ['pair', "(2, 'y')", '(2,y)'],
-    ['pair', "[3, None]", '(3,)'],
+    ['pair', '[3, None]', '(3,)'],
     ['pair', "'(4,z)'", '(4,z)'],
     ['pair', "type('O', (), {'a': 5, 'b': 'o'})()", '(5,o)'],
     ['nest', "{'p': (1, 'q'), 'tags': ['t'], 'n': 1.25}", '("(1,q)",{t},1.25)'],
@@ -157,8 +165,18 @@ describe('Python objects as SQL values', () => {
     ['json', "{'a': 1}", '22P02', 'invalid input syntax for type json'],
     ['bytea', "'abc'", '38000', 'could not create bytes representation of Python object'],
     ['int[]', '5', '42804', 'return value of function with array return type is not a Python sequence'],
-    ['int[]', '[[1, 2], [3]]', '22P02', 'multidimensional arrays must have array expressions with matching dimensions'],
-    ['int[]', '[1, [2]]', '22P02', 'multidimensional arrays must have array expressions with matching dimensions'],
+    [
+      'int[]',
+      '[[1, 2], [3]]',
+      '22P02',
+      'multidimensional arrays must have array expressions with matching dimensions',
+    ],
+    [
+      'int[]',
+      '[1, [2]]',
+      '22P02',
+      'multidimensional arrays must have array expressions with matching dimensions',
+    ],
     ['int[]', '[[[[[[[1]]]]]]]', '54000', 'number of array dimensions exceeds the maximum allowed (6)'],
     ['pair', "{'a': 1}", '42703', 'key "b" not found in mapping'],
     ['pair', '(1, 2, 3)', '42804', 'length of returned sequence did not match number of columns in row'],
@@ -168,7 +186,12 @@ describe('Python objects as SQL values', () => {
     ['posint', '-1', '23514', 'value for domain posint violates check constraint "posint_check"'],
     ['nnint', 'None', '23502', 'domain nnint does not allow null values'],
     ['ordered', '[2, 1]', '23514', 'value for domain ordered violates check constraint "ordered_check"'],
-    ['pos_pair', "(0, 'no')", '23514', 'value for domain pos_pair violates check constraint "pos_pair_check"'],
+    [
+      'pos_pair',
+      "(0, 'no')",
+      '23514',
+      'value for domain pos_pair violates check constraint "pos_pair_check"',
+    ],
   ])('%s from %s fails like PostgreSQL', async (type, expr, code, message) => {
     const name = `bad_${type.replace(/\W/g, '_')}`
     await fn(c, `${name}() RETURNS ${type}`, `return ${expr}`)
@@ -191,7 +214,9 @@ describe('Python objects as SQL values', () => {
       `To return a composite type in an array, return the composite type as a Python tuple, e.g., "[('foo',)]".`,
     )
     await fn(c, 'str_bytes() RETURNS bytea', "return 'abc'")
-    expect((await failure(c, 'SELECT str_bytes()')).detail).toBe("TypeError: cannot convert 'str' object to bytes")
+    expect((await failure(c, 'SELECT str_bytes()')).detail).toBe(
+      "TypeError: cannot convert 'str' object to bytes",
+    )
   })
 
   it('a composite type altered between calls is converted by its new shape', async () => {
