@@ -1,0 +1,125 @@
+// Abuse: runaway SQL → Python → SQL recursion, huge allocations, objects whose __del__/__str__/
+// __getitem__ raise, SystemExit, abandoned generators. Each ends in an error as PostgreSQL 18 reports it
+// (or a result, where PostgreSQL gives one), never in a dead server or a wedged engine.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startServer, type TestServer } from '../helpers/server.js'
+import { type Client, connect, failure, fn, value } from './util.js'
+
+let srv: TestServer
+let c: Client
+beforeAll(async () => {
+  srv = await startServer()
+  c = await connect(srv)
+})
+afterAll(async () => {
+  await c?.end()
+  await srv?.stop()
+})
+
+async function alive(): Promise<void> {
+  expect(await value(c, 'SELECT 41 + 1')).toBe(42)
+  expect(srv.proc.exitCode).toBe(null)
+}
+
+describe('abuse', () => {
+  it('runaway SQL → Python → SQL recursion stops with 54001', async () => {
+    await fn(c, 'dive(n int) RETURNS int', 'return plpy.execute("SELECT dive(%d) AS r" % (n + 1))[0]["r"]')
+    const e = await failure(c, 'SELECT dive(1)')
+    expect(e.code).toBe('54001')
+    expect(e.message).toMatch(/stack depth limit exceeded$/)
+    expect(e.hint).toMatch(/max_stack_depth/)
+    await alive()
+  })
+
+  it('Python recursion ends in RecursionError', async () => {
+    await fn(c, 'spin() RETURNS int', 'def f(n):\n    return f(n + 1)\nreturn f(0)')
+    const e = await failure(c, 'SELECT spin()')
+    expect([e.code, e.message]).toEqual(['38000', 'RecursionError: maximum recursion depth exceeded'])
+    await alive()
+  })
+
+  it('huge allocations: MemoryError in Python, palloc limits in the engine', async () => {
+    await fn(c, 'hog() RETURNS text', "return 'x' * (2 ** 42)")
+    const e = await failure(c, 'SELECT hog()')
+    expect([e.code, e.message]).toEqual(['38000', 'MemoryError: '])
+    await fn(c, 'gig() RETURNS text', "return 'x' * (1 << 30)")
+    const e2 = await failure(c, 'SELECT length(gig())')
+    expect(e2.message).toBe(`invalid memory alloc request size ${(1 << 30) + 4}`)
+    expect(e2.where).toBe('while creating return value\nPL/Python function "gig"')
+    await alive()
+  })
+
+  it('__del__ that raises: the function still returns (the exception is unraisable)', async () => {
+    await fn(
+      c,
+      'del_raises() RETURNS int',
+      "class D:\n    def __del__(self):\n        raise RuntimeError('in __del__')\nd = D()\ndel d\nreturn 5",
+    )
+    expect(await value(c, 'SELECT del_raises()')).toBe(5)
+    await alive()
+  })
+
+  it('__str__ that raises', async () => {
+    await fn(
+      c,
+      'str_raises() RETURNS text',
+      "class X:\n    def __str__(self):\n        raise ValueError('no str')\nreturn X()",
+    )
+    const e = await failure(c, 'SELECT str_raises()')
+    expect([e.code, e.message, e.detail]).toEqual([
+      '38000',
+      'could not create string representation of Python object',
+      'ValueError: no str',
+    ])
+    expect(e.where).toBe(
+      'Traceback (most recent call last):\nwhile creating return value\nPL/Python function "str_raises"',
+    )
+    await alive()
+  })
+
+  it('__getitem__ that raises, for arrays and composites', async () => {
+    const seq =
+      'class S:\n    def __len__(self):\n        return 2\n    def __getitem__(self, i):\n        raise KeyError(i)\nreturn S()'
+    await fn(c, 'getitem_arr() RETURNS int[]', seq)
+    await c.query('CREATE TYPE two AS (a int, b int)')
+    await fn(c, 'getitem_row() RETURNS two', seq)
+    for (const f of ['getitem_arr', 'getitem_row']) {
+      const e = await failure(c, `SELECT ${f}()`)
+      expect([e.code, e.message, e.detail]).toEqual([
+        '38000',
+        'could not get element 0 from sequence',
+        'KeyError: 0',
+      ])
+    }
+    await alive()
+  })
+
+  it('SystemExit and KeyboardInterrupt are errors, not exits', async () => {
+    await fn(c, 'leave() RETURNS int', 'import sys\nsys.exit(3)')
+    expect((await failure(c, 'SELECT leave()')).message).toBe('SystemExit: 3')
+    await fn(c, 'ctrl_c() RETURNS int', 'raise KeyboardInterrupt')
+    expect((await failure(c, 'SELECT ctrl_c()')).message).toBe('KeyboardInterrupt: ')
+    await alive()
+  })
+
+  it('a generator abandoned by an error elsewhere in the query is closed', async () => {
+    await fn(
+      c,
+      'watched() RETURNS SETOF int',
+      "try:\n    for i in range(10):\n        yield i\nfinally:\n    GD['watched'] = 'closed'",
+    )
+    await fn(c, 'watch_state() RETURNS text', "return GD.pop('watched', 'open')")
+    const e = await failure(c, 'SELECT watched(), 1 / (3 - watched()) ')
+    expect(e.code).toBe('22012')
+    expect(await value(c, 'SELECT watch_state()')).toBe('closed')
+    await alive()
+  })
+
+  it('a million rows through a set-returning function and a big array', async () => {
+    await fn(c, 'many(n int) RETURNS SETOF int8', 'for i in range(n):\n    yield i')
+    expect(await value(c, 'SELECT sum(v)::text FROM many(1000000) v')).toBe('499999500000')
+    await fn(c, 'big_array(n int) RETURNS int[]', 'return list(range(n))')
+    expect(await value(c, 'SELECT array_length(big_array(1000000), 1)')).toBe(1000000)
+    await alive()
+  })
+})
