@@ -18,7 +18,12 @@ export async function connect(srv: TestServer): Promise<Client> {
   const c = new pg.Client({ connectionString: srv.url() }) as Client
   c.notices = []
   c.on('notice', (n) =>
-    c.notices.push({ severity: n.severity ?? '', message: n.message ?? '', detail: n.detail, where: n.where }),
+    c.notices.push({
+      severity: n.severity ?? '',
+      message: n.message ?? '',
+      detail: n.detail,
+      where: n.where,
+    }),
   )
   await c.connect()
   return c
