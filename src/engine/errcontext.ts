@@ -54,6 +54,7 @@ export class ErrorContextStack {
    * statement skips the pops of frames pushed outside try/finally; PostgreSQL resets its own stack).
    */
   reset(): void {
+    if (this.depth === 0) return
     this.texts.fill(null)
     this.depth = 0
   }

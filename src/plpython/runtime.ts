@@ -14,7 +14,8 @@ import { L, NODETAG, OID, TYPEFUNC } from '../engine/layout.js'
 import type { Spi } from '../engine/spi.js'
 import { Tuples } from '../engine/tuples.js'
 import { fatalError } from '../plpy-shim/fatal.js'
-import { abortOpenSubtransactions, subxactLevel } from '../plpy-shim/transaction.js'
+import { type ShimState, shim } from '../plpy-shim/state.js'
+import { abortOpenSubtransactions } from '../plpy-shim/transaction.js'
 import { CodecReader, CodecWriter } from './codec.js'
 import { DatumIo } from './datum.js'
 import { type ErrorTuple, type PythonHost, S } from './host.js'
@@ -72,9 +73,14 @@ export class PlPythonRuntime implements LanguageRuntime {
   triggerHandler: ((fcinfo: number) => number) | undefined
   private readonly srf: SrfRunner
   private memory: ArrayBuffer | undefined
+  private memoryView: Uint8Array | undefined
   private readonly scratch: number
   /** handler entries on the JS stack (0: none of our CONTEXT frames can be live) */
   private entries = 0
+  /** CallFrame objects reused by nesting depth (no allocation per call) */
+  private readonly framePool: CallFrame[] = []
+  /** plpy's per-instance state (explicit subtransactions, a pending plpy.fatal), looked up once */
+  private plpyState: ShimState | undefined
 
   constructor(
     readonly heap: Heap,
@@ -103,6 +109,10 @@ export class PlPythonRuntime implements LanguageRuntime {
    */
   syncMemory(): void {
     const M = this.heap.M
+    // Emscripten replaces Module.HEAPU8 whenever the memory grows: a cheaper test than wasmMemory.buffer
+    const view = M.HEAPU8 as Uint8Array
+    if (view === this.memoryView) return
+    this.memoryView = view
     const buf = M.wasmMemory.buffer
     if (buf === this.memory) return
     this.memory = buf
@@ -128,19 +138,15 @@ export class PlPythonRuntime implements LanguageRuntime {
 
   // ---------------------------------------------------------------- call handler
 
-  /** Run one handler entry; the outermost one starts from a clean CONTEXT stack. */
-  private entered<T>(fn: () => T): T {
+  call(fcinfo: number): number {
+    // the outermost entry starts from a clean CONTEXT stack (an ERROR skips pops outside try/finally)
     if (this.entries === 0) this.contexts.reset()
     this.entries++
     try {
-      return fn()
+      return this.dispatch(fcinfo)
     } finally {
       this.entries--
     }
-  }
-
-  call(fcinfo: number): number {
-    return this.entered(() => this.dispatch(fcinfo))
   }
 
   private dispatch(fcinfo: number): number {
@@ -172,17 +178,26 @@ export class PlPythonRuntime implements LanguageRuntime {
     return node !== 0 && h.u32at(node) === NODETAG.CallContext && h.u8at(node + L.callctx_atomic) === 0
   }
 
+  private get plpy(): ShimState {
+    this.plpyState ??= shim(this)
+    return this.plpyState
+  }
+
   /** Enter a Python call (no Python runs after plpy.fatal in this exec: plpy-shim/fatal.ts). */
   pushFrame(proc: Procedure | undefined, fcinfo: number, nonatomic = this.nonatomic(fcinfo)): CallFrame {
-    const fatal = fatalError(this)
-    if (fatal) throw fatal
-    const frame: CallFrame = {
-      spiConnected: false,
-      readOnly: proc ? proc.row.volatility !== 'v' : false,
-      nonatomic,
-      proc,
-      subxactLevel: subxactLevel(this),
+    const st = this.plpy
+    if (st.fatal) throw fatalError(this)!
+    const depth = this.frames.length
+    let frame = this.framePool[depth]
+    if (!frame) {
+      frame = { spiConnected: false, readOnly: false, nonatomic: false, proc: undefined, subxactLevel: 0 }
+      this.framePool[depth] = frame
     }
+    frame.spiConnected = false
+    frame.readOnly = proc ? proc.row.volatility !== 'v' : false
+    frame.nonatomic = nonatomic
+    frame.proc = proc
+    frame.subxactLevel = st.subxacts.length
     this.frames.push(frame)
     return frame
   }
@@ -192,9 +207,12 @@ export class PlPythonRuntime implements LanguageRuntime {
    * PG_FINALLY), then SPI is finished before the result Datum is built (DESIGN.md §2 rule 4).
    */
   popFrame(frame: CallFrame): void {
-    const i = this.frames.lastIndexOf(frame)
-    if (i >= 0) this.frames.length = i
-    abortOpenSubtransactions(this, frame.subxactLevel)
+    if (this.frames[this.frames.length - 1] === frame) this.frames.pop()
+    else {
+      const i = this.frames.lastIndexOf(frame)
+      if (i >= 0) this.frames.length = i
+    }
+    if (this.plpy.subxacts.length > frame.subxactLevel) abortOpenSubtransactions(this, frame.subxactLevel)
     if (frame.spiConnected) {
       frame.spiConnected = false
       this.spi.finish()
@@ -221,8 +239,7 @@ export class PlPythonRuntime implements LanguageRuntime {
           this.popFrame(frame)
         }
       }
-      const fatal = fatalError(this)
-      if (fatal) throw fatal
+      if (this.plpy.fatal) throw fatalError(this)!
       return this.buildResult(p, fcinfo, datum, status, typmod)
     } finally {
       this.contexts.pop(ctx)
@@ -360,7 +377,13 @@ export class PlPythonRuntime implements LanguageRuntime {
   // ---------------------------------------------------------------- DO and the validator
 
   inline(fcinfo: number): number {
-    return this.entered(() => this.runInline(fcinfo))
+    if (this.entries === 0) this.contexts.reset()
+    this.entries++
+    try {
+      return this.runInline(fcinfo)
+    } finally {
+      this.entries--
+    }
   }
 
   private runInline(fcinfo: number): number {
@@ -396,7 +419,13 @@ export class PlPythonRuntime implements LanguageRuntime {
   }
 
   validate(fcinfo: number): number {
-    return this.entered(() => this.runValidator(fcinfo))
+    if (this.entries === 0) this.contexts.reset()
+    this.entries++
+    try {
+      return this.runValidator(fcinfo)
+    } finally {
+      this.entries--
+    }
   }
 
   private runValidator(fcinfo: number): number {
