@@ -603,6 +603,14 @@ napi_value CopyText(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* dropResult(): forget a pending result (building its Datum failed). */
+napi_value DropResult(napi_env env, napi_callback_info info) {
+  gil_enter();
+  Py_CLEAR(g_result);
+  gil_leave();
+  return undefined(env);
+}
+
 /* takeResult() -> Buffer: the pending S_GENERIC bytes. */
 napi_value TakeResult(napi_env env, napi_callback_info info) {
   napi_value out;

@@ -525,6 +525,7 @@ NAPI_MODULE_INIT() {
       {"call", 0, Call, 0, 0, 0, napi_default, 0},
       {"copyText", 0, CopyText, 0, 0, 0, napi_default, 0},
       {"takeResult", 0, TakeResult, 0, 0, 0, napi_default, 0},
+      {"dropResult", 0, DropResult, 0, 0, 0, napi_default, 0},
       {"lastError", 0, LastError, 0, 0, 0, napi_default, 0},
       {"releaseProc", 0, ReleaseProc, 0, 0, 0, napi_default, 0},
       {"srfStart", 0, SrfStart, 0, 0, 0, napi_default, 0},

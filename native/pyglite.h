@@ -80,6 +80,7 @@ PyObject *py_object_bytes(PyObject *self, PyObject *o);
 napi_value Call(napi_env env, napi_callback_info info);
 napi_value CopyText(napi_env env, napi_callback_info info);
 napi_value TakeResult(napi_env env, napi_callback_info info);
+napi_value DropResult(napi_env env, napi_callback_info info);
 napi_value ReleaseProc(napi_env env, napi_callback_info info);
 napi_value SrfStart(napi_env env, napi_callback_info info);
 napi_value SrfNext(napi_env env, napi_callback_info info);

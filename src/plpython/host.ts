@@ -29,6 +29,8 @@ export interface Native {
   call(procId: number, fcinfo: number, codecLen: number): number
   copyText(ptr: number): void
   takeResult(): Buffer
+  /** forget the pending TEXT/GENERIC result (its Datum could not be built) */
+  dropResult(): void
   lastError(): Array<string | number | null> | null
   releaseProc(id: number): void
   /** call a set-returning function and make an iterator of its result: iterator id, 0 on failure */

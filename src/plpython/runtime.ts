@@ -326,7 +326,13 @@ export class PlPythonRuntime implements LanguageRuntime {
         // a huge text may not fit a palloc ("invalid memory alloc request size"): that error carries
         // PL/Python's "while creating return value" line; small ones skip the bookkeeping
         const ctx = n >= 1 << 26 ? this.contexts.push('while creating return value') : -1
-        const ptr = h.M._palloc(n + 4) as number
+        let ptr: number
+        try {
+          ptr = h.M._palloc(n + 4) as number
+        } catch (e) {
+          this.host.native.dropResult() // do not keep a huge string alive after the error
+          throw e
+        }
         if (ctx >= 0) this.contexts.pop(ctx)
         h.setU32(ptr, (n + 4) << 2)
         this.host.native.copyText(ptr + 4)
