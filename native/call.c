@@ -1,35 +1,13 @@
 /* The per-call path of PL/Python procedures (plpy_exec.c): registered procedures, arguments read straight
  * from wasm memory (or from the codec for types JS converts), bound as the procedure's globals and as
  * `args`, the call, common results converted without a text round trip, others through the procedure's
- * Python result converter; and set-returning functions in value-per-call mode, whose iterator and saved
- * argument bindings live here between calls (PLySRFState). */
-#include "pyglite.h"
+ * Python result converter. Set-returning functions build on this in srf.c. */
 #include <string.h>
 
-#define MAX_ARGS 100
+#include "call.h"
 
-/* argument kinds: how to turn fcinfo->args[i] into a Python object */
-enum { A_CODEC = 0, A_INT2, A_INT4, A_INT8, A_FLOAT4, A_FLOAT8, A_BOOL, A_OID, A_TEXT, A_BYTEA };
-/* result kinds: which results can skip the generic converter */
-enum { R_GENERIC = 0, R_VOID, R_INT2, R_INT4, R_INT8, R_FLOAT4, R_FLOAT8, R_BOOL, R_TEXT, R_OID };
-/* call status, in stat[0] (src/plpython/runtime.ts S) */
-enum { S_DATUM = 0, S_NULL, S_F64, S_I64, S_TEXT, S_GENERIC, S_ERROR, S_NEED_CODEC, S_DONE, S_NOT_ITERABLE };
-
-typedef struct {
-  PyObject *func;      /* the compiled procedure: a zero-argument function */
-  PyObject *globals;   /* its globals (arguments are bound here, as in PL/Python) */
-  PyObject *argnames;  /* tuple: str or None per argument */
-  PyObject *converter; /* callable(result, proc_id) -> bytes, or None */
-  int nargs;
-  int retkind;
-  int calldepth;
-  int nsrf;  /* open set-returning iterators */
-  int dead;  /* released: freed once no call or iterator uses it */
-  uint8_t argkinds[MAX_ARGS];
-} Proc;
-
-static Proc **procs;
-static uint32_t nprocs, capprocs;
+Proc **procs;
+uint32_t nprocs, capprocs;
 
 /* ------------------------------------------------------------------ registry (Python side) */
 
@@ -92,7 +70,7 @@ static void free_proc(uint32_t id) {
 }
 
 /* Free a released procedure once nothing runs it (a recursive call, an open iterator). */
-static void maybe_free(uint32_t id) {
+void maybe_free(uint32_t id) {
   Proc *p = procs[id];
   if (p && p->dead && p->calldepth == 0 && p->nsrf == 0) free_proc(id);
 }
@@ -206,12 +184,12 @@ static PyObject *read_arg(int kind, uint32_t datum, int isnull, Reader *codec) {
   }
 }
 
-static void set_status(int s) {
+void set_status(int s) {
   g_stat[0] = s;
 }
 
 /* PLy_function_build_args: argv[i] for every argument. 0 ok; otherwise the status is set. */
-static int build_args(Proc *p, uint32_t id, uint32_t fcinfo, uint32_t codec_len, PyObject **argv) {
+int build_args(Proc *p, uint32_t id, uint32_t fcinfo, uint32_t codec_len, PyObject **argv) {
   Reader codec = {g_codec, g_codec + codec_len};
   const uint8_t *nd = g_mem + fcinfo + 20; /* FunctionCallInfoBaseData.args */
   for (int i = 0; i < p->nargs; i++) {
@@ -234,7 +212,7 @@ static int build_args(Proc *p, uint32_t id, uint32_t fcinfo, uint32_t codec_len,
 }
 
 /* PLy_function_save_args: the current bindings of the named arguments and of `args`. */
-static PyObject *save_bindings(Proc *p) {
+PyObject *save_bindings(Proc *p) {
   PyObject *saved = PyTuple_New(p->nargs + 1);
   if (!saved) return NULL;
   for (int i = 0; i <= p->nargs; i++) {
@@ -248,7 +226,7 @@ static PyObject *save_bindings(Proc *p) {
 }
 
 /* PLy_function_restore_args; consumes `saved`, keeps a pending Python exception. */
-static void restore_bindings(Proc *p, PyObject *saved) {
+void restore_bindings(Proc *p, PyObject *saved) {
   if (!saved) return;
   PyObject *et, *ev, *etb;
   PyErr_Fetch(&et, &ev, &etb);
@@ -261,7 +239,7 @@ static void restore_bindings(Proc *p, PyObject *saved) {
 }
 
 /* Bind argv (stolen) by name and as the `args` list, then call the procedure. */
-static PyObject *bind_and_call(Proc *p, PyObject **argv) {
+PyObject *bind_and_call(Proc *p, PyObject **argv) {
   PyObject *lst = PyList_New(p->nargs);
   if (!lst) {
     for (int i = 0; i < p->nargs; i++) Py_DECREF(argv[i]);
@@ -356,7 +334,7 @@ static int fast_result(Proc *p, PyObject *r, uint32_t *datum) {
 }
 
 /* Convert result r (borrowed) of procedure id: fast kinds here, others through the Python converter. */
-static void convert_result(Proc *p, uint32_t id, PyObject *r, uint32_t *datum) {
+void convert_result(Proc *p, uint32_t id, PyObject *r, uint32_t *datum) {
   int f = fast_result(p, r, datum);
   if (f > 0) return;
   if (f < 0) {
@@ -388,7 +366,7 @@ static void convert_result(Proc *p, uint32_t id, PyObject *r, uint32_t *datum) {
 
 /* ------------------------------------------------------------------ the call */
 
-static int call_args(napi_env env, napi_callback_info info, uint32_t *id, uint32_t *fcinfo, uint32_t *codec_len) {
+int call_args(napi_env env, napi_callback_info info, uint32_t *id, uint32_t *fcinfo, uint32_t *codec_len) {
   size_t argc = 3;
   napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
@@ -434,150 +412,6 @@ napi_value Call(napi_env env, napi_callback_info info) {
   gil_leave();
   napi_create_uint32(env, datum, &out);
   return out;
-}
-
-/* ------------------------------------------------------------------ set-returning functions */
-
-typedef struct {
-  uint32_t proc;
-  PyObject *iter;  /* NULL once exhausted */
-  PyObject *saved; /* argument bindings to restore before the next item */
-} Srf;
-
-static Srf *srfs;
-static uint32_t nsrfs, capsrfs;
-
-static uint32_t srf_alloc(void) {
-  for (uint32_t i = 1; i < nsrfs; i++)
-    if (!srfs[i].proc) return i;
-  if (nsrfs == 0) nsrfs = 1;
-  if (nsrfs >= capsrfs) {
-    uint32_t cap = capsrfs ? capsrfs * 2 : 64;
-    Srf *ns = PyMem_Realloc(srfs, cap * sizeof(Srf));
-    if (!ns) return 0;
-    memset(ns + capsrfs, 0, (cap - capsrfs) * sizeof(Srf));
-    srfs = ns;
-    capsrfs = cap;
-  }
-  return nsrfs++;
-}
-
-static void srf_free(uint32_t i) {
-  Srf *s = &srfs[i];
-  uint32_t id = s->proc;
-  PyObject *iter = s->iter, *saved = s->saved;
-  s->proc = 0;
-  s->iter = NULL;
-  s->saved = NULL;
-  Py_XDECREF(saved);
-  Py_XDECREF(iter); /* may run a generator's finally: blocks */
-  procs[id]->nsrf--;
-  maybe_free(id);
-}
-
-/* srfStart(procId, fcinfo, codecLen) -> iterator id (0 on failure: S_ERROR, S_NOT_ITERABLE, S_NEED_CODEC).
- * Calls the function and makes an iterator of what it returned (first call of PLy_exec_function). */
-napi_value SrfStart(napi_env env, napi_callback_info info) {
-  uint32_t id, fcinfo, codec_len, sid = 0;
-  if (call_args(env, info, &id, &fcinfo, &codec_len)) return NULL;
-  Proc *p = procs[id];
-  napi_value out;
-  gil_enter();
-  PyObject *argv[MAX_ARGS];
-  if (build_args(p, id, fcinfo, codec_len, argv) == 0) {
-    PyObject *outer = p->calldepth > 0 ? save_bindings(p) : NULL;
-    p->calldepth++;
-    PyObject *r = bind_and_call(p, argv);
-    PyObject *iter = r ? PyObject_GetIter(r) : NULL;
-    PyObject *saved = iter ? save_bindings(p) : NULL;
-    p->calldepth--;
-    if (!r) {
-      stash_error((int)id, 0);
-      set_status(S_ERROR);
-    } else if (!iter) {
-      PyErr_Clear();
-      set_status(S_NOT_ITERABLE);
-    } else if ((sid = srf_alloc()) == 0) {
-      PyErr_NoMemory();
-      stash_error((int)id, 0);
-      set_status(S_ERROR);
-    } else {
-      srfs[sid].proc = id;
-      srfs[sid].iter = iter;
-      srfs[sid].saved = saved;
-      p->nsrf++;
-      iter = saved = NULL;
-      set_status(S_DATUM);
-    }
-    Py_XDECREF(iter);
-    Py_XDECREF(saved);
-    Py_XDECREF(r);
-    restore_bindings(p, outer);
-    maybe_free(id);
-  }
-  gil_leave();
-  napi_create_uint32(env, sid, &out);
-  return out;
-}
-
-/* srfNext(iterId) -> Datum of the next item (status as for call), or S_DONE when exhausted. */
-napi_value SrfNext(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
-  uint32_t sid, datum = 0;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1 || get_u32(env, argv[0], &sid) || sid == 0 || sid >= nsrfs || !srfs[sid].proc)
-    return throw_error(env, "srfNext: unknown iterator");
-  uint32_t id = srfs[sid].proc;
-  Proc *p = procs[id];
-  gil_enter();
-  if (!srfs[sid].iter) {
-    set_status(S_DONE);
-  } else {
-    PyObject *outer = p->calldepth > 0 ? save_bindings(p) : NULL;
-    restore_bindings(p, srfs[sid].saved);
-    srfs[sid].saved = NULL;
-    PyObject *iter = Py_NewRef(srfs[sid].iter);
-    p->calldepth++;
-    g_call_depth++;
-    PyObject *item = PyIter_Next(iter);
-    g_call_depth--;
-    p->calldepth--;
-    Py_DECREF(iter);
-    Srf *s = &srfs[sid]; /* the table may have moved: the iterator can start other iterators */
-    int mine = s->proc == id;   /* and it could have been closed meanwhile */
-    if (!item) {
-      if (PyErr_Occurred()) {
-        stash_error((int)id, 2);
-        set_status(S_ERROR);
-      } else {
-        set_status(S_DONE);
-      }
-      if (mine) Py_CLEAR(s->iter);
-    } else {
-      if (mine) s->saved = save_bindings(p);
-      convert_result(p, id, item, &datum);
-      Py_DECREF(item);
-    }
-    restore_bindings(p, outer);
-  }
-  gil_leave();
-  napi_create_uint32(env, datum, &out);
-  return out;
-}
-
-/* srfClose(iterId): drop the iterator (exhausted, failed, or the query stopped early). */
-napi_value SrfClose(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  uint32_t sid;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1 || get_u32(env, argv[0], &sid)) return throw_error(env, "srfClose(iterId)");
-  if (sid == 0 || sid >= nsrfs || !srfs[sid].proc) return undefined(env);
-  gil_enter();
-  srf_free(sid);
-  gil_leave();
-  return undefined(env);
 }
 
 /* ------------------------------------------------------------------ results to JS */
