@@ -1,25 +1,76 @@
-// Command line entry point (bootstrap version; the configuration work of issue #2 replaces it).
-import path from 'node:path'
+// The `pyglite` command: reads the configuration, starts the server, reports progress on a terminal, and
+// shuts down cleanly on SIGINT/SIGTERM (a second signal forces the exit).
+import fs from 'node:fs'
+import { ConfigError, helpText, parseConfig } from './config.js'
 import { configureLogging } from './log.js'
+import { pkgPath } from './paths.js'
 import { startServer } from './server.js'
 
-const args = process.argv.slice(2)
-const opt = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 && args[i + 1] ? args[i + 1]! : (process.env[`PYGLITE_${name.toUpperCase().replace(/-/g, '_')}`] ?? dflt)
+const version = (JSON.parse(fs.readFileSync(pkgPath('package.json'), 'utf8')) as { version: string }).version
+
+let parsed: ReturnType<typeof parseConfig>
+try {
+  parsed = parseConfig(process.argv.slice(2))
+} catch (e) {
+  if (!(e instanceof ConfigError)) throw e
+  process.stderr.write(`pyglite: ${e.message}\n`)
+  process.exit(2)
 }
-const logLevel = opt('log-level', 'info')
-configureLogging(logLevel as 'info')
-const srv = await startServer({
-  host: opt('host', '127.0.0.1'),
-  port: Number(opt('port', '5432')),
-  dataDir: path.resolve(opt('data-dir', 'pyglite-data')),
-  pythonPath: [],
-  logLevel,
-})
-const stop = async () => {
-  await srv.close().catch(() => {})
+if ('help' in parsed) {
+  process.stdout.write(`${helpText(version)}\n`)
   process.exit(0)
 }
-process.on('SIGINT', stop)
-process.on('SIGTERM', stop)
+if ('version' in parsed) {
+  process.stdout.write(`pyglite ${version}\n`)
+  process.exit(0)
+}
+const config = parsed.config
+configureLogging(config.logLevel)
+
+/** Human progress lines go to a terminal's stderr; logs (JSON) stay on stdout. */
+const tty = process.stderr.isTTY === true
+const say = (line: string) => {
+  if (tty) process.stderr.write(`${line}\n`)
+}
+
+let ticker: NodeJS.Timeout | undefined
+const t0 = Date.now()
+const srv = await startServer(config, {
+  initializing(dir) {
+    if (!tty) return
+    process.stderr.write(`pyglite: first start: creating a new database cluster in ${dir} `)
+    ticker = setInterval(() => process.stderr.write('.'), 1000)
+  },
+  opened(info) {
+    if (ticker) {
+      clearInterval(ticker)
+      process.stderr.write(` done (${(info.ms / 1000).toFixed(1)} s)\n`)
+    }
+  },
+}).catch((e: Error) => {
+  if (ticker) clearInterval(ticker)
+  process.stderr.write(`pyglite: could not start: ${e.message}\n`)
+  process.exit(1)
+})
+say(
+  `pyglite: ready in ${((Date.now() - t0) / 1000).toFixed(1)} s — psql "postgresql://postgres@${srv.host}:${srv.port}/postgres"`,
+)
+
+let signals = 0
+const stop = (signal: string) => {
+  signals++
+  if (signals > 1) {
+    say('pyglite: second signal, exiting now')
+    process.exit(1)
+  }
+  say(`pyglite: ${signal} received, shutting down (again to force)`)
+  srv.close().then(
+    () => process.exit(0),
+    (e: Error) => {
+      process.stderr.write(`pyglite: shutdown failed: ${e.message}\n`)
+      process.exit(1)
+    },
+  )
+}
+process.on('SIGINT', () => stop('SIGINT'))
+process.on('SIGTERM', () => stop('SIGTERM'))

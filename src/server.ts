@@ -1,77 +1,150 @@
-// Minimal bootstrap server: pg-gateway (trust auth) in front of the engine, one exec per client message.
-// TEMPORARY scaffolding so that psql can reach the engine; src/wire replaces it (issue #2).
+// The pyglite server: the engine thread, the TCP listener, the connections, cancel keys, and an orderly
+// shutdown (stop accepting, let running statements finish for a grace period, then cancel, close PGlite).
+import fs from 'node:fs'
 import net from 'node:net'
-import { fromNodeSocket } from 'pg-gateway/node'
+import path from 'node:path'
+import tls from 'node:tls'
+import type { Config } from './config.js'
 import { Engine } from './engine/client.js'
+import type { DbOpened } from './engine/protocol.js'
 import { logger } from './log.js'
+import { type RoleRow, scramSecret } from './wire/auth.js'
+import { Connection, type WireContext } from './wire/connection.js'
 
 const log = logger('server')
 
-export interface ServerOptions {
-  host: string
-  port: number
-  dataDir: string
-  pythonPath: string[]
-  logLevel: string
+/** The database every data directory has (more come with CREATE DATABASE support). */
+const DEFAULT_DB = 'postgres'
+/** How long running statements may go on after a shutdown request before they are cancelled. */
+const SHUTDOWN_GRACE_MS = 5000
+
+export interface ServerEvents {
+  /** the data directory is about to be created (initdb: several seconds) */
+  initializing?(dataDir: string): void
+  /** the default database is open */
+  opened?(info: DbOpened): void
 }
 
-export async function startServer(opts: ServerOptions): Promise<{ close(): Promise<void>; port: number }> {
+export interface RunningServer {
+  host: string
+  port: number
+  engine: Engine
+  /** Shut down cleanly; resolves when PGlite has closed. */
+  close(): Promise<void>
+}
+
+export async function startServer(config: Config, events: ServerEvents = {}): Promise<RunningServer> {
+  const fresh = !fs.existsSync(path.join(config.dataDir, DEFAULT_DB, 'PG_VERSION'))
+  if (fresh) events.initializing?.(config.dataDir)
   const engine = await Engine.start({
-    dataDir: opts.dataDir,
-    pythonPath: opts.pythonPath,
+    dataDir: config.dataDir,
+    pythonPath: config.pythonPath,
     maxDepth: 100,
-    logLevel: opts.logLevel,
+    logLevel: config.logLevel,
   })
-  const db = await engine.openDatabase('postgres')
-  log.info(db, db.initialized ? 'initialised a new data directory' : 'opened the data directory')
-  let nextSid = 1
-  let token = 1
-  const server = net.createServer(async (socket) => {
-    socket.setNoDelay(true)
-    const sid = nextSid++
-    let chunks: Uint8Array[] = []
-    let opened = false
-    try {
-      await fromNodeSocket(socket, {
-        serverVersion: '18.6',
-        auth: { method: 'trust' },
-        async onMessage(data, state) {
-          if (!state.isAuthenticated) return undefined
-          if (!opened) {
-            await engine.openSession(sid, 'postgres', state.clientParams?.user ?? 'postgres', (d) =>
-              chunks.push(d),
-            )
-            opened = true
-          }
-          if (data[0] === 0x58) return undefined // Terminate
-          chunks = []
-          const r = await engine.exec(sid, token++, data)
-          const out = chunks
-          chunks = []
-          if (r.terminate) {
-            // plpy.fatal: the output ends with the FATAL ErrorResponse; close like a dying backend
-            for (const c of out) socket.write(c)
-            socket.end()
-            return undefined
-          }
-          return out
-        },
-      })
-    } catch (e) {
-      log.warn({ err: e }, 'connection failed')
-    }
-    socket.on('close', () => {
-      if (opened) engine.closeSession(sid).catch(() => {})
+  const opened = await engine.openDatabase(DEFAULT_DB)
+  log.info(
+    { dataDir: config.dataDir, ms: opened.ms, python: engine.python },
+    opened.initialized ? 'initialised a new data directory' : 'opened the data directory',
+  )
+  events.opened?.(opened)
+
+  if (config.password) {
+    // store a SCRAM secret computed here: the cleartext never reaches SQL text or the catalog
+    await engine.query(DEFAULT_DB, `ALTER ROLE postgres PASSWORD '${scramSecret(config.password)}'`)
+  } else if (config.auth !== 'trust') {
+    const r = await engine.query(
+      DEFAULT_DB,
+      "SELECT rolpassword IS NULL FROM pg_catalog.pg_authid WHERE rolname = 'postgres'",
+    )
+    if (r.rows[0]?.[0] === 't')
+      log.warn('the superuser "postgres" has no password, so it cannot log in: start once with --password')
+  }
+
+  const secureContext =
+    config.tlsCert && config.tlsKey
+      ? tls.createSecureContext({
+          cert: fs.readFileSync(config.tlsCert),
+          key: fs.readFileSync(config.tlsKey),
+        })
+      : null
+
+  const connections = new Set<Connection>()
+  const byPid = new Map<number, Connection>()
+  let sid = 0
+  const ctx: WireContext = {
+    engine,
+    auth: config.auth,
+    tls: secureContext,
+    log: logger('wire'),
+    resolveDatabase: (name) => (name === DEFAULT_DB ? DEFAULT_DB : null),
+    lookupRole: (db, name) => lookupRole(engine, db, name),
+    cancel(pid, secret) {
+      const c = byPid.get(pid)
+      // a wrong key does nothing, and says nothing (PostgreSQL: processCancelRequest)
+      if (c && c.secret === secret) engine.cancel(c.sid)
+    },
+    register: (c) => byPid.set(c.sid, c),
+    unregister: (c) => byPid.delete(c.sid),
+    nextSid: () => ++sid,
+  }
+
+  const server = net.createServer((socket) => {
+    if (shuttingDown) return socket.destroy()
+    const c = new Connection(socket, ctx)
+    connections.add(c)
+    socket.once('close', () => connections.delete(c))
+  })
+  let shuttingDown = false
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject)
+      resolve()
     })
   })
-  await new Promise<void>((resolve) => server.listen(opts.port, opts.host, resolve))
   const port = (server.address() as net.AddressInfo).port
-  log.info({ host: opts.host, port }, 'listening')
+  log.info({ host: config.host, port }, 'listening')
+
+  let closing: Promise<void> | undefined
   return {
+    host: config.host,
     port,
-    async close() {
-      server.close()
-      await engine.close()
+    engine,
+    close() {
+      closing ??= (async () => {
+        shuttingDown = true
+        const stopped = new Promise<void>((r) => server.close(() => r()))
+        for (const c of connections) c.terminate()
+        const grace = setTimeout(() => {
+          for (const c of connections) if (!c.idle) engine.cancel(c.sid)
+        }, SHUTDOWN_GRACE_MS)
+        while (connections.size > 0) await new Promise((r) => setTimeout(r, 20))
+        clearTimeout(grace)
+        await stopped
+        await engine.close()
+        log.info('shut down')
+      })()
+      return closing
     },
+  }
+}
+
+async function lookupRole(engine: Engine, db: string, name: string): Promise<RoleRow | null> {
+  const hex = Buffer.from(name, 'utf8').toString('hex')
+  const r = await engine.query(
+    db,
+    `SELECT oid, rolname, rolsuper, rolcanlogin, rolpassword, COALESCE(rolvaliduntil < now(), false)
+       FROM pg_catalog.pg_authid WHERE rolname = pg_catalog.convert_from(pg_catalog.decode('${hex}', 'hex'), 'UTF8')`,
+  )
+  const row = r.rows[0]
+  if (!row) return null
+  return {
+    oid: Number(row[0]),
+    name: row[1]!,
+    superuser: row[2] === 't',
+    canLogin: row[3] === 't',
+    password: row[4] ?? null,
+    expired: row[5] === 't',
   }
 }

@@ -1,8 +1,19 @@
-// The main thread's handle on the engine worker: starts it, sends it work, routes its output to sessions.
+// The main thread's handle on the engine worker: starts it, sends it work, routes its output to sessions,
+// and releases the worker when a client has taken output off its hands (backpressure).
 import { Worker } from 'node:worker_threads'
 import { logger } from '../log.js'
 import { CANCEL_TIMEOUT, CANCEL_USER, loadNative, type Native } from '../plpython/host.js'
-import type { DbOpened, EngineConfig, ExecResult, FromWorker, ToWorker } from './protocol.js'
+import {
+  CTL,
+  type DbOpened,
+  type EngineConfig,
+  type FromWorker,
+  OUT_LOW_WATER,
+  type QueryResult,
+  type SessionOpen,
+  type SessionOpened,
+  type ToWorker,
+} from './protocol.js'
 
 const log = logger('engine-client')
 
@@ -13,22 +24,40 @@ export class EngineError extends Error {
   constructor(
     message: string,
     readonly code?: string,
+    readonly fields?: Record<string, string>,
   ) {
     super(message)
     this.name = 'EngineError'
   }
 }
 
+/** What the engine tells a session's connection. */
+export interface SessionSink {
+  /** backend output; call `done()` once it is handed to the kernel (or dropped) */
+  data(bytes: Uint8Array, done: () => void): void
+  /** the engine has consumed this many of the session's input bytes */
+  consumed(n: number): void
+  /** the session cannot go on (its backend died, its role vanished): report `fields` as FATAL and close */
+  failed(fields: Record<string, string>): void
+  /** the session ended with a FATAL that is already in its output (plpy.fatal): close after the output */
+  ended(): void
+}
+
 export class Engine {
   private nextId = 1
   private readonly pending = new Map<number, Pending>()
-  private readonly sinks = new Map<number, (data: Uint8Array) => void>()
+  private readonly sinks = new Map<number, SessionSink>()
   private readonly native: Native
+  private readonly ctl: Int32Array
   python = ''
   private exited = false
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(
+    private readonly worker: Worker,
+    control: SharedArrayBuffer,
+  ) {
     this.native = loadNative()
+    this.ctl = new Int32Array(control)
     worker.on('message', (m: FromWorker) => this.onMessage(m))
     worker.on('error', (e) => {
       log.error({ err: e }, 'engine worker failed')
@@ -42,9 +71,10 @@ export class Engine {
   }
 
   /** Start the engine thread; resolves once Python and the native path are up. */
-  static async start(config: EngineConfig): Promise<Engine> {
+  static async start(config: Omit<EngineConfig, 'control'>): Promise<Engine> {
+    const control = new SharedArrayBuffer(CTL.SIZE * 4)
     const worker = new Worker(new URL('./worker.js', import.meta.url), {
-      workerData: config,
+      workerData: { ...config, control },
       // deep SQL → Python → SQL recursion needs stack; the bridge caps depth well below this
       resourceLimits: { stackSizeMb: 256 },
     })
@@ -59,7 +89,7 @@ export class Engine {
       worker.once('error', reject)
       worker.once('exit', (code) => reject(new Error(`engine worker exited during start-up (code ${code})`)))
     })
-    const engine = new Engine(worker)
+    const engine = new Engine(worker, control)
     const r = await ready
     engine.python = r.python
     return engine
@@ -72,11 +102,23 @@ export class Engine {
         if (!p) return
         this.pending.delete(m.id)
         if (m.ok) p.resolve(m.value)
-        else p.reject(new EngineError(m.error, m.code))
+        else p.reject(new EngineError(m.error, m.code, m.fields))
         return
       }
-      case 'out':
-        this.sinks.get(m.sid)?.(m.data)
+      case 'out': {
+        const sink = this.sinks.get(m.sid)
+        if (m.data) {
+          const n = m.data.length
+          const done = () => this.drained(n)
+          if (sink) sink.data(m.data, done)
+          else done()
+        }
+        if (m.consumed) sink?.consumed(m.consumed)
+        if (m.terminate) sink?.ended()
+        return
+      }
+      case 'session-failed':
+        this.sinks.get(m.sid)?.failed(m.fields)
         return
       case 'log':
         log[m.level](m.data ?? {}, m.msg)
@@ -84,9 +126,27 @@ export class Engine {
     }
   }
 
+  /** `n` output bytes left the process: wake the worker if it waits for a slow client. */
+  private drained(n: number): void {
+    const left = Atomics.sub(this.ctl, CTL.OUT_INFLIGHT, n) - n
+    if (left <= OUT_LOW_WATER && Atomics.load(this.ctl, CTL.OUT_WAITING)) this.wake()
+  }
+
+  private wake(): void {
+    Atomics.add(this.ctl, CTL.WAKE, 1)
+    Atomics.notify(this.ctl, CTL.WAKE)
+  }
+
   private failAll(e: Error): void {
     for (const p of this.pending.values()) p.reject(e)
     this.pending.clear()
+    for (const sink of this.sinks.values())
+      sink.failed({ S: 'FATAL', V: 'FATAL', C: 'XX000', M: `the engine stopped: ${e.message}` })
+  }
+
+  private send(m: ToWorker, transfer?: ArrayBuffer[]): void {
+    this.worker.postMessage(m, transfer ?? [])
+    this.wake() // the worker may be blocked waiting for this session's COPY data or for a close
   }
 
   private request<T>(m: DistributiveOmit<ToWorker, 'id'>): Promise<T> {
@@ -94,7 +154,7 @@ export class Engine {
     const id = this.nextId++
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
-      this.worker.postMessage({ ...m, id } as ToWorker)
+      this.send({ ...m, id } as ToWorker)
     })
   }
 
@@ -102,31 +162,39 @@ export class Engine {
     return this.request({ t: 'open-db', name })
   }
 
-  /** Register a session; `sink` receives every backend message produced for it. */
-  openSession(sid: number, db: string, user: string, sink: (data: Uint8Array) => void): Promise<void> {
-    this.sinks.set(sid, sink)
-    return this.request({ t: 'session-open', sid, db, user })
-  }
-
-  async closeSession(sid: number): Promise<void> {
+  /** Create a session on the engine (applies its start-up settings); `sink` receives its output. */
+  async openSession(open: SessionOpen, sink: SessionSink): Promise<SessionOpened> {
+    this.sinks.set(open.sid, sink)
     try {
-      await this.request({ t: 'session-close', sid })
-    } finally {
-      this.sinks.delete(sid)
+      const r = await this.request<SessionOpened>({ t: 'session-open', ...open })
+      if (!r.ok) this.sinks.delete(open.sid)
+      return r
+    } catch (e) {
+      this.sinks.delete(open.sid)
+      throw e
     }
   }
 
-  /** Run complete frontend messages for a session. `token` identifies this exec for cancel(). */
-  exec(sid: number, token: number, data: Uint8Array, timeoutMs = 0): Promise<ExecResult> {
-    return this.request({ t: 'exec', sid, token, timeoutMs, data })
+  /** Complete frontend messages of a session; they run in its turn, output arrives at its sink. */
+  input(sid: number, data: Uint8Array): void {
+    if (this.exited) return
+    this.send({ t: 'input', sid, data }, [data.buffer as ArrayBuffer])
   }
 
-  /** Interrupt the exec `token` if it is still running (SQL and Python alike). Any time, no waiting. */
-  cancel(token: number, reason: 'user' | 'timeout' = 'user'): boolean {
-    return this.native.cancel(token, reason === 'timeout' ? CANCEL_TIMEOUT : CANCEL_USER)
+  /** End a session: rolls back what it left open and frees its state. Its sink gets nothing more. */
+  async closeSession(sid: number): Promise<void> {
+    this.sinks.delete(sid)
+    if (this.exited) return
+    await this.request({ t: 'session-close', sid })
   }
 
-  query<T = Record<string, unknown>>(db: string, sql: string): Promise<T[]> {
+  /** Interrupt session `sid`'s running statement, if one runs (SQL and Python alike). Any time, no waiting. */
+  cancel(sid: number, reason: 'user' | 'timeout' = 'user'): boolean {
+    return this.native.cancel(sid, reason === 'timeout' ? CANCEL_TIMEOUT : CANCEL_USER)
+  }
+
+  /** An internal query as superuser, rows as text. */
+  query(db: string, sql: string): Promise<QueryResult> {
     return this.request({ t: 'query', db, sql })
   }
 

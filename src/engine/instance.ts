@@ -1,7 +1,7 @@
 // One database: a PGlite instance on a data directory, with the PL/Python language attached.
 import fs from 'node:fs'
 import path from 'node:path'
-import { PGlite } from '@electric-sql/pglite'
+import { type Extensions, PGlite } from '@electric-sql/pglite'
 import type { PythonHost } from '../plpython/host.js'
 import { PlPythonRuntime } from '../plpython/runtime.js'
 import { Bridge } from './bridge.js'
@@ -40,6 +40,8 @@ export interface InstanceOptions {
   pgdata: string
   host: PythonHost
   maxDepth: number
+  /** PGlite extensions to load (the engine's socket-callback recorder) */
+  extensions?: Extensions
 }
 
 export class Instance {
@@ -55,7 +57,11 @@ export class Instance {
   static async open(opts: InstanceOptions): Promise<Instance> {
     const fresh = !fs.existsSync(path.join(opts.pgdata, 'PG_VERSION'))
     fs.mkdirSync(opts.pgdata, { recursive: true, mode: 0o700 })
-    const db = await PGlite.create({ dataDir: opts.pgdata, startParams: START_PARAMS })
+    const db = await PGlite.create({
+      dataDir: opts.pgdata,
+      startParams: START_PARAMS,
+      extensions: opts.extensions,
+    })
     const heap = new Heap(db)
     Bridge.installFiles(heap, await buildSideModule())
     const bridge = new Bridge(db, heap, { maxDepth: opts.maxDepth })

@@ -1,4 +1,4 @@
-// Messages between the main thread (wire layer) and the engine worker thread.
+// Messages between the main thread (wire layer) and the engine worker thread, and their shared control block.
 
 export interface EngineConfig {
   /** Root data directory; each database's cluster lives in <dataDir>/<name>. */
@@ -8,23 +8,76 @@ export interface EngineConfig {
   /** Nesting limit of SQL → Python → SQL calls. */
   maxDepth: number
   logLevel: string
+  /** Int32Array view of the control block (see CTL). */
+  control: SharedArrayBuffer
 }
+
+/**
+ * Slots of the shared Int32 control block. The worker blocks with Atomics.wait on WAKE (while waiting for
+ * COPY data or for the client to drain output); the main thread bumps WAKE after each message it posts and
+ * when output drains.
+ */
+export const CTL = {
+  /** bumped + notified by the main thread whenever the worker may have something new to look at */
+  WAKE: 0,
+  /** output bytes posted by the worker and not yet handed to the kernel by the main thread */
+  OUT_INFLIGHT: 1,
+  /** 1 while the worker waits for OUT_INFLIGHT to drop */
+  OUT_WAITING: 2,
+  SIZE: 3,
+} as const
+
+/** Output in flight above which the worker stops producing, and below which it resumes. */
+export const OUT_HIGH_WATER = 1 << 21
+export const OUT_LOW_WATER = 1 << 19
+
+/** A client's login role, resolved by the wire layer from pg_authid. */
+export interface Login {
+  oid: number
+  name: string
+  superuser: boolean
+}
+
+export interface SessionOpen {
+  sid: number
+  db: string
+  login: Login
+  /** startup-packet settings (GUCs), applied in order after the database's and role's defaults */
+  settings: Array<[string, string]>
+}
+
+/** Result of opening a session: the ParameterStatus set to report, or a startup error (reported as FATAL). */
+export type SessionOpened =
+  | { ok: true; parameters: Array<[string, string]> }
+  | { ok: false; error: Record<string, string> }
 
 export type ToWorker =
   | { t: 'open-db'; id: number; name: string }
-  | { t: 'session-open'; id: number; sid: number; db: string; user: string }
+  | ({ t: 'session-open'; id: number } & SessionOpen)
+  /** rolls back what the session left open, frees its state; replies when done */
   | { t: 'session-close'; id: number; sid: number }
-  /** run complete frontend messages for a session; output streams back as 'out' */
-  | { t: 'exec'; id: number; sid: number; token: number; timeoutMs: number; data: Uint8Array }
-  /** an internal query on a database (simple protocol, rows as text) */
+  /** complete frontend messages of a session (no reply: output streams back as 'out') */
+  | { t: 'input'; sid: number; data: Uint8Array }
+  /** an internal query on a database (simple protocol, superuser, rows as text) */
   | { t: 'query'; id: number; db: string; sql: string }
   | { t: 'shutdown'; id: number }
+
+export interface QueryResult {
+  columns: string[]
+  rows: Array<Array<string | null>>
+}
 
 export type FromWorker =
   | { t: 'ready'; python: string; libpython: string }
   | { t: 'reply'; id: number; ok: true; value?: unknown }
-  | { t: 'reply'; id: number; ok: false; error: string; code?: string }
-  | { t: 'out'; sid: number; data: Uint8Array }
+  | { t: 'reply'; id: number; ok: false; error: string; code?: string; fields?: Record<string, string> }
+  /**
+   * backend output for a session and/or how many input bytes it has consumed; `terminate`: the session
+   * ended with a FATAL already in `data` (plpy.fatal, see plpy-shim/fatal.ts): close the connection
+   */
+  | { t: 'out'; sid: number; data?: Uint8Array; consumed?: number; terminate?: true }
+  /** the session's backend died or its state could not be restored: the connection must end */
+  | { t: 'session-failed'; sid: number; fields: Record<string, string> }
   | { t: 'log'; level: 'info' | 'warn' | 'error' | 'debug'; msg: string; data?: Record<string, unknown> }
 
 /**

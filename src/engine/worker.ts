@@ -1,23 +1,29 @@
-// The engine thread: owns PGlite (one instance per database), the Python host and the native call path.
-// Runs statements synchronously; the main thread keeps sockets, TLS, auth and cancel responsive meanwhile.
+// The engine thread: owns PGlite (one backend per database), the Python host and the native call path, and
+// decides whose turn it is. Runs statements synchronously; the main thread keeps sockets, TLS, auth and
+// cancel responsive meanwhile.
 import path from 'node:path'
-import { parentPort, workerData } from 'node:worker_threads'
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import { configureLogging, type LogLevel, logger } from '../log.js'
 import { createDispatcher } from '../plpy-shim/dispatch.js'
 import { FatalOutput, takeFatal } from '../plpy-shim/fatal.js'
 import { type PythonHost, startPythonHost } from '../plpython/host.js'
+import { Backend, SqlError } from './backend.js'
 import { isLongjmp } from './elog.js'
 import { Instance } from './instance.js'
-import type { DbOpened, EngineConfig, ExecResult, FromWorker, ToWorker } from './protocol.js'
+import { Output } from './output.js'
+import { BackendExited, socketCallbackRecorder } from './pgio.js'
+import type { DbOpened, EngineConfig, FromWorker, ToWorker } from './protocol.js'
 
 const config = workerData as EngineConfig
 configureLogging(config.logLevel as LogLevel)
 const log = logger('engine')
 const port = parentPort!
+const ctl = new Int32Array(config.control)
 
-const instances = new Map<string, Instance>()
-const opening = new Map<string, Promise<Instance>>()
-const sessions = new Map<number, { db: string; user: string }>()
+const backends = new Map<string, Backend>()
+const opening = new Map<string, Promise<Backend>>()
+/** database of each open session */
+const sessionDb = new Map<number, string>()
 let active: Instance | undefined
 let host: PythonHost
 
@@ -25,113 +31,265 @@ function post(m: FromWorker, transfer?: ArrayBuffer[]): void {
   port.postMessage(m, transfer ?? [])
 }
 
-async function openDb(name: string): Promise<{ inst: Instance; info: DbOpened }> {
-  const existing = instances.get(name)
-  if (existing) return { inst: existing, info: { name, initialized: false, ms: 0 } }
-  let p = opening.get(name)
+async function openDb(name: string): Promise<{ backend: Backend; info: DbOpened }> {
+  const existing = backends.get(name)
+  if (existing) return { backend: existing, info: { name, initialized: false, ms: 0 } }
   const t0 = performance.now()
+  let p = opening.get(name)
   if (!p) {
-    p = Instance.open({ pgdata: path.join(config.dataDir, name), host, maxDepth: config.maxDepth })
+    p = (async () => {
+      const recorder = socketCallbackRecorder()
+      const inst = await Instance.open({
+        pgdata: path.join(config.dataDir, name),
+        host,
+        maxDepth: config.maxDepth,
+        extensions: { socketCallbacks: recorder.extension },
+      })
+      activate(inst)
+      return Backend.open(inst, recorder.callbacks())
+    })()
     opening.set(name, p)
   }
   try {
-    const inst = await p
-    instances.set(name, inst)
-    return { inst, info: { name, initialized: inst.initialized, ms: Math.round(performance.now() - t0) } }
+    const backend = await p
+    backends.set(name, backend)
+    return {
+      backend,
+      info: { name, initialized: backend.inst.initialized, ms: Math.round(performance.now() - t0) },
+    }
   } finally {
     opening.delete(name)
   }
 }
 
-/** ROLLBACK as a simple Query message (run after a plpy.fatal ended the session). */
-const ROLLBACK = (() => {
-  const sql = Buffer.from('ROLLBACK\0')
-  const b = Buffer.alloc(5 + sql.length)
-  b[0] = 0x51 // 'Q'
-  b.writeInt32BE(4 + sql.length, 1)
-  sql.copy(b, 5)
-  return new Uint8Array(b)
-})()
-
-async function exec(m: Extract<ToWorker, { t: 'exec' }>): Promise<ExecResult> {
-  const s = sessions.get(m.sid)
-  if (!s) throw new Error(`unknown session ${m.sid}`)
-  const { inst } = await openDb(s.db)
+function activate(inst: Instance): void {
   active = inst
   inst.activate()
-  inst.runtime.session = m.sid
-  // output is cut at a plpy.fatal: the client gets FATAL and its connection closes (plpy-shim/fatal.ts)
-  const out = new FatalOutput(inst.runtime)
-  host.native.execBegin(m.token, m.timeoutMs)
-  try {
-    await inst.db.execProtocolRawStream(m.data, {
-      syncToFs: false,
-      onRawData: (chunk: Uint8Array) => {
-        const data = out.filter(chunk)
-        if (data.length === 0) return
-        const copy = data === chunk ? chunk.slice() : data // a copy out of wasm memory, transferable
-        post({ t: 'out', sid: m.sid, data: copy }, [copy.buffer as ArrayBuffer])
-      },
-    })
-    if (takeFatal(inst.runtime)) {
-      inst.db.execProtocolRawSync(ROLLBACK) // as the FATAL's proc_exit would (AbortOutOfAnyTransaction)
-      return { terminate: true }
+}
+
+// ---------------------------------------------------------------- the queue and the turns
+
+/** Work waiting to run, in arrival order. A backend whose holder is busy only runs the holder's work. */
+const queue: ToWorker[] = []
+let pumping = false
+
+function backendOf(m: ToWorker): Backend | undefined {
+  switch (m.t) {
+    case 'input':
+    case 'session-close': {
+      const db = sessionDb.get(m.sid)
+      return db === undefined ? undefined : backends.get(db)
     }
-    return {}
-  } finally {
-    host.native.execEnd()
+    case 'session-open':
+    case 'query':
+      return backends.get(m.db)
+    default:
+      return undefined
   }
 }
 
-async function query(db: string, sql: string): Promise<Array<Record<string, unknown>>> {
-  const { inst } = await openDb(db)
-  active = inst
-  inst.activate()
-  inst.runtime.session = 0
-  host.native.execBegin(0, 0)
+function runnable(m: ToWorker): boolean {
+  const b = backendOf(m)
+  if (!b?.holder) return true
+  return (m.t === 'input' || m.t === 'session-close') && m.sid === b.holder.sid
+}
+
+/** Move messages that arrived while we were busy into the queue (used inside blocking waits). */
+export function drainPort(): void {
+  for (let r = receiveMessageOnPort(port); r; r = receiveMessageOnPort(port))
+    queue.push(r.message as ToWorker)
+}
+
+async function pump(): Promise<void> {
+  if (pumping) return
+  pumping = true
   try {
-    return (await inst.db.query(sql)).rows as Array<Record<string, unknown>>
+    for (;;) {
+      const i = queue.findIndex(runnable)
+      if (i < 0) return
+      const m = queue.splice(i, 1)[0]!
+      await handle(m)
+    }
   } finally {
-    host.native.execEnd()
+    pumping = false
   }
 }
 
-async function handle(m: ToWorker): Promise<unknown> {
+async function handle(m: ToWorker): Promise<void> {
+  if (m.t === 'input') return input(m.sid, m.data)
+  try {
+    const value = await request(m)
+    post({ t: 'reply', id: m.id, ok: true, value })
+  } catch (e) {
+    if (isLongjmp(e)) log.error({ err: String(e) }, 'a PostgreSQL error escaped to the engine loop')
+    if (e instanceof BackendExited) backendDied(e)
+    const err = e as { message?: string; code?: string; fields?: Record<string, string> }
+    post({
+      t: 'reply',
+      id: m.id,
+      ok: false,
+      error: err?.message ?? String(e),
+      code: err?.code,
+      fields: err?.fields,
+    })
+  }
+}
+
+async function request(m: Exclude<ToWorker, { t: 'input' }>): Promise<unknown> {
   switch (m.t) {
     case 'open-db':
       return (await openDb(m.name)).info
-    case 'session-open':
-      sessions.set(m.sid, { db: m.db, user: m.user })
-      return null
-    case 'session-close':
-      sessions.delete(m.sid)
-      for (const inst of instances.values()) inst.runtime.dropSession(m.sid)
+    case 'session-open': {
+      const { backend } = await openDb(m.db)
+      activate(backend.inst)
+      try {
+        const parameters = backend.openSession(m.sid, m.login, m.settings)
+        sessionDb.set(m.sid, m.db)
+        return { ok: true, parameters }
+      } catch (e) {
+        if (e instanceof SqlError) return { ok: false, error: e.fields }
+        throw e
+      }
+    }
+    case 'session-close': {
+      const backend = backendOf(m)
+      sessionDb.delete(m.sid)
+      if (backend) {
+        host.native.execBegin(0, 0)
+        try {
+          closeEngineSession(backend, m.sid)
+        } finally {
+          host.native.execEnd()
+        }
+      }
       host.dropSession(m.sid)
       return null
-    case 'exec':
-      return exec(m)
-    case 'query':
-      return query(m.db, m.sql)
+    }
+    case 'query': {
+      const { backend } = await openDb(m.db)
+      activate(backend.inst)
+      backend.inst.runtime.session = 0
+      host.native.execBegin(0, 0)
+      try {
+        return backend.internal(m.sql)
+      } finally {
+        host.native.execEnd()
+      }
+    }
     case 'shutdown':
-      for (const inst of instances.values()) await inst.close()
-      instances.clear()
+      for (const b of backends.values()) await b.inst.close()
+      backends.clear()
       return null
   }
 }
 
-// Messages are handled one at a time, in order: the engine runs one statement at a time.
-let chain: Promise<void> = Promise.resolve()
-port.on('message', (m: ToWorker) => {
-  chain = chain.then(async () => {
-    try {
-      const value = await handle(m)
-      post({ t: 'reply', id: m.id, ok: true, value })
-    } catch (e) {
-      if (isLongjmp(e)) log.error({ err: String(e) }, 'a PostgreSQL error escaped to the engine loop')
-      const err = e as { message?: string; code?: string }
-      post({ t: 'reply', id: m.id, ok: false, error: err?.message ?? String(e), code: err?.code })
+/** Run a session's messages: its turn starts (or goes on) here and lasts while it is busy. */
+function input(sid: number, first: Uint8Array): void {
+  const db = sessionDb.get(sid)
+  const backend = db === undefined ? undefined : backends.get(db)
+  const s = backend?.sessions.get(sid)
+  if (!backend || !s) {
+    post({ t: 'out', sid, consumed: first.length }) // the session is gone: just release the bytes
+    return
+  }
+  // consecutive inputs of this session form one batch (a pipelining client)
+  let data = first
+  while (queue[0]?.t === 'input' && queue[0].sid === sid) {
+    const next = queue.shift() as { data: Uint8Array }
+    data = joinBytes(data, next.data)
+  }
+  const out = new Output(sid, ctl, post, queue, drainPort, new FatalOutput(backend.inst.runtime))
+  backend.holder = s
+  activate(backend.inst)
+  backend.inst.runtime.session = sid
+  try {
+    backend.switchTo(s)
+  } catch (e) {
+    sessionFailed(backend, sid, e)
+    post({ t: 'out', sid, consumed: data.length })
+    return
+  }
+  host.native.execBegin(sid, 0)
+  let terminate = false
+  try {
+    backend.run(
+      s,
+      data,
+      out.io(() => backend.io.hasPendingInput),
+    )
+  } catch (e) {
+    if (e instanceof BackendExited) backendDied(e, backend)
+    else {
+      log.error({ err: e, sid }, 'exec failed')
+      sessionFailed(backend, sid, e)
     }
-  })
+  } finally {
+    // plpy.fatal: the client got its FATAL; end the session as a dying backend would (rollback, cleanup)
+    if (takeFatal(backend.inst.runtime)) {
+      terminate = true
+      closeEngineSession(backend, sid)
+    }
+    host.native.execEnd()
+    out.finish(data.length, terminate)
+    if (!s.busy || s.closed) backend.holder = null
+  }
+}
+
+/** Roll back and free what session `sid` left on the backend, and its PL/Python state. */
+function closeEngineSession(backend: Backend, sid: number): void {
+  const s = backend.sessions.get(sid)
+  if (!s) return
+  activate(backend.inst)
+  backend.inst.runtime.session = sid
+  try {
+    backend.closeSession(s)
+  } finally {
+    backend.inst.runtime.dropSession(sid)
+  }
+}
+
+function joinBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const j = new Uint8Array(a.length + b.length)
+  j.set(a)
+  j.set(b, a.length)
+  return j
+}
+
+function sessionFailed(backend: Backend, sid: number, e: unknown): void {
+  const fields: Record<string, string> =
+    e instanceof SqlError
+      ? { ...e.fields, S: 'FATAL', V: 'FATAL' }
+      : { S: 'FATAL', V: 'FATAL', C: 'XX000', M: `internal error: ${(e as Error)?.message ?? e}` }
+  if (backend.holder?.sid === sid) backend.holder = null
+  post({ t: 'session-failed', sid, fields })
+}
+
+/** The backend process exited (a FATAL): end its sessions; the database reopens on next use. */
+function backendDied(e: BackendExited, backend?: Backend): void {
+  log.error({ err: e.cause }, 'the PostgreSQL backend exited; its sessions are closed')
+  for (const [name, b] of backends) {
+    if (backend && b !== backend) continue
+    for (const sid of b.sessions.keys()) {
+      sessionDb.delete(sid)
+      post({
+        t: 'session-failed',
+        sid,
+        fields: {
+          S: 'FATAL',
+          V: 'FATAL',
+          C: '57P01',
+          M: 'terminating connection because the backend exited',
+        },
+      })
+    }
+    backends.delete(name)
+    b.inst.close().catch(() => {})
+  }
+}
+
+port.on('message', (m: ToWorker) => {
+  queue.push(m)
+  void pump()
 })
 
 host = startPythonHost(

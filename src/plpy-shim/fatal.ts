@@ -8,7 +8,7 @@
 //     stays, the first ErrorResponse after the request is sent with severity FATAL, the rest (including
 //     ReadyForQuery) is dropped; it rolls back and answers the exec with { terminate: true };
 //  3. the session layer sends the output and closes that client's connection (the "terminate hook":
-//     ExecResult.terminate in src/engine/protocol.ts).
+//     `terminate` of the worker's 'out' message in src/engine/protocol.ts).
 import { PgError } from '../engine/elog.js'
 import { XACT_EVENT } from '../engine/layout.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'

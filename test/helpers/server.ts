@@ -30,6 +30,11 @@ export interface StartOptions {
   env?: Record<string, string>
 }
 
+/** Tests talk to a loopback server as "postgres" without a password unless they choose an --auth. */
+function defaultAuth(args: string[] = []): string[] {
+  return args.includes('--auth') ? [] : ['--auth', 'trust']
+}
+
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
   let dataDir = opts.dataDir
   if (!dataDir) {
@@ -39,7 +44,15 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   }
   const proc = spawn(
     process.execPath,
-    [path.join(ROOT, 'bin/pyglite.js'), '--port', '0', '--data-dir', dataDir, ...(opts.args ?? [])],
+    [
+      path.join(ROOT, 'bin/pyglite.js'),
+      '--port',
+      '0',
+      '--data-dir',
+      dataDir,
+      ...defaultAuth(opts.args),
+      ...(opts.args ?? []),
+    ],
     { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let out = ''

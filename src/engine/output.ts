@@ -1,0 +1,151 @@
+// One exec's connection to its client, on the engine thread: backend output goes to the main thread in
+// batches with backpressure (the engine blocks while too many bytes wait for a slow client), and
+// COPY FROM STDIN waits here for the client's next CopyData.
+import type { FatalOutput } from '../plpy-shim/fatal.js'
+import { copyFail } from './frontend.js'
+import type { ExecIo } from './pgio.js'
+import { CTL, type FromWorker, OUT_HIGH_WATER, OUT_LOW_WATER, type ToWorker } from './protocol.js'
+
+/** PostgreSQL flushes its 8 KiB send buffer when full; smaller flushes are explicit (end of a command,
+ * a NOTICE, a COPY start, a Flush message) and go out at once. */
+const SEND_BUFFER = 8192
+/** Bulk output is batched up to this many bytes per message to the main thread. */
+const BATCH = 1 << 16
+/** How long a blocked wait sleeps before looking at the queue again. */
+const WAIT_MS = 1000
+
+type Post = (m: FromWorker, transfer?: ArrayBuffer[]) => void
+
+export class Output {
+  private pending: Uint8Array[] = []
+  private pendingBytes = 0
+  private consumedBytes = 0
+  /** the client went away: drop output, end COPY */
+  private gone = false
+
+  /** the session ends with this exec (plpy.fatal): the main thread closes it after the output */
+  terminate = false
+
+  constructor(
+    private readonly sid: number,
+    private readonly ctl: Int32Array,
+    private readonly post: Post,
+    private readonly queue: ToWorker[],
+    private readonly drain: () => void,
+    /** output filter cutting the stream at a plpy.fatal */
+    private readonly fatal: FatalOutput,
+  ) {}
+
+  /** The ExecIo for PgIo; `moreInput()` tells whether the batch still has messages to run. */
+  io(moreInput: () => boolean): ExecIo {
+    return {
+      out: (chunk) => this.out(chunk, moreInput),
+      more: () => this.more(),
+    }
+  }
+
+  private out(raw: Uint8Array, moreInput: () => boolean): void {
+    if (this.gone) return
+    const chunk = this.fatal.filter(raw)
+    if (chunk.length === 0) return
+    this.pending.push(chunk === raw ? chunk.slice() : chunk)
+    this.pendingBytes += chunk.length
+    // hold the last flush of a batch: it leaves with the end of the exec, in the same message
+    const explicit = chunk.length < SEND_BUFFER
+    if (this.pendingBytes >= BATCH || (explicit && moreInput()) || (explicit && !endsWithReady(chunk))) {
+      this.flush()
+      if (Atomics.load(this.ctl, CTL.OUT_INFLIGHT) > OUT_HIGH_WATER) this.waitForClient()
+    }
+  }
+
+  /** Send pending output (and consumed input) to the main thread. */
+  private flush(force = false): void {
+    if (!force && this.pendingBytes === 0 && this.consumedBytes === 0) return
+    let data: Uint8Array | undefined
+    if (this.pendingBytes > 0 && !this.gone) {
+      data = this.pending.length === 1 ? this.pending[0]! : concatAll(this.pending, this.pendingBytes)
+      Atomics.add(this.ctl, CTL.OUT_INFLIGHT, data.length)
+    }
+    const m: FromWorker = { t: 'out', sid: this.sid, data, consumed: this.consumedBytes || undefined }
+    if (this.terminate) m.terminate = true
+    this.pending = []
+    this.pendingBytes = 0
+    this.consumedBytes = 0
+    this.post(m, data ? [data.buffer as ArrayBuffer] : [])
+  }
+
+  /** Block until the main thread has handed enough output to the kernel (or the client is gone). */
+  private waitForClient(): void {
+    Atomics.store(this.ctl, CTL.OUT_WAITING, 1)
+    try {
+      for (;;) {
+        const seen = Atomics.load(this.ctl, CTL.WAKE)
+        if (Atomics.load(this.ctl, CTL.OUT_INFLIGHT) <= OUT_LOW_WATER) return
+        this.drain()
+        if (this.closing()) {
+          this.gone = true
+          return
+        }
+        Atomics.wait(this.ctl, CTL.WAKE, seen, WAIT_MS)
+      }
+    } finally {
+      Atomics.store(this.ctl, CTL.OUT_WAITING, 0)
+    }
+  }
+
+  /** The backend wants more COPY data: take the session's next input, waiting for it if need be. */
+  private more(): Uint8Array {
+    this.flush()
+    for (;;) {
+      const seen = Atomics.load(this.ctl, CTL.WAKE)
+      this.drain()
+      const i = this.queue.findIndex((m) => m.t === 'input' && m.sid === this.sid)
+      const c = this.queue.findIndex((m) => m.t === 'session-close' && m.sid === this.sid)
+      if (i >= 0 && (c < 0 || i < c)) {
+        const m = this.queue.splice(i, 1)[0] as { data: Uint8Array }
+        this.consumedBytes += m.data.length
+        return m.data
+      }
+      if (c >= 0 || this.gone) {
+        // PostgreSQL would report "unexpected EOF on client connection": end the COPY with an error
+        this.gone = true
+        return copyFail('client disconnected during COPY')
+      }
+      Atomics.wait(this.ctl, CTL.WAKE, seen, WAIT_MS)
+    }
+  }
+
+  private closing(): boolean {
+    return this.queue.some((m) => m.t === 'session-close' && m.sid === this.sid)
+  }
+
+  /** End of the exec: everything pending leaves now, with the batch's input bytes marked consumed. */
+  finish(consumed: number, terminate: boolean): void {
+    this.consumedBytes += consumed
+    this.terminate = terminate
+    this.flush(terminate)
+  }
+}
+
+/** Whether a flushed chunk ends with a ReadyForQuery message (5 + 1 bytes: 'Z', length 5, status). */
+function endsWithReady(chunk: Uint8Array): boolean {
+  const n = chunk.length
+  return (
+    n >= 6 &&
+    chunk[n - 6] === 0x5a &&
+    chunk[n - 5] === 0 &&
+    chunk[n - 4] === 0 &&
+    chunk[n - 3] === 0 &&
+    chunk[n - 2] === 5
+  )
+}
+
+function concatAll(parts: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total)
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.length
+  }
+  return out
+}

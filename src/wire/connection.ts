@@ -1,0 +1,331 @@
+// One client connection on the main thread: start-up (TLS, CancelRequest), authentication, then the
+// session: complete messages go to the engine in batches, output comes back and is written with
+// backpressure both ways. The engine decides whose turn it is; this side only frames and forwards.
+import type net from 'node:net'
+import tls from 'node:tls'
+import type { Engine, SessionSink } from '../engine/client.js'
+import type { Logger } from '../log.js'
+import { type AuthMethod, authenticate, type RoleRow } from './auth.js'
+import { AuthCode } from './codes.js'
+import { MessageBuffer, ProtocolViolation } from './framing.js'
+import {
+  authentication,
+  backendKeyData,
+  concatBytes,
+  type ErrorFields,
+  errorResponse,
+  fatal,
+  negotiateProtocolVersion,
+  parameterStatus,
+  readyForQuery,
+} from './serialize.js'
+import { parseStartupPacket, StartupError, type StartupParams } from './startup.js'
+
+/** What a connection needs from the server. */
+export interface WireContext {
+  engine: Engine
+  auth: AuthMethod
+  tls: tls.SecureContext | null
+  log: Logger
+  /** the engine database serving a client-visible database name, or null (3D000) */
+  resolveDatabase(name: string): string | null
+  lookupRole(db: string, name: string): Promise<RoleRow | null>
+  /** CancelRequest: interrupt connection `pid`'s statement if `secret` matches */
+  cancel(pid: number, secret: number): void
+  register(conn: Connection): void
+  unregister(conn: Connection): void
+  nextSid(): number
+}
+
+/** Input bytes handed to the engine and not yet consumed above which we stop reading the socket. */
+const IN_HIGH_WATER = 1 << 21
+const IN_LOW_WATER = 1 << 19
+/** PostgreSQL's authentication_timeout default. */
+const AUTH_TIMEOUT_MS = 60_000
+
+class Closed extends Error {}
+
+export class Connection {
+  sid = 0
+  secret = 0
+  private sock: net.Socket
+  private readonly buf = new MessageBuffer()
+  private wakeReader: (() => void) | null = null
+  private ready = false
+  private closed = false
+  /** set once the connection is ending: no more input is read */
+  private ending: { final: Uint8Array | null } | null = null
+  private opened = false
+  private inflight = 0
+  private paused = false
+  private user = ''
+
+  constructor(
+    socket: net.Socket,
+    private readonly ctx: WireContext,
+  ) {
+    this.sock = socket
+    socket.setNoDelay(true)
+    this.listen(socket)
+    void this.run()
+  }
+
+  private readonly handlers = {
+    data: (chunk: Buffer) => this.onData(chunk),
+    error: (e: Error) => this.ctx.log.debug({ err: e, sid: this.sid }, 'connection error'),
+    close: () => this.onClose(),
+  }
+
+  private listen(s: net.Socket): void {
+    s.on('data', this.handlers.data)
+    s.on('error', this.handlers.error)
+    s.on('close', this.handlers.close)
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.ending) return
+    this.buf.push(chunk)
+    if (this.ready) this.forward()
+    else this.wakeReader?.()
+  }
+
+  private async read<T>(take: () => T | null): Promise<T> {
+    for (;;) {
+      const v = take()
+      if (v !== null) return v
+      if (this.closed) throw new Closed()
+      await new Promise<void>((r) => {
+        this.wakeReader = r
+      })
+      this.wakeReader = null
+    }
+  }
+
+  private write(bytes: Uint8Array): void {
+    if (!this.closed && !this.sock.destroyed) this.sock.write(bytes)
+  }
+
+  private async run(): Promise<void> {
+    const timer = setTimeout(
+      () => this.end(fatal('08006', 'canceling authentication due to timeout')),
+      AUTH_TIMEOUT_MS,
+    )
+    try {
+      const params = await this.startup()
+      if (!params) return
+      await this.login(params)
+    } catch (e) {
+      if (e instanceof Closed) return
+      if (e instanceof ProtocolViolation) this.end(fatal('08P01', e.message))
+      else if (e instanceof StartupError) this.end(fatal(e.code, e.message, e.extra))
+      else {
+        this.ctx.log.error({ err: e }, 'connection start-up failed')
+        this.end(fatal('XX000', `internal error: ${(e as Error)?.message ?? e}`))
+      }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** SSLRequest / GSSENCRequest / CancelRequest until the StartupMessage (backend_startup.c). */
+  private async startup(): Promise<StartupParams | null> {
+    let sslDone = false
+    let gssDone = false
+    for (;;) {
+      const packet = parseStartupPacket(await this.read(() => this.buf.nextStartupPacket()))
+      switch (packet.kind) {
+        case 'cancel':
+          this.ctx.cancel(packet.pid, packet.secret)
+          this.end(null)
+          return null
+        case 'gssenc':
+          if (gssDone) throw new ProtocolViolation('unsupported frontend protocol 1234.5680')
+          gssDone = true
+          this.write(new Uint8Array([0x4e])) // 'N': no GSSAPI encryption
+          break
+        case 'ssl':
+          if (sslDone) throw new ProtocolViolation('unsupported frontend protocol 1234.5679')
+          sslDone = true
+          if (!this.ctx.tls) {
+            this.write(new Uint8Array([0x4e])) // 'N'
+            break
+          }
+          this.write(new Uint8Array([0x53])) // 'S', then the TLS handshake
+          if (this.buf.length > 0) throw new ProtocolViolation('received unencrypted data after SSL request')
+          this.upgrade(this.ctx.tls)
+          gssDone = true
+          break
+        case 'startup':
+          return packet.params
+      }
+    }
+  }
+
+  private upgrade(secureContext: tls.SecureContext): void {
+    const raw = this.sock
+    raw.off('data', this.handlers.data)
+    raw.off('close', this.handlers.close)
+    raw.off('error', this.handlers.error)
+    const t = new tls.TLSSocket(raw, { isServer: true, secureContext })
+    this.sock = t
+    this.listen(t)
+    raw.on('error', () => {})
+  }
+
+  private async login(p: StartupParams): Promise<void> {
+    const { engine } = this.ctx
+    this.user = p.user
+    if (p.minor > 0 || p.protocolOptions.length > 0)
+      this.write(negotiateProtocolVersion(0, p.protocolOptions))
+    const db = this.ctx.resolveDatabase(p.database)
+    // the role is needed for the password exchange; trust only needs it afterwards (as PostgreSQL)
+    const role = await this.ctx.lookupRole(db ?? 'postgres', p.user)
+    await authenticate(
+      {
+        write: (b) => this.write(b),
+        read: () => this.read(() => this.buf.nextAuthMessage()),
+      },
+      this.ctx.auth,
+      p.user,
+      role,
+    )
+    this.write(authentication(AuthCode.Ok))
+    // postinit.c: InitializeSessionUserId (role checks), then the database lookup
+    if (!role) throw new StartupError('28000', `role "${p.user}" does not exist`)
+    if (!role.canLogin) throw new StartupError('28000', `role "${p.user}" is not permitted to log in`)
+    if (!db) throw new StartupError('3D000', `database "${p.database}" does not exist`)
+    this.sid = this.ctx.nextSid()
+    this.secret = (Math.random() * 0x100000000) | 0
+    const opened = await engine.openSession(
+      {
+        sid: this.sid,
+        db,
+        login: { oid: role.oid, name: role.name, superuser: role.superuser },
+        settings: p.settings,
+      },
+      this.sink(),
+    )
+    if (!opened.ok)
+      throw new StartupError(opened.error.C ?? 'XX000', opened.error.M ?? 'error', pick(opened.error))
+    this.opened = true
+    if (this.closed) {
+      this.cleanup()
+      return
+    }
+    this.ctx.register(this)
+    this.write(
+      concatBytes([
+        ...opened.parameters.map(([k, v]) => parameterStatus(k, v)),
+        backendKeyData(this.sid, this.secret),
+        readyForQuery('I'),
+      ]),
+    )
+    this.ctx.log.debug({ sid: this.sid, user: p.user, db }, 'connection authorized')
+    this.ready = true
+    this.forward()
+  }
+
+  private sink(): SessionSink {
+    return {
+      data: (bytes, done) => {
+        if (this.closed || this.sock.destroyed) return done()
+        this.sock.write(bytes, () => done())
+      },
+      consumed: (n) => {
+        this.inflight -= n
+        if (this.ending && this.inflight <= 0) this.finish()
+        else if (this.paused && this.inflight < IN_LOW_WATER) {
+          this.paused = false
+          this.sock.resume()
+        }
+      },
+      failed: (fields) => {
+        this.inflight = 0
+        this.end(errorResponse({ ...fields, S: 'FATAL', V: 'FATAL' }))
+      },
+      ended: () => {
+        this.inflight = 0
+        this.end(null)
+      },
+    }
+  }
+
+  /** Hand complete messages to the engine; stop at Terminate or a protocol violation. */
+  private forward(): void {
+    const b = this.buf.takeMessages()
+    if (b.data) {
+      this.inflight += b.data.length
+      this.ctx.engine.input(this.sid, b.data)
+      if (this.inflight > IN_HIGH_WATER && !this.paused) {
+        this.paused = true
+        this.sock.pause()
+      }
+    }
+    if (b.violation) this.endAfterInput(fatal('08P01', b.violation.message))
+    else if (b.terminate) this.endAfterInput(null)
+  }
+
+  /** End once the engine has run everything already sent (its output still reaches the client). */
+  endAfterInput(final: Uint8Array | null): void {
+    if (this.ending) return
+    this.ending = { final }
+    this.sock.pause()
+    if (this.inflight <= 0) this.finish()
+  }
+
+  private finish(): void {
+    const final = this.ending?.final ?? null
+    this.end(final)
+  }
+
+  /** Write a last message (a FATAL) if any, close the socket, and end the engine session. */
+  end(final: Uint8Array | null): void {
+    if (!this.ending) this.ending = { final }
+    if (!this.closed && !this.sock.destroyed) {
+      if (final) this.sock.write(final)
+      this.sock.end()
+    }
+    this.markClosed()
+  }
+
+  private onClose(): void {
+    // the client vanished without Terminate: stop its running statement rather than let it hold the engine
+    if (!this.closed && !this.ending && this.opened) this.ctx.engine.cancel(this.sid)
+    this.markClosed()
+  }
+
+  private markClosed(): void {
+    if (this.closed) return
+    this.closed = true
+    this.wakeReader?.()
+    if (this.opened) this.cleanup()
+  }
+
+  private cleanup(): void {
+    this.ctx.unregister(this)
+    this.ctx.engine
+      .closeSession(this.sid)
+      .catch((e) => this.ctx.log.warn({ err: e, sid: this.sid }, 'session close failed'))
+  }
+
+  /** Server shutdown: finish what was sent, then FATAL 57P01 (PostgreSQL's fast shutdown message). */
+  terminate(): void {
+    const bye = fatal('57P01', 'terminating connection due to administrator command')
+    if (this.ready) this.endAfterInput(bye)
+    else this.end(bye)
+  }
+
+  get idle(): boolean {
+    return this.inflight <= 0
+  }
+
+  get userName(): string {
+    return this.user
+  }
+}
+
+function pick(fields: ErrorFields): ErrorFields {
+  const out: ErrorFields = {}
+  for (const k of ['D', 'H', 'W'] as const) if (fields[k] !== undefined) out[k] = fields[k]
+  return out
+}
