@@ -51,9 +51,9 @@ export async function startServer(config: Config, events: ServerEvents = {}): Pr
 
   if (config.password) {
     // store a SCRAM secret computed here: the cleartext never reaches SQL text or the catalog
-    await engine.query(DEFAULT_DB, `ALTER ROLE postgres PASSWORD '${scramSecret(config.password)}'`)
+    await engine.queryRows(DEFAULT_DB, `ALTER ROLE postgres PASSWORD '${scramSecret(config.password)}'`)
   } else if (config.auth !== 'trust') {
-    const r = await engine.query(
+    const r = await engine.queryRows(
       DEFAULT_DB,
       "SELECT rolpassword IS NULL FROM pg_catalog.pg_authid WHERE rolname = 'postgres'",
     )
@@ -132,7 +132,7 @@ export async function startServer(config: Config, events: ServerEvents = {}): Pr
 
 async function lookupRole(engine: Engine, db: string, name: string): Promise<RoleRow | null> {
   const hex = Buffer.from(name, 'utf8').toString('hex')
-  const r = await engine.query(
+  const r = await engine.queryRows(
     db,
     `SELECT oid, rolname, rolsuper, rolcanlogin, rolpassword, COALESCE(rolvaliduntil < now(), false)
        FROM pg_catalog.pg_authid WHERE rolname = pg_catalog.convert_from(pg_catalog.decode('${hex}', 'hex'), 'UTF8')`,

@@ -101,7 +101,8 @@ export async function runSuite({ url, suite, out, psql = 'psql', tests, timeoutM
     `DROP DATABASE IF EXISTS "${DB}";\nCREATE DATABASE "${DB}" TEMPLATE=template0;\n`,
   )
   // a server may accept CREATE DATABASE yet not connect clients to the new database
-  const landed = create.ok && psqlSync(psql, `${base}/${DB}`, 'SELECT current_database();\n').out.includes(DB)
+  const probe = create.ok && psqlSync(psql, `${base}/${DB}`, 'SELECT current_database();\n')
+  const landed = probe && probe.ok && probe.out.includes(DB)
   if (!landed) {
     db = fallbackDb
     notes.push(

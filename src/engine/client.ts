@@ -193,9 +193,15 @@ export class Engine {
     return this.native.cancel(sid, reason === 'timeout' ? CANCEL_TIMEOUT : CANCEL_USER)
   }
 
-  /** An internal query as superuser, rows as text. */
-  query(db: string, sql: string): Promise<QueryResult> {
+  /** An internal query as superuser (simple protocol): column names and rows of text values. */
+  queryRows(db: string, sql: string): Promise<QueryResult> {
     return this.request({ t: 'query', db, sql })
+  }
+
+  /** An internal query as superuser: rows as objects of text values (null for NULL). */
+  async query<T = Record<string, string | null>>(db: string, sql: string): Promise<T[]> {
+    const r = await this.queryRows(db, sql)
+    return r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c, row[i] ?? null])) as T)
   }
 
   async close(): Promise<void> {
