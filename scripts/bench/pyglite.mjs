@@ -20,6 +20,8 @@ export async function startPyglite(extraArgs = []) {
       dir,
       '--log-level',
       'warn',
+      '--auth',
+      'trust', // loopback only
       ...extraArgs,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },

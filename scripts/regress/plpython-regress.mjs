@@ -102,7 +102,7 @@ export async function runSuite({ url, suite, out, psql = 'psql', tests, timeoutM
   )
   // a server may accept CREATE DATABASE yet not connect clients to the new database
   const probe = create.ok && psqlSync(psql, `${base}/${DB}`, 'SELECT current_database();\n')
-  const landed = probe && probe.ok && probe.out.includes(DB)
+  const landed = probe?.ok && probe.out.includes(DB)
   if (!landed) {
     db = fallbackDb
     notes.push(
