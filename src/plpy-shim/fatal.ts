@@ -137,7 +137,7 @@ export class FatalOutput {
       out.push(buf.subarray(p, p + total))
       p += total
     }
-    if (whole && out.length === 1 && out[0]!.byteLength === chunk.byteLength) return chunk
+    if (whole && !this.terminated && out.length === 1 && out[0]!.byteLength === chunk.byteLength) return chunk
     const r = new Uint8Array(out.reduce((n, o) => n + o.byteLength, 0))
     let at = 0
     for (const o of out) {

@@ -112,7 +112,8 @@ def _one_str(fname, args, none_ok=False):
         return None
     if not isinstance(s, str):
         raise TypeError(
-            "%s() argument 1 must be %s, not %s" % (fname, "str or None" if none_ok else "str", type(s).__name__)
+            "%s() argument 1 must be %s, not %s"
+            % (fname, "str or None" if none_ok else "str", "None" if s is None else type(s).__name__)
         )
     if "\x00" in s:
         raise ValueError("embedded null character")

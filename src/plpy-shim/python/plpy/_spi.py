@@ -82,7 +82,8 @@ class PLyResult:
         self._rows[item] = value
 
     def __delitem__(self, item):
-        del self._rows[item]
+        # PL/Python's mp_ass_subscript passes the NULL "value" of a deletion on to PyObject_SetItem
+        raise SystemError("null argument to internal routine")
 
     def __iter__(self):
         return iter(self._rows)
@@ -186,6 +187,7 @@ del _c
 
 
 _MISSING = object()
+_NONE = b"\x00"  # the codec's NONE tag (src/plpython/codec.ts)
 
 
 def _limit(v):
@@ -215,7 +217,8 @@ def _args_bytes(plan, values, what):
             v = values[j]
         except Exception as e:  # noqa: BLE001 - PySequence_GetItem failed: PLy_elog in the PG_TRY
             raise external_routine_error("could not get element %d from sequence" % j, e) from None
-        parts.append(plan._converters[j](v))
+        # PLy_output_convert: None is NULL for every type
+        parts.append(_NONE if v is None else plan._converters[j](v))
     return b"".join(parts)
 
 
