@@ -10,10 +10,10 @@ import type { Elog } from '../engine/elog.js'
 import { PgError } from '../engine/elog.js'
 import type { ErrorContextStack } from '../engine/errcontext.js'
 import type { Heap } from '../engine/heap.js'
-import { L, NODETAG, OID, TYPEFUNC } from '../engine/layout.js'
+import { ELEVEL, L, NODETAG, OID, TYPEFUNC } from '../engine/layout.js'
 import type { Spi } from '../engine/spi.js'
 import { Tuples } from '../engine/tuples.js'
-import { fatalError } from '../plpy-shim/fatal.js'
+import { fatalError, requestFatal } from '../plpy-shim/fatal.js'
 import { type ShimState, shim } from '../plpy-shim/state.js'
 import { abortOpenSubtransactions } from '../plpy-shim/transaction.js'
 import { CodecReader, CodecWriter } from './codec.js'
@@ -364,7 +364,10 @@ export class PlPythonRuntime implements LanguageRuntime {
     const s = (i: number) => (t[i] == null ? null : String(t[i]))
     const n = (i: number) => (typeof t[i] === 'number' ? (t[i] as number) : 0)
     if (t[E.phase] === 1 && !p?.isProcedure) this.contexts.push('while creating return value')
-    this.elog.raise(s(E.message) ?? 'unknown Python error', {
+    const message = s(E.message) ?? 'unknown Python error'
+    // an uncaught plpy.Fatal ends the client's session (plpy-shim/fatal.ts)
+    if (t[E.elevel] === ELEVEL.FATAL) requestFatal(this, message, {})
+    this.elog.raise(message, {
       sqlstate: s(E.sqlstate) ?? '38000',
       detail: s(E.detail),
       hint: s(E.hint),
