@@ -106,6 +106,9 @@ export class Elog {
   report(level: number, message: string, f: PgErrorFields = {}): void {
     const h = this.heap
     const M = h.M
+    // FATAL/PANIC would end the one backend every session shares (proc_exit): report them as ERROR;
+    // ending a single session is plpy-shim/fatal.ts's job
+    if (level > ELEVEL.ERROR) level = ELEVEL.ERROR
     if (!M._errstart(level, 0)) return // not reported at this level (client_min_messages, log_min_messages)
     M._errcode(
       packSqlstate(

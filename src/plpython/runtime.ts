@@ -186,7 +186,8 @@ export class PlPythonRuntime implements LanguageRuntime {
   /** Enter a Python call (no Python runs after plpy.fatal in this exec: plpy-shim/fatal.ts). */
   pushFrame(proc: Procedure | undefined, fcinfo: number, nonatomic = this.nonatomic(fcinfo)): CallFrame {
     const st = this.plpy
-    if (st.fatal) throw fatalError(this)!
+    // raised, not thrown: the FATAL carries this call's CONTEXT
+    if (st.fatal) this.elog.raiseJs(fatalError(this))
     const depth = this.frames.length
     let frame = this.framePool[depth]
     if (!frame) {
@@ -239,7 +240,8 @@ export class PlPythonRuntime implements LanguageRuntime {
           this.popFrame(frame)
         }
       }
-      if (this.plpy.fatal) throw fatalError(this)!
+      // raised, not thrown: the FATAL carries this call's CONTEXT
+      if (this.plpy.fatal) this.elog.raiseJs(fatalError(this))
       return this.buildResult(p, fcinfo, datum, status, typmod)
     } finally {
       this.contexts.pop(ctx)
@@ -379,7 +381,8 @@ export class PlPythonRuntime implements LanguageRuntime {
       column: s(E.column),
       datatype: s(E.datatype),
       constraint: s(E.constraint),
-      elevel: n(E.elevel) || undefined,
+      // never FATAL here: the backend is shared; requestFatal above ends just this client's session
+      elevel: ELEVEL.ERROR,
     })
   }
 

@@ -118,7 +118,7 @@ export class SrfRunner {
     const fatal = fatalError(rt)
     if (fatal) {
       this.close(st)
-      throw fatal
+      rt.elog.raiseJs(fatal) // with this call's CONTEXT, as PostgreSQL's FATAL has it
     }
     // raised here, not thrown: the error must carry this call's CONTEXT lines
     if (failure) rt.elog.raiseJs(failure)
