@@ -74,8 +74,8 @@ function convertArgs(
     const nulls = M._palloc(n) as number
     const r = new CodecReader(Buffer.from(args.buffer, args.byteOffset, args.byteLength))
     for (let j = 0; j < n; j++) {
-      // PLy_spi_prepare sets the argument converters up with typmod -1
-      const d = rt.out.build(r, plan.types[j]!, -1)
+      // PLy_spi_prepare sets the converters up with parseTypeString's typmod: varchar(3) is enforced
+      const d = rt.out.build(r, plan.types[j]!, plan.typmods[j]!)
       h.setU32(values + 4 * j, d)
       h.setU8(nulls + j, rt.out.isnull ? 0x6e : 0x20) // 'n' / ' '
     }

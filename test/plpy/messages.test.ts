@@ -265,8 +265,7 @@ describe('plpy.quote_literal, quote_nullable, quote_ident', () => {
       '"q"',
     ]
     await c.query(`CREATE FUNCTION pyquote(s text) RETURNS text[] LANGUAGE plpython3u AS $$
-return '{%s}' % ','.join('"%s"' % q.replace('\\\\', '\\\\\\\\').replace('"', '\\\\"')
-                         for q in (plpy.quote_literal(s), plpy.quote_nullable(s), plpy.quote_ident(s)))
+return [plpy.quote_literal(s), plpy.quote_nullable(s), plpy.quote_ident(s)]
 $$`)
     for (const s of inputs) {
       const r = await c.query(
