@@ -228,7 +228,8 @@ export class ProcedureCache {
 
   /** Validator: the checks and a compile in a throw-away namespace (syntax errors at CREATE FUNCTION). */
   validate(row: ProcRow, sid: number): void {
-    this.check(row, row.rettype === OID.TRIGGER || row.rettype === OID.EVENT_TRIGGER)
+    // plpython3_validator: only `RETURNS trigger` is set up as a trigger (event triggers are refused)
+    this.check(row, row.rettype === OID.TRIGGER)
     const err = this.host.validate({ sid, oid: row.oid, name: row.name, src: row.src })
     if (err) this.raiseCompile(err)
   }
