@@ -17,6 +17,7 @@ export const REQUIRED: Record<string, string[]> = {
     'plpython_params',
     'plpython_setof',
     'plpython_record',
+    'plpython_types',
     'plpython_composite',
     'plpython_drop',
   ],
@@ -36,8 +37,6 @@ export const REQUIRED: Record<string, string[]> = {
 /** Required by an issue but blocked on another area: name → what is missing (and whose it is). */
 export const PENDING: Record<string, string> = {
   plpython_test: 'dir(plpy) lists the private submodules _elog/_exc/_spi/_xact (plpy module, issue 4)',
-  plpython_types:
-    'psql sends PGDATESTYLE as a startup parameter; the server must apply startup GUCs (wire/sessions, issues 2/6)',
   plpython_unicode: 'needs PL/Python trigger functions (issue 5)',
 }
 
