@@ -8,6 +8,7 @@ export const REQUIRED: Record<string, string[]> = {
   plpython: [
     'plpython_schema',
     'plpython_populate',
+    'plpython_test',
     'plpython_do',
     'plpython_global',
     'plpython_import',
@@ -36,7 +37,6 @@ export const REQUIRED: Record<string, string[]> = {
 
 /** Required by an issue but blocked on another area: name → what is missing (and whose it is). */
 export const PENDING: Record<string, string> = {
-  plpython_test: 'dir(plpy) lists the private submodules _elog/_exc/_spi/_xact (plpy module, issue 4)',
   plpython_unicode: 'needs PL/Python trigger functions (issue 5)',
 }
 

@@ -5,8 +5,7 @@ it with SPI inside the calling statement. The module mirrors plpy_plpymodule.c: 
 their spiexceptions, execute/prepare/cursor, subtransactions, transaction control and quoting.
 """
 
-from plpy import spiexceptions
-from plpy._elog import (
+from _plpy.elog import (
     debug,
     error,
     fatal,
@@ -18,9 +17,10 @@ from plpy._elog import (
     quote_nullable,
     warning,
 )
-from plpy._exc import Error, Fatal, SPIError
-from plpy._spi import cursor, execute, prepare
-from plpy._xact import commit, rollback, subtransaction
+from _plpy.exc import Error, Fatal, SPIError
+from _plpy.spi import cursor, execute, prepare
+from _plpy.xact import commit, rollback, subtransaction
+from plpy import spiexceptions
 
 __all__ = [
     "Error",

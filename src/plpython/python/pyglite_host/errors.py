@@ -12,7 +12,7 @@ import os as _os
 import traceback as _tb
 
 import plpy
-from plpy import _exc as _plpy_exc
+from _plpy import exc as _plpy_exc
 
 from . import convert
 
@@ -66,9 +66,9 @@ def _source_line(source, lineno):
     return None
 
 
-# frames of the plpy package and of this host package: PL/Python's plpy and its conversions are C code,
-# so their frames never show in a traceback
-_PLPY_DIR = _os.path.dirname(plpy.__file__) + _os.sep
+# frames of the plpy package, its implementation (_plpy) and this host package: PL/Python's plpy and its
+# conversions are C code, so their frames never show in a traceback
+_PLPY_DIR = _os.path.dirname(_os.path.dirname(plpy.__file__)) + _os.sep
 _HOST_DIR = _os.path.dirname(_os.path.abspath(__file__)) + _os.sep
 
 

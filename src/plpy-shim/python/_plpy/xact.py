@@ -5,7 +5,7 @@ exit always ends the innermost one, whichever object exits. Subtransactions a fu
 aborted with a WARNING when it returns (src/plpy-shim/subxact.ts).
 """
 
-from plpy._exc import call
+from _plpy.exc import call
 
 
 class PLySubtransaction:

@@ -12,7 +12,7 @@ import operator
 
 import _pyglite
 
-from plpy._exc import Error, call, external_routine_error
+from _plpy.exc import Error, call, external_routine_error
 
 _jscall = _pyglite.jscall
 _PgError = _pyglite.PgError
@@ -246,7 +246,7 @@ def execute(*args):
                 status, nrows, rows, desc = _jscall("execute", args[0], limit)
                 return PLyResult(status, nrows, rows if rows is not None else [], desc)
             except _PgError as e:
-                from plpy._exc import spi_error
+                from _plpy.exc import spi_error
 
                 raise spi_error(e.args[0]) from None
     if 1 <= len(args) <= 3 and type(args[0]) is PLyPlan:

@@ -9,7 +9,7 @@ session layer closes that client's connection (see src/plpy-shim/fatal.ts).
 
 import _pyglite
 
-from plpy._exc import Error, call, valid_sqlstate
+from _plpy.exc import Error, call, valid_sqlstate
 
 # elog levels (elog.h, PostgreSQL 18)
 DEBUG2, LOG, INFO, NOTICE, WARNING, ERROR, FATAL = 13, 15, 17, 18, 19, 21, 22
