@@ -475,3 +475,28 @@ napi_value ReleaseProc(napi_env env, napi_callback_info info) {
   gil_leave();
   return undefined(env);
 }
+
+/* ------------------------------------------------------------------ for the trigger path (trigger.c) */
+
+/* Enter procedure `id` for a call: its function and globals (borrowed). Returns the call depth before
+ * this call (> 0: a recursive call, whose caller's bindings must be saved), -1 if the procedure is unknown.
+ * Every successful proc_enter is paired with one proc_leave. */
+int proc_enter(uint32_t id, PyObject **func, PyObject **globals) {
+  Proc *p = proc_by_id(id);
+  if (!p) return -1;
+  *func = p->func;
+  *globals = p->globals;
+  return p->calldepth++;
+}
+
+void proc_leave(uint32_t id) {
+  procs[id]->calldepth--;
+  maybe_free(id);
+}
+
+/* A Datum of a natively read argument kind (A_INT2 … A_BYTEA) as a new Python object; NULL without an
+ * exception set when the value must be detoasted first, NULL with one on failure. */
+PyObject *datum_to_py(int kind, uint32_t datum) {
+  PyObject *o = read_arg(kind, datum, 0, NULL);
+  return o == NEEDS_CODEC ? NULL : o;
+}

@@ -85,5 +85,11 @@ napi_value ReleaseProc(napi_env env, napi_callback_info info);
 napi_value SrfStart(napi_env env, napi_callback_info info);
 napi_value SrfNext(napi_env env, napi_callback_info info);
 napi_value SrfClose(napi_env env, napi_callback_info info);
+int proc_enter(uint32_t id, PyObject **func, PyObject **globals);
+void proc_leave(uint32_t id);
+PyObject *datum_to_py(int kind, uint32_t datum);
+
+/* ---- trigger calls (trigger.c) ---- */
+void trigger_define(napi_env env, napi_value exports);
 
 #endif

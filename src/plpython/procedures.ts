@@ -12,7 +12,7 @@ import type { ErrorTuple, PythonHost } from './host.js'
 import type { OutputConverters, PyDesc } from './output.js'
 
 /** Argument kinds read natively (native/call.c A_*); anything else goes through the codec. */
-const ARG_KIND: Record<number, number> = {
+export const ARG_KIND: Record<number, number> = {
   [OID.INT2]: 1,
   [OID.INT4]: 2,
   [OID.INT8]: 3,
@@ -79,6 +79,8 @@ export class ProcedureCache {
   private readonly table: Array<Procedure | undefined> = [undefined]
   private readonly free: number[] = []
   private readonly bySession = new Map<number, Map<number, Procedure>>()
+  /** trigger procedures per session, keyed "function oid:relation oid" */
+  private readonly byTrigger = new Map<number, Map<string, Procedure>>()
 
   constructor(
     private readonly spi: Spi,
@@ -113,6 +115,32 @@ export class ProcedureCache {
       this.bySession.set(sid, m)
     }
     m.set(oid, p)
+    return p
+  }
+
+  /**
+   * PLy_procedure_get for a trigger call: PL/Python caches trigger procedures per (function, relation),
+   * each compiled on its own (own globals, own SD), and revalidates them against the pg_proc row as
+   * functions are.
+   */
+  getTrigger(sid: number, oid: number, relid: number): Procedure {
+    const key = `${oid >>> 0}:${relid >>> 0}`
+    let m = this.byTrigger.get(sid)
+    const old = m?.get(key)
+    if (old?.valid && old.procGen === this.watch.procGen) return old
+    const gen = this.watch.procGen
+    const row = this.read(oid)
+    if (old?.valid && old.version === row.version) {
+      old.procGen = gen
+      return old
+    }
+    if (old) this.retire(old)
+    const p = this.compile(row, sid, false, gen, true, relid)
+    if (!m) {
+      m = new Map()
+      this.byTrigger.set(sid, m)
+    }
+    m.set(key, p)
     return p
   }
 
@@ -159,6 +187,7 @@ export class ProcedureCache {
     transient: boolean,
     gen = this.watch.procGen,
     asTrigger = false,
+    triggerRelid = 0,
   ): Procedure {
     if (row.oid !== 0) this.check(row, asTrigger)
     const isProcedure = row.kind === 'p'
@@ -171,7 +200,11 @@ export class ProcedureCache {
     const descJson = JSON.stringify(desc)
     const r = this.host.compile({
       sid,
-      key: transient ? `do:${sid}` : `${sid}:${row.oid}`,
+      key: transient
+        ? `do:${sid}`
+        : asTrigger
+          ? `${sid}:${row.oid}:${triggerRelid >>> 0}`
+          : `${sid}:${row.oid}`,
       oid: row.oid,
       name: row.name,
       src: row.src,
@@ -244,10 +277,12 @@ export class ProcedureCache {
 
   /** Forget a closed session's procedures (their Python side is dropped by the host). */
   dropSession(sid: number): void {
-    const m = this.bySession.get(sid)
-    if (!m) return
-    for (const p of m.values()) this.retire(p)
-    this.bySession.delete(sid)
+    for (const map of [this.bySession, this.byTrigger] as Array<Map<number, Map<unknown, Procedure>>>) {
+      const m = map.get(sid)
+      if (!m) continue
+      for (const p of m.values()) this.retire(p)
+      map.delete(sid)
+    }
   }
 
   private raiseCompile(t: ErrorTuple): never {
