@@ -533,5 +533,6 @@ NAPI_MODULE_INIT() {
       {"srfClose", 0, SrfClose, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
+  trigger_define(env, exports);
   return exports;
 }

@@ -16,6 +16,7 @@ import { Tuples } from '../engine/tuples.js'
 import { fatalError, requestFatal } from '../plpy-shim/fatal.js'
 import { type ShimState, shim } from '../plpy-shim/state.js'
 import { abortOpenSubtransactions } from '../plpy-shim/transaction.js'
+import { TriggerRuntime } from '../triggers/index.js'
 import { CodecReader, CodecWriter } from './codec.js'
 import { DatumIo } from './datum.js'
 import { type ErrorTuple, type PythonHost, S } from './host.js'
@@ -52,6 +53,8 @@ export interface CallFrame {
   proc?: Procedure
   /** explicit plpy subtransactions open when the call began */
   subxactLevel: number
+  /** a trigger call's TriggerData: registered with SPI when it connects (transition tables) */
+  triggerData?: number
 }
 
 export class PlPythonRuntime implements LanguageRuntime {
@@ -69,8 +72,8 @@ export class PlPythonRuntime implements LanguageRuntime {
   readonly procs: ProcedureCache
   readonly codec = new CodecWriter()
   readonly frames: CallFrame[] = []
-  /** Handles calls made by the trigger manager (fcinfo->context is a TriggerData); set by src/triggers. */
-  triggerHandler: ((fcinfo: number) => number) | undefined
+  /** Calls made by the trigger manager (fcinfo->context is a TriggerData): src/triggers. */
+  readonly triggers: TriggerRuntime
   private readonly srf: SrfRunner
   private memory: ArrayBuffer | undefined
   private memoryView: Uint8Array | undefined
@@ -98,6 +101,7 @@ export class PlPythonRuntime implements LanguageRuntime {
     this.out = new OutputConverters(heap, elog, this.datum, this.types, this.tuples, this.arrays, this.watch)
     this.procs = new ProcedureCache(spi, elog, this.watch, this.types, this.out, host)
     this.srf = new SrfRunner(this)
+    this.triggers = new TriggerRuntime(this)
     this.scratch = heap.M._malloc(16) as number
     host.native.setCodecBuffer(this.codec.buf)
     this.codec.onGrow = (b) => host.native.setCodecBuffer(b)
@@ -128,11 +132,14 @@ export class PlPythonRuntime implements LanguageRuntime {
     if (!frame.spiConnected) {
       this.spi.connect(frame.nonatomic)
       frame.spiConnected = true
+      // PLy_exec_trigger: SPI_register_trigger_data makes the transition tables visible to queries
+      if (frame.triggerData) this.heap.M._SPI_register_trigger_data(frame.triggerData)
     }
   }
 
   /** A client session ended: forget its compiled procedures (GD/SD go with the Python side). */
   dropSession(sid: number): void {
+    this.triggers.dropSession(sid)
     this.procs.dropSession(sid)
   }
 
@@ -152,12 +159,7 @@ export class PlPythonRuntime implements LanguageRuntime {
   private dispatch(fcinfo: number): number {
     const h = this.heap
     const node = h.u32at(fcinfo + L.fcinfo_context)
-    if (node && h.u32at(node) === NODETAG.TriggerData) {
-      if (this.triggerHandler) return this.triggerHandler(fcinfo)
-      throw new PgError('PL/Python trigger functions are not supported yet by this pyglite build', {
-        sqlstate: '0A000',
-      })
-    }
+    if (node && h.u32at(node) === NODETAG.TriggerData) return this.triggers.call(fcinfo)
     const flinfo = h.u32at(fcinfo + L.fcinfo_flinfo)
     const oid = h.u32at(flinfo + L.fl_fn_oid)
     const extra = h.u32at(flinfo + L.fl_fn_extra)
@@ -191,7 +193,14 @@ export class PlPythonRuntime implements LanguageRuntime {
     const depth = this.frames.length
     let frame = this.framePool[depth]
     if (!frame) {
-      frame = { spiConnected: false, readOnly: false, nonatomic: false, proc: undefined, subxactLevel: 0 }
+      frame = {
+        spiConnected: false,
+        readOnly: false,
+        nonatomic: false,
+        proc: undefined,
+        subxactLevel: 0,
+        triggerData: 0,
+      }
       this.framePool[depth] = frame
     }
     frame.spiConnected = false
@@ -199,6 +208,7 @@ export class PlPythonRuntime implements LanguageRuntime {
     frame.nonatomic = nonatomic
     frame.proc = proc
     frame.subxactLevel = st.subxacts.length
+    frame.triggerData = 0
     this.frames.push(frame)
     return frame
   }

@@ -1,0 +1,65 @@
+// "MODIFY": the replacement columns the native walk of TD["new"] left in the modify area become Datums
+// (staged by-reference values copied into palloc'd memory; other values through the core's builders:
+// the type's input function with the column's typmod, domain checks, composites, arrays), then one
+// heap_modify_tuple_by_cols (PLy_modify_tuple). Runs after SPI_finish, in the trigger manager's memory
+// context, under the "while modifying trigger row" CONTEXT line.
+
+import { CodecReader } from '../plpython/codec.js'
+import type { ErrorTuple } from '../plpython/host.js'
+import type { PlPythonRuntime } from '../plpython/runtime.js'
+import { M, STAT, type TriggerNative } from './native.js'
+import type { Scratch } from './rows.js'
+import type { Site } from './site.js'
+
+/**
+ * Build the count replacement entries of the modify area (in TD["new"]'s key order, so errors of the
+ * input functions come in PL/Python's order), then raise `failure` if the walk stopped at an error, else
+ * return the modified tuple (or `base` itself when nothing needs replacing).
+ */
+export function applyModify(
+  rt: PlPythonRuntime,
+  native: TriggerNative,
+  site: Site,
+  s: Scratch,
+  base: number,
+  failure: ErrorTuple | null,
+): number {
+  const h = rt.heap
+  const Mod = h.M
+  const ctx = rt.contexts.push('while modifying trigger row')
+  try {
+    const stat = rt.host.stat
+    const count = stat[STAT.count]!
+    const staged = stat[STAT.staging]!
+    const cols = s.area
+    const values = s.area + 4 * site.natts
+    const nulls = s.area + 8 * site.natts
+    const kinds = s.area + 9 * site.natts
+    let chunk = 0
+    if (staged > 0) {
+      chunk = Mod._palloc(staged) as number // MAXALIGNed: the staged entries are 8-aligned within it
+      native.trigCopyStaging(chunk)
+    }
+    for (let k = 0; k < count; k++) {
+      const kind = h.u8at(kinds + k)
+      if (kind === M.READY) continue
+      const v = values + 4 * k
+      const off = chunk + h.u32at(v)
+      if (kind !== M.GENERIC) {
+        h.setU32(v, off) // int8, float8, text: the staged Datum itself
+        continue
+      }
+      // a copy: building may call into wasm, which can grow (and so detach) the memory buffer
+      const bytes = Buffer.from(h.bytes(off + 4, h.u32at(off)))
+      const col = site.cols[h.i32at(cols + 4 * k) - 1]!
+      const d = rt.out.build(new CodecReader(bytes), col.typid, col.typmod)
+      h.setU32(v, d >>> 0)
+      h.setU8(nulls + k, rt.out.isnull ? 1 : 0)
+    }
+    if (failure) rt.raisePython(site.proc, failure)
+    if (count === 0) return base
+    return Mod._heap_modify_tuple_by_cols(base, site.desc, count, cols, values, nulls) as number
+  } finally {
+    rt.contexts.pop(ctx)
+  }
+}

@@ -1,0 +1,56 @@
+// The trigger half of the native addon (native/trigger.c): shapes, the per-row call and the MODIFY
+// staging copy, with the codes both sides share.
+import type { Native } from '../plpython/host.js'
+
+export interface TriggerNative {
+  /** register a trigger site's shape (JSON of shape.ts ShapeSpec) for procedure procId: shape id */
+  trigSetup(procId: number, specJson: string): number
+  trigRelease(shapeId: number): void
+  /**
+   * Build TD, call the procedure, check its result (and walk TD["new"] for MODIFY). Tuples are wasm
+   * addresses of deformed Datum/bool arrays (0 when absent). Returns TS; the trigger result is in stat[7].
+   */
+  trigCall(
+    shapeId: number,
+    procId: number,
+    event: number,
+    newValues: number,
+    newNulls: number,
+    oldValues: number,
+    oldNulls: number,
+    codecLen: number,
+    modifyArea: number,
+  ): number
+  /** copy the staged by-reference values of the last MODIFY walk to wasm address ptr */
+  trigCopyStaging(ptr: number): void
+}
+
+export function triggerNative(n: Native): TriggerNative {
+  return n as unknown as TriggerNative
+}
+
+/** trigCall status. */
+export const TS = { RESULT: 0, ERROR: 6, NEED_DETOAST: 7 } as const
+
+/** Trigger result (stat[7]) when the status is TS.RESULT. */
+export const TR = {
+  OK: 0,
+  SKIP: 1,
+  MODIFY: 2,
+  MODIFY_FAILED: 3,
+  MODIFY_IN_DELETE: 4,
+  NOT_STRING: 5,
+  BAD_STRING: 6,
+} as const
+
+/** Status words: replaced columns, staging length, trigger result. */
+export const STAT = { count: 1, staging: 6, result: 7 } as const
+
+/** How a TD["new"] value becomes a Datum natively (else: the generic converter). */
+export const OUT = { GENERIC: 0, INT2: 1, INT4: 2, INT8: 3, FLOAT8: 4, BOOL: 5, TEXT: 6, OID: 7 } as const
+
+/** Column flags. */
+export const F = { DROPPED: 1, GEN_STORED: 2, GEN_VIRTUAL: 4, ROUNDTRIP: 8 } as const
+
+/** Replacement entry kinds in the modify area. */
+export const M = { READY: 0, INT8: 1, FLOAT8: 2, TEXT: 3, GENERIC: 4 } as const
