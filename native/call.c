@@ -40,7 +40,8 @@ PyObject *py_register_proc(PyObject *self, PyObject *args) {
   for (uint32_t i = 1; i < nprocs; i++) /* reuse a free slot */
     if (!procs[i]) {
       procs[i] = p;
-      return PyLong_FromUnsignedLong(i);
+      p->pid = PyLong_FromUnsignedLong(i);
+      return Py_NewRef(p->pid);
     }
   if (nprocs == 0) nprocs = 1; /* id 0 is never used */
   if (nprocs >= capprocs) {
@@ -52,7 +53,8 @@ PyObject *py_register_proc(PyObject *self, PyObject *args) {
     capprocs = cap;
   }
   procs[nprocs] = p;
-  return PyLong_FromUnsignedLong(nprocs++);
+  p->pid = PyLong_FromUnsignedLong(nprocs++);
+  return Py_NewRef(p->pid);
 }
 
 static Proc *proc_by_id(unsigned long id) {
@@ -66,6 +68,7 @@ static void free_proc(uint32_t id) {
   Py_DECREF(p->globals);
   Py_DECREF(p->argnames);
   Py_DECREF(p->converter);
+  Py_XDECREF(p->pid);
   PyMem_Free(p);
 }
 
@@ -343,15 +346,25 @@ void convert_result(Proc *p, uint32_t id, PyObject *r, uint32_t *datum) {
     return;
   }
   PyObject *b = NULL;
-  if (p->converter != Py_None) {
-    PyObject *pid = PyLong_FromUnsignedLong(id);
-    if (pid) b = PyObject_CallFunctionObjArgs(p->converter, r, pid, NULL);
-    Py_XDECREF(pid);
-  }
+  if (Py_IS_TYPE(p->converter, &ConverterType))
+    b = converter_run(p->converter, r, p->pid); /* compiled: no Python-level call */
+  else if (p->converter != Py_None)
+    b = PyObject_CallFunctionObjArgs(p->converter, r, p->pid, NULL);
   if (b && PyBytes_Check(b)) {
-    Py_XSETREF(g_result, b);
-    g_stat[1] = (int32_t)PyBytes_GET_SIZE(b);
-    set_status(S_GENERIC);
+    size_t n = (size_t)PyBytes_GET_SIZE(b);
+    /* stat[6]: where the free part of the result buffer starts (JS reserves what an outer result still
+     * uses while a nested call runs); the result's offset goes to stat[7] */
+    size_t base = g_stat[6] > 0 ? (size_t)g_stat[6] : 0;
+    g_stat[1] = (int32_t)n;
+    if (base <= g_resbuf_len && n <= g_resbuf_len - base) { /* the common case: no Buffer allocated */
+      memcpy(g_resbuf + base, PyBytes_AS_STRING(b), n);
+      g_stat[7] = (int32_t)base;
+      Py_DECREF(b);
+      set_status(S_GENERIC_INLINE);
+    } else {
+      Py_XSETREF(g_result, b);
+      set_status(S_GENERIC);
+    }
     return;
   }
   if (b) {

@@ -11,13 +11,26 @@ enum { A_CODEC = 0, A_INT2, A_INT4, A_INT8, A_FLOAT4, A_FLOAT8, A_BOOL, A_OID, A
 /* result kinds: which results can skip the generic converter */
 enum { R_GENERIC = 0, R_VOID, R_INT2, R_INT4, R_INT8, R_FLOAT4, R_FLOAT8, R_BOOL, R_TEXT, R_OID };
 /* call status, in stat[0] (src/plpython/runtime.ts S) */
-enum { S_DATUM = 0, S_NULL, S_F64, S_I64, S_TEXT, S_GENERIC, S_ERROR, S_NEED_CODEC, S_DONE, S_NOT_ITERABLE };
+enum {
+  S_DATUM = 0,
+  S_NULL,
+  S_F64,
+  S_I64,
+  S_TEXT,
+  S_GENERIC,
+  S_ERROR,
+  S_NEED_CODEC,
+  S_DONE,
+  S_NOT_ITERABLE,
+  S_GENERIC_INLINE /* converter bytes copied into the result buffer, stat[1] long */
+};
 
 typedef struct {
   PyObject *func;      /* the compiled procedure: a zero-argument function */
   PyObject *globals;   /* its globals (arguments are bound here, as in PL/Python) */
   PyObject *argnames;  /* tuple: str or None per argument */
-  PyObject *converter; /* callable(result, proc_id) -> bytes, or None */
+  PyObject *converter; /* a _pyglite.Converter, or callable(result, proc_id) -> bytes, or None */
+  PyObject *pid;       /* the id as a Python int (tracebacks of conversion errors) */
   int nargs;
   int retkind;
   int calldepth;

@@ -18,6 +18,8 @@ uint8_t *g_mem;
 size_t g_mem_len;
 const uint8_t *g_codec;
 size_t g_codec_len;
+uint8_t *g_resbuf;
+size_t g_resbuf_len;
 int32_t *g_stat;
 PyObject *g_result;
 PyObject *g_last_error;
@@ -350,6 +352,7 @@ static PyMethodDef module_methods[] = {
     {"sequence_check", py_sequence_check, METH_O, "PySequence_Check"},
     {"mapping_check", py_mapping_check, METH_O, "PyMapping_Check"},
     {"object_bytes", py_object_bytes, METH_O, "PyObject_Bytes"},
+    {"set_failure_fields", py_set_failure_fields, METH_O, "set failure_fields(message, exc, pid) -> 5-tuple"},
     {"cancel_kind", py_cancel_kind, METH_NOARGS, "pending cancel request of the running statement (0 = none)"},
     {"in_call", py_in_call, METH_NOARGS, "whether plpy may enter the engine now"},
     {"set_error_formatter", py_set_formatter, METH_O, "set formatter(proc_id, phase, exc) -> tuple"},
@@ -395,7 +398,8 @@ static napi_value Init(napi_env env, napi_callback_info info) {
   int ok = m != NULL && codec_init() == 0;
   if (ok) {
     g_PgError = PyErr_NewException("_pyglite.PgError", PyExc_Exception, NULL);
-    ok = g_PgError && PyModule_AddObjectRef(m, "PgError", g_PgError) == 0 &&
+    ok = g_PgError && PyModule_AddObjectRef(m, "PgError", g_PgError) == 0 && PyType_Ready(&ConverterType) == 0 &&
+         PyModule_AddObjectRef(m, "Converter", (PyObject *)&ConverterType) == 0 &&
          PyDict_SetItemString(modules, "_pyglite", m) == 0;
   }
   s_args = PyUnicode_InternFromString("args");
@@ -447,6 +451,20 @@ static napi_value SetCodecBuffer(napi_env env, napi_callback_info info) {
     return throw_error(env, "setCodecBuffer(buffer)");
   g_codec = data;
   g_codec_len = len;
+  return undefined(env);
+}
+
+/* setResultBuffer(buffer): where small converted results are copied (no Buffer allocation per call) */
+static napi_value SetResultBuffer(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *data;
+  size_t len;
+  if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok)
+    return throw_error(env, "setResultBuffer(buffer)");
+  g_resbuf = data;
+  g_resbuf_len = len;
   return undefined(env);
 }
 
@@ -516,6 +534,7 @@ NAPI_MODULE_INIT() {
       {"init", 0, Init, 0, 0, 0, napi_default, 0},
       {"setMemory", 0, SetMemory, 0, 0, 0, napi_default, 0},
       {"setCodecBuffer", 0, SetCodecBuffer, 0, 0, 0, napi_default, 0},
+      {"setResultBuffer", 0, SetResultBuffer, 0, 0, 0, napi_default, 0},
       {"memoryAddress", 0, MemoryAddress, 0, 0, 0, napi_default, 0},
       {"enableInterrupts", 0, EnableInterrupts, 0, 0, 0, napi_default, 0},
       {"execBegin", 0, ExecBegin, 0, 0, 0, napi_default, 0},

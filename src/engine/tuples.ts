@@ -35,6 +35,9 @@ export class Tuples {
   /** Scratch Datum/bool arrays per nesting level (a composite inside a composite uses the next level). */
   private readonly scratch: Array<{ values: number; nulls: number; cap: number; htd: number }> = []
   private level = 0
+  private formValues = 0
+  private formNulls = 0
+  private formCap = 0
 
   constructor(private readonly heap: Heap) {}
 
@@ -144,11 +147,24 @@ export class Tuples {
     const h = this.heap
     const M = h.M
     const n = values.length
-    const vp = M._palloc(Math.max(4 * n, 4)) as number
-    const np = M._palloc(Math.max(n, 1)) as number
+    // heap_form_tuple copies the values: its input arrays are scratch memory reused by every call
+    if (n > this.formCap) {
+      if (this.formValues) {
+        M._free(this.formValues)
+        M._free(this.formNulls)
+      }
+      this.formCap = Math.max(n, 32)
+      this.formValues = M._malloc(4 * this.formCap) as number
+      this.formNulls = M._malloc(this.formCap) as number
+    }
+    const vp = this.formValues
+    const np = this.formNulls
+    if (h.u32.length === 0) h.refresh()
+    const u32 = h.u32
+    const u8 = h.u8
     for (let i = 0; i < n; i++) {
-      h.setU32(vp + 4 * i, values[i]! >>> 0)
-      h.setU8(np + i, nulls[i] ? 1 : 0)
+      u32[(vp >>> 2) + i] = values[i]! >>> 0
+      u8[np + i] = nulls[i] ? 1 : 0
     }
     const tuple = M._heap_form_tuple(desc, vp, np) as number
     return M._HeapTupleHeaderGetDatum(h.u32at(tuple + L.htd_t_data)) as number

@@ -122,10 +122,24 @@ export type Decoded = null | boolean | number | bigint | string | Uint8Array | {
 /** Reader for Python → JS results (same tags): a streaming cursor plus generic decoding. */
 export class CodecReader {
   pos = 0
-  constructor(readonly buf: Buffer) {}
+  end: number
+  constructor(
+    public buf: Buffer,
+    end = buf.length,
+  ) {
+    this.end = end
+  }
+
+  /** Read another value from buf[pos, end) (a reader is reused per call: no allocation). */
+  reset(buf: Buffer, end: number, pos = 0): this {
+    this.buf = buf
+    this.pos = pos
+    this.end = end
+    return this
+  }
 
   get done(): boolean {
-    return this.pos >= this.buf.length
+    return this.pos >= this.end
   }
 
   tag(): number {
@@ -144,6 +158,22 @@ export class CodecReader {
     const v = this.buf.readUInt32LE(this.pos)
     this.pos += 4
     return v
+  }
+
+  /** After an INT64 tag: the value as a number when it fits 32 bits, else null (the bytes stay unread). */
+  int32OrNull(): number | null {
+    const lo = this.buf.readInt32LE(this.pos)
+    const hi = this.buf.readInt32LE(this.pos + 4)
+    if (hi !== (lo < 0 ? -1 : 0)) return null
+    this.pos += 8
+    return lo
+  }
+
+  /** After an INT64 or FLOAT64 tag: the 8 raw bytes (little-endian, as wasm stores them). */
+  raw8(): Buffer {
+    const b = this.buf.subarray(this.pos, this.pos + 8)
+    this.pos += 8
+    return b
   }
 
   /** After a STR/BYTES/DECIMAL/INTSTR tag: the payload bytes (a view, valid while buf lives). */

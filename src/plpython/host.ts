@@ -20,6 +20,7 @@ export interface Native {
   init(dispatch: (...args: unknown[]) => unknown): Int32Array
   setMemory(buffer: ArrayBuffer, addrInterruptPending: number, addrQueryCancelPending: number): void
   setCodecBuffer(buf: Buffer): void
+  setResultBuffer(buf: Buffer): void
   memoryAddress(buffer: ArrayBuffer): number
   enableInterrupts(): void
   execBegin(token: number, timeoutMs: number): void
@@ -57,6 +58,7 @@ export const S = {
   NEED_CODEC: 7,
   DONE: 8,
   NOT_ITERABLE: 9,
+  GENERIC_INLINE: 10,
 } as const
 
 export const CANCEL_USER = 1

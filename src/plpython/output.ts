@@ -16,13 +16,25 @@ import type { DatumIo } from './datum.js'
 
 /** What the Python converter needs to know about a result type (flattened through domains). */
 export type PyDesc =
-  | { k: 's' } // any scalar: str() / repr() for floats, then the type's input function
+  // any scalar: str() / repr() for floats, then the type's input function; h: a hint for the native
+  // converter that exact ints (i2/i4/i8) and floats (f8) may travel as numbers, text (t) as bytes
+  | { k: 's'; h?: 'i2' | 'i4' | 'i8' | 'f8' | 't' }
   | { k: 'b' } // bool: truthiness
   | { k: 'y' } // bytea: bytes()
   | { k: 'v'; p?: boolean } // void (p: of a procedure)
   | { k: 'a'; e: PyDesc } // array of e
   | { k: 'r'; n: Array<string | null>; t: PyDesc[] } // composite: names (null = dropped), types
   | { k: 'R' } // RECORD whose columns are known only at call time
+
+/** Scalar types whose values may skip the text round trip (the results are the same as their input
+ * functions would give: int2in/int4in/int8in of str(int), float8in of repr(float), textin). */
+const SCALAR_HINT: Record<number, 'i2' | 'i4' | 'i8' | 'f8' | 't'> = {
+  [OID.INT2]: 'i2',
+  [OID.INT4]: 'i4',
+  [OID.INT8]: 'i8',
+  [OID.FLOAT8]: 'f8',
+  [OID.TEXT]: 't',
+}
 
 /** Builds one Datum from the codec stream; sets OutputConverters.isnull. */
 export type Builder = (r: CodecReader) => number
@@ -37,9 +49,10 @@ export class OutputConverters {
   /** Null flag of the Datum the last builder returned. */
   isnull = false
   private readonly builders = new Map<string, Builder>()
-  private readonly rows = new Map<string, RowPlan>()
   private gen = 0
   private recordInFn = 0
+  private readonly lists: Array<{ values: number[]; nulls: boolean[] }> = []
+  private depth = 0
 
   constructor(
     private readonly heap: Heap,
@@ -82,6 +95,8 @@ export class OutputConverters {
     if (typoid === OID.VOID) return { k: 'v' }
     if (typoid === OID.BOOL) return { k: 'b' }
     if (typoid === OID.BYTEA) return { k: 'y' }
+    const hint = SCALAR_HINT[typoid]
+    if (hint) return { k: 's', h: hint }
     const t = typoid === OID.RECORD ? null : this.types.get(typoid)
     if (t?.typtype === 'd') return this.pyDesc(t.basetype, t.basetypmod)
     if (t?.elem) return { k: 'a', e: this.pyDesc(t.elem, typmod) }
@@ -126,13 +141,37 @@ export class OutputConverters {
           return this.unexpected(tag, r)
         }
       default:
-        return (r) => {
-          const tag = r.tag()
-          this.isnull = tag === T.NONE
-          if (tag === T.NONE) return 0
-          if (tag === T.STR) return this.io.inputBytes(r.payload(), typoid, typmod)
-          return this.unexpected(tag, r)
-        }
+        return this.scalar(typoid, typmod)
+    }
+  }
+
+  /** PLyObject_ToScalar; the numbers and text the native converter passes directly are stored as is. */
+  private scalar(typoid: number, typmod: number): Builder {
+    const h = this.heap
+    const direct =
+      typoid === OID.INT2 || typoid === OID.INT4
+        ? (r: CodecReader, tag: number) => (tag === T.INT64 ? r.int32OrNull() : null)
+        : typoid === OID.INT8 || typoid === OID.FLOAT8
+          ? (r: CodecReader, tag: number) => {
+              if (tag !== (typoid === OID.INT8 ? T.INT64 : T.FLOAT64)) return null
+              const p = h.M._palloc(8) as number // by reference on wasm32
+              h.write(p, r.raw8())
+              return p
+            }
+          : typoid === OID.TEXT
+            ? (r: CodecReader, tag: number) => (tag === T.STR ? this.io.makeVarlena(r.payload()) : null)
+            : null
+    return (r) => {
+      const tag = r.tag()
+      this.isnull = tag === T.NONE
+      if (tag === T.NONE) return 0
+      if (direct) {
+        const d = direct(r, tag)
+        if (d !== null) return d >>> 0
+      }
+      if (tag === T.STR) return this.io.inputBytes(r.payload(), typoid, typmod)
+      if (tag === T.INT64) return this.io.input(String(r.raw8().readBigInt64LE(0)), typoid, typmod)
+      return this.unexpected(tag, r)
     }
   }
 
@@ -164,23 +203,27 @@ export class OutputConverters {
         return 0
       }
       if (tag !== T.ARRAY) return this.unexpected(tag, r)
-      const values: number[] = []
-      const nulls: boolean[] = []
-      while (r.peek() !== T.ARRAY_END) {
-        values.push(elem(r))
-        nulls.push(this.isnull)
+      const { values, nulls } = this.scratch()
+      try {
+        while (r.peek() !== T.ARRAY_END) {
+          values.push(elem(r))
+          nulls.push(this.isnull)
+        }
+        r.tag()
+        const ndims = r.u8()
+        const dims: number[] = []
+        for (let i = 0; i < ndims; i++) dims.push(r.u32())
+        this.isnull = false
+        return this.arrays.construct(base, storage, dims, values, nulls)
+      } finally {
+        this.depth--
       }
-      r.tag()
-      const ndims = r.u8()
-      const dims: number[] = []
-      for (let i = 0; i < ndims; i++) dims.push(r.u32())
-      this.isnull = false
-      return this.arrays.construct(base, storage, dims, values, nulls)
     }
   }
 
   /** PLyObject_ToComposite: a ROW of attribute values, or a string for record_in. */
   private composite(typoid: number, typmod: number): Builder {
+    let plan: RowPlan | undefined // per-attribute builders, made from the tuple descriptor
     return (r) => {
       const tag = r.tag()
       if (tag === T.NONE) {
@@ -194,43 +237,54 @@ export class OutputConverters {
       if (tag !== T.ROW) return this.unexpected(tag, r)
       const n = r.u32()
       const desc = this.tuples.lookupRowtype(typoid, typmod)
-      const plan = this.rowPlan(desc, typoid, typmod)
+      if (!plan || plan.gen !== this.generation) plan = this.rowPlan(desc)
       if (n !== plan.natts)
         throw new PgError(
           `returned row has ${n} columns, but type ${this.types.format(typoid)} has ${plan.natts}`,
         )
-      const values: number[] = []
-      const nulls: boolean[] = []
-      for (let i = 0; i < n; i++) {
-        const b = plan.builders[i]
-        if (b) {
-          values.push(b(r))
-          nulls.push(this.isnull)
-        } else {
-          this.expect(r, T.NONE) // dropped column
-          values.push(0)
-          nulls.push(true)
+      const { values, nulls } = this.scratch()
+      try {
+        for (let i = 0; i < n; i++) {
+          const b = plan.builders[i]
+          if (b) {
+            values.push(b(r))
+            nulls.push(this.isnull)
+          } else {
+            this.expect(r, T.NONE) // dropped column
+            values.push(0)
+            nulls.push(true)
+          }
         }
+        const d = this.tuples.formDatum(desc, values, nulls)
+        this.tuples.release(desc)
+        this.isnull = false
+        return d
+      } finally {
+        this.depth--
       }
-      const d = this.tuples.formDatum(desc, values, nulls)
-      this.tuples.release(desc)
-      this.isnull = false
-      return d
     }
   }
 
-  private rowPlan(desc: number, typoid: number, typmod: number): RowPlan {
-    const key = `${typoid}:${typmod}`
-    let plan = this.rows.get(key)
-    if (plan && plan.gen === this.generation) return plan
+  /** Value/null lists reused per nesting level (a row inside an array inside a row …). */
+  private scratch(): { values: number[]; nulls: boolean[] } {
+    let s = this.lists[this.depth]
+    if (!s) {
+      s = { values: [], nulls: [] }
+      this.lists[this.depth] = s
+    }
+    this.depth++
+    s.values.length = 0
+    s.nulls.length = 0
+    return s
+  }
+
+  private rowPlan(desc: number): RowPlan {
     const rd = this.tuples.readDesc(desc)
-    plan = {
+    return {
       gen: this.generation,
       natts: rd.natts,
       builders: rd.attrs.map((a) => (a.dropped ? null : this.builder(a.typid, a.typmod))),
     }
-    this.rows.set(key, plan)
-    return plan
   }
 
   private recordIn(bytes: Uint8Array, typoid: number, typmod: number): number {

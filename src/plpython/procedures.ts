@@ -9,7 +9,7 @@ import { type Elog, PgError } from '../engine/elog.js'
 import { OID } from '../engine/layout.js'
 import type { Spi } from '../engine/spi.js'
 import type { ErrorTuple, PythonHost } from './host.js'
-import type { OutputConverters, PyDesc } from './output.js'
+import type { Builder, OutputConverters, PyDesc } from './output.js'
 
 /** Argument kinds read natively (native/call.c A_*); anything else goes through the codec. */
 export const ARG_KIND: Record<number, number> = {
@@ -65,6 +65,10 @@ export interface Procedure {
   descDependsOnCatalog: boolean
   /** typmod of the record type the converter is set for (RECORD results), -2 = none */
   recTypmod: number
+  /** the Datum builder for results (cached; valid for builderGen/builderTypmod) */
+  builder?: Builder
+  builderGen: number
+  builderTypmod: number
   valid: boolean
 }
 
@@ -238,6 +242,8 @@ export class ProcedureCache {
       descGen: this.out.generation,
       descDependsOnCatalog: dependsOnCatalog(desc),
       recTypmod: -2,
+      builderGen: -1,
+      builderTypmod: -2,
       valid: true,
     }
     if (!transient) this.table[index] = p

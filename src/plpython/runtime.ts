@@ -71,6 +71,9 @@ export class PlPythonRuntime implements LanguageRuntime {
   readonly out: OutputConverters
   readonly procs: ProcedureCache
   readonly codec = new CodecWriter()
+  /** where the native side copies converted results (S.GENERIC_INLINE), and readers reused by depth */
+  private readonly resultBuf = Buffer.alloc(64 * 1024)
+  private readonly resultReaders: CodecReader[] = []
   readonly frames: CallFrame[] = []
   /** Calls made by the trigger manager (fcinfo->context is a TriggerData): src/triggers. */
   readonly triggers: TriggerRuntime
@@ -104,6 +107,7 @@ export class PlPythonRuntime implements LanguageRuntime {
     this.triggers = new TriggerRuntime(this)
     this.scratch = heap.M._malloc(16) as number
     host.native.setCodecBuffer(this.codec.buf)
+    host.native.setResultBuffer(this.resultBuf)
     this.codec.onGrow = (b) => host.native.setCodecBuffer(b)
   }
 
@@ -350,17 +354,36 @@ export class PlPythonRuntime implements LanguageRuntime {
         this.host.native.copyText(ptr + 4)
         return ptr
       }
-      case S.GENERIC: {
+      case S.GENERIC:
+      case S.GENERIC_INLINE: {
         // plpython_return_error_callback: not for procedures
         const ctx = p.isProcedure ? -1 : this.contexts.push('while creating return value')
+        // while this result is read, nested calls (a domain CHECK calling Python…) write past it
+        const base = stat[6]!
         try {
-          const r = new CodecReader(this.host.native.takeResult())
-          const d = p.recordResult
-            ? this.out.build(r, OID.RECORD, typmod)
-            : this.out.build(r, p.row.rettype, -1)
+          let r: CodecReader
+          if (status === S.GENERIC_INLINE) {
+            const off = stat[7]!
+            const end = off + stat[1]!
+            stat[6] = end
+            const depth = this.entries
+            r = this.resultReaders[depth] ?? new CodecReader(this.resultBuf, 0)
+            this.resultReaders[depth] = r
+            r.reset(this.resultBuf, end, off)
+          } else r = new CodecReader(this.host.native.takeResult())
+          const gen = this.out.generation
+          if (!p.builder || p.builderGen !== gen || p.builderTypmod !== typmod) {
+            p.builder = p.recordResult
+              ? this.out.builder(OID.RECORD, typmod)
+              : this.out.builder(p.row.rettype, -1)
+            p.builderGen = gen
+            p.builderTypmod = typmod
+          }
+          const d = p.builder(r)
           if (this.out.isnull) h.setU8(fcinfo + L.fcinfo_isnull, 1)
           return d
         } finally {
+          stat[6] = base
           if (ctx >= 0) this.contexts.pop(ctx)
         }
       }
