@@ -1,7 +1,6 @@
 // The PL/Python language handler for one PGlite instance (plpy_main.c / plpy_exec.c): the call handler,
 // the inline handler (DO) and the validator. Procedures are compiled per session and cached
 // (procedures.ts); each FmgrInfo (one call site of one statement) finds its procedure through fn_extra.
-import type { ProcRow } from '../catalog/procedures.js'
 import { TypeCatalog } from '../catalog/types.js'
 import { Arrays } from '../engine/arrays.js'
 import type { LanguageRuntime } from '../engine/bridge.js'
@@ -20,6 +19,7 @@ import { TriggerRuntime } from '../triggers/index.js'
 import { CodecReader, CodecWriter } from './codec.js'
 import { DatumIo } from './datum.js'
 import { type ErrorTuple, type PythonHost, S } from './host.js'
+import { runInline, runValidator } from './inline.js'
 import { InputConverters } from './input.js'
 import { OutputConverters } from './output.js'
 import { A_VARLENA, type Procedure, ProcedureCache } from './procedures.js'
@@ -419,69 +419,25 @@ export class PlPythonRuntime implements LanguageRuntime {
     })
   }
 
-  // ---------------------------------------------------------------- DO and the validator
+  // ---------------------------------------------------------------- DO and the validator (inline.ts)
 
   inline(fcinfo: number): number {
     if (this.entries === 0) this.contexts.reset()
     this.entries++
     try {
-      return this.runInline(fcinfo)
+      return runInline(this, fcinfo)
     } finally {
       this.entries--
     }
-  }
-
-  private runInline(fcinfo: number): number {
-    const h = this.heap
-    const icb = h.u32at(fcinfo + L.fcinfo_args) // args[0]: InlineCodeBlock *
-    const src = h.str(h.u32at(icb + L.icb_source_text)) ?? ''
-    const atomic = h.u8at(icb + L.icb_atomic) !== 0
-    const row: ProcRow = {
-      oid: 0,
-      name: 'inline_code_block',
-      schema: '',
-      src,
-      rettype: OID.VOID,
-      retset: false,
-      kind: 'f',
-      volatility: 'v',
-      argtypes: [],
-      argnames: [],
-      allargtypes: null,
-      argmodes: null,
-      allargnames: null,
-      rettyptype: 'p',
-      rettypname: 'void',
-      version: '',
-    }
-    const p = this.procs.compile(row, this.session, true)
-    try {
-      this.invoke(p, fcinfo, !atomic)
-    } finally {
-      this.host.native.releaseProc(p.procId)
-    }
-    return 0
   }
 
   validate(fcinfo: number): number {
     if (this.entries === 0) this.contexts.reset()
     this.entries++
     try {
-      return this.runValidator(fcinfo)
+      return runValidator(this, fcinfo)
     } finally {
       this.entries--
     }
-  }
-
-  private runValidator(fcinfo: number): number {
-    const h = this.heap
-    const M = h.M
-    const oid = h.u32at(fcinfo + L.fcinfo_args)
-    const flinfo = h.u32at(fcinfo + L.fcinfo_flinfo)
-    if (!M._CheckFunctionValidatorAccess(h.u32at(flinfo + L.fl_fn_oid), oid)) return 0
-    const check = h.str(M._GetConfigOption(h.cstr('check_function_bodies'), 0, 0))
-    if (check === 'off') return 0
-    this.procs.validate(this.procs.read(oid), this.session)
-    return 0
   }
 }
