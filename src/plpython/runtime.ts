@@ -351,6 +351,7 @@ export class PlPythonRuntime implements LanguageRuntime {
         }
         if (ctx >= 0) this.contexts.pop(ctx)
         h.setU32(ptr, (n + 4) << 2)
+        this.syncMemory() // the palloc (or plpy during the call) may have grown the memory
         this.host.native.copyText(ptr + 4)
         return ptr
       }
