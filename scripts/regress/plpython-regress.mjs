@@ -78,6 +78,7 @@ function runPsql(psql, url, sqlFile, outFile, timeoutMs) {
 }
 
 function diffLines(a, b) {
+  if (!fs.existsSync(a)) return Number.POSITIVE_INFINITY
   const r = spawnSync('diff', [a, b], { encoding: 'utf8' })
   return r.status === 0 ? 0 : r.stdout.split('\n').length - 1
 }
