@@ -243,18 +243,28 @@ void restore_bindings(Proc *p, PyObject *saved) {
 
 /* Bind argv (stolen) by name and as the `args` list, then call the procedure. */
 PyObject *bind_and_call(Proc *p, PyObject **argv) {
-  PyObject *lst = PyList_New(p->nargs);
-  if (!lst) {
+  /* the previous call's `args` list is reused when nothing but the globals holds it (the common case:
+   * no per-call allocation); a list the code kept a reference to is left alone */
+  PyObject *old = PyDict_GetItemWithError(p->globals, s_args);
+  if (!old) PyErr_Clear();
+  int reuse = old && PyList_CheckExact(old) && Py_REFCNT(old) == 1 && PyList_GET_SIZE(old) == p->nargs;
+  PyObject *lst = reuse ? NULL : PyList_New(p->nargs);
+  if (!reuse && !lst) {
     for (int i = 0; i < p->nargs; i++) Py_DECREF(argv[i]);
     return NULL;
   }
   for (int i = 0; i < p->nargs; i++) {
     PyObject *name = PyTuple_GET_ITEM(p->argnames, i);
     if (name != Py_None) PyDict_SetItem(p->globals, name, argv[i]);
-    PyList_SET_ITEM(lst, i, argv[i]);
+    if (reuse)
+      Py_SETREF(PyList_GET_ITEM(old, i), argv[i]);
+    else
+      PyList_SET_ITEM(lst, i, argv[i]);
   }
-  PyDict_SetItem(p->globals, s_args, lst);
-  Py_DECREF(lst);
+  if (!reuse) {
+    PyDict_SetItem(p->globals, s_args, lst);
+    Py_DECREF(lst);
+  }
   g_call_depth++;
   PyObject *r = PyObject_CallNoArgs(p->func);
   g_call_depth--;

@@ -59,6 +59,15 @@ describe('arguments', () => {
     expect(await value(c, `SELECT show_args(1, NULL, 2.5)`)).toBe('(1, None, 2.5, [1, None, 2.5])')
   })
 
+  it('an args list kept by the code is not changed by later calls', async () => {
+    await fn(c, 'keep_args(x int) RETURNS text', "GD.setdefault('kept', []).append(args)\nreturn repr(GD['kept'])")
+    expect(await value(c, 'SELECT keep_args(1)')).toBe('[[1]]')
+    expect(await value(c, 'SELECT keep_args(2)')).toBe('[[1], [2]]')
+    expect(await value(c, 'SELECT string_agg(keep_args(i), $$;$$) FROM generate_series(3, 4) i')).toBe(
+      '[[1], [2], [3]];[[1], [2], [3], [4]]',
+    )
+  })
+
   it('an argument reassigned needs `global`, as in PL/Python', async () => {
     await fn(c, 'no_global(x int) RETURNS int', 'x = x + 1\nreturn x')
     const e = await failure(c, 'SELECT no_global(1)')
