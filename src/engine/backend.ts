@@ -137,7 +137,7 @@ export class Backend {
   }
 
   /** Whether a batch leaves the session mid extended-protocol batch (its turn lasts until Sync). */
-  private trackInput(s: EngineSession, data: Uint8Array): void {
+  trackInput(s: EngineSession, data: Uint8Array): void {
     let o = 0
     while (o + 5 <= data.length) {
       const t = data[o]!
@@ -240,6 +240,64 @@ export class Backend {
       h[this.statics.unnamedStatement >> 2] = 0
       this.owner = null
     }
+  }
+
+  /**
+   * Whether other sessions' work may run now, although the holder's turn goes on: the holder waits idle
+   * inside a transaction block (not mid-batch, not in COPY, not failed).
+   */
+  get asideOpen(): boolean {
+    const h = this.holder
+    return !!h && h.status === 'T' && !h.midBatch && !h.copyIn && !h.closed
+  }
+
+  /**
+   * Run work for other sessions inside the holder's idle transaction, in a savepoint rolled back afterwards:
+   * what the work changed transactionally (settings, role) is undone, what PostgreSQL keeps outside
+   * transactions (prepared statements) stays with the session that made it. So connecting, preparing
+   * statements and disconnecting do not wait for another client's transaction to end.
+   */
+  aside<T>(work: () => T): T {
+    const h = this.holder
+    if (!h || !this.asideOpen) throw new Error('no idle transaction to work beside')
+    this.switchTo(h)
+    this.exec('SAVEPOINT pyglite_aside')
+    try {
+      return work()
+    } finally {
+      if (this.owner && this.owner !== h) this.saveOwner()
+      this.inst.heap.refresh()
+      const mem = this.inst.heap.i32
+      mem[this.statics.preparedQueries >> 2] = h.preparedQueries
+      mem[this.statics.unnamedStatement >> 2] = h.unnamedStatement
+      mem[this.statics.authenticatedUserId >> 2] = h.login.oid
+      this.owner = h
+      // undoes the work's settings and role: the backend is the holder's again (ParameterStatus included)
+      this.runCollect((io) =>
+        this.io.exec(
+          concat([query('ROLLBACK TO SAVEPOINT pyglite_aside'), query('RELEASE SAVEPOINT pyglite_aside')]),
+          io,
+        ),
+      )
+      this.reportedChanged = false
+    }
+  }
+
+  /**
+   * Run a session's complete batch beside the holder's transaction (see aside): its output is returned
+   * whole, with ReadyForQuery saying Idle, which is what the session is.
+   */
+  runBeside(s: EngineSession, data: Uint8Array): Uint8Array {
+    const chunks: Uint8Array[] = []
+    this.trackInput(s, data)
+    this.io.exec(data, { more: noInput, out: (c) => chunks.push(c.slice()) })
+    const out = concat(chunks)
+    for (let o = 0; o + 5 <= out.length; ) {
+      const len = (out[o + 1]! << 24) | (out[o + 2]! << 16) | (out[o + 3]! << 8) | out[o + 4]!
+      if (out[o] === B.ReadyForQuery && len === 5) out[o + 5] = 0x49 // 'I'
+      o += 1 + len
+    }
+    return out
   }
 
   /** Save the backend's state into its owner. */

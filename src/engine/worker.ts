@@ -7,12 +7,12 @@ import { configureLogging, type LogLevel, logger } from '../log.js'
 import { createDispatcher } from '../plpy-shim/dispatch.js'
 import { FatalOutput, takeFatal } from '../plpy-shim/fatal.js'
 import { type PythonHost, startPythonHost } from '../plpython/host.js'
-import { Backend, SqlError } from './backend.js'
+import { Backend, type EngineSession, SqlError } from './backend.js'
 import { isLongjmp } from './elog.js'
 import { Instance } from './instance.js'
 import { Output } from './output.js'
 import { BackendExited, socketCallbackRecorder } from './pgio.js'
-import type { DbOpened, EngineConfig, FromWorker, ToWorker } from './protocol.js'
+import { CTL, type DbOpened, type EngineConfig, type FromWorker, type ToWorker } from './protocol.js'
 
 const config = workerData as EngineConfig
 configureLogging(config.logLevel as LogLevel)
@@ -91,7 +91,47 @@ function backendOf(m: ToWorker): Backend | undefined {
 function runnable(m: ToWorker): boolean {
   const b = backendOf(m)
   if (!b?.holder) return true
-  return (m.t === 'input' || m.t === 'session-close') && m.sid === b.holder.sid
+  if ((m.t === 'input' || m.t === 'session-close') && m.sid === b.holder.sid) return true
+  return besideOk(m, b)
+}
+
+/** Work that may run beside the holder's idle transaction (Backend.aside) instead of waiting for it. */
+function besideOk(m: ToWorker, b: Backend): boolean {
+  if (!b.asideOpen) return false
+  switch (m.t) {
+    case 'query':
+    case 'session-open':
+      return true
+    case 'session-close':
+      return !b.sessions.get(m.sid)?.busy
+    case 'input':
+      return preparationOnly(m.data)
+    default:
+      return false
+  }
+}
+
+/**
+ * A batch that only prepares, describes or closes statements and ends with Sync (PQprepare: Parse, Sync).
+ * A client driving several connections from one thread prepares on one while another holds a transaction.
+ */
+function preparationOnly(data: Uint8Array): boolean {
+  let o = 0
+  let last = 0
+  while (o + 5 <= data.length) {
+    const t = data[o]!
+    const kind = data[o + 5]
+    const ok = t === 0x50 || t === 0x48 || t === 0x53 || ((t === 0x44 || t === 0x43) && kind === 0x53) // P H S, D/C 'S'
+    if (!ok) return false
+    last = t
+    o += 1 + ((data[o + 1]! << 24) | (data[o + 2]! << 16) | (data[o + 3]! << 8) | data[o + 4]!)
+  }
+  return last === 0x53
+}
+
+/** Run `work` now: beside the holder's idle transaction if another session holds the backend. */
+function besideHolder<T>(b: Backend, sid: number, work: () => T): T {
+  return b.holder && b.holder.sid !== sid ? b.aside(work) : work()
 }
 
 /** Move messages that arrived while we were busy into the queue (used inside blocking waits). */
@@ -143,7 +183,7 @@ async function request(m: Exclude<ToWorker, { t: 'input' }>): Promise<unknown> {
       const { backend } = await openDb(m.db)
       activate(backend.inst)
       try {
-        const parameters = backend.openSession(m.sid, m.login, m.settings)
+        const parameters = besideHolder(backend, m.sid, () => backend.openSession(m.sid, m.login, m.settings))
         sessionDb.set(m.sid, m.db)
         return { ok: true, parameters }
       } catch (e) {
@@ -157,7 +197,7 @@ async function request(m: Exclude<ToWorker, { t: 'input' }>): Promise<unknown> {
       if (backend) {
         host.native.execBegin(0, 0)
         try {
-          closeEngineSession(backend, m.sid)
+          besideHolder(backend, m.sid, () => closeEngineSession(backend, m.sid))
         } finally {
           host.native.execEnd()
         }
@@ -171,7 +211,7 @@ async function request(m: Exclude<ToWorker, { t: 'input' }>): Promise<unknown> {
       backend.inst.runtime.session = 0
       host.native.execBegin(0, 0)
       try {
-        return backend.internal(m.sql)
+        return besideHolder(backend, 0, () => backend.internal(m.sql))
       } finally {
         host.native.execEnd()
       }
@@ -190,6 +230,10 @@ function input(sid: number, first: Uint8Array): void {
   const s = backend?.sessions.get(sid)
   if (!backend || !s) {
     post({ t: 'out', sid, consumed: first.length }) // the session is gone: just release the bytes
+    return
+  }
+  if (backend.holder && backend.holder !== s) {
+    inputBeside(backend, s, first)
     return
   }
   // consecutive inputs of this session form one batch (a pipelining client)
@@ -233,6 +277,32 @@ function input(sid: number, first: Uint8Array): void {
     out.finish(data.length, terminate)
     if (!s.busy || s.closed) backend.holder = null
   }
+}
+
+/** A preparation-only batch of a session that does not hold the backend (see besideOk). */
+function inputBeside(backend: Backend, s: EngineSession, data: Uint8Array): void {
+  activate(backend.inst)
+  backend.inst.runtime.session = s.sid
+  host.native.execBegin(0, 0)
+  let out: Uint8Array | undefined
+  try {
+    out = backend.aside(() => {
+      backend.switchTo(s)
+      return backend.runBeside(s, data)
+    })
+  } catch (e) {
+    if (e instanceof BackendExited) backendDied(e, backend)
+    else sessionFailed(backend, s.sid, e)
+  } finally {
+    host.native.execEnd()
+    backend.inst.runtime.session = backend.holder?.sid ?? 0
+  }
+  if (out?.length) Atomics.add(ctl, CTL.OUT_INFLIGHT, out.length)
+  const bytes = out?.length ? out : undefined
+  post(
+    { t: 'out', sid: s.sid, data: bytes, consumed: data.length },
+    bytes ? [bytes.buffer as ArrayBuffer] : [],
+  )
 }
 
 /** Roll back and free what session `sid` left on the backend, and its PL/Python state. */
