@@ -78,7 +78,10 @@ export class RawClient {
   }
 
   /** Connect and complete a trust start-up; returns the messages up to the first ReadyForQuery. */
-  static async login(port: number, params: Record<string, string> = {}): Promise<{ c: RawClient; startup: Msg[] }> {
+  static async login(
+    port: number,
+    params: Record<string, string> = {},
+  ): Promise<{ c: RawClient; startup: Msg[] }> {
     const c = await RawClient.connect(port)
     c.write(startupPacket({ user: 'postgres', database: 'postgres', ...params }))
     const startup = await c.until('Z')

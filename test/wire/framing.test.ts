@@ -3,7 +3,7 @@
 // their body arrives.
 import { describe, expect, it } from 'vitest'
 import { MessageBuffer } from '../../src/wire/framing.js'
-import { parseOptions, parseStartupPacket, StartupError } from '../../src/wire/startup.js'
+import { parseOptions, parseStartupPacket, type StartupError } from '../../src/wire/startup.js'
 import { message, query, startupPacket } from '../helpers/raw.js'
 
 const stream = Buffer.concat([

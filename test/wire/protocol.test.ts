@@ -2,8 +2,8 @@
 // protocol negotiation, SSL/GSS requests, bad settings), GUC reports, notices, pipelining, Flush,
 // malformed and oversized messages (FATAL 08P01, nobody else affected), CancelRequest keys, Terminate.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startServer, type TestServer } from '../helpers/server.js'
 import { fields, message, parameters, query, RawClient, rows, startupPacket } from '../helpers/raw.js'
+import { startServer, type TestServer } from '../helpers/server.js'
 
 let srv: TestServer
 beforeAll(async () => {
@@ -68,7 +68,11 @@ describe('start-up', () => {
     expect(startup.slice(-2).map((m) => m.type)).toEqual(['K', 'Z'])
     expect(startup.at(-1)!.body.toString()).toBe('I')
     // and the session really has those settings
-    const r = rows(await c.query("SELECT current_setting('TimeZone'), current_setting('IntervalStyle'), '1 day'::interval"))
+    const r = rows(
+      await c.query(
+        "SELECT current_setting('TimeZone'), current_setting('IntervalStyle'), '1 day'::interval",
+      ),
+    )
     expect(r).toEqual([['Europe/Paris', 'iso_8601', 'P1D']])
     c.end()
   })
@@ -135,7 +139,10 @@ describe('queries', () => {
   it('reports a changed GUC_REPORT setting with ParameterStatus before ReadyForQuery', async () => {
     const { c } = await RawClient.login(srv.port)
     const msgs = await c.query("SET application_name = 'renamed'; SET DateStyle = 'German'")
-    expect(Object.fromEntries(parameters(msgs))).toEqual({ application_name: 'renamed', DateStyle: 'German, DMY' })
+    expect(Object.fromEntries(parameters(msgs))).toEqual({
+      application_name: 'renamed',
+      DateStyle: 'German, DMY',
+    })
     expect(msgs.at(-1)!.type).toBe('Z')
     c.end()
   })
@@ -174,7 +181,11 @@ describe('queries', () => {
 describe('bad input', () => {
   it('ends a connection that sends an unknown message type with FATAL 08P01; others are unaffected', async () => {
     const { c: other } = await RawClient.login(srv.port)
-    expect((await other.query('BEGIN; CREATE TABLE proto_t(a int); INSERT INTO proto_t VALUES (1)')).at(-1)!.body.toString()).toBe('T')
+    expect(
+      (await other.query('BEGIN; CREATE TABLE proto_t(a int); INSERT INTO proto_t VALUES (1)'))
+        .at(-1)!
+        .body.toString(),
+    ).toBe('T')
     const { c } = await RawClient.login(srv.port)
     c.write(Buffer.from([0x21, 0, 0, 0, 4]))
     const msgs = await c.closedByServer()
