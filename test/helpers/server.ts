@@ -35,10 +35,17 @@ function defaultAuth(args: string[] = []): string[] {
   return args.includes('--auth') ? [] : ['--auth', 'trust']
 }
 
+/** Data directories made here, removed when the test process exits (a restarted server reuses one). */
+const madeDirs = new Set<string>()
+process.once('exit', () => {
+  for (const d of madeDirs) fs.rmSync(d, { recursive: true, force: true })
+})
+
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
   let dataDir = opts.dataDir
   if (!dataDir) {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-test-'))
+    madeDirs.add(dataDir)
     const template = process.env[TEMPLATE_ENV]
     if (opts.template !== false && template) fs.cpSync(template, dataDir, { recursive: true })
   }
