@@ -91,6 +91,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       options[name] = { type: 'flag' in o ? 'boolean' : 'string', multiple: name === 'python-path' }
     values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values
   } catch (e) {
+    const m = /'(-[^' ]*)/.exec((e as Error).message)
+    const code = (e as { code?: string }).code
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && m)
+      throw new ConfigError(`unknown option ${m[1]} (see --help)`)
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && m)
+      throw new ConfigError(`${m[1]} needs a value (see --help)`)
     throw new ConfigError(`${(e as Error).message.split('\n')[0]} (see --help)`)
   }
   if (values.help) return { help: true }

@@ -116,11 +116,17 @@ export async function startServer(config: Config, events: ServerEvents = {}): Pr
         shuttingDown = true
         const stopped = new Promise<void>((r) => server.close(() => r()))
         for (const c of connections) c.terminate()
+        // running statements get a grace period, then are cancelled; a client that still does not let go
+        // (one in the middle of a COPY FROM STDIN) is disconnected, which ends its COPY with an error
         const grace = setTimeout(() => {
           for (const c of connections) if (!c.idle) engine.cancel(c.sid)
         }, SHUTDOWN_GRACE_MS)
+        const drop = setTimeout(() => {
+          for (const c of connections) c.destroy()
+        }, SHUTDOWN_GRACE_MS * 2)
         while (connections.size > 0) await new Promise((r) => setTimeout(r, 20))
         clearTimeout(grace)
+        clearTimeout(drop)
         await stopped
         await engine.close()
         log.info('shut down')

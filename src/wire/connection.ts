@@ -315,6 +315,11 @@ export class Connection {
     else this.end(bye)
   }
 
+  /** Drop the connection without a word (the engine session is ended as for a vanished client). */
+  destroy(): void {
+    this.sock.destroy()
+  }
+
   get idle(): boolean {
     return this.inflight <= 0
   }

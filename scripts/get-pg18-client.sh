@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Build PostgreSQL 18.6's pg_dump, pg_dumpall and pg_restore (with their libpq) from Debian's postgresql-18
+# source package into DEST, for the tests: Debian bookworm ships pg_dump 15, which refuses to dump a
+# PostgreSQL 18 server ("aborting because of server version mismatch"). The apt mirror is read from this
+# machine's apt sources; a private sources list is used (the system's apt state is not touched). Needs gcc,
+# make, bison and flex (.ci/run installs them). Takes about 2-3 minutes once; idempotent: prints DEST/bin.
+#
+# usage: scripts/get-pg18-client.sh [DEST]
+#   DEST defaults to $PYGLITE_PG18_CLIENT or ${TMPDIR:-/tmp}/pyglite-pg18-client
+set -euo pipefail
+DEST=${1:-${PYGLITE_PG18_CLIENT:-${TMPDIR:-/tmp}/pyglite-pg18-client}}
+VERSION=18.6
+
+if [ -x "$DEST/bin/pg_dump" ]; then
+  echo "$DEST/bin"
+  exit 0
+fi
+for tool in gcc make bison flex; do
+  command -v "$tool" >/dev/null || { echo "get-pg18-client: $tool is missing (apt-get install $tool)" >&2; exit 1; }
+done
+
+# one build at a time (parallel test workers may ask together)
+mkdir -p "$(dirname "$DEST")"
+exec 9>"$DEST.lock"
+flock 9
+if [ -x "$DEST/bin/pg_dump" ]; then
+  echo "$DEST/bin"
+  exit 0
+fi
+
+mirror=$({ grep -rhoE '^(URIs:|deb)[[:space:]]+https?://[^[:space:]]+/debian/?([[:space:]]|$)' \
+  /etc/apt/sources.list /etc/apt/sources.list.d 2>/dev/null || true; } | awk '{print $2}' | grep -v security | head -1)
+[ -n "$mirror" ] || { echo "get-pg18-client: no Debian mirror in /etc/apt/sources.list(.d)" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/pg18-client-src.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+printf 'deb-src %s sid main\n' "$mirror" >"$work/sources.list"
+mkdir -p "$work/lists/partial"
+apt_opts=(-o Dir::Etc::sourcelist="$work/sources.list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$work/lists")
+log="$work/build.log"
+apt-get "${apt_opts[@]}" update >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+(
+  cd "$work"
+  apt-get "${apt_opts[@]}" source --download-only "postgresql-18=$VERSION-3" >>build.log 2>&1 ||
+    apt-get "${apt_opts[@]}" source --download-only postgresql-18 >>build.log 2>&1
+) || { cat "$log" >&2; exit 1; }
+tar xf "$(ls "$work"/postgresql-18_*.orig.tar.* | head -1)" -C "$work"
+src=$(ls -d "$work"/postgresql-18*/ | head -1)
+(
+  cd "$src"
+  # the client programs only: no server, no optional libraries
+  ./configure --prefix="$DEST" --without-readline --without-icu --without-zlib --without-openssl \
+    --without-lz4 --without-zstd
+  make -j"$(nproc)" -C src/backend generated-headers
+  make -j"$(nproc)" -C src/interfaces/libpq install
+  make -j"$(nproc)" -C src/bin/pg_dump install
+) >>"$log" 2>&1 || { tail -40 "$log" >&2; exit 1; }
+"$DEST/bin/pg_dump" --version >/dev/null
+echo "$DEST/bin"
