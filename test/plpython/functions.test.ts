@@ -60,7 +60,11 @@ describe('arguments', () => {
   })
 
   it('an args list kept by the code is not changed by later calls', async () => {
-    await fn(c, 'keep_args(x int) RETURNS text', "GD.setdefault('kept', []).append(args)\nreturn repr(GD['kept'])")
+    await fn(
+      c,
+      'keep_args(x int) RETURNS text',
+      "GD.setdefault('kept', []).append(args)\nreturn repr(GD['kept'])",
+    )
     expect(await value(c, 'SELECT keep_args(1)')).toBe('[[1]]')
     expect(await value(c, 'SELECT keep_args(2)')).toBe('[[1], [2]]')
     expect(await value(c, 'SELECT string_agg(keep_args(i), $$;$$) FROM generate_series(3, 4) i')).toBe(
