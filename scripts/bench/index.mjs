@@ -2,7 +2,8 @@
 // `npm run bench`: each workload (one module per file in scripts/bench/workloads/) runs on pyglite and on
 // a reference PostgreSQL 15 + plpython3u in the same run, interleaved round by round (the order alternates)
 // on this noisy machine; medians, µs per row and the ratio pyglite / PostgreSQL are printed. A workload
-// whose ratio exceeds its maxRatio fails the run.
+// whose ratio exceeds its maxRatio fails the run. A workload with its own `run(urls, runs)` (pgbench, say)
+// measures both servers itself and returns the lines to print. See scripts/bench/README.md.
 //
 //   node scripts/bench/index.mjs [--runs N] [workload-name ...]
 import fs from 'node:fs'
@@ -59,6 +60,13 @@ async function main(argv) {
       `runs per workload: ${runs} (interleaved), loadavg ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}`,
     )
     for (const w of workloads) {
+      if (typeof w.run === 'function') {
+        console.log(`\n${w.name}: ${w.description}`)
+        const r = await w.run({ pyglite: py.url, postgresql: ref.url }, runs)
+        for (const line of r.lines) console.log(`  ${line}`)
+        if (r.ok === false) failed = true
+        continue
+      }
       const clients = { pyglite: new pg.Client(py.url), postgresql: new pg.Client(ref.url) }
       for (const c of Object.values(clients)) {
         await c.connect()
