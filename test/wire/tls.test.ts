@@ -12,23 +12,36 @@ let srv: TestServer
 let dir: string
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-tls-'))
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=localhost',
-    '-keyout',
-    path.join(dir, 'key.pem'),
-    '-out',
-    path.join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' })
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-keyout',
+      path.join(dir, 'key.pem'),
+      '-out',
+      path.join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  )
   srv = await startServer({
-    args: ['--tls-cert', path.join(dir, 'cert.pem'), '--tls-key', path.join(dir, 'key.pem'), '--auth', 'scram-sha-256', '--password', 'tls-pw'],
+    args: [
+      '--tls-cert',
+      path.join(dir, 'cert.pem'),
+      '--tls-key',
+      path.join(dir, 'key.pem'),
+      '--auth',
+      'scram-sha-256',
+      '--password',
+      'tls-pw',
+    ],
   })
 })
 afterAll(async () => {
@@ -39,7 +52,14 @@ afterAll(async () => {
 const psql = (sslmode: string, sql: string) =>
   execFileSync(
     'psql',
-    ['-X', '-At', '-d', `host=${srv.host} port=${srv.port} user=postgres dbname=postgres sslmode=${sslmode}`, '-c', sql],
+    [
+      '-X',
+      '-At',
+      '-d',
+      `host=${srv.host} port=${srv.port} user=postgres dbname=postgres sslmode=${sslmode}`,
+      '-c',
+      sql,
+    ],
     { encoding: 'utf8', env: { ...process.env, PGPASSWORD: 'tls-pw' } },
   ).trim()
 
@@ -47,14 +67,26 @@ describe('TLS', () => {
   it('serves psql over TLS when asked (sslmode=require), in the clear otherwise', () => {
     const secure = execFileSync(
       'psql',
-      ['-X', '-d', `host=${srv.host} port=${srv.port} user=postgres dbname=postgres sslmode=require`, '-c', '\\conninfo'],
+      [
+        '-X',
+        '-d',
+        `host=${srv.host} port=${srv.port} user=postgres dbname=postgres sslmode=require`,
+        '-c',
+        '\\conninfo',
+      ],
       { encoding: 'utf8', env: { ...process.env, PGPASSWORD: 'tls-pw' } },
     )
     expect(secure).toMatch(/SSL connection \(protocol: TLSv1\.[23]/)
     expect(psql('require', 'SELECT 6 * 7')).toBe('42')
     const clear = execFileSync(
       'psql',
-      ['-X', '-d', `host=${srv.host} port=${srv.port} user=postgres dbname=postgres sslmode=disable`, '-c', '\\conninfo'],
+      [
+        '-X',
+        '-d',
+        `host=${srv.host} port=${srv.port} user=postgres dbname=postgres sslmode=disable`,
+        '-c',
+        '\\conninfo',
+      ],
       { encoding: 'utf8', env: { ...process.env, PGPASSWORD: 'tls-pw' } },
     )
     expect(clear).not.toContain('SSL connection')
@@ -71,7 +103,9 @@ describe('TLS', () => {
       ssl: { rejectUnauthorized: false },
     })
     await c.connect()
-    const r = await c.query("SELECT count(*)::int AS n, sum(length(repeat('z', i)))::int AS len FROM generate_series(1, 2000) i")
+    const r = await c.query(
+      "SELECT count(*)::int AS n, sum(length(repeat('z', i)))::int AS len FROM generate_series(1, 2000) i",
+    )
     expect(r.rows).toEqual([{ n: 2000, len: 2001000 }])
     const big = await c.query("SELECT repeat('q', 5000000) AS s")
     expect(big.rows[0].s.length).toBe(5_000_000)
