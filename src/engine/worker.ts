@@ -145,6 +145,7 @@ async function pump(): Promise<void> {
   pumping = true
   try {
     for (;;) {
+      drainPort() // take what arrived meanwhile now, rather than one event-loop turn per message
       const i = queue.findIndex(runnable)
       if (i < 0) return
       const m = queue.splice(i, 1)[0]!
