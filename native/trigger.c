@@ -45,6 +45,11 @@ typedef struct {
   PyObject **convs;    /* generic converters, made on first use */
   PyObject *name, *relid, *table_name, *table_schema;
   PyObject *args;      /* tuple of str; NULL when the trigger has no arguments (TD["args"] is None) */
+  /* templates copied per call (PyDict_Copy clones a dict's tables: cheaper than inserting every key):
+   * TD per event (constants, None for new/old/args, in PL/Python's key order), and a row dict per
+   * include_generated with every column key mapped to None */
+  PyObject *td_tmpl[32];
+  PyObject *row_tmpl[2];
 } Shape;
 
 static Shape **shapes;
@@ -113,6 +118,9 @@ static void shape_free(Shape *s) {
   Py_XDECREF(s->table_name);
   Py_XDECREF(s->table_schema);
   Py_XDECREF(s->args);
+  for (int i = 0; i < 32; i++) Py_XDECREF(s->td_tmpl[i]);
+  Py_XDECREF(s->row_tmpl[0]);
+  Py_XDECREF(s->row_tmpl[1]);
   PyMem_Free(s);
 }
 
@@ -180,6 +188,16 @@ static Shape *shape_new(uint32_t proc, PyObject *spec) {
   if (args != Py_None) {
     if (!(s->args = PySequence_Tuple(args))) goto fail;
   }
+  /* PLyDict_FromTuple's keys: no dropped or virtual generated columns; stored generated ones only
+   * when included (not in TD["new"] of a BEFORE trigger: they are not computed yet) */
+  for (int g = 0; g < 2; g++) {
+    if (!(s->row_tmpl[g] = PyDict_New())) goto fail;
+    for (int i = 0; i < n; i++) {
+      uint8_t f = s->flags[i];
+      if ((f & (F_DROPPED | F_GEN_VIRTUAL)) || ((f & F_GEN_STORED) && !g)) continue;
+      if (PyDict_SetItem(s->row_tmpl[g], s->keys[i], Py_None)) goto fail;
+    }
+  }
   return s;
 fail:
   shape_free(s);
@@ -234,31 +252,31 @@ static int needs_detoast(Shape *s, uint32_t vals, uint32_t nulls) {
   return 0;
 }
 
-/* PLyDict_FromTuple: {column: value} of one deformed tuple. Dropped and virtual generated columns never
- * appear; stored generated ones only with include_generated. Codec values (JS-converted types) are read
- * for every non-null codec column in order, whether included or not (src/triggers/rows.ts writes them).
- * With `orig`, the value objects of round-trip-exact columns are kept (new references) for the MODIFY
- * walk's identity check. */
+/* PLyDict_FromTuple: {column: value} of one deformed tuple, from the shape's row template. Dropped and
+ * virtual generated columns never appear; stored generated ones only with include_generated. Codec
+ * values (JS-converted types) are read for every non-null codec column in order, whether included or not
+ * (src/triggers/rows.ts writes them). With `orig`, the value objects of round-trip-exact columns are kept
+ * (new references) for the MODIFY walk's identity check. */
 static PyObject *row_dict(Shape *s, uint32_t vals, uint32_t nulls, int include_generated, Reader *codec,
                           PyObject **orig) {
-  PyObject *d = PyDict_New();
+  PyObject *d = PyDict_Copy(s->row_tmpl[include_generated]);
   if (!d) return NULL;
   for (int i = 0; i < s->natts; i++) {
     uint8_t f = s->flags[i];
     if (f & (F_DROPPED | F_GEN_VIRTUAL)) continue;
-    int isnull = g_mem[nulls + i];
+    int skip = (f & F_GEN_STORED) && !include_generated;
+    if (g_mem[nulls + i]) continue; /* None already */
     int kind = s->inkind[i];
     PyObject *v;
-    if (isnull) {
-      v = Py_NewRef(Py_None);
-    } else if (kind == K_CODEC) {
+    if (kind == K_CODEC) {
       v = codec_decode(codec);
     } else {
+      if (skip) continue;
       v = datum_to_py(kind, mem_u32(vals + 4 * i));
       if (!v && !PyErr_Occurred()) PyErr_SetString(PyExc_SystemError, "trigger row: value not detoasted");
     }
     if (!v) goto fail;
-    if ((f & F_GEN_STORED) && !include_generated) {
+    if (skip) {
       Py_DECREF(v);
       continue;
     }
@@ -271,67 +289,84 @@ static PyObject *row_dict(Shape *s, uint32_t vals, uint32_t nulls, int include_g
     else
       Py_DECREF(v);
   }
+  if (orig) /* NULL columns: their value object is None */
+    for (int i = 0; i < s->natts; i++)
+      if (!orig[i] && (s->flags[i] & F_ROUNDTRIP) && g_mem[nulls + i]) orig[i] = Py_NewRef(Py_None);
   return d;
 fail:
   Py_DECREF(d);
   return NULL;
 }
 
-/* PLy_trigger_build_args: TD with PL/Python's keys, in its insertion order. */
-static PyObject *build_td(Shape *s, uint32_t event, uint32_t nv, uint32_t nn, uint32_t ov, uint32_t on,
-                          Reader *codec, PyObject **orig) {
-  PyObject *td = PyDict_New();
-  PyObject *tnew = NULL, *told = NULL, *args = NULL;
-  if (!td) return NULL;
+/* PLy_trigger_build_args' TD for an event, with None for new, old and args: PL/Python's keys in its
+ * insertion order (name, relid, table_name, table_schema, when, level, old/new as per the event, event,
+ * args). Made once per shape and event. */
+static PyObject *td_template(Shape *s, uint32_t event) {
+  PyObject **slot = &s->td_tmpl[event & 0x1F];
+  if (*slot) return *slot;
   int op = event & EV_OPMASK, timing = event & EV_TIMINGMASK;
   PyObject *when = timing == EV_BEFORE ? v_BEFORE : timing == 0 ? v_AFTER : timing == EV_INSTEAD ? v_INSTEAD : NULL;
   if (!when) {
     PyErr_Format(PyExc_SystemError, "unrecognized WHEN tg_event: %u", event);
-    goto fail;
+    return NULL;
   }
-  if (PyDict_SetItem(td, k_name, s->name) || PyDict_SetItem(td, k_relid, s->relid) ||
-      PyDict_SetItem(td, k_table_name, s->table_name) || PyDict_SetItem(td, k_table_schema, s->table_schema) ||
-      PyDict_SetItem(td, k_when, when))
-    goto fail;
+  if ((event & EV_ROW) && op != EV_INSERT && op != EV_DELETE && op != EV_UPDATE) {
+    PyErr_Format(PyExc_SystemError, "unrecognized OP tg_event: %u", event);
+    return NULL;
+  }
+  PyObject *td = PyDict_New();
+  if (!td) return NULL;
+  int rc = PyDict_SetItem(td, k_name, s->name) || PyDict_SetItem(td, k_relid, s->relid) ||
+           PyDict_SetItem(td, k_table_name, s->table_name) || PyDict_SetItem(td, k_table_schema, s->table_schema) ||
+           PyDict_SetItem(td, k_when, when) ||
+           PyDict_SetItem(td, k_level, (event & EV_ROW) ? v_ROW : v_STATEMENT);
+  if (!rc) {
+    if ((event & EV_ROW) && op != EV_INSERT)
+      rc = PyDict_SetItem(td, k_new, Py_None) || PyDict_SetItem(td, k_old, Py_None);
+    else
+      rc = PyDict_SetItem(td, k_old, Py_None) || PyDict_SetItem(td, k_new, Py_None);
+  }
+  if (rc || PyDict_SetItem(td, k_event, v_op[op]) || PyDict_SetItem(td, k_args, Py_None)) {
+    Py_DECREF(td);
+    return NULL;
+  }
+  *slot = td;
+  return td;
+}
+
+/* PLy_trigger_build_args: a fresh TD for this call. */
+static PyObject *build_td(Shape *s, uint32_t event, uint32_t nv, uint32_t nn, uint32_t ov, uint32_t on,
+                          Reader *codec, PyObject **orig) {
+  PyObject *tmpl = td_template(s, event);
+  if (!tmpl) return NULL;
+  int op = event & EV_OPMASK, timing = event & EV_TIMINGMASK;
+  if ((event & EV_ROW) && ((op != EV_DELETE && !nv) || (op != EV_INSERT && !ov))) {
+    PyErr_Format(PyExc_SystemError, "trigger call without its tuples (event %u)", event);
+    return NULL;
+  }
+  PyObject *td = PyDict_Copy(tmpl);
+  if (!td) return NULL;
   if (event & EV_ROW) {
-    if (PyDict_SetItem(td, k_level, v_ROW)) goto fail;
     /* stored generated columns are not computed yet in a BEFORE trigger: not in TD["new"] */
-    if (nv && !(tnew = row_dict(s, nv, nn, timing != EV_BEFORE, codec, orig))) goto fail;
-    if (ov && !(told = row_dict(s, ov, on, 1, codec, NULL))) goto fail;
-    int rc;
-    if (op == EV_INSERT && tnew)
-      rc = PyDict_SetItem(td, k_old, Py_None) || PyDict_SetItem(td, k_new, tnew);
-    else if (op == EV_DELETE && told)
-      rc = PyDict_SetItem(td, k_new, Py_None) || PyDict_SetItem(td, k_old, told);
-    else if (op == EV_UPDATE && tnew && told)
-      rc = PyDict_SetItem(td, k_new, tnew) || PyDict_SetItem(td, k_old, told);
-    else {
-      PyErr_Format(PyExc_SystemError, "unrecognized OP tg_event: %u", event);
-      goto fail;
-    }
+    PyObject *tnew = nv ? row_dict(s, nv, nn, timing != EV_BEFORE, codec, orig) : NULL;
+    PyObject *told = tnew || !nv ? (ov ? row_dict(s, ov, on, 1, codec, NULL) : NULL) : NULL;
+    int rc = (nv && !tnew) || (ov && !told) || (tnew && PyDict_SetItem(td, k_new, tnew)) ||
+             (told && PyDict_SetItem(td, k_old, told));
+    Py_XDECREF(tnew);
+    Py_XDECREF(told);
     if (rc) goto fail;
-  } else {
-    if (PyDict_SetItem(td, k_level, v_STATEMENT) || PyDict_SetItem(td, k_old, Py_None) ||
-        PyDict_SetItem(td, k_new, Py_None))
-      goto fail;
   }
-  if (PyDict_SetItem(td, k_event, v_op[op])) goto fail;
   if (s->args) {
     Py_ssize_t n = PyTuple_GET_SIZE(s->args);
-    if (!(args = PyList_New(n))) goto fail;
+    PyObject *args = PyList_New(n);
+    if (!args) goto fail;
     for (Py_ssize_t i = 0; i < n; i++) PyList_SET_ITEM(args, i, Py_NewRef(PyTuple_GET_ITEM(s->args, i)));
-  } else {
-    args = Py_NewRef(Py_None);
+    int rc = PyDict_SetItem(td, k_args, args);
+    Py_DECREF(args);
+    if (rc) goto fail;
   }
-  if (PyDict_SetItem(td, k_args, args)) goto fail;
-  Py_XDECREF(tnew);
-  Py_XDECREF(told);
-  Py_DECREF(args);
   return td;
 fail:
-  Py_XDECREF(tnew);
-  Py_XDECREF(told);
-  Py_XDECREF(args);
   Py_DECREF(td);
   return NULL;
 }
@@ -376,12 +411,11 @@ static int is_system_attribute(const char *name) {
   return 0;
 }
 
-/* PLy_output_convert for column j (0-based) into val, isnull and kind; -1 with a Python error on failure.
- * Common cases are converted here exactly as the PL/Python converters would (an exact int into an integer
- * column, a float into float8, a str without NUL into text, anything into bool); the rest goes through the
- * column's generic converter (pyglite_host.convert: str()/repr(), then the type's input function in the
- * engine, typmod and domain checks included). */
-static int convert_value(Shape *s, int j, PyObject *v, uint32_t *val, uint8_t *isnull, uint8_t *kind) {
+/* PLy_output_convert for column j (0-based), natively: an exact int into an integer column, a float into
+ * float8, a str without NUL into text, a bool (or None) into bool, None into any non-domain column, exactly
+ * as PL/Python's converters would. 0 = done (val, isnull, kind set), 1 = needs the generic converter, -1 =
+ * Python error. Runs no Python code of the user's. */
+static int fast_value(Shape *s, int j, PyObject *v, uint32_t *val, uint8_t *isnull, uint8_t *kind) {
   int ok = s->outkind[j];
   *isnull = 0;
   *kind = M_READY;
@@ -395,12 +429,12 @@ static int convert_value(Shape *s, int j, PyObject *v, uint32_t *val, uint8_t *i
     case O_INT4:
     case O_OID:
     case O_INT8: {
-      if (!PyLong_CheckExact(v)) break;
+      if (!PyLong_CheckExact(v)) return 1;
       int overflow = 0;
       long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
       if (overflow || (x == -1 && PyErr_Occurred())) {
         PyErr_Clear();
-        break;
+        return 1;
       }
       if (ok == O_INT8) {
         long off = stage(8);
@@ -412,12 +446,12 @@ static int convert_value(Shape *s, int j, PyObject *v, uint32_t *val, uint8_t *i
       }
       if ((ok == O_INT2 && (x < -32768 || x > 32767)) || (ok == O_INT4 && (x < INT32_MIN || x > INT32_MAX)) ||
           (ok == O_OID && (x < 0 || x > UINT32_MAX)))
-        break; /* the input function reports the range error */
+        return 1; /* the input function reports the range error */
       *val = (uint32_t)x;
       return 0;
     }
     case O_FLOAT8: {
-      if (!PyFloat_CheckExact(v)) break;
+      if (!PyFloat_CheckExact(v)) return 1;
       double x = PyFloat_AS_DOUBLE(v);
       long off = stage(8);
       if (off < 0) return -1;
@@ -426,24 +460,19 @@ static int convert_value(Shape *s, int j, PyObject *v, uint32_t *val, uint8_t *i
       *kind = M_FLOAT8;
       return 0;
     }
-    case O_BOOL: {
-      int t = PyObject_IsTrue(v);
-      if (t < 0) { /* PLyObject_ToBool takes -1 as true */
-        PyErr_Clear();
-        t = 1;
-      }
-      *val = (uint32_t)t;
+    case O_BOOL:
+      if (!PyBool_Check(v)) return 1; /* truthiness of other objects may run their __bool__/__len__ */
+      *val = v == Py_True;
       return 0;
-    }
     case O_TEXT: {
-      if (!PyUnicode_CheckExact(v)) break;
+      if (!PyUnicode_CheckExact(v)) return 1;
       Py_ssize_t n;
       const char *u = PyUnicode_AsUTF8AndSize(v, &n);
       if (!u) {
         PyErr_Clear(); /* the generic converter reports it */
-        break;
+        return 1;
       }
-      if (memchr(u, 0, (size_t)n) || (size_t)n > 0x3FFFFFFB) break;
+      if (memchr(u, 0, (size_t)n) || (size_t)n > 0x3FFFFFFB) return 1;
       long off = stage(4 + (size_t)n);
       if (off < 0) return -1;
       uint32_t hdr = (uint32_t)(n + 4) << 2; /* SET_VARSIZE, 4-byte header */
@@ -454,8 +483,15 @@ static int convert_value(Shape *s, int j, PyObject *v, uint32_t *val, uint8_t *i
       return 0;
     }
     default:
-      break;
+      return 1;
   }
+}
+
+/* The column's generic converter (pyglite_host.convert: PL/Python's conversions to a codec stream; the
+ * engine applies the type's input function with the column's typmod, domain checks, composites, arrays).
+ * May run the user's Python code (__str__ and friends). 0 or -1 with a Python error. */
+static int generic_value(Shape *s, int j, PyObject *v, uint32_t *val, uint8_t *isnull, uint8_t *kind) {
+  *isnull = 0;
   PyObject *conv = s->convs[j];
   if (!conv) {
     conv = PyObject_CallOneArg(result_converter, PyList_GET_ITEM(s->descs, j));
@@ -488,12 +524,15 @@ static int convert_value(Shape *s, int j, PyObject *v, uint32_t *val, uint8_t *i
 
 /* PLy_modify_tuple: TD["new"] → replacement columns in the modify area (cols int32[natts], values
  * uint32[natts], nulls uint8[natts], kinds uint8[natts]); the count goes to stat[1], the staging length to
- * stat[6]. On failure the entries before it are valid and the error is in g_last_error. */
+ * stat[6]. On failure the entries before it are valid and the error is in g_last_error.
+ * PL/Python takes a snapshot of the keys and looks each value up when it gets to it. While no code of the
+ * user's can run, walking the dict directly is the same; before anything that may run such code (a
+ * generic conversion, a key of a str subclass) the walk switches to a snapshot of the remaining keys. */
 static int modify(Shape *s, PyObject *td, PyObject **orig, uint32_t area) {
   int natts = s->natts;
   uint8_t *cols = g_mem + area, *vals = cols + 4 * natts, *nulls = cols + 8 * natts, *kinds = cols + 9 * natts;
-  int count = 0, result = TR_MODIFY;
-  PyObject *keys = NULL;
+  int count = 0, result = TR_MODIFY, next = 0;
+  PyObject *keys = NULL; /* the snapshot, once taken */
   stg_len = 0;
   g_stat[1] = 0;
   g_stat[6] = 0;
@@ -507,52 +546,75 @@ static int modify(Shape *s, PyObject *td, PyObject **orig, uint32_t area) {
     result = modify_error("42804", "TD[\"new\"] is not a dictionary", NULL);
     goto done;
   }
-  if (!(keys = PyDict_Keys(plntup))) goto pyerror;
-  Py_ssize_t nkeys = PyList_GET_SIZE(keys);
-  for (Py_ssize_t i = 0; i < nkeys; i++) {
-    PyObject *key = PyList_GET_ITEM(keys, i);
+  Py_ssize_t pos = 0;
+  for (Py_ssize_t i = 0;; i++) {
+    PyObject *key, *v = NULL;
+    if (keys) {
+      if (i >= PyList_GET_SIZE(keys)) break;
+      key = PyList_GET_ITEM(keys, i);
+    } else if (!PyDict_Next(plntup, &pos, &key, &v)) {
+      break;
+    }
     if (!PyUnicode_Check(key)) {
-      char pos[32];
-      snprintf(pos, sizeof pos, "%d", (int)i);
-      result = modify_error("42804", "TD[\"new\"] dictionary key at ordinal position %s is not a string", pos);
+      char num[32];
+      snprintf(num, sizeof num, "%d", (int)i);
+      result = modify_error("42804", "TD[\"new\"] dictionary key at ordinal position %s is not a string", num);
       goto done;
+    }
+    if (!keys && !PyUnicode_CheckExact(key)) { /* its __hash__/__eq__ may be the user's */
+      if (!(keys = PyDict_Keys(plntup))) goto pyerror;
+      v = NULL;
     }
     Py_ssize_t len;
     const char *name = PyUnicode_AsUTF8AndSize(key, &len);
     if (!name) goto pyerror;
-    PyObject *attno;
-    if ((size_t)len == strlen(name)) {
-      attno = PyDict_GetItemWithError(s->colmap, key);
-    } else { /* PL/Python looks the name up as a C string: it ends at the first NUL */
-      PyObject *cut = PyUnicode_FromString(name);
-      attno = cut ? PyDict_GetItemWithError(s->colmap, cut) : NULL;
-      Py_XDECREF(cut);
+    /* SPI_fnumber; TD["new"] made by TD's builder has the columns in order: try the next one first */
+    while (next < natts && !s->keys[next]) next++;
+    int j = -1;
+    if (next < natts && key == s->keys[next]) {
+      j = next;
+    } else {
+      PyObject *attno;
+      if ((size_t)len == strlen(name)) {
+        attno = PyDict_GetItemWithError(s->colmap, key);
+      } else { /* PL/Python looks the name up as a C string: it ends at the first NUL */
+        PyObject *cut = PyUnicode_FromString(name);
+        attno = cut ? PyDict_GetItemWithError(s->colmap, cut) : NULL;
+        Py_XDECREF(cut);
+      }
+      if (!attno) {
+        if (PyErr_Occurred()) goto pyerror;
+        if (is_system_attribute(name))
+          result = modify_error("0A000", "cannot set system attribute \"%s\"", name);
+        else
+          result = modify_error(
+              "42703", "key \"%s\" found in TD[\"new\"] does not exist as a column in the triggering row", name);
+        goto done;
+      }
+      j = (int)PyLong_AsLong(attno) - 1;
     }
-    if (!attno) {
-      if (PyErr_Occurred()) goto pyerror;
-      if (is_system_attribute(name))
-        result = modify_error("0A000", "cannot set system attribute \"%s\"", name);
-      else
-        result = modify_error("42703", "key \"%s\" found in TD[\"new\"] does not exist as a column in the triggering row",
-                              name);
-      goto done;
-    }
-    int j = (int)PyLong_AsLong(attno) - 1;
+    next = j + 1;
     if (s->flags[j] & (F_GEN_STORED | F_GEN_VIRTUAL)) {
       result = modify_error("39P01", "cannot set generated column \"%s\"", name);
       goto done;
     }
-    PyObject *v = PyDict_GetItemWithError(plntup, key);
     if (!v) {
-      if (!PyErr_Occurred()) PyErr_SetString(PyExc_SystemError, "Python interpreter is probably corrupted");
-      goto pyerror;
+      v = PyDict_GetItemWithError(plntup, key);
+      if (!v) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_SystemError, "Python interpreter is probably corrupted");
+        goto pyerror;
+      }
     }
     /* the unchanged object of an exact round trip: converting it back would give the same Datum */
     if ((s->flags[j] & F_ROUNDTRIP) && orig && orig[j] == v) continue;
     Py_INCREF(v);
     uint32_t val;
     uint8_t isnull, kind;
-    int rc = convert_value(s, j, v, &val, &isnull, &kind);
+    int rc = fast_value(s, j, v, &val, &isnull, &kind);
+    if (rc > 0) {
+      if (!keys && !(keys = PyDict_Keys(plntup))) rc = -1; /* before the user's code can change the dict */
+      if (rc > 0) rc = generic_value(s, j, v, &val, &isnull, &kind);
+    }
     Py_DECREF(v);
     if (rc) goto pyerror;
     int32_t attnum = j + 1;
@@ -606,7 +668,7 @@ static int trig_call(Shape *s, uint32_t event, uint32_t nv, uint32_t nn, uint32_
   PyObject *small[64];
   PyObject **orig = NULL;
   if (nv) {
-    orig = natts <= 64 ? small : PyMem_Calloc((size_t)natts, sizeof(PyObject *));
+    orig = natts <= 64 ? small : PyMem_Malloc((size_t)natts * sizeof(PyObject *));
     if (orig) memset(orig, 0, sizeof(PyObject *) * (size_t)natts);
   }
   int status = TS_RESULT, result = TR_OK;
@@ -733,17 +795,16 @@ static napi_value TrigRelease(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-/* trigCall(shapeId, procId, event, newValues, newNulls, oldValues, oldNulls, codecLen, modifyArea) -> status
- * (TS_*; TS_RESULT with the trigger result in stat[7]). Tuple arguments are wasm addresses of deformed
- * Datum/bool arrays, 0 when absent. */
+/* The arguments of trigCall, written by JS into a shared Uint32Array (no N-API value per argument):
+ * shapeId, procId, event, newValues, newNulls, oldValues, oldNulls, codecLen, modifyArea. Tuple
+ * arguments are wasm addresses of deformed Datum/bool arrays, 0 when absent. */
+static uint32_t *targs;
+
+/* trigCall() -> status (TS_*; TS_RESULT with the trigger result in stat[7]). */
 static napi_value TrigCall(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9], out;
+  napi_value out;
   uint32_t a[9];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 9) return throw_error(env, "trigCall: 9 arguments");
-  for (int i = 0; i < 9; i++)
-    if (get_u32(env, argv[i], &a[i])) return throw_error(env, "trigCall: arguments must be uint32");
+  memcpy(a, targs, sizeof a);
   Shape *s = shape_by_id(a[0]);
   if (!s || s->proc != a[1]) return throw_error(env, "trigCall: unknown trigger shape");
   if (a[7] > g_codec_len) return throw_error(env, "trigCall: codec length beyond the registered buffer");
@@ -767,6 +828,15 @@ static napi_value TrigCopyStaging(napi_env env, napi_callback_info info) {
 }
 
 void trigger_define(napi_env env, napi_value exports) {
+  void *data;
+  napi_value ab, arr;
+  napi_ref keep; /* lives as long as the process, like the status words */
+  napi_create_arraybuffer(env, 16 * sizeof(uint32_t), &data, &ab);
+  memset(data, 0, 16 * sizeof(uint32_t));
+  targs = data;
+  napi_create_typedarray(env, napi_uint32_array, 16, ab, 0, &arr);
+  napi_create_reference(env, ab, 1, &keep);
+  napi_set_named_property(env, exports, "trigArgs", arr);
   napi_property_descriptor d[] = {
       {"trigSetup", 0, TrigSetup, 0, 0, 0, napi_default, 0},
       {"trigRelease", 0, TrigRelease, 0, 0, 0, napi_default, 0},

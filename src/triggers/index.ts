@@ -7,7 +7,7 @@ import { ELEVEL, L, TRIGGER_EVENT } from '../engine/layout.js'
 import { fatalError } from '../plpy-shim/fatal.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { applyModify } from './modify.js'
-import { STAT, TR, type TriggerNative, TS, triggerNative } from './native.js'
+import { ARG, STAT, TR, type TriggerNative, TS, triggerNative } from './native.js'
 import { TriggerRows } from './rows.js'
 import { SiteCache } from './site.js'
 
@@ -77,7 +77,17 @@ export class TriggerRuntime {
         frame.triggerData = td // SPI_register_trigger_data once SPI connects: transition tables
         try {
           rt.syncMemory()
-          status = this.native.trigCall(site.shape, p.procId, event, nv, nn, ov, on, codecLen, s.area)
+          const a = this.native.trigArgs
+          a[ARG.shape] = site.shape
+          a[ARG.proc] = p.procId
+          a[ARG.event] = event
+          a[ARG.newValues] = nv
+          a[ARG.newNulls] = nn
+          a[ARG.oldValues] = ov
+          a[ARG.oldNulls] = on
+          a[ARG.codecLen] = codecLen
+          a[ARG.area] = s.area
+          status = this.native.trigCall()
           if (status === TS.ERROR || rt.host.stat[STAT.result] === TR.MODIFY_FAILED)
             failure = rt.host.native.lastError() ?? []
         } finally {

@@ -6,21 +6,13 @@ export interface TriggerNative {
   /** register a trigger site's shape (JSON of shape.ts ShapeSpec) for procedure procId: shape id */
   trigSetup(procId: number, specJson: string): number
   trigRelease(shapeId: number): void
+  /** trigCall's arguments (ARG positions), written before each call: no N-API value per argument */
+  readonly trigArgs: Uint32Array
   /**
-   * Build TD, call the procedure, check its result (and walk TD["new"] for MODIFY). Tuples are wasm
-   * addresses of deformed Datum/bool arrays (0 when absent). Returns TS; the trigger result is in stat[7].
+   * Build TD, call the procedure, check its result (and walk TD["new"] for MODIFY), with the arguments in
+   * trigArgs. Returns TS; the trigger result is in stat[7].
    */
-  trigCall(
-    shapeId: number,
-    procId: number,
-    event: number,
-    newValues: number,
-    newNulls: number,
-    oldValues: number,
-    oldNulls: number,
-    codecLen: number,
-    modifyArea: number,
-  ): number
+  trigCall(): number
   /** copy the staged by-reference values of the last MODIFY walk to wasm address ptr */
   trigCopyStaging(ptr: number): void
 }
@@ -28,6 +20,22 @@ export interface TriggerNative {
 export function triggerNative(n: Native): TriggerNative {
   return n as unknown as TriggerNative
 }
+
+/**
+ * trigArgs positions; tuples are wasm addresses of deformed Datum/bool arrays (0 when absent), the modify
+ * area is the scratch's (rows.ts).
+ */
+export const ARG = {
+  shape: 0,
+  proc: 1,
+  event: 2,
+  newValues: 3,
+  newNulls: 4,
+  oldValues: 5,
+  oldNulls: 6,
+  codecLen: 7,
+  area: 8,
+} as const
 
 /** trigCall status. */
 export const TS = { RESULT: 0, ERROR: 6, NEED_DETOAST: 7 } as const
