@@ -5,6 +5,14 @@
 // whose ratio exceeds its maxRatio fails the run. A workload with its own `run(urls, runs)` (pgbench, say)
 // measures both servers itself and returns the lines to print. See scripts/bench/README.md.
 //
+// A workload module exports { name, description, rows?, setup?: SQL[], query, check?(rows), maxRatio? }
+// and optionally:
+//   before: SQL[]          run untimed before every timed run of `query` (e.g. TRUNCATE)
+//   verify: { sql, check(rows) }   run once after the rounds on each server
+//   baseline: { query, before? }   a second statement timed in the same rounds on both servers; then the
+//                          overhead (median query - median baseline) is compared between the servers and
+//                          maxOverheadRatio limits pyglite's overhead / PostgreSQL's overhead
+//
 //   node scripts/bench/index.mjs [--runs N] [workload-name ...]
 import fs from 'node:fs'
 import path from 'node:path'
@@ -35,6 +43,7 @@ const median = (xs) => {
 }
 
 async function timed(client, w) {
+  for (const s of w.before ?? []) await client.query(s)
   const t0 = performance.now()
   const r = await client.query(w.query)
   const ms = performance.now() - t0
@@ -73,12 +82,24 @@ async function main(argv) {
         for (const s of w.setup ?? []) await c.query(s)
       }
       const t = { pyglite: [], postgresql: [] }
-      for (const name of Object.keys(clients)) await timed(clients[name], w) // warm-up
+      const b = { pyglite: [], postgresql: [] }
+      const base = w.baseline ? { name: w.name, ...w.baseline } : null
+      for (const name of Object.keys(clients)) {
+        await timed(clients[name], w) // warm-up
+        if (base) await timed(clients[name], base)
+      }
       for (let r = 0; r < runs; r++) {
         const order = r % 2 ? ['postgresql', 'pyglite'] : ['pyglite', 'postgresql']
-        for (const name of order) t[name].push(await timed(clients[name], w))
+        for (const name of order) {
+          t[name].push(await timed(clients[name], w))
+          if (base) b[name].push(await timed(clients[name], base))
+        }
       }
-      for (const c of Object.values(clients)) await c.end()
+      for (const [name, c] of Object.entries(clients)) {
+        if (w.verify && !w.verify.check((await c.query(w.verify.sql)).rows))
+          throw new Error(`${w.name}: verification failed on ${name}`)
+        await c.end()
+      }
       const mp = median(t.pyglite)
       const mr = median(t.postgresql)
       const ratio = mp / mr
@@ -96,6 +117,28 @@ async function main(argv) {
       console.log(
         `  ratio pyglite/postgresql ${ratio.toFixed(2)} (paired ${paired.toFixed(2)})${w.maxRatio ? `  limit ${w.maxRatio}: ${ok ? 'ok' : 'FAIL'}` : ''}`,
       )
+      if (base) {
+        const bp = median(b.pyglite)
+        const br = median(b.postgresql)
+        const op = mp - bp
+        const or = mr - br
+        const oratio = op / or
+        const ook = !w.maxOverheadRatio || oratio <= w.maxOverheadRatio
+        if (!ook) failed = true
+        console.log(`  baseline: ${w.baseline.query}`)
+        console.log(
+          `  pyglite    median ${bp.toFixed(1)} ms${us(bp)}  runs ${b.pyglite.map((v) => v.toFixed(0)).join(' ')}`,
+        )
+        console.log(
+          `  postgresql median ${br.toFixed(1)} ms${us(br)}  runs ${b.postgresql.map((v) => v.toFixed(0)).join(' ')}`,
+        )
+        console.log(
+          `  overhead: pyglite ${op.toFixed(1)} ms${us(op)}, postgresql ${or.toFixed(1)} ms${us(or)}`,
+        )
+        console.log(
+          `  overhead ratio pyglite/postgresql ${oratio.toFixed(2)}${w.maxOverheadRatio ? `  limit ${w.maxOverheadRatio}: ${ook ? 'ok' : 'FAIL'}` : ''}`,
+        )
+      }
     }
   } finally {
     await py.stop()
