@@ -34,6 +34,8 @@ export class Output {
     private readonly drain: () => void,
     /** output filter cutting the stream at a plpy.fatal */
     private readonly fatal: FatalOutput,
+    /** whether a cancel request is pending for the running statement (QueryCancelPending) */
+    private readonly cancelPending: () => boolean = () => false,
   ) {}
 
   /** The ExecIo for PgIo; `moreInput()` tells whether the batch still has messages to run. */
@@ -111,6 +113,8 @@ export class Output {
         this.gone = true
         return copyFail('client disconnected during COPY')
       }
+      // PostgreSQL honours a cancel while it waits for COPY data (ProcessClientReadInterrupt)
+      if (this.cancelPending()) return copyFail('canceling statement due to user request')
       Atomics.wait(this.ctl, CTL.WAKE, seen, WAIT_MS)
     }
   }

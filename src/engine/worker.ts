@@ -243,7 +243,12 @@ function input(sid: number, first: Uint8Array): void {
     const next = queue.shift() as { data: Uint8Array }
     data = joinBytes(data, next.data)
   }
-  const out = new Output(sid, ctl, post, queue, drainPort, new FatalOutput(backend.inst.runtime))
+  const heap = backend.inst.heap
+  const cancelFlag = heap.M._QueryCancelPending as number
+  const out = new Output(sid, ctl, post, queue, drainPort, new FatalOutput(backend.inst.runtime), () => {
+    heap.refresh()
+    return heap.i32[cancelFlag >> 2] !== 0
+  })
   backend.holder = s
   activate(backend.inst)
   backend.inst.runtime.session = sid

@@ -89,6 +89,27 @@ describe('COPY and vanishing clients', () => {
     d.end()
   })
 
+  it('cancels a COPY FROM STDIN that waits for data (CancelRequest), keeping nothing', async () => {
+    const { c, startup } = await RawClient.login(srv.port)
+    const k = startup.find((m) => m.type === 'K')!.body
+    c.write(query('COPY half FROM STDIN'))
+    expect((await c.next())!.type).toBe('G')
+    c.write(message('d', '1\n2\n3\n'))
+    await new Promise((r) => setTimeout(r, 200))
+    const cancel = Buffer.alloc(16)
+    cancel.writeInt32BE(16, 0)
+    cancel.writeInt32BE(80877102, 4)
+    k.copy(cancel, 8)
+    const t0 = Date.now()
+    const x = await RawClient.connect(srv.port)
+    x.write(cancel)
+    const msgs = await c.until('Z')
+    expect(Date.now() - t0).toBeLessThan(2000)
+    expect(fields(msgs.find((m) => m.type === 'E')!.body)).toMatchObject({ C: '57014' })
+    expect(rows(await c.query('SELECT count(*) FROM half'))).toEqual([['0']])
+    c.end()
+  })
+
   it('COPY FROM STDIN fed in many small pieces, with a CopyFail at the end, reports the failure', async () => {
     const { c } = await RawClient.login(srv.port)
     c.write(query('COPY half FROM STDIN'))

@@ -214,6 +214,33 @@ describe('bad input', () => {
   })
 })
 
+describe('garbage inside well-framed messages', () => {
+  it('gets ERRORs, never takes the shared backend down (fixed-seed fuzz of every message type)', async () => {
+    let seed = 12345
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff
+      return seed % n
+    }
+    const types = ['P', 'B', 'E', 'D', 'C', 'H', 'S', 'F', 'd', 'c', 'f', 'Q']
+    const { c } = await RawClient.login(srv.port)
+    let errors = 0
+    for (let i = 0; i < 300; i++) {
+      const body = Buffer.alloc(rand(40))
+      for (let j = 0; j < body.length; j++) body[j] = rand(4) === 0 ? 0 : rand(256)
+      c.write(Buffer.concat([message(types[rand(types.length)]!, body), message('S')]))
+      const msgs = await c.until('Z')
+      errors += msgs.filter((m) => m.type === 'E').length
+      for (const m of msgs.filter((x) => x.type === 'E')) expect(fields(m.body).S).toBe('ERROR')
+    }
+    expect(errors).toBeGreaterThan(100)
+    expect(rows(await c.query('SELECT 1'))).toEqual([['1']])
+    c.end()
+    const { c: d } = await RawClient.login(srv.port)
+    expect(rows(await d.query('SELECT 2'))).toEqual([['2']])
+    d.end()
+  })
+})
+
 describe('cancel and terminate', () => {
   const SLOW = 'SELECT count(*) FROM generate_series(1, 30000000)'
   const cancelPacket = (pid: number, secret: number) => {
