@@ -4,7 +4,6 @@ import fs from 'node:fs'
 import { ConfigError, helpText, parseConfig } from './config.js'
 import { configureLogging } from './log.js'
 import { pkgPath } from './paths.js'
-import { startServer } from './server.js'
 
 const version = (JSON.parse(fs.readFileSync(pkgPath('package.json'), 'utf8')) as { version: string }).version
 
@@ -26,6 +25,8 @@ if ('version' in parsed) {
 }
 const config = parsed.config
 configureLogging(config.logLevel)
+// imported after configureLogging: modules take their child loggers when they load
+const { startServer } = await import('./server.js')
 
 /** Human progress lines go to a terminal's stderr; logs (JSON) stay on stdout. */
 const tty = process.stderr.isTTY === true

@@ -43,11 +43,11 @@ export async function startServer(config: Config, events: ServerEvents = {}): Pr
     logLevel: config.logLevel,
   })
   const opened = await engine.openDatabase(DEFAULT_DB)
+  events.opened?.(opened)
   log.info(
     { dataDir: config.dataDir, ms: opened.ms, python: engine.python },
     opened.initialized ? 'initialised a new data directory' : 'opened the data directory',
   )
-  events.opened?.(opened)
 
   if (config.password) {
     // store a SCRAM secret computed here: the cleartext never reaches SQL text or the catalog
@@ -104,7 +104,8 @@ export async function startServer(config: Config, events: ServerEvents = {}): Pr
     })
   })
   const port = (server.address() as net.AddressInfo).port
-  log.info({ host: config.host, port }, 'listening')
+  // always printed, whatever --log-level says: scripts and tests wait for this line to learn the port
+  log.child({}, { level: 'info' }).info({ host: config.host, port }, 'listening')
 
   let closing: Promise<void> | undefined
   return {

@@ -51,6 +51,7 @@ export class Engine {
   private readonly ctl: Int32Array
   python = ''
   private exited = false
+  private closing = false
 
   private constructor(
     private readonly worker: Worker,
@@ -65,7 +66,7 @@ export class Engine {
     })
     worker.on('exit', (code) => {
       this.exited = true
-      if (code !== 0) log.error({ code }, 'engine worker exited')
+      if (code !== 0 && !this.closing) log.error({ code }, 'engine worker exited')
       this.failAll(new Error(`engine worker exited with code ${code}`))
     })
   }
@@ -209,6 +210,7 @@ export class Engine {
     try {
       await this.request({ t: 'shutdown' })
     } finally {
+      this.closing = true
       await this.worker.terminate()
     }
   }
