@@ -13,6 +13,8 @@ import { SiteCache } from './site.js'
 
 export class TriggerRuntime {
   private readonly native: TriggerNative
+  /** native.trigArgs (a property read on the addon's exports object costs more than the writes) */
+  private readonly args: Uint32Array
   private readonly sites: SiteCache
   private readonly rows: TriggerRows
   /** nesting level of trigger calls (selects the scratch buffers) */
@@ -20,6 +22,7 @@ export class TriggerRuntime {
 
   constructor(private readonly rt: PlPythonRuntime) {
     this.native = triggerNative(rt.host.native)
+    this.args = this.native.trigArgs
     this.sites = new SiteCache(rt, this.native)
     this.rows = new TriggerRows(rt)
   }
@@ -77,7 +80,7 @@ export class TriggerRuntime {
         frame.triggerData = td // SPI_register_trigger_data once SPI connects: transition tables
         try {
           rt.syncMemory()
-          const a = this.native.trigArgs
+          const a = this.args
           a[ARG.shape] = site.shape
           a[ARG.proc] = p.procId
           a[ARG.event] = event

@@ -11,6 +11,22 @@ import { M, STAT, type TriggerNative } from './native.js'
 import type { Scratch } from './rows.js'
 import type { Site } from './site.js'
 
+/** heap_modify_tuple_by_cols and palloc, looked up once per module (the module object is huge). */
+interface Fns {
+  modify: (tuple: number, desc: number, n: number, cols: number, values: number, nulls: number) => number
+  palloc: (n: number) => number
+}
+const fns = new WeakMap<object, Fns>()
+
+function wasmFns(M: PlPythonRuntime['heap']['M']): Fns {
+  let f = fns.get(M)
+  if (!f) {
+    f = { modify: M._heap_modify_tuple_by_cols, palloc: M._palloc }
+    fns.set(M, f)
+  }
+  return f
+}
+
 /**
  * Build the count replacement entries of the modify area (in TD["new"]'s key order, so errors of the
  * input functions come in PL/Python's order), then raise `failure` if the walk stopped at an error, else
@@ -25,19 +41,20 @@ export function applyModify(
   failure: ErrorTuple | null,
 ): number {
   const h = rt.heap
-  const Mod = h.M
-  const ctx = rt.contexts.push('while modifying trigger row')
+  const f = wasmFns(h.M)
+  const stat = rt.host.stat
+  const count = stat[STAT.count]!
+  const staged = stat[STAT.staging]!
+  const cols = s.area
+  const values = s.area + 4 * site.natts
+  const nulls = s.area + 8 * site.natts
+  const kinds = s.area + 9 * site.natts
+  // entries converted natively cannot fail: the CONTEXT line matters only for input functions and errors
+  const ctx = staged > 0 || failure ? rt.contexts.push('while modifying trigger row') : -1
   try {
-    const stat = rt.host.stat
-    const count = stat[STAT.count]!
-    const staged = stat[STAT.staging]!
-    const cols = s.area
-    const values = s.area + 4 * site.natts
-    const nulls = s.area + 8 * site.natts
-    const kinds = s.area + 9 * site.natts
     let chunk = 0
     if (staged > 0) {
-      chunk = Mod._palloc(staged) as number // MAXALIGNed: the staged entries are 8-aligned within it
+      chunk = f.palloc(staged) // MAXALIGNed: the staged entries are 8-aligned within it
       native.trigCopyStaging(chunk)
     }
     for (let k = 0; k < count; k++) {
@@ -58,8 +75,8 @@ export function applyModify(
     }
     if (failure) rt.raisePython(site.proc, failure)
     if (count === 0) return base
-    return Mod._heap_modify_tuple_by_cols(base, site.desc, count, cols, values, nulls) as number
+    return f.modify(base, site.desc, count, cols, values, nulls)
   } finally {
-    rt.contexts.pop(ctx)
+    if (ctx >= 0) rt.contexts.pop(ctx)
   }
 }

@@ -19,9 +19,12 @@ export interface Scratch {
 export class TriggerRows {
   private readonly levels: Scratch[] = []
   private readonly heap: Heap
+  /** heap_deform_tuple, looked up once (the module object has thousands of properties) */
+  private readonly deformFn: (tuple: number, desc: number, values: number, nulls: number) => void
 
   constructor(private readonly rt: PlPythonRuntime) {
     this.heap = rt.heap
+    this.deformFn = rt.heap.M._heap_deform_tuple
   }
 
   /** The buffers of nesting level `depth`, big enough for natts attributes (malloc'd, kept). */
@@ -45,7 +48,7 @@ export class TriggerRows {
 
   /** heap_deform_tuple into values/nulls. */
   deform(tuple: number, desc: number, values: number, nulls: number): void {
-    this.heap.M._heap_deform_tuple(tuple, desc, values, nulls)
+    this.deformFn(tuple, desc, values, nulls)
   }
 
   /**
