@@ -43,6 +43,7 @@ typedef struct {
   PyObject *colmap;    /* {name: attno} of the live columns (SPI_fnumber) */
   PyObject *descs;     /* list: result descriptor (JSON) per attribute, for the generic converter */
   PyObject **convs;    /* generic converters, made on first use */
+  PyObject *pid;       /* the procedure id as a Python int (converters name it in tracebacks) */
   PyObject *name, *relid, *table_name, *table_schema;
   PyObject *args;      /* tuple of str; NULL when the trigger has no arguments (TD["args"] is None) */
   /* templates copied per call (PyDict_Copy clones a dict's tables: cheaper than inserting every key):
@@ -113,6 +114,7 @@ static void shape_free(Shape *s) {
   PyMem_Free(s->flags);
   Py_XDECREF(s->colmap);
   Py_XDECREF(s->descs);
+  Py_XDECREF(s->pid);
   Py_XDECREF(s->name);
   Py_XDECREF(s->relid);
   Py_XDECREF(s->table_name);
@@ -153,7 +155,8 @@ static Shape *shape_new(uint32_t proc, PyObject *spec) {
   s->flags = PyMem_Calloc(cap, 1);
   s->colmap = PyDict_New();
   s->descs = PyList_New(n);
-  if (!s->keys || !s->convs || !s->inkind || !s->outkind || !s->flags || !s->colmap || !s->descs) {
+  s->pid = PyLong_FromUnsignedLong(proc);
+  if (!s->keys || !s->convs || !s->inkind || !s->outkind || !s->flags || !s->colmap || !s->descs || !s->pid) {
     if (!PyErr_Occurred()) PyErr_NoMemory();
     goto fail;
   }
@@ -487,8 +490,8 @@ static int fast_value(Shape *s, int j, PyObject *v, uint32_t *val, uint8_t *isnu
   }
 }
 
-/* The column's generic converter (pyglite_host.convert: PL/Python's conversions to a codec stream; the
- * engine applies the type's input function with the column's typmod, domain checks, composites, arrays).
+/* The column's generic converter (pyglite_host.convert's compiled converter, native/convert.c: PL/Python's
+ * conversions to a codec stream; the engine applies the type's input function with the column's typmod, domain checks, composites, arrays).
  * May run the user's Python code (__str__ and friends). 0 or -1 with a Python error. */
 static int generic_value(Shape *s, int j, PyObject *v, uint32_t *val, uint8_t *isnull, uint8_t *kind) {
   *isnull = 0;
@@ -498,9 +501,7 @@ static int generic_value(Shape *s, int j, PyObject *v, uint32_t *val, uint8_t *i
     if (!conv) return -1;
     s->convs[j] = conv;
   }
-  PyObject *pid = PyLong_FromUnsignedLong(s->proc);
-  PyObject *b = pid ? PyObject_CallFunctionObjArgs(conv, v, pid, NULL) : NULL;
-  Py_XDECREF(pid);
+  PyObject *b = converter_run(conv, v, s->pid);
   if (!b) return -1;
   if (!PyBytes_Check(b)) {
     Py_DECREF(b);

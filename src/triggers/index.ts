@@ -108,9 +108,9 @@ export class TriggerRuntime {
         case TR.SKIP:
           return 0
         case TR.MODIFY:
-          return applyModify(rt, this.native, site, s, base, null)
+          return applyModify(rt, this.native, this.rows, site, s, base, null)
         case TR.MODIFY_FAILED:
-          return applyModify(rt, this.native, site, s, base, failure)
+          return applyModify(rt, this.native, this.rows, site, s, base, failure)
         case TR.MODIFY_IN_DELETE:
           rt.elog.report(
             ELEVEL.WARNING,

@@ -4,11 +4,10 @@
 // heap_modify_tuple_by_cols (PLy_modify_tuple). Runs after SPI_finish, in the trigger manager's memory
 // context, under the "while modifying trigger row" CONTEXT line.
 
-import { CodecReader } from '../plpython/codec.js'
 import type { ErrorTuple } from '../plpython/host.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { M, STAT, type TriggerNative } from './native.js'
-import type { Scratch } from './rows.js'
+import type { Scratch, TriggerRows } from './rows.js'
 import type { Site } from './site.js'
 
 /** heap_modify_tuple_by_cols and palloc, looked up once per module (the module object is huge). */
@@ -35,6 +34,7 @@ function wasmFns(M: PlPythonRuntime['heap']['M']): Fns {
 export function applyModify(
   rt: PlPythonRuntime,
   native: TriggerNative,
+  rows: TriggerRows,
   site: Site,
   s: Scratch,
   base: number,
@@ -67,9 +67,10 @@ export function applyModify(
         continue
       }
       // a copy: building may call into wasm, which can grow (and so detach) the memory buffer
-      const bytes = Buffer.from(h.bytes(off + 4, h.u32at(off)))
+      const reader = rows.readerFor(s, off + 4, h.u32at(off))
       const col = site.cols[h.i32at(cols + 4 * k) - 1]!
-      const d = rt.out.build(new CodecReader(bytes), col.typid, col.typmod)
+      col.builder ??= rt.out.builder(col.typid, col.typmod)
+      const d = col.builder(reader)
       h.setU32(v, d >>> 0)
       h.setU8(nulls + k, rt.out.isnull ? 1 : 0)
     }

@@ -2,6 +2,7 @@
 // native side reads TD's values from; values of types converted in JS go to the codec. One set of
 // buffers per nesting level: a trigger's Python code can fire triggers again (plpy.execute).
 import type { Heap } from '../engine/heap.js'
+import { CodecReader } from '../plpython/codec.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
 import type { Site } from './site.js'
 
@@ -14,6 +15,9 @@ export interface Scratch {
   oldNulls: number
   /** the modify area: int32 cols[cap], uint32 values[cap], uint8 nulls[cap], uint8 kinds[cap] */
   area: number
+  /** a generic MODIFY value's codec bytes, copied out of wasm memory (building may grow it), and its reader */
+  codec: Buffer
+  reader: CodecReader
 }
 
 export class TriggerRows {
@@ -34,7 +38,10 @@ export class TriggerRows {
     const M = this.heap.M
     if (s) for (const p of [s.newValues, s.newNulls, s.oldValues, s.oldNulls, s.area]) M._free(p)
     const cap = Math.max(natts, 16)
+    const codec = s?.codec ?? Buffer.alloc(256)
     s = {
+      codec,
+      reader: new CodecReader(codec, 0),
       cap,
       newValues: M._malloc(4 * cap) as number,
       newNulls: M._malloc(cap) as number,
@@ -44,6 +51,13 @@ export class TriggerRows {
     }
     this.levels[depth] = s
     return s
+  }
+
+  /** A reader over a copy of len bytes of wasm memory at ptr (the scratch's buffer, grown as needed). */
+  readerFor(s: Scratch, ptr: number, len: number): CodecReader {
+    if (s.codec.length < len) s.codec = Buffer.alloc(Math.max(len, s.codec.length * 2))
+    s.codec.set(this.heap.bytes(ptr, len))
+    return s.reader.reset(s.codec, len)
   }
 
   /** heap_deform_tuple into values/nulls. */
@@ -67,7 +81,7 @@ export class TriggerRows {
       if (!values) continue
       for (const i of site.codecCols) {
         if (h.u8at(nulls + i)) continue
-        this.rt.io.encode(w, h.u32at(values + 4 * i), false, site.cols[i]!.typid)
+        site.cols[i]!.encoder!(w, h.u32at(values + 4 * i))
       }
     }
     return w.pos

@@ -7,6 +7,8 @@
 // re-checks its procedure and the relation's descriptor on every call.
 import type { Heap } from '../engine/heap.js'
 import { L, OID } from '../engine/layout.js'
+import type { Encoder } from '../plpython/input.js'
+import type { Builder } from '../plpython/output.js'
 import { A_CODEC, A_VARLENA, ARG_KIND, type Procedure } from '../plpython/procedures.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { F, OUT, type TriggerNative } from './native.js'
@@ -18,6 +20,10 @@ export interface Column {
   /** native input kind (ARG_KIND) or A_CODEC */
   inkind: number
   flags: number
+  /** for A_CODEC columns: how JS encodes the value for TD (resolved once per site) */
+  encoder: Encoder | null
+  /** how a generic MODIFY value becomes a Datum (made on first use; valid while the site is) */
+  builder: Builder | null
 }
 
 export interface Site {
@@ -203,7 +209,8 @@ export class SiteCache {
         if (ROUNDTRIP.has(a.typid)) flags |= F.ROUNDTRIP
         desc = JSON.stringify(rt.outputDescriptor(a.typid, a.typmod))
       }
-      cols.push({ typid: a.typid, typmod: a.typmod, inkind, flags })
+      const encoder = inkind === A_CODEC && !a.dropped ? rt.io.encoder(a.typid) : null
+      cols.push({ typid: a.typid, typmod: a.typmod, inkind, flags, encoder, builder: null })
       jcols.push([a.name, inkind, outkind, flags, desc])
     }
     const nargs = h.i16at(trig + L.tg_tgnargs)
