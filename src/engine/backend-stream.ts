@@ -59,6 +59,12 @@ export class BackendStream {
     this.readyCount = 0
   }
 
+  /** Where the stream stands between chunks: body bytes of the current message still to come, or the
+   * first bytes of an incomplete header. */
+  position(): { rest: number; head: Uint8Array } {
+    return { rest: this.remaining, head: this.header.slice(0, this.headerLen) }
+  }
+
   /** Feed the next chunk of output (read synchronously; the caller may reuse it afterwards). */
   feed(chunk: Uint8Array): void {
     let i = 0

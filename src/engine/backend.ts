@@ -126,8 +126,8 @@ export class Backend {
           return d
         },
         out: (chunk) => {
+          io.out(chunk) // first: it may need the stream's position before this chunk (plpy.fatal)
           this.stream.feed(chunk)
-          io.out(chunk)
         },
       })
     } finally {

@@ -11,6 +11,8 @@ import { CTL, type FromWorker, OUT_HIGH_WATER, OUT_LOW_WATER, type ToWorker } fr
 const SEND_BUFFER = 8192
 /** Bulk output is batched up to this many bytes per message to the main thread. */
 const BATCH = 1 << 16
+/** Output messages larger than this are transferred rather than copied to the main thread. */
+const TRANSFER_FROM = 1 << 14
 /** How long a blocked wait sleeps before looking at the queue again. */
 const WAIT_MS = 1000
 
@@ -32,8 +34,9 @@ export class Output {
     private readonly post: Post,
     private readonly queue: ToWorker[],
     private readonly drain: () => void,
-    /** output filter cutting the stream at a plpy.fatal */
-    private readonly fatal: FatalOutput,
+    /** plpy.fatal: whether one is pending, and the filter that cuts the output there (made when needed,
+     * at the position the output stream has reached) */
+    private readonly fatal: { pending(): boolean; filter(): FatalOutput },
     /** whether a cancel request is pending for the running statement (QueryCancelPending) */
     private readonly cancelPending: () => boolean = () => false,
   ) {}
@@ -46,10 +49,16 @@ export class Output {
     }
   }
 
+  private fatalFilter: FatalOutput | undefined
+
   private out(raw: Uint8Array, moreInput: () => boolean): void {
     if (this.gone) return
-    const chunk = this.fatal.filter(raw)
-    if (chunk.length === 0) return
+    let chunk = raw
+    if (this.fatalFilter || this.fatal.pending()) {
+      this.fatalFilter ??= this.fatal.filter()
+      chunk = this.fatalFilter.filter(raw)
+      if (chunk.length === 0) return
+    }
     this.pending.push(chunk === raw ? chunk.slice() : chunk)
     this.pendingBytes += chunk.length
     // hold the last flush of a batch: it leaves with the end of the exec, in the same message
@@ -73,7 +82,8 @@ export class Output {
     this.pending = []
     this.pendingBytes = 0
     this.consumedBytes = 0
-    this.post(m, data ? [data.buffer as ArrayBuffer] : [])
+    // small results are cheaper to copy than to transfer (detaching and re-creating a backing store)
+    this.post(m, data && data.length > TRANSFER_FROM ? [data.buffer as ArrayBuffer] : [])
   }
 
   /** Block until the main thread has handed enough output to the kernel (or the client is gone). */

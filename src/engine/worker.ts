@@ -5,7 +5,7 @@ import path from 'node:path'
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import { configureLogging, type LogLevel, logger } from '../log.js'
 import { createDispatcher } from '../plpy-shim/dispatch.js'
-import { FatalOutput, takeFatal } from '../plpy-shim/fatal.js'
+import { FatalOutput, fatalPending, takeFatal } from '../plpy-shim/fatal.js'
 import { type PythonHost, startPythonHost } from '../plpython/host.js'
 import { Backend, type EngineSession, SqlError } from './backend.js'
 import { isLongjmp } from './elog.js'
@@ -243,9 +243,14 @@ function input(sid: number, first: Uint8Array): void {
     const next = queue.shift() as { data: Uint8Array }
     data = joinBytes(data, next.data)
   }
+  const rt = backend.inst.runtime
+  const fatal = {
+    pending: () => fatalPending(rt),
+    filter: () => new FatalOutput(rt, backend.stream.position()),
+  }
   const heap = backend.inst.heap
   const cancelFlag = heap.M._QueryCancelPending as number
-  const out = new Output(sid, ctl, post, queue, drainPort, new FatalOutput(backend.inst.runtime), () => {
+  const out = new Output(sid, ctl, post, queue, drainPort, fatal, () => {
     heap.refresh()
     return heap.i32[cancelFlag >> 2] !== 0
   })

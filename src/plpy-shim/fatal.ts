@@ -40,6 +40,11 @@ export function fatalError(rt: PlPythonRuntime): PgError | null {
   })
 }
 
+/** Whether plpy.fatal was requested during the running exec (cheap: for the output path). */
+export function fatalPending(rt: PlPythonRuntime): boolean {
+  return shim(rt).fatal !== null
+}
+
 /** The exec is over: forget the request (returns it, if there was one). */
 export function takeFatal(rt: PlPythonRuntime): FatalRequest | null {
   const st = shim(rt)
@@ -93,7 +98,20 @@ export class FatalOutput {
   /** the FATAL ErrorResponse went out: nothing more is sent */
   terminated = false
 
-  constructor(private readonly rt: PlPythonRuntime) {}
+  /**
+   * `start`: where the output stands when filtering begins, if not at a message boundary (the engine
+   * only filters from the first chunk after a FATAL was requested): `rest` bytes of a message already
+   * forwarded are still to come, or `head` holds the first bytes of an incomplete header.
+   */
+  constructor(
+    private readonly rt: PlPythonRuntime,
+    start?: { rest: number; head: Uint8Array },
+  ) {
+    if (start) {
+      this.rest = start.rest
+      this.head = Buffer.from(start.head)
+    }
+  }
 
   /**
    * What to send of the next output chunk: message boundaries are tracked from the first byte. Returns
