@@ -35,6 +35,8 @@ export class EngineSession {
   currentUser: number
   /** GUC_REPORT settings as this session last had them */
   gucs: Map<string, string>
+  /** other settings it started with (start-up packet, ALTER ROLE/DATABASE SET), by lower-case name */
+  extras = new Map<string, string>()
   /** its prepared_queries hash table and unnamed statement while another session runs */
   preparedQueries = 0
   unnamedStatement = 0
@@ -71,6 +73,8 @@ export class Backend {
   /** GUC_REPORT values as the backend last reported them */
   private readonly reported = new Map<string, string>()
   private reportedChanged = false
+  /** the non-reported settings the backend has now, as set for the session owning it (lower-case name) */
+  private applied = new Map<string, string>()
   /** whose state the backend currently holds */
   private owner: EngineSession | null = null
   /** the session whose turn it is (it stays until it is idle: see EngineSession.busy) */
@@ -188,12 +192,23 @@ export class Backend {
       const stored = this.exec(
         `SELECT pg_catalog.unnest(setconfig) FROM pg_catalog.pg_db_role_setting WHERE (setdatabase = 0 OR setdatabase = ${this.dboid}) AND (setrole = 0 OR setrole = ${login.oid}) ORDER BY setrole <> 0, setdatabase <> 0`,
       )
+      const reported = new Set([...this.defaults.keys()].map((k) => k.toLowerCase()))
+      const extra = (name: string, value: string) => {
+        const n = name.toLowerCase()
+        if (!reported.has(n)) {
+          s.extras.set(n, value)
+          this.applied.set(n, value)
+        }
+      }
       for (const [kv] of stored.rows) {
         const eq = kv?.indexOf('=') ?? -1
-        if (kv && eq > 0) this.trySet(kv.slice(0, eq), kv.slice(eq + 1))
+        if (kv && eq > 0 && this.trySet(kv.slice(0, eq), kv.slice(eq + 1)))
+          extra(kv.slice(0, eq), kv.slice(eq + 1))
       }
-      for (const [name, value] of settings)
+      for (const [name, value] of settings) {
         this.exec(`SELECT pg_catalog.set_config(${literal(name)}, ${literal(value)}, false)`)
+        extra(name, value)
+      }
       this.saveOwner()
       return [...s.gucs]
     } catch (e) {
@@ -202,11 +217,13 @@ export class Backend {
     }
   }
 
-  private trySet(name: string, value: string): void {
+  private trySet(name: string, value: string): boolean {
     try {
       this.exec(`SELECT pg_catalog.set_config(${literal(name)}, ${literal(value)}, false)`)
+      return true
     } catch {
       // PostgreSQL only warns about a bad stored setting (process_settings → ProcessGUCArray)
+      return false
     }
   }
 
@@ -261,6 +278,7 @@ export class Backend {
     const h = this.holder
     if (!h || !this.asideOpen) throw new Error('no idle transaction to work beside')
     this.switchTo(h)
+    const applied = new Map(this.applied) // the rollback below undoes the work's settings
     this.exec('SAVEPOINT pyglite_aside')
     try {
       return work()
@@ -280,6 +298,7 @@ export class Backend {
         ),
       )
       this.reportedChanged = false
+      this.applied = applied
     }
   }
 
@@ -344,6 +363,21 @@ export class Backend {
     for (const [name, value] of s.gucs) {
       if (NOT_RESTORED.has(name) || this.reported.get(name) === value) continue
       msgs.push(`SELECT pg_catalog.set_config(${literal(name)}, ${literal(value)}, false)`)
+    }
+    // settings a session started with that PostgreSQL does not report: the incoming session's, or the
+    // default where only the outgoing one had one (a SET of them inside a session is not tracked)
+    if (this.applied.size > 0 || s.extras.size > 0) {
+      for (const name of new Set([...this.applied.keys(), ...s.extras.keys()])) {
+        const want = s.extras.get(name)
+        if (want === this.applied.get(name)) continue
+        if (want === undefined) {
+          msgs.push(`RESET "${name.replace(/"/g, '""')}"`)
+          this.applied.delete(name)
+        } else {
+          msgs.push(`SELECT pg_catalog.set_config(${literal(name)}, ${literal(want)}, false)`)
+          this.applied.set(name, want)
+        }
+      }
     }
     if (msgs.length === 0) return
     const r = this.runCollect((io) => this.io.exec(concat(msgs.map(query)), io))

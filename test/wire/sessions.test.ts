@@ -105,6 +105,26 @@ describe('private session state', () => {
     await b.end()
   })
 
+  it('keeps start-up and ALTER ROLE settings that PostgreSQL does not report to their own sessions', async () => {
+    const admin = await connect()
+    await admin.query("CREATE ROLE tuned LOGIN; ALTER ROLE tuned SET work_mem = '8MB'")
+    const a = await connect({ options: '-c extra_float_digits=-2 -c lock_timeout=2s' })
+    const t = new pg.Client({ host: srv.host, port: srv.port, user: 'tuned', database: 'postgres' })
+    await t.connect()
+    const b = await connect()
+    const show = (c: pg.Client) =>
+      c.query(
+        "SELECT current_setting('extra_float_digits') AS efd, current_setting('lock_timeout') AS lt, current_setting('work_mem') AS wm",
+      )
+    for (let i = 0; i < 3; i++) {
+      const [ra, rt, rb] = await Promise.all([show(a), show(t), show(b)])
+      expect(ra.rows[0]).toEqual({ efd: '-2', lt: '2s', wm: '4MB' })
+      expect(rt.rows[0]).toEqual({ efd: '1', lt: '0', wm: '8MB' })
+      expect(rb.rows[0]).toEqual({ efd: '1', lt: '0', wm: '4MB' })
+    }
+    await Promise.all([a.end(), t.end(), b.end(), admin.end()])
+  })
+
   it('gives each session its own prepared statements (protocol and SQL level), gone on disconnect', async () => {
     const a = await connect()
     const b = await connect()
