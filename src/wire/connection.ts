@@ -1,6 +1,7 @@
 // One client connection on the main thread: start-up (TLS, CancelRequest), authentication, then the
 // session: complete messages go to the engine in batches, output comes back and is written with
 // backpressure both ways. The engine decides whose turn it is; this side only frames and forwards.
+import crypto from 'node:crypto'
 import type net from 'node:net'
 import tls from 'node:tls'
 import type { Engine, SessionSink } from '../engine/client.js'
@@ -195,7 +196,7 @@ export class Connection {
     if (!role.canLogin) throw new StartupError('28000', `role "${p.user}" is not permitted to log in`)
     if (!db) throw new StartupError('3D000', `database "${p.database}" does not exist`)
     this.sid = this.ctx.nextSid()
-    this.secret = (Math.random() * 0x100000000) | 0
+    this.secret = crypto.randomBytes(4).readInt32BE(0) // unguessable: it is what authorizes a cancel
     const opened = await engine.openSession(
       {
         sid: this.sid,
