@@ -2,6 +2,7 @@
 // triggers, INSTEAD OF on views, transition tables, and every way rows change (INSERT … SELECT, COPY FROM
 // through psql, ON CONFLICT, MERGE, PL/pgSQL, plpy.execute, cascading triggers, FK cascades, partitions);
 // ROLLBACK and savepoints undo what triggers did. Notice order and contents as PostgreSQL 15 + plpython3u.
+import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, type TestServer } from '../helpers/server.js'
 import { psql } from '../plpy/clients.js'
@@ -267,5 +268,47 @@ if TD['table_name'] == 'parent' and TD['event'] == 'INSERT':
     expect(e.message).toBe('plpy.Error: late failure')
     expect(await audited()).toBe(null)
     expect((await c.query('SELECT count(*)::int AS n FROM child WHERE pid = 8')).rows[0].n).toBe(0)
+  })
+
+  it('stops a runaway trigger on cancel; plpy callers can catch a trigger’s error', async () => {
+    await c.query('CREATE TABLE spin (a int)')
+    await fn(c, 'spin_f() RETURNS trigger', `plpy.notice('spinning')\nwhile True:\n    pass`)
+    await c.query('CREATE TRIGGER spin_t BEFORE INSERT ON spin FOR EACH ROW EXECUTE FUNCTION spin_f()')
+    // psql sends a CancelRequest on SIGINT; the trigger's NOTICE says it is running
+    const p = spawn('psql', ['-X', '-d', srv.url(), '-c', 'INSERT INTO spin VALUES (1)'], {
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    })
+    let stderr = ''
+    p.stderr.on('data', (d) => {
+      stderr += d
+      if (stderr.includes('NOTICE:  spinning') && !p.killed) p.kill('SIGINT')
+    })
+    const code = await new Promise((resolve) => p.on('close', resolve))
+    expect(code).toBe(1)
+    expect(stderr).toContain(
+      'ERROR:  canceling statement due to user request\nCONTEXT:  PL/Python function "spin_f"',
+    )
+    expect((await c.query('SELECT count(*)::int AS n FROM spin')).rows[0].n).toBe(0)
+    await c.query('DROP TRIGGER spin_t ON spin')
+    await fn(
+      c,
+      'guard_f() RETURNS trigger',
+      `if TD['new']['a'] < 0:
+    plpy.error('negative', sqlstate='22023')`,
+    )
+    await c.query('CREATE TRIGGER guard_t BEFORE INSERT ON spin FOR EACH ROW EXECUTE FUNCTION guard_f()')
+    await fn(
+      c,
+      'try_insert(v int) RETURNS text',
+      `try:
+    plpy.execute('INSERT INTO spin VALUES (%d)' % v)
+    return 'inserted'
+except plpy.SPIError as e:
+    return 'refused: %s %s' % (e.sqlstate, e)`,
+    )
+    expect((await c.query('SELECT try_insert(-1) AS a, try_insert(2) AS b')).rows).toEqual([
+      { a: 'refused: 22023 plpy.Error: negative', b: 'inserted' },
+    ])
+    expect((await c.query('SELECT array_agg(a) AS a FROM spin')).rows[0].a).toEqual([2])
   })
 })
