@@ -146,8 +146,22 @@ export class Engine {
   }
 
   private send(m: ToWorker, transfer?: ArrayBuffer[]): void {
+    this.flushInputs() // keep arrival order
     this.worker.postMessage(m, transfer ?? [])
     this.wake() // the worker may be blocked waiting for this session's COPY data or for a close
+  }
+
+  /** Inputs that arrived during this event-loop turn, sent to the worker as one message. */
+  private inputs: Array<{ t: 'input'; sid: number; data: Uint8Array }> = []
+  private inputsScheduled = false
+
+  private flushInputs(): void {
+    const batch = this.inputs
+    if (batch.length === 0) return
+    this.inputs = []
+    const transfer = batch.map((m) => m.data.buffer as ArrayBuffer)
+    this.worker.postMessage(batch.length === 1 ? batch[0] : { t: 'inputs', items: batch }, transfer)
+    this.wake()
   }
 
   private request<T>(m: DistributiveOmit<ToWorker, 'id'>): Promise<T> {
@@ -179,7 +193,15 @@ export class Engine {
   /** Complete frontend messages of a session; they run in its turn, output arrives at its sink. */
   input(sid: number, data: Uint8Array): void {
     if (this.exited) return
-    this.send({ t: 'input', sid, data }, [data.buffer as ArrayBuffer])
+    // batched per event-loop turn: several clients' messages read in one poll phase cost one post
+    this.inputs.push({ t: 'input', sid, data })
+    if (!this.inputsScheduled) {
+      this.inputsScheduled = true
+      setImmediate(() => {
+        this.inputsScheduled = false
+        this.flushInputs()
+      })
+    }
   }
 
   /** End a session: rolls back what it left open and frees its state. Its sink gets nothing more. */

@@ -4,7 +4,7 @@
 import type { FatalOutput } from '../plpy-shim/fatal.js'
 import { copyFail } from './frontend.js'
 import type { ExecIo } from './pgio.js'
-import { CTL, type FromWorker, OUT_HIGH_WATER, OUT_LOW_WATER, type ToWorker } from './protocol.js'
+import { CTL, type FromWorker, OUT_HIGH_WATER, OUT_LOW_WATER, type WorkItem } from './protocol.js'
 
 /** PostgreSQL flushes its 8 KiB send buffer when full; smaller flushes are explicit (end of a command,
  * a NOTICE, a COPY start, a Flush message) and go out at once. */
@@ -32,7 +32,7 @@ export class Output {
     private readonly sid: number,
     private readonly ctl: Int32Array,
     private readonly post: Post,
-    private readonly queue: ToWorker[],
+    private readonly queue: WorkItem[],
     private readonly drain: () => void,
     /** plpy.fatal: whether one is pending, and the filter that cuts the output there (made when needed,
      * at the position the output stream has reached) */

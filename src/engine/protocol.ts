@@ -58,9 +58,14 @@ export type ToWorker =
   | { t: 'session-close'; id: number; sid: number }
   /** complete frontend messages of a session (no reply: output streams back as 'out') */
   | { t: 'input'; sid: number; data: Uint8Array }
+  /** several inputs, in arrival order (the main thread batches one event-loop turn's worth) */
+  | { t: 'inputs'; items: Array<{ t: 'input'; sid: number; data: Uint8Array }> }
   /** an internal query on a database (simple protocol, superuser, rows as text) */
   | { t: 'query'; id: number; db: string; sql: string }
   | { t: 'shutdown'; id: number }
+
+/** One unit of the engine's queue (a batch of inputs is queued input by input). */
+export type WorkItem = Exclude<ToWorker, { t: 'inputs' }>
 
 export interface QueryResult {
   columns: string[]

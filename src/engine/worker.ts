@@ -12,7 +12,14 @@ import { isLongjmp } from './elog.js'
 import { Instance } from './instance.js'
 import { Output } from './output.js'
 import { BackendExited, socketCallbackRecorder } from './pgio.js'
-import { CTL, type DbOpened, type EngineConfig, type FromWorker, type ToWorker } from './protocol.js'
+import {
+  CTL,
+  type DbOpened,
+  type EngineConfig,
+  type FromWorker,
+  type ToWorker,
+  type WorkItem,
+} from './protocol.js'
 
 const config = workerData as EngineConfig
 configureLogging(config.logLevel as LogLevel)
@@ -70,10 +77,10 @@ function activate(inst: Instance): void {
 // ---------------------------------------------------------------- the queue and the turns
 
 /** Work waiting to run, in arrival order. A backend whose holder is busy only runs the holder's work. */
-const queue: ToWorker[] = []
+const queue: WorkItem[] = []
 let pumping = false
 
-function backendOf(m: ToWorker): Backend | undefined {
+function backendOf(m: WorkItem): Backend | undefined {
   switch (m.t) {
     case 'input':
     case 'session-close': {
@@ -88,7 +95,7 @@ function backendOf(m: ToWorker): Backend | undefined {
   }
 }
 
-function runnable(m: ToWorker): boolean {
+function runnable(m: WorkItem): boolean {
   const b = backendOf(m)
   if (!b?.holder) return true
   if ((m.t === 'input' || m.t === 'session-close') && m.sid === b.holder.sid) return true
@@ -96,7 +103,7 @@ function runnable(m: ToWorker): boolean {
 }
 
 /** Work that may run beside the holder's idle transaction (Backend.aside) instead of waiting for it. */
-function besideOk(m: ToWorker, b: Backend): boolean {
+function besideOk(m: WorkItem, b: Backend): boolean {
   if (!b.asideOpen) return false
   switch (m.t) {
     case 'query':
@@ -135,9 +142,13 @@ function besideHolder<T>(b: Backend, sid: number, work: () => T): T {
 }
 
 /** Move messages that arrived while we were busy into the queue (used inside blocking waits). */
-export function drainPort(): void {
-  for (let r = receiveMessageOnPort(port); r; r = receiveMessageOnPort(port))
-    queue.push(r.message as ToWorker)
+function drainPort(): void {
+  for (let r = receiveMessageOnPort(port); r; r = receiveMessageOnPort(port)) enqueue(r.message as ToWorker)
+}
+
+function enqueue(m: ToWorker): void {
+  if (m.t === 'inputs') queue.push(...m.items)
+  else queue.push(m)
 }
 
 async function pump(): Promise<void> {
@@ -156,7 +167,7 @@ async function pump(): Promise<void> {
   }
 }
 
-async function handle(m: ToWorker): Promise<void> {
+async function handle(m: WorkItem): Promise<void> {
   if (m.t === 'input') return input(m.sid, m.data)
   try {
     const value = await request(m)
@@ -176,7 +187,7 @@ async function handle(m: ToWorker): Promise<void> {
   }
 }
 
-async function request(m: Exclude<ToWorker, { t: 'input' }>): Promise<unknown> {
+async function request(m: Exclude<WorkItem, { t: 'input' }>): Promise<unknown> {
   switch (m.t) {
     case 'open-db':
       return (await openDb(m.name)).info
@@ -369,7 +380,7 @@ function backendDied(e: BackendExited, backend?: Backend): void {
 }
 
 port.on('message', (m: ToWorker) => {
-  queue.push(m)
+  enqueue(m)
   void pump()
 })
 
