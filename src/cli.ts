@@ -53,6 +53,10 @@ const srv = await startServer(config, {
   process.stderr.write(`pyglite: could not start: ${e.message}\n`)
   process.exit(1)
 })
+srv.engine.onUnexpectedExit = () => {
+  process.stderr.write('pyglite: the engine thread died; exiting\n')
+  process.exit(70) // EX_SOFTWARE: a supervisor may restart it; PostgreSQL recovers from its WAL
+}
 say(
   `pyglite: ready in ${((Date.now() - t0) / 1000).toFixed(1)} s — psql "postgresql://postgres@${srv.host}:${srv.port}/postgres"`,
 )

@@ -50,6 +50,8 @@ export class Engine {
   private readonly native: Native
   private readonly ctl: Int32Array
   python = ''
+  /** called if the engine thread ends without close() (the process cannot serve anything any more) */
+  onUnexpectedExit: (() => void) | undefined
   private exited = false
   private closing = false
 
@@ -68,6 +70,7 @@ export class Engine {
       this.exited = true
       if (code !== 0 && !this.closing) log.error({ code }, 'engine worker exited')
       this.failAll(new Error(`engine worker exited with code ${code}`))
+      if (!this.closing) this.onUnexpectedExit?.()
     })
   }
 
