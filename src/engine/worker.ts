@@ -53,7 +53,13 @@ async function openDb(name: string): Promise<{ backend: Backend; info: DbOpened 
         extensions: { socketCallbacks: recorder.extension },
       })
       activate(inst)
-      return Backend.open(inst, recorder.callbacks())
+      const t1 = performance.now()
+      const backend = Backend.open(inst, recorder.callbacks())
+      log.debug(
+        { db: name, pgliteMs: Math.round(t1 - t0), probesMs: Math.round(performance.now() - t1) },
+        'database opened',
+      )
+      return backend
     })()
     opening.set(name, p)
   }
