@@ -1,68 +1,119 @@
 // SPI results → the codec, for plpy's result objects (PLy_spi_execute_fetch_result, plpy_resultobject.c).
-// Values go through the language core's type mapping (DatumIo: ints, floats, bools, text and bytea are
-// read straight from wasm memory, never through text). Runs inside the operation's PG_TRY, so a failing
-// output function becomes an SPI exception, as in PL/Python.
+// Values go through the language core's input conversions (InputConverters: ints, floats, bools, text and
+// bytea are read straight from wasm memory, never through text; composites, arrays, domains as
+// PL/Python maps them). Runs inside the operation's PG_TRY, so a failing output function becomes an SPI
+// exception, as in PL/Python.
+//
+// Wire shape, decoded by native/codec.c: TUPLE(status, nrows, ROWS | NONE, BYTES | NONE). ROWS carries
+// the column names once and then the values row by row; BYTES is the JSON [names, types, typmods] of the
+// tuple descriptor, made once per shape and parsed by Python only if colnames() etc. are called.
 import { L } from '../engine/layout.js'
 import { type CodecWriter, T } from '../plpython/codec.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { shim } from './state.js'
 
-/** Column metadata of a tuple descriptor (TupleDescAttr). */
-interface Columns {
+/** What a tuple descriptor contributes to a result, with its codec bytes made once. */
+interface Shape {
+  /** the descriptor's FormData_pg_attribute array, to recognise the same shape next time */
+  attrs: Buffer
   natts: number
-  names: Uint8Array[]
   types: number[]
-  typmods: number[]
-  dropped: boolean[]
+  /** attribute numbers (0-based) that appear in the row dicts: dropped columns do not */
+  live: number[]
+  /** ROWS tag, column count and names */
+  rowsHeader: Buffer
+  /** BYTES of the JSON [names, types, typmods]: colnames()/coltypes()/coltypmods() parse it when asked */
+  desc: Buffer
 }
 
-function columns(rt: PlPythonRuntime, tupdesc: number): Columns {
+/** Recently seen shapes per runtime: a loop of plpy.execute sees the same few again and again. */
+const shapes = new WeakMap<PlPythonRuntime, Shape[]>()
+const MAX_SHAPES = 16
+
+function header(tag: number, n: number): Buffer {
+  const b = Buffer.alloc(5)
+  b[0] = tag
+  b.writeUInt32LE(n, 1)
+  return b
+}
+
+function text(s: Buffer): Buffer {
+  return Buffer.concat([header(T.STR, s.length), s])
+}
+
+/** The shape of tupdesc: a cached one when its attributes are byte for byte the same (TupleDescAttr). */
+function shapeOf(rt: PlPythonRuntime, tupdesc: number): Shape {
   const h = rt.heap
   const natts = h.i32at(tupdesc + L.tupdesc_natts)
   const base = tupdesc + L.tupdesc_compact_attrs + L.compact_attr_size * natts
-  const c: Columns = { natts, names: [], types: [], typmods: [], dropped: [] }
-  for (let i = 0; i < natts; i++) {
-    const a = base + L.attr_size * i
-    const name = h.bytes(a + L.attr_attname, 64)
-    const end = name.indexOf(0)
-    c.names.push(name.slice(0, end < 0 ? 64 : end))
-    c.types.push(h.u32at(a + L.attr_atttypid))
-    c.typmods.push(h.i32at(a + L.attr_atttypmod))
-    c.dropped.push(h.u8at(a + L.attr_attisdropped) !== 0)
+  const len = L.attr_size * natts
+  h.refresh() // a grown memory detaches the old views
+  const u8 = h.u8
+  let list = shapes.get(rt)
+  if (!list) {
+    list = []
+    shapes.set(rt, list)
   }
-  return c
-}
-
-function uint(w: CodecWriter, n: number): void {
-  if (n <= 0x7fffffff) w.int32(n)
-  else w.int64(BigInt(n))
-}
-
-/** Rows of tuptable as a ROWS value: a list of dicts keyed by column name (dropped columns skipped). */
-function writeRows(
-  rt: PlPythonRuntime,
-  w: CodecWriter,
-  c: Columns,
-  tupdesc: number,
-  vals: number,
-  n: number,
-): void {
-  const h = rt.heap
-  const M = h.M
-  const live: number[] = []
-  for (let i = 0; i < c.natts; i++) if (!c.dropped[i]) live.push(i)
-  w.header(T.ROWS, live.length)
-  for (const i of live) w.utf8Bytes(c.names[i]!)
-  w.u32(n)
-  const isnull = shim(rt).isnull
-  const io = rt.io
-  for (let r = 0; r < n; r++) {
-    const tup = h.u32at(vals + 4 * r)
-    for (const i of live) {
-      const d = M._SPI_getbinval(tup, tupdesc, i + 1, isnull) as number
-      io.encode(w, d >>> 0, h.u8at(isnull) !== 0, c.types[i]!)
+  for (let i = 0; i < list.length; i++) {
+    const s = list[i]!
+    if (s.natts === natts && s.attrs.compare(u8, base, base + len) === 0) {
+      if (i > 0) {
+        list.splice(i, 1)
+        list.unshift(s)
+      }
+      return s
     }
   }
+  const attrs = Buffer.from(u8.subarray(base, base + len))
+  const names: Buffer[] = []
+  const types: number[] = []
+  const typmods: number[] = []
+  const live: number[] = []
+  for (let i = 0; i < natts; i++) {
+    const a = i * L.attr_size
+    const name = attrs.subarray(a + L.attr_attname, a + L.attr_attname + 64)
+    const end = name.indexOf(0)
+    names.push(Buffer.from(name.subarray(0, end < 0 ? 64 : end)))
+    types.push(attrs.readUInt32LE(a + L.attr_atttypid))
+    typmods.push(attrs.readInt32LE(a + L.attr_atttypmod))
+    if (attrs[a + L.attr_attisdropped] === 0) live.push(i)
+  }
+  const rowsHeader = Buffer.concat([header(T.ROWS, live.length), ...live.map((i) => text(names[i]!))])
+  const json = Buffer.from(JSON.stringify([names.map((n) => n.toString('utf8')), types, typmods]))
+  const desc = Buffer.concat([header(T.BYTES, json.length), json])
+  const s: Shape = { attrs, natts, types, live, rowsHeader, desc }
+  list.unshift(s)
+  if (list.length > MAX_SHAPES) list.pop()
+  return s
+}
+
+/** Rows [0, n) of an SPI tuple table as ROWS (heap_deform_tuple per row, PLy_input_from_tuple). */
+function writeRows(rt: PlPythonRuntime, w: CodecWriter, s: Shape, tupdesc: number, vals: number, n: number): void {
+  const h = rt.heap
+  const M = h.M
+  const st = shim(rt)
+  w.raw(s.rowsHeader)
+  w.u32(n)
+  if (n === 0) return
+  if (st.deformCap < s.natts) {
+    if (st.deformValues) M._free(st.deformValues)
+    if (st.deformNulls) M._free(st.deformNulls)
+    st.deformCap = Math.max(s.natts, 16)
+    st.deformValues = M._malloc(4 * st.deformCap) as number
+    st.deformNulls = M._malloc(st.deformCap) as number
+  }
+  const values = st.deformValues
+  const nulls = st.deformNulls
+  const io = rt.io
+  for (let r = 0; r < n; r++) {
+    M._heap_deform_tuple(h.u32at(vals + 4 * r), tupdesc, values, nulls)
+    for (const i of s.live) io.encode(w, h.u32at(values + 4 * i), h.u8at(nulls + i) !== 0, s.types[i]!)
+  }
+}
+
+function uintTo(w: CodecWriter, n: number): void {
+  if (n <= 0x7fffffff) w.int32(n)
+  else w.int64(BigInt(n))
 }
 
 /**
@@ -84,31 +135,22 @@ export function encodeResult(rt: PlPythonRuntime, status: number, withDesc = tru
     w.none()
     w.none()
   } else if (!tt) {
-    uint(w, processed)
+    uintTo(w, processed)
     w.none()
     w.none()
   } else {
     const tupdesc = h.u32at(tt + L.stt_tupdesc)
-    const c = columns(rt, tupdesc)
-    uint(w, processed)
-    writeRows(rt, w, c, tupdesc, h.u32at(tt + L.stt_vals), processed)
-    if (withDesc) {
-      w.header(T.TUPLE, 3)
-      w.header(T.LIST, c.natts)
-      for (const n of c.names) w.utf8Bytes(n)
-      w.header(T.LIST, c.natts)
-      for (const t of c.types) uint(w, t)
-      w.header(T.LIST, c.natts)
-      for (const m of c.typmods) w.int32(m)
-    } else {
-      w.none()
-    }
+    const s = shapeOf(rt, tupdesc)
+    uintTo(w, processed)
+    writeRows(rt, w, s, tupdesc, h.u32at(tt + L.stt_vals), processed)
+    if (withDesc) w.raw(s.desc)
+    else w.none()
   }
   if (tt) M._SPI_freetuptable(tt)
   return w.view()
 }
 
-/** The first row of SPI_tuptable as a dict (a cursor's next()), or null when the fetch returned none. */
+/** The first row of SPI_tuptable as a one-row ROWS list (a cursor's next()), or null if there is none. */
 export function encodeFirstRow(rt: PlPythonRuntime): Uint8Array | null {
   const h = rt.heap
   const M = h.M
@@ -119,9 +161,7 @@ export function encodeFirstRow(rt: PlPythonRuntime): Uint8Array | null {
     const w = rt.codec
     w.reset()
     const tupdesc = h.u32at(tt + L.stt_tupdesc)
-    const c = columns(rt, tupdesc)
-    writeRows(rt, w, c, tupdesc, h.u32at(tt + L.stt_vals), 1)
-    // a ROWS value decodes to a list; the caller takes its only element
+    writeRows(rt, w, shapeOf(rt, tupdesc), tupdesc, h.u32at(tt + L.stt_vals), 1)
     out = w.view()
   }
   if (tt) M._SPI_freetuptable(tt)

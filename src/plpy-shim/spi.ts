@@ -2,9 +2,9 @@
 // Every operation runs as PL/Python runs it: inside PG_TRY and an internal subtransaction, so an error
 // rolls back only that operation and reaches Python as an SPI exception; results are converted inside.
 import { PgError, type TryResult } from '../engine/elog.js'
-import { L, PARAM_FLAG_CONST } from '../engine/layout.js'
-import { CodecReader } from '../plpython/codec.js'
+import { L } from '../engine/layout.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
+import { convertArgs, fastKind, paramList, withArgContext } from './args.js'
 import { encodeFirstRow, encodeResult } from './results.js'
 import { addPlan, callFrame, type Plan, plans, shim } from './state.js'
 
@@ -31,58 +31,6 @@ function raise(rt: PlPythonRuntime, message: string): never {
 function raiseSpiResult(rt: PlPythonRuntime, what: string): never {
   const h = rt.heap
   raise(rt, `${what} failed: ${rt.spi.resultString(h.i32at(h.M._SPI_result))}`)
-}
-
-/** Memory for converted arguments: a context of its own per operation in flight, reset after use. */
-function withArgContext<T>(rt: PlPythonRuntime, body: (ctx: number) => T): T {
-  const h = rt.heap
-  const M = h.M
-  const st = shim(rt)
-  let ctx = st.argContexts.pop()
-  if (ctx === undefined) {
-    // ALLOCSET_SMALL_SIZES, under TopMemoryContext: reused for the life of the instance
-    ctx = M._AllocSetContextCreateInternal(
-      h.u32at(M._TopMemoryContext),
-      h.cstr('PL/Python temporary context'),
-      0,
-      1024,
-      8192,
-    ) as number
-  }
-  try {
-    return body(ctx)
-  } finally {
-    M._MemoryContextReset(ctx)
-    st.argContexts.push(ctx)
-  }
-}
-
-/** Convert the codec-encoded arguments (made by the language core's output converters) into Datums. */
-function convertArgs(
-  rt: PlPythonRuntime,
-  plan: Plan,
-  args: Uint8Array,
-  ctx: number,
-): { values: number; nulls: number } {
-  const h = rt.heap
-  const M = h.M
-  const n = plan.types.length
-  const old = h.u32at(M._CurrentMemoryContext)
-  h.setU32(M._CurrentMemoryContext, ctx) // MemoryContextSwitchTo(tmpcontext)
-  try {
-    const values = M._palloc(4 * n) as number
-    const nulls = M._palloc(n) as number
-    const r = new CodecReader(Buffer.from(args.buffer, args.byteOffset, args.byteLength))
-    for (let j = 0; j < n; j++) {
-      // PLy_spi_prepare sets the converters up with parseTypeString's typmod: varchar(3) is enforced
-      const d = rt.out.build(r, plan.types[j]!, plan.typmods[j]!)
-      h.setU32(values + 4 * j, d)
-      h.setU8(nulls + j, rt.out.isnull ? 0x6e : 0x20) // 'n' / ' '
-    }
-    return { values, nulls }
-  } finally {
-    h.setU32(M._CurrentMemoryContext, old)
-  }
 }
 
 function planOf(rt: PlPythonRuntime, id: unknown): Plan {
@@ -144,11 +92,12 @@ export const spiOps = {
       const argtypes = M._palloc(Math.max(4 * types.length, 4)) as number
       for (const [i, t] of types.entries()) h.setU32(argtypes + 4 * i, t)
       // PLy_output_setup_func: how Python values become each argument type
-      const descs = types.map((t) => rt.outputDescriptor(t))
+      const descs = types.map((t, i) => rt.outputDescriptor(t, typmods[i]))
+      const kinds = types.map((t, i) => fastKind(t, typmods[i]!))
       const ptr = M._SPI_prepare(h.pstrdup(String(query)), types.length, argtypes) as number
       if (!ptr) raiseSpiResult(rt, 'SPI_prepare')
       if (M._SPI_keepplan(ptr)) raise(rt, 'SPI_keepplan failed')
-      return [addPlan({ ptr, rt, types, typmods }), descs]
+      return [addPlan({ ptr, rt, types, typmods, kinds }), descs, kinds]
     }, true)
     return outcome(r)
   },
@@ -163,7 +112,7 @@ export const spiOps = {
       () =>
         withArgContext(rt, (ctx) => {
           const a = plan.types.length
-            ? convertArgs(rt, plan, args as Uint8Array, ctx)
+            ? convertArgs(rt, plan, args as Buffer, ctx)
             : { values: 0, nulls: 0 }
           rc = M._SPI_execute_plan(
             plan.ptr,
@@ -206,23 +155,9 @@ export const spiOps = {
     const r = rt.elog.tryCatch(
       () =>
         withArgContext(rt, (ctx) => {
-          const n = plan.types.length
-          let params = 0
-          if (n) {
-            const a = convertArgs(rt, plan, args as Uint8Array, ctx)
-            const old = h.u32at(M._CurrentMemoryContext)
-            h.setU32(M._CurrentMemoryContext, ctx)
-            params = M._makeParamList(n) as number // as _SPI_convert_params does for SPI_cursor_open
-            h.setU32(M._CurrentMemoryContext, old)
-            for (let j = 0; j < n; j++) {
-              const p = params + L.pli_params + L.pxd_size * j
-              h.setU32(p + L.pxd_value, h.u32at(a.values + 4 * j))
-              h.setU8(p + L.pxd_isnull, h.u8at(a.nulls + j) === 0x6e ? 1 : 0)
-              h.setU8(p + L.pxd_pflags, PARAM_FLAG_CONST)
-              h.setU8(p + L.pxd_pflags + 1, 0)
-              h.setU32(p + L.pxd_ptype, plan.types[j]!)
-            }
-          }
+          const params = plan.types.length
+            ? paramList(rt, plan, convertArgs(rt, plan, args as Buffer, ctx), ctx)
+            : 0
           const portal = M._SPI_cursor_open_with_paramlist(
             0,
             plan.ptr,

@@ -10,6 +10,8 @@ export interface Plan {
   rt: PlPythonRuntime
   types: number[]
   typmods: number[]
+  /** args.ts fastKind per argument */
+  kinds: Array<string | null>
 }
 
 /** One open explicit subtransaction: where to return when it ends (PLySubtransactionData). */
@@ -30,8 +32,10 @@ export interface ShimState {
   /** spare memory contexts for converted plan arguments (one per nesting level in use) */
   argContexts: number[]
   fatal: FatalRequest | null
-  /** SPI_getbinval's isnull out-parameter, malloc'd once */
-  isnull: number
+  /** heap_deform_tuple's output arrays for result rows (malloc'd, grown as needed) */
+  deformValues: number
+  deformNulls: number
+  deformCap: number
 }
 
 const states = new WeakMap<PlPythonRuntime, ShimState>()
@@ -44,7 +48,9 @@ export function shim(rt: PlPythonRuntime): ShimState {
       pendingFrees: [],
       argContexts: [],
       fatal: null,
-      isnull: rt.heap.M._malloc(4) as number,
+      deformValues: 0,
+      deformNulls: 0,
+      deformCap: 0,
     }
     states.set(rt, s)
   }

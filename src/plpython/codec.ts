@@ -54,6 +54,12 @@ export class CodecWriter {
     this.ensure(1)
     this.buf[this.pos++] = t
   }
+  /** Bytes already in codec form (e.g. a header encoded once and reused). */
+  raw(b: Uint8Array): void {
+    this.ensure(b.length)
+    this.buf.set(b, this.pos)
+    this.pos += b.length
+  }
   none(): void {
     this.tag(T.NONE)
   }

@@ -8,11 +8,13 @@ the language core's output converters (pyglite_host.convert, PL/Python's rules f
 and handed to the engine as codec bytes; the type's input function runs in the engine.
 """
 
+import json
 import operator
+import struct
 
 import _pyglite
 
-from _plpy.exc import Error, call, external_routine_error
+from _plpy.exc import Error, call, external_routine_error, spi_error
 
 _jscall = _pyglite.jscall
 _PgError = _pyglite.PgError
@@ -61,7 +63,8 @@ class PLyResult:
     def _tupdesc(self, i):
         if self._desc is None:
             raise Error("command did not produce a result set")
-        return list(self._desc[i])
+        # the engine sends the tuple descriptor as JSON bytes, parsed only when asked for
+        return json.loads(self._desc)[i]
 
     def colnames(self):
         return self._tupdesc(0)
@@ -198,6 +201,13 @@ def _limit(v):
 
 def _args_bytes(plan, values, what):
     """PLy_spi_execute_plan / PLy_cursor_plan: check the sequence, convert each element."""
+    t = type(values)
+    if (t is list or t is tuple) and len(values) == plan._nargs:
+        # the common case, without the generic checks below (same result)
+        if plan._nargs == 1:
+            v = values[0]
+            return _NONE if v is None else plan._converters[0](v)
+        return b"".join([_NONE if v is None else c(v) for v, c in zip(values, plan._converters)])
     if values is not _MISSING:
         if isinstance(values, (str, dict)) or not hasattr(type(values), "__getitem__"):
             raise TypeError("plpy.%s takes a sequence as its second argument" % what)
@@ -223,8 +233,14 @@ def _args_bytes(plan, values, what):
 
 
 def _execute_plan(plan, values, limit):
-    _flush_pending()
-    return _result(call("execute_plan", plan._id, _args_bytes(plan, values, "execute"), limit))
+    if _pending_release:
+        _flush_pending()
+    args = _args_bytes(plan, values, "execute")
+    try:
+        status, nrows, rows, desc = _jscall("execute_plan", plan._id, args, limit)
+    except _PgError as e:
+        raise spi_error(e.args[0]) from None
+    return PLyResult(status, nrows, rows if rows is not None else [], desc)
 
 
 def _cursor_plan(plan, values):
@@ -234,6 +250,11 @@ def _cursor_plan(plan, values):
 
 def execute(*args):
     """plpy.execute(query[, limit]) or plpy.execute(plan[, arguments[, limit]])."""
+    if args and type(args[0]) is PLyPlan:
+        if len(args) <= 3:
+            limit = _limit(args[2]) if len(args) == 3 else 0
+            return _execute_plan(args[0], args[1] if len(args) > 1 else _MISSING, limit)
+        raise Error("plpy.execute expected a query or a plan")
     if 1 <= len(args) <= 2 and isinstance(args[0], str) and "\x00" not in args[0]:
         try:
             limit = _limit(args[1]) if len(args) == 2 else 0
@@ -244,14 +265,9 @@ def execute(*args):
                 _flush_pending()
             try:
                 status, nrows, rows, desc = _jscall("execute", args[0], limit)
-                return PLyResult(status, nrows, rows if rows is not None else [], desc)
             except _PgError as e:
-                from _plpy.exc import spi_error
-
                 raise spi_error(e.args[0]) from None
-    if 1 <= len(args) <= 3 and type(args[0]) is PLyPlan:
-        limit = _limit(args[2]) if len(args) == 3 else 0
-        return _execute_plan(args[0], args[1] if len(args) > 1 else _MISSING, limit)
+            return PLyResult(status, nrows, rows if rows is not None else [], desc)
     raise Error("plpy.execute expected a query or a plan")
 
 
@@ -277,10 +293,62 @@ def prepare(*args):
             # a non-string type name is PLy_elog'd inside the PG_TRY: it reaches Python as an SPIError
             names.append(t if isinstance(t, str) else None)
     _flush_pending()
-    handle, descs = call("prepare", query, names)
+    handle, descs, kinds = call("prepare", query, names)
+    return PLyPlan(handle, [_converter(d, k) for d, k in zip(descs, kinds)])
+
+
+_T_STR = b"\x06"
+_T_INT64 = b"\x04"
+_T_FLOAT64 = b"\x05"
+_u32 = struct.Struct("<I").pack
+_i64 = struct.Struct("<q").pack
+_f64 = struct.Struct("<d").pack
+
+
+def _converter(desc, kind):
+    """The language core's output converter for an argument type (PL/Python's rules for function
+    results), with the common exact values encoded here directly: for int2/int4/int8 an int as itself,
+    for float8 a float as itself, for text a str (what the input functions make of str()/repr() anyway,
+    src/plpy-shim/args.ts); for other scalars the same bytes the core writes (str(), the UTF-8 text up to
+    its first NUL, repr() for floats)."""
     from pyglite_host import convert
 
-    return PLyPlan(handle, [convert.result_converter(d) for d in descs])
+    full = convert.result_converter(desc)
+    if desc.get("k") != "s":
+        return full
+    if kind == "int":
+
+        def integer(v):
+            if type(v) is int and -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF:
+                return _T_INT64 + _i64(v)
+            return full(v)
+
+        return integer
+    if kind == "float":
+
+        def double(v):
+            return _T_FLOAT64 + _f64(v) if type(v) is float else full(v)
+
+        return double
+
+    def scalar(v):
+        t = type(v)
+        if t is int:
+            b = str(v).encode()
+        elif t is str:
+            try:
+                b = v.encode("utf-8")
+            except UnicodeEncodeError:
+                return full(v)
+            if b"\x00" in b:
+                return full(v)
+        elif t is float:
+            b = repr(v).encode()
+        else:
+            return full(v)
+        return _T_STR + _u32(len(b)) + b
+
+    return scalar
 
 
 def cursor(*args):
