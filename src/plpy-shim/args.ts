@@ -5,6 +5,8 @@
 // Python sends it directly (see `fastKind`): an exact int for int2/int4/int8 (what int2in/int4in/int8in
 // make of str(v)), an exact float for float8 (float8in of repr(v) is the same double), a str for text (its
 // UTF-8 bytes are the text). Out-of-range integers go the text way, for the input function's own error.
+// The Datums go to the plan's own values/nulls arrays: SPI copies them into its ParamListInfo before it
+// runs anything, so a nested execution of the same plan may reuse the arrays.
 import { L, OID } from '../engine/layout.js'
 import { CodecReader, T } from '../plpython/codec.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
@@ -28,114 +30,113 @@ export function fastKind(typoid: number, typmod: number): string | null {
   }
 }
 
-const RANGE: Record<number, [bigint, bigint]> = {
-  [OID.INT2]: [-32768n, 32767n],
-  [OID.INT4]: [-2147483648n, 2147483647n],
+/**
+ * A memory context for converted arguments (PL/Python's "PL/Python temporary context"), taken from a
+ * per-runtime pool: one per conversion in flight (a plan can run SQL that runs another plan). Give it
+ * back with releaseArgContext once the statement ran.
+ */
+function takeArgContext(rt: PlPythonRuntime): number {
+  const ctx = shim(rt).argContexts.pop()
+  if (ctx !== undefined) return ctx
+  const h = rt.heap
+  // ALLOCSET_SMALL_SIZES, under TopMemoryContext: reused for the life of the instance
+  return h.M._AllocSetContextCreateInternal(
+    h.u32at(h.M._TopMemoryContext),
+    h.cstr('PL/Python temporary context'),
+    0,
+    1024,
+    8192,
+  ) as number
 }
 
-/** Datums and null flags of a plan's arguments, in scratch arrays valid until the next conversion. */
-export interface Converted {
-  values: number
-  nulls: number
+export function releaseArgContext(rt: PlPythonRuntime, ctx: number): void {
+  if (!ctx) return
+  rt.heap.M._MemoryContextReset(ctx)
+  shim(rt).argContexts.push(ctx)
 }
 
 /**
- * Run body with a memory context for converted arguments (PL/Python's "PL/Python temporary context"),
- * reset afterwards; one per operation in flight (a plan can run SQL that runs another plan).
+ * Convert the codec-encoded arguments into the plan's values/nulls arrays. Values that need memory
+ * (by-reference Datums) are allocated in an argument context, taken only when the first one is made;
+ * returns it (0 if none was needed) for releaseArgContext after the statement.
  */
-export function withArgContext<R>(rt: PlPythonRuntime, body: (ctx: number) => R): R {
-  const h = rt.heap
-  const M = h.M
-  const st = shim(rt)
-  let ctx = st.argContexts.pop()
-  if (ctx === undefined) {
-    // ALLOCSET_SMALL_SIZES, under TopMemoryContext: reused for the life of the instance
-    ctx = M._AllocSetContextCreateInternal(
-      h.u32at(M._TopMemoryContext),
-      h.cstr('PL/Python temporary context'),
-      0,
-      1024,
-      8192,
-    ) as number
-  }
-  try {
-    return body(ctx)
-  } finally {
-    M._MemoryContextReset(ctx)
-    st.argContexts.push(ctx)
-  }
-}
-
-/** Convert the codec-encoded arguments into Datums allocated in ctx. */
-export function convertArgs(rt: PlPythonRuntime, plan: Plan, args: Buffer, ctx: number): Converted {
+export function convertArgs(rt: PlPythonRuntime, plan: Plan, args: Buffer): number {
   const h = rt.heap
   const M = h.M
   const n = plan.types.length
-  const old = h.u32at(M._CurrentMemoryContext)
-  h.setU32(M._CurrentMemoryContext, ctx) // MemoryContextSwitchTo(tmpcontext)
+  const values = plan.values
+  const nulls = plan.nulls
+  const cur = M._CurrentMemoryContext as number
+  const old = h.u32at(cur)
+  let ctx = 0
+  const alloc = () => {
+    if (!ctx) {
+      ctx = takeArgContext(rt)
+      h.setU32(cur, ctx) // MemoryContextSwitchTo(tmpcontext)
+    }
+  }
   try {
-    const values = M._palloc(4 * n) as number
-    const nulls = M._palloc(n) as number
     const r = new CodecReader(args)
     for (let j = 0; j < n; j++) {
       const typoid = plan.types[j]!
       // PLy_spi_prepare sets the converters up with parseTypeString's typmod: varchar(3) is enforced
       const typmod = plan.typmods[j]!
-      let d: number
+      let d = 0
       let isnull = false
-      switch (r.peek()) {
-        case T.NONE:
-          r.tag()
-          d = 0
-          isnull = true
-          break
-        case T.INT64: {
-          r.tag()
-          const v = args.readBigInt64LE(r.pos)
-          r.pos += 8
-          const range = RANGE[typoid]
-          if (typoid === OID.INT8) d = rt.datum.int8Datum(v)
-          else if (range && v >= range[0] && v <= range[1]) d = Number(v)
-          else d = rt.datum.inputBytes(Buffer.from(v.toString()), typoid, typmod) // the type's own error
-          break
+      const tag = args[r.pos]
+      if (tag === T.NONE) {
+        r.pos++
+        isnull = true
+      } else if (tag === T.INT32 && (typoid === OID.INT4 || typoid === OID.INT8)) {
+        const v = args.readInt32LE(r.pos + 1)
+        r.pos += 5
+        if (typoid === OID.INT4) d = v
+        else {
+          alloc()
+          d = rt.datum.int8Datum(BigInt(v))
         }
-        case T.FLOAT64: {
-          r.tag()
-          d = rt.datum.float8Datum(args.readDoubleLE(r.pos))
-          r.pos += 8
-          break
-        }
-        default:
-          if (r.peek() === T.STR && plan.kinds[j] === 'text') {
-            r.tag()
-            d = rt.datum.makeVarlena(r.payload())
-          } else {
-            d = rt.out.build(r, typoid, typmod)
-            isnull = rt.out.isnull
-          }
+      } else if (tag === T.INT32 || tag === T.INT64) {
+        // int2, or beyond int32: the range check of the type's input function
+        const v = tag === T.INT32 ? BigInt(args.readInt32LE(r.pos + 1)) : args.readBigInt64LE(r.pos + 1)
+        r.pos += tag === T.INT32 ? 5 : 9
+        alloc()
+        if (typoid === OID.INT8) d = rt.datum.int8Datum(v)
+        else if (typoid === OID.INT2 && v >= -32768n && v <= 32767n) d = Number(v)
+        else d = rt.datum.inputBytes(Buffer.from(v.toString()), typoid, typmod) // the type's own error
+      } else if (tag === T.FLOAT64) {
+        alloc()
+        d = rt.datum.float8Datum(args.readDoubleLE(r.pos + 1))
+        r.pos += 9
+      } else if (tag === T.STR && plan.kinds[j] === 'text') {
+        r.pos++
+        alloc()
+        d = rt.datum.makeVarlena(r.payload())
+      } else {
+        alloc()
+        d = rt.out.build(r, typoid, typmod)
+        isnull = rt.out.isnull
       }
       h.setU32(values + 4 * j, d)
       h.setU8(nulls + j, isnull ? 0x6e : 0x20) // 'n' / ' '
     }
-    return { values, nulls }
   } finally {
-    h.setU32(M._CurrentMemoryContext, old)
+    h.setU32(cur, old)
   }
+  return ctx
 }
 
-/** A ParamListInfo for SPI_cursor_open_with_paramlist, as _SPI_convert_params builds for SPI_cursor_open. */
-export function paramList(rt: PlPythonRuntime, plan: Plan, a: Converted, ctx: number): number {
+/**
+ * A ParamListInfo of the converted arguments for SPI_cursor_open_with_paramlist, as _SPI_convert_params
+ * builds it for SPI_cursor_open.
+ */
+export function paramList(rt: PlPythonRuntime, plan: Plan): number {
   const h = rt.heap
-  const M = h.M
   const n = plan.types.length
-  const old = h.u32at(M._CurrentMemoryContext)
-  h.setU32(M._CurrentMemoryContext, ctx)
-  const params = M._makeParamList(n) as number
-  h.setU32(M._CurrentMemoryContext, old)
+  const params = h.M._makeParamList(n) as number // in CurrentMemoryContext: SPI_cursor_open copies it
   for (let j = 0; j < n; j++) {
     const p = params + L.pli_params + L.pxd_size * j
-    h.setU32(p + L.pxd_value, h.u32at(a.values + 4 * j))
-    h.setU8(p + L.pxd_isnull, h.u8at(a.nulls + j) === 0x6e ? 1 : 0)
+    h.setU32(p + L.pxd_value, h.u32at(plan.values + 4 * j))
+    h.setU8(p + L.pxd_isnull, h.u8at(plan.nulls + j) === 0x6e ? 1 : 0)
     h.setU8(p + L.pxd_pflags, 1) // PARAM_FLAG_CONST
     h.setU8(p + L.pxd_pflags + 1, 0)
     h.setU32(p + L.pxd_ptype, plan.types[j]!)

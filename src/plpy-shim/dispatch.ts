@@ -9,23 +9,24 @@ import { errorValue, freePending, spiOps } from './spi.js'
 import { shim } from './state.js'
 import { transactionOps } from './transaction.js'
 
-type Op = (rt: PlPythonRuntime, ...args: unknown[]) => unknown
+type Op = (rt: PlPythonRuntime, a?: unknown, b?: unknown, c?: unknown, d?: unknown) => unknown
 
 const ops: Record<string, Op> = { ...messageOps, ...spiOps, ...transactionOps } as Record<string, Op>
 
 /** Build the dispatcher for the Python host; `current` yields the runtime of the running statement. */
 export function createDispatcher(current: () => PlPythonRuntime | undefined) {
-  return (op: unknown, ...args: unknown[]): unknown => {
+  // plpy passes at most four arguments to an operation
+  return (op: unknown, a?: unknown, b?: unknown, c?: unknown, d?: unknown): unknown => {
     try {
       const rt = current()
       if (!rt) return errorValue(new PgError('no statement is running'))
-      const fn = ops[String(op)]
+      const fn = ops[op as string]
       if (!fn) return errorValue(new PgError(`unknown plpy operation ${String(op)}`))
+      const st = shim(rt)
       // after plpy.fatal nothing more runs in this session (fatal.ts)
-      const fatal = fatalError(rt)
-      if (fatal && op !== 'cursor_release' && op !== 'plan_free') return errorValue(fatal)
-      if (shim(rt).pendingFrees.length) freePending(rt)
-      return fn(rt, ...args)
+      if (st.fatal && op !== 'cursor_release' && op !== 'plan_free') return errorValue(fatalError(rt)!)
+      if (st.pendingFrees.length) freePending(rt)
+      return fn(rt, a, b, c, d)
     } catch (e) {
       if (isLongjmp(e)) {
         // cannot happen: every op that enters wasm runs inside tryCatch. Never let it cross Python.

@@ -13,9 +13,9 @@ import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { shim } from './state.js'
 
 /** What a tuple descriptor contributes to a result, with its codec bytes made once. */
-interface Shape {
-  /** the descriptor's FormData_pg_attribute array, to recognise the same shape next time */
-  attrs: Buffer
+export interface Shape {
+  /** the descriptor's FormData_pg_attribute array (as words), to recognise the same shape next time */
+  words: Int32Array
   natts: number
   types: number[]
   /** attribute numbers (0-based) that appear in the row dicts: dropped columns do not */
@@ -26,8 +26,6 @@ interface Shape {
   desc: Buffer
 }
 
-/** Recently seen shapes per runtime: a loop of plpy.execute sees the same few again and again. */
-const shapes = new WeakMap<PlPythonRuntime, Shape[]>()
 const MAX_SHAPES = 16
 
 function header(tag: number, n: number): Buffer {
@@ -41,30 +39,31 @@ function text(s: Buffer): Buffer {
   return Buffer.concat([header(T.STR, s.length), s])
 }
 
-/** The shape of tupdesc: a cached one when its attributes are byte for byte the same (TupleDescAttr). */
+/**
+ * The shape of tupdesc: a recently seen one when its attributes are word for word the same
+ * (TupleDescAttr; a loop of plpy.execute sees the same few shapes again and again).
+ */
 function shapeOf(rt: PlPythonRuntime, tupdesc: number): Shape {
   const h = rt.heap
   const natts = h.i32at(tupdesc + L.tupdesc_natts)
   const base = tupdesc + L.tupdesc_compact_attrs + L.compact_attr_size * natts
   const len = L.attr_size * natts
-  h.refresh() // a grown memory detaches the old views
-  const u8 = h.u8
-  let list = shapes.get(rt)
-  if (!list) {
-    list = []
-    shapes.set(rt, list)
-  }
-  for (let i = 0; i < list.length; i++) {
+  const mem = h.i32 // current: i32at above refreshed the views if the memory grew
+  const w0 = base >>> 2
+  const nw = len >>> 2
+  const list = shim(rt).shapes as Shape[]
+  search: for (let i = 0; i < list.length; i++) {
     const s = list[i]!
-    if (s.natts === natts && s.attrs.compare(u8, base, base + len) === 0) {
-      if (i > 0) {
-        list.splice(i, 1)
-        list.unshift(s)
-      }
-      return s
+    if (s.words.length !== nw) continue
+    for (let k = 0; k < nw; k++) if (s.words[k] !== mem[w0 + k]) continue search
+    if (i > 0) {
+      list.splice(i, 1)
+      list.unshift(s)
     }
+    return s
   }
-  const attrs = Buffer.from(u8.subarray(base, base + len))
+  const words = mem.slice(w0, w0 + nw)
+  const attrs = Buffer.from(words.buffer, words.byteOffset, words.byteLength)
   const names: Buffer[] = []
   const types: number[] = []
   const typmods: number[] = []
@@ -81,7 +80,7 @@ function shapeOf(rt: PlPythonRuntime, tupdesc: number): Shape {
   const rowsHeader = Buffer.concat([header(T.ROWS, live.length), ...live.map((i) => text(names[i]!))])
   const json = Buffer.from(JSON.stringify([names.map((n) => n.toString('utf8')), types, typmods]))
   const desc = Buffer.concat([header(T.BYTES, json.length), json])
-  const s: Shape = { attrs, natts, types, live, rowsHeader, desc }
+  const s: Shape = { words, natts, types, live, rowsHeader, desc }
   list.unshift(s)
   if (list.length > MAX_SHAPES) list.pop()
   return s

@@ -4,7 +4,7 @@
 import { PgError, type TryResult } from '../engine/elog.js'
 import { L } from '../engine/layout.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
-import { convertArgs, fastKind, paramList, withArgContext } from './args.js'
+import { convertArgs, fastKind, paramList, releaseArgContext } from './args.js'
 import { encodeFirstRow, encodeResult } from './results.js'
 import { addPlan, callFrame, type Plan, plans, shim } from './state.js'
 
@@ -33,6 +33,23 @@ function raiseSpiResult(rt: PlPythonRuntime, what: string): never {
   raise(rt, `${what} failed: ${rt.spi.resultString(h.i32at(h.M._SPI_result))}`)
 }
 
+const MAX_QUERIES = 256
+
+/** The query as a C string that SPI may read (cached: the same query text is usually run many times). */
+function queryText(rt: PlPythonRuntime, query: string): number {
+  const st = shim(rt)
+  let p = st.queries.get(query)
+  if (p === undefined) {
+    if (st.queries.size >= MAX_QUERIES) {
+      for (const q of st.queries.values()) rt.heap.M._free(q)
+      st.queries.clear()
+    }
+    p = rt.heap.strdupPermanent(query)
+    st.queries.set(query, p)
+  }
+  return p
+}
+
 function planOf(rt: PlPythonRuntime, id: unknown): Plan {
   const p = plans.get(Number(id))
   if (!p || p.rt !== rt) throw new PgError('plpy: this plan belongs to another database or was freed')
@@ -54,6 +71,8 @@ function freePlan(rt: PlPythonRuntime, id: number): void {
   }
   plans.delete(id)
   rt.elog.tryCatch(() => rt.heap.M._SPI_freeplan(p.ptr))
+  rt.heap.M._free(p.values)
+  rt.heap.M._free(p.nulls)
 }
 
 export const spiOps = {
@@ -63,7 +82,7 @@ export const spiOps = {
     const M = rt.heap.M
     let rc = 0
     const r = rt.elog.tryCatch(() => {
-      rc = M._SPI_execute(rt.heap.pstrdup(String(query)), frame.readOnly ? 1 : 0, Number(limit) | 0) as number
+      rc = M._SPI_execute(queryText(rt, String(query)), frame.readOnly ? 1 : 0, Number(limit) | 0) as number
       return rc < 0 ? null : encodeResult(rt, rc)
     }, true)
     if (!r.ok) return errorValue(r.error)
@@ -97,7 +116,10 @@ export const spiOps = {
       const ptr = M._SPI_prepare(h.pstrdup(String(query)), types.length, argtypes) as number
       if (!ptr) raiseSpiResult(rt, 'SPI_prepare')
       if (M._SPI_keepplan(ptr)) raise(rt, 'SPI_keepplan failed')
-      return [addPlan({ ptr, rt, types, typmods, kinds }), descs, kinds]
+      const n = Math.max(types.length, 1)
+      const values = M._malloc(4 * n) as number // freed with the plan
+      const nulls = M._malloc(n) as number
+      return [addPlan({ ptr, rt, types, typmods, kinds, values, nulls }), descs, kinds]
     }, true)
     return outcome(r)
   },
@@ -108,23 +130,13 @@ export const spiOps = {
     const plan = planOf(rt, id)
     const M = rt.heap.M
     let rc = 0
-    const r = rt.elog.tryCatch(
-      () =>
-        withArgContext(rt, (ctx) => {
-          const a = plan.types.length
-            ? convertArgs(rt, plan, args as Buffer, ctx)
-            : { values: 0, nulls: 0 }
-          rc = M._SPI_execute_plan(
-            plan.ptr,
-            a.values,
-            a.nulls,
-            frame.readOnly ? 1 : 0,
-            Number(limit) | 0,
-          ) as number
-          return rc < 0 ? null : encodeResult(rt, rc)
-        }),
-      true,
-    )
+    let ctx = 0
+    const r = rt.elog.tryCatch(() => {
+      if (plan.types.length) ctx = convertArgs(rt, plan, args as Buffer)
+      rc = M._SPI_execute_plan(plan.ptr, plan.values, plan.nulls, frame.readOnly ? 1 : 0, Number(limit) | 0)
+      return rc < 0 ? null : encodeResult(rt, rc)
+    }, true)
+    releaseArgContext(rt, ctx)
     if (!r.ok) return errorValue(r.error)
     return r.value ?? spiFailure(rt, 'SPI_execute_plan', rc)
   },
@@ -152,24 +164,19 @@ export const spiOps = {
     const plan = planOf(rt, id)
     const h = rt.heap
     const M = h.M
-    const r = rt.elog.tryCatch(
-      () =>
-        withArgContext(rt, (ctx) => {
-          const params = plan.types.length
-            ? paramList(rt, plan, convertArgs(rt, plan, args as Buffer, ctx), ctx)
-            : 0
-          const portal = M._SPI_cursor_open_with_paramlist(
-            0,
-            plan.ptr,
-            params,
-            frame.readOnly ? 1 : 0,
-          ) as number
-          if (!portal) raiseSpiResult(rt, 'SPI_cursor_open()')
-          M._PinPortal(portal)
-          return h.str(h.u32at(portal + L.portal_name))
-        }),
-      true,
-    )
+    let ctx = 0
+    const r = rt.elog.tryCatch(() => {
+      let params = 0
+      if (plan.types.length) {
+        ctx = convertArgs(rt, plan, args as Buffer)
+        params = paramList(rt, plan)
+      }
+      const portal = M._SPI_cursor_open_with_paramlist(0, plan.ptr, params, frame.readOnly ? 1 : 0) as number
+      if (!portal) raiseSpiResult(rt, 'SPI_cursor_open()')
+      M._PinPortal(portal)
+      return h.str(h.u32at(portal + L.portal_name))
+    }, true)
+    releaseArgContext(rt, ctx)
     return outcome(r)
   },
 

@@ -12,6 +12,9 @@ export interface Plan {
   typmods: number[]
   /** args.ts fastKind per argument */
   kinds: Array<string | null>
+  /** malloc'd Datum and null-flag arrays the arguments are converted into (args.ts) */
+  values: number
+  nulls: number
 }
 
 /** One open explicit subtransaction: where to return when it ends (PLySubtransactionData). */
@@ -32,6 +35,10 @@ export interface ShimState {
   /** spare memory contexts for converted plan arguments (one per nesting level in use) */
   argContexts: number[]
   fatal: FatalRequest | null
+  /** tuple-descriptor shapes of recent results (results.ts), most recent first */
+  shapes: unknown[]
+  /** recent plpy.execute query strings as malloc'd C strings (a loop runs the same query again) */
+  queries: Map<string, number>
   /** heap_deform_tuple's output arrays for result rows (malloc'd, grown as needed) */
   deformValues: number
   deformNulls: number
@@ -41,6 +48,7 @@ export interface ShimState {
 const states = new WeakMap<PlPythonRuntime, ShimState>()
 
 export function shim(rt: PlPythonRuntime): ShimState {
+  if (rt === lastRt) return lastState!
   let s = states.get(rt)
   if (!s) {
     s = {
@@ -48,17 +56,25 @@ export function shim(rt: PlPythonRuntime): ShimState {
       pendingFrees: [],
       argContexts: [],
       fatal: null,
+      queries: new Map(),
+      shapes: [],
       deformValues: 0,
       deformNulls: 0,
       deformCap: 0,
     }
     states.set(rt, s)
   }
+  lastRt = rt
+  lastState = s
   return s
 }
 
 /** Plans of every instance, by the id Python holds (ids are process-wide: Python objects outlive calls). */
 export const plans = new Map<number, Plan>()
+
+/** The state of the runtime dispatched to last (a loop of plpy calls asks for the same one again). */
+let lastRt: PlPythonRuntime | undefined
+let lastState: ShimState | undefined
 let nextPlanId = 1
 export function addPlan(p: Plan): number {
   const id = nextPlanId++

@@ -298,9 +298,11 @@ def prepare(*args):
 
 
 _T_STR = b"\x06"
+_T_INT32 = b"\x03"
 _T_INT64 = b"\x04"
 _T_FLOAT64 = b"\x05"
 _u32 = struct.Struct("<I").pack
+_i32 = struct.Struct("<i").pack
 _i64 = struct.Struct("<q").pack
 _f64 = struct.Struct("<d").pack
 
@@ -319,8 +321,11 @@ def _converter(desc, kind):
     if kind == "int":
 
         def integer(v):
-            if type(v) is int and -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF:
-                return _T_INT64 + _i64(v)
+            if type(v) is int:
+                if -0x80000000 <= v <= 0x7FFFFFFF:
+                    return _T_INT32 + _i32(v)
+                if -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF:
+                    return _T_INT64 + _i64(v)
             return full(v)
 
         return integer
