@@ -20,6 +20,9 @@ export interface Shape {
   types: number[]
   /** attribute numbers (0-based) that appear in the row dicts: dropped columns do not */
   live: number[]
+  /** the language core's encoders for the live columns, valid for type-catalog generation `gen` */
+  encoders: Array<(w: CodecWriter, d: number) => void>
+  gen: number
   /** ROWS tag, column count and names */
   rowsHeader: Buffer
   /** BYTES of the JSON [names, types, typmods]: colnames()/coltypes()/coltypmods() parse it when asked */
@@ -80,21 +83,29 @@ function shapeOf(rt: PlPythonRuntime, tupdesc: number): Shape {
   const rowsHeader = Buffer.concat([header(T.ROWS, live.length), ...live.map((i) => text(names[i]!))])
   const json = Buffer.from(JSON.stringify([names.map((n) => n.toString('utf8')), types, typmods]))
   const desc = Buffer.concat([header(T.BYTES, json.length), json])
-  const s: Shape = { words, natts, types, live, rowsHeader, desc }
+  const s: Shape = { words, natts, types, live, rowsHeader, desc, encoders: [], gen: -1 }
   list.unshift(s)
   if (list.length > MAX_SHAPES) list.pop()
   return s
 }
 
 /** Rows [0, n) of an SPI tuple table as ROWS (heap_deform_tuple per row, PLy_input_from_tuple). */
-function writeRows(rt: PlPythonRuntime, w: CodecWriter, s: Shape, tupdesc: number, vals: number, n: number): void {
+function writeRows(
+  rt: PlPythonRuntime,
+  w: CodecWriter,
+  s: Shape,
+  tupdesc: number,
+  vals: number,
+  n: number,
+): void {
   const h = rt.heap
-  const M = h.M
   const st = shim(rt)
+  const f = st.fn
   w.raw(s.rowsHeader)
   w.u32(n)
   if (n === 0) return
   if (st.deformCap < s.natts) {
+    const M = h.M
     if (st.deformValues) M._free(st.deformValues)
     if (st.deformNulls) M._free(st.deformNulls)
     st.deformCap = Math.max(s.natts, 16)
@@ -103,10 +114,23 @@ function writeRows(rt: PlPythonRuntime, w: CodecWriter, s: Shape, tupdesc: numbe
   }
   const values = st.deformValues
   const nulls = st.deformNulls
-  const io = rt.io
+  // the language core's encoder per column, looked up again when types changed
+  const gen = rt.watch.typeGen
+  if (s.gen !== gen) {
+    s.encoders = s.live.map((i) => rt.io.encoder(s.types[i]!))
+    s.gen = gen
+  }
+  const live = s.live
+  const enc = s.encoders
   for (let r = 0; r < n; r++) {
-    M._heap_deform_tuple(h.u32at(vals + 4 * r), tupdesc, values, nulls)
-    for (const i of s.live) io.encode(w, h.u32at(values + 4 * i), h.u8at(nulls + i) !== 0, s.types[i]!)
+    f.heap_deform_tuple(h.u32at(vals + 4 * r), tupdesc, values, nulls)
+    const u32 = h.u32 // fresh after the call (u32at refreshes views of a grown memory)
+    const u8 = h.u8
+    for (let k = 0; k < live.length; k++) {
+      const i = live[k]!
+      if (u8[nulls + i]) w.none()
+      else enc[k]!(w, u32[(values >>> 2) + i]!)
+    }
   }
 }
 
@@ -121,13 +145,13 @@ function uintTo(w: CodecWriter, n: number): void {
  */
 export function encodeResult(rt: PlPythonRuntime, status: number, withDesc = true): Uint8Array {
   const h = rt.heap
-  const M = h.M
+  const f = shim(rt).fn
   const w = rt.codec
   w.reset()
   w.header(T.TUPLE, 4)
   w.int32(status)
-  const processed = h.u64at(M._SPI_processed)
-  const tt = h.u32at(M._SPI_tuptable)
+  const processed = h.u64at(f.SPI_processed)
+  const tt = h.u32at(f.SPI_tuptable)
   if (status <= 0) {
     // PL/Python leaves nrows at -1 and rows empty when the command failed
     w.int32(-1)
@@ -145,7 +169,7 @@ export function encodeResult(rt: PlPythonRuntime, status: number, withDesc = tru
     if (withDesc) w.raw(s.desc)
     else w.none()
   }
-  if (tt) M._SPI_freetuptable(tt)
+  if (tt) f.SPI_freetuptable(tt)
   return w.view()
 }
 

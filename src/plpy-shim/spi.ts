@@ -33,21 +33,47 @@ function raiseSpiResult(rt: PlPythonRuntime, what: string): never {
   raise(rt, `${what} failed: ${rt.spi.resultString(h.i32at(h.M._SPI_result))}`)
 }
 
-const MAX_QUERIES = 256
+/**
+ * plpy.execute(query) runs the same few query texts again and again (a loop). Each text is kept as a C
+ * string, and a single SELECT/DML statement also as a plan kept in PostgreSQL's plan cache (SPI_prepare
+ * + SPI_keepplan), as PL/pgSQL keeps its static statements: the plan cache re-analyses and re-plans it
+ * when what it depends on changes (DDL, search_path, role for row security), so results and errors are
+ * those of SPI_execute. Texts with several statements, utility statements or anything unusual are run
+ * with SPI_execute as PL/Python does (a one-shot plan analyses each statement just before running it,
+ * which a later statement of the same text may depend on).
+ */
+const CACHEABLE = /^\s*(select|with|values|table|insert|update|delete|merge)\b[^;]*;?\s*$/i
+const MAX_STATEMENTS = 128
 
-/** The query as a C string that SPI may read (cached: the same query text is usually run many times). */
-function queryText(rt: PlPythonRuntime, query: string): number {
+export interface Statement {
+  text: number
+  /** SPIPlanPtr kept for the text, 0 = run with SPI_execute, -1 = not prepared yet */
+  plan: number
+  /** executions of this statement in progress (it is not freed while one runs) */
+  busy: number
+}
+
+function statement(rt: PlPythonRuntime, query: string): Statement {
   const st = shim(rt)
-  let p = st.queries.get(query)
-  if (p === undefined) {
-    if (st.queries.size >= MAX_QUERIES) {
-      for (const q of st.queries.values()) rt.heap.M._free(q)
-      st.queries.clear()
-    }
-    p = rt.heap.strdupPermanent(query)
-    st.queries.set(query, p)
+  const cache = st.statements
+  let s = cache.get(query)
+  if (s) {
+    cache.delete(query) // most recently used last
+    cache.set(query, s)
+    return s
   }
-  return p
+  if (cache.size >= MAX_STATEMENTS) {
+    for (const [q, old] of cache) {
+      if (old.busy) continue
+      cache.delete(q)
+      rt.heap.M._free(old.text)
+      if (old.plan > 0) rt.elog.tryCatch(() => rt.heap.M._SPI_freeplan(old.plan))
+      if (cache.size < MAX_STATEMENTS) break
+    }
+  }
+  s = { text: rt.heap.strdupPermanent(query), plan: CACHEABLE.test(query) ? -1 : 0, busy: 0 }
+  cache.set(query, s)
+  return s
 }
 
 function planOf(rt: PlPythonRuntime, id: unknown): Plan {
@@ -80,11 +106,23 @@ export const spiOps = {
   execute(rt: PlPythonRuntime, query: unknown, limit: unknown) {
     const frame = callFrame(rt)
     const M = rt.heap.M
+    const f = shim(rt).fn
+    const stmt = statement(rt, String(query))
+    const readOnly = frame.readOnly ? 1 : 0
     let rc = 0
+    stmt.busy++
     const r = rt.elog.tryCatch(() => {
-      rc = M._SPI_execute(queryText(rt, String(query)), frame.readOnly ? 1 : 0, Number(limit) | 0) as number
+      if (stmt.plan < 0) {
+        const plan = M._SPI_prepare(stmt.text, 0, 0) as number
+        if (plan && !M._SPI_keepplan(plan)) stmt.plan = plan
+        else stmt.plan = 0 // not preparable: SPI_execute reports what is wrong
+      }
+      rc = stmt.plan
+        ? f.SPI_execute_plan(stmt.plan, 0, 0, readOnly, Number(limit) | 0)
+        : f.SPI_execute(stmt.text, readOnly, Number(limit) | 0)
       return rc < 0 ? null : encodeResult(rt, rc)
     }, true)
+    stmt.busy--
     if (!r.ok) return errorValue(r.error)
     return r.value ?? spiFailure(rt, 'SPI_execute', rc)
   },
@@ -128,12 +166,17 @@ export const spiOps = {
   execute_plan(rt: PlPythonRuntime, id: unknown, args: unknown, limit: unknown) {
     const frame = callFrame(rt)
     const plan = planOf(rt, id)
-    const M = rt.heap.M
     let rc = 0
     let ctx = 0
     const r = rt.elog.tryCatch(() => {
       if (plan.types.length) ctx = convertArgs(rt, plan, args as Buffer)
-      rc = M._SPI_execute_plan(plan.ptr, plan.values, plan.nulls, frame.readOnly ? 1 : 0, Number(limit) | 0)
+      rc = shim(rt).fn.SPI_execute_plan(
+        plan.ptr,
+        plan.values,
+        plan.nulls,
+        frame.readOnly ? 1 : 0,
+        Number(limit) | 0,
+      )
       return rc < 0 ? null : encodeResult(rt, rc)
     }, true)
     releaseArgContext(rt, ctx)

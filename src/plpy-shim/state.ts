@@ -28,7 +28,18 @@ export interface FatalRequest {
   fields: Record<string, string>
 }
 
+/** Functions and data addresses of the hot paths, looked up once (the Module object is a big dictionary). */
+export interface Fns {
+  SPI_processed: number
+  SPI_tuptable: number
+  SPI_execute: (query: number, readOnly: number, count: number) => number
+  SPI_execute_plan: (plan: number, values: number, nulls: number, readOnly: number, count: number) => number
+  SPI_freetuptable: (tt: number) => void
+  heap_deform_tuple: (tuple: number, desc: number, values: number, nulls: number) => void
+}
+
 export interface ShimState {
+  fn: Fns
   subxacts: OpenSubxact[]
   /** plan ids freed while another instance was active: released at this instance's next operation */
   pendingFrees: number[]
@@ -37,8 +48,8 @@ export interface ShimState {
   fatal: FatalRequest | null
   /** tuple-descriptor shapes of recent results (results.ts), most recent first */
   shapes: unknown[]
-  /** recent plpy.execute query strings as malloc'd C strings (a loop runs the same query again) */
-  queries: Map<string, number>
+  /** recent plpy.execute query texts (spi.ts statement()), least recently used first */
+  statements: Map<string, { text: number; plan: number; busy: number }>
   /** heap_deform_tuple's output arrays for result rows (malloc'd, grown as needed) */
   deformValues: number
   deformNulls: number
@@ -51,12 +62,21 @@ export function shim(rt: PlPythonRuntime): ShimState {
   if (rt === lastRt) return lastState!
   let s = states.get(rt)
   if (!s) {
+    const M = rt.heap.M
     s = {
+      fn: {
+        SPI_processed: M._SPI_processed,
+        SPI_tuptable: M._SPI_tuptable,
+        SPI_execute: M._SPI_execute,
+        SPI_execute_plan: M._SPI_execute_plan,
+        SPI_freetuptable: M._SPI_freetuptable,
+        heap_deform_tuple: M._heap_deform_tuple,
+      },
       subxacts: [],
       pendingFrees: [],
       argContexts: [],
       fatal: null,
-      queries: new Map(),
+      statements: new Map(),
       shapes: [],
       deformValues: 0,
       deformNulls: 0,

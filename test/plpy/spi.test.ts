@@ -83,6 +83,36 @@ $$`)
     expect((await c.query('SELECT rsum(20) AS s')).rows[0].s).toBe(210)
   })
 
+  it('runs a repeated query text as of now: DDL, search_path and multi-statement texts', async () => {
+    // plpy.execute keeps a plan per single-statement text; PostgreSQL's plan cache must re-plan it
+    await c.query(`CREATE FUNCTION run(q text) RETURNS text LANGUAGE plpython3u AS $$
+return repr(list(plpy.execute(q)))
+$$`)
+    await c.query('CREATE SCHEMA s1; CREATE SCHEMA s2')
+    await c.query(`CREATE TABLE s1.t (a int); INSERT INTO s1.t VALUES (1)`)
+    await c.query(`CREATE TABLE s2.t (b text); INSERT INTO s2.t VALUES ('two')`)
+    const q = 'SELECT * FROM t'
+    await c.query('SET search_path = s1')
+    expect((await c.query('SELECT public.run($1) AS v', [q])).rows[0].v).toBe("[{'a': 1}]")
+    await c.query('SET search_path = s2')
+    expect((await c.query('SELECT public.run($1) AS v', [q])).rows[0].v).toBe("[{'b': 'two'}]")
+    await c.query('ALTER TABLE s2.t ADD COLUMN c int DEFAULT 3')
+    expect((await c.query('SELECT public.run($1) AS v', [q])).rows[0].v).toBe("[{'b': 'two', 'c': 3}]")
+    await c.query('DROP TABLE s2.t')
+    const gone = await failure(c, 'SELECT public.run($1)', [q])
+    expect([gone.code, gone.message]).toEqual([
+      '42P01',
+      'spiexceptions.UndefinedTable: relation "t" does not exist',
+    ])
+    expect(gone.internalQuery).toBe(q)
+    await c.query(`CREATE TABLE s2.t (d bool); INSERT INTO s2.t VALUES (true)`)
+    expect((await c.query('SELECT public.run($1) AS v', [q])).rows[0].v).toBe("[{'d': True}]")
+    await c.query('RESET search_path')
+    // a later statement of one text may depend on an earlier one (analysed just before it runs)
+    const multi = 'CREATE TEMP TABLE tt2 (x int); INSERT INTO tt2 VALUES (5); SELECT x FROM tt2'
+    expect((await c.query('SELECT run($1) AS v', [multi])).rows[0].v).toBe("[{'x': 5}]")
+  })
+
   it('uses read-only SPI in STABLE and IMMUTABLE functions', async () => {
     await c.query(`CREATE FUNCTION ro_write() RETURNS int STABLE LANGUAGE plpython3u AS $$
 plpy.execute("INSERT INTO log VALUES ('x')")
