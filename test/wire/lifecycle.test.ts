@@ -187,6 +187,31 @@ describe('command line', () => {
     }
   })
 
+  it("extends Python's sys.path with --python-path and PYGLITE_PYTHON_PATH", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-pypath-'))
+    fs.mkdirSync(path.join(dir, 'a'))
+    fs.mkdirSync(path.join(dir, 'b'))
+    fs.writeFileSync(path.join(dir, 'a', 'mod_from_flag.py'), 'VALUE = "flag"\n')
+    fs.writeFileSync(path.join(dir, 'b', 'mod_from_env.py'), 'VALUE = "env"\n')
+    const srv = await startServer({
+      args: ['--python-path', path.join(dir, 'a')],
+      env: { PYGLITE_PYTHON_PATH: path.join(dir, 'b') },
+    })
+    try {
+      psql(
+        srv.url(),
+        `CREATE FUNCTION both_mods() RETURNS text LANGUAGE plpython3u AS $$
+import mod_from_flag, mod_from_env
+return mod_from_flag.VALUE + "+" + mod_from_env.VALUE
+$$`,
+      )
+      expect(psql(srv.url(), 'SELECT both_mods()')).toBe('flag+env')
+    } finally {
+      await srv.stop()
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }, 60_000)
+
   it('takes settings from PYGLITE_* variables, flags winning', async () => {
     const r = await run(process.execPath, [BIN, '--help'], { env: { ...process.env, PYGLITE_AUTH: 'bogus' } })
     expect(r.stdout).toContain('Usage') // --help does not validate
