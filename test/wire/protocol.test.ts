@@ -155,6 +155,20 @@ describe('queries', () => {
     c.end()
   })
 
+  it('delivers a NOTICE while the statement that raised it is still running', async () => {
+    const { c } = await RawClient.login(srv.port)
+    c.write(query("DO $$\nimport time\nplpy.notice('early')\ntime.sleep(1.5)\n$$ LANGUAGE plpython3u"))
+    const t0 = Date.now()
+    const n = await c.next()
+    const tNotice = Date.now() - t0
+    expect(n!.type).toBe('N')
+    expect(fields(n!.body).M).toBe('early')
+    const rest = await c.until('Z')
+    expect(rest.map((m) => m.type)).toEqual(['C', 'Z'])
+    expect(Date.now() - t0 - tNotice).toBeGreaterThan(1000) // the statement went on after the notice
+    c.end()
+  })
+
   it('answers pipelined queries in order, and an extended batch with Flush before its Sync', async () => {
     const { c } = await RawClient.login(srv.port)
     c.write(Buffer.concat([query('SELECT 1'), query('SELECT 2'), query('SELECT 3')]))
