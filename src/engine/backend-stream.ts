@@ -207,3 +207,13 @@ export function columnNames(messages: BackendMessage[]): string[] {
   }
   return names
 }
+
+/** What a collecting stream saw: the last result's columns and rows, and the first error's fields. */
+export function collected(stream: BackendStream): {
+  result: { columns: string[]; rows: Array<Array<string | null>> }
+  error?: Record<string, string>
+} {
+  let error: Record<string, string> | undefined
+  for (const m of stream.messages) if (m.type === B.ErrorResponse && !error) error = errorFields(m.body)
+  return { result: { columns: columnNames(stream.messages), rows: dataRows(stream.messages) }, error }
+}

@@ -1,66 +1,13 @@
 // One database's backend as its client sessions see it. All of them share one PostgreSQL backend, so
 // each session's private state is swapped in when its turn starts: login role (AuthenticatedUserId, session
 // and current user), GUC_REPORT settings, named prepared statements and the unnamed statement.
-import { B, BackendStream, columnNames, dataRows, errorFields, type TxStatus } from './backend-stream.js'
-import { concat, copyFail, literal, query, startup, sync } from './frontend.js'
+import { B, BackendStream, collected } from './backend-stream.js'
+import { concat, copyFail, literal, parseUnnamed, query, startup, sync } from './frontend.js'
 import type { Instance } from './instance.js'
 import { type ExecIo, PgIo, type SocketCallbacks } from './pgio.js'
 import type { Login, QueryResult } from './protocol.js'
+import { EngineSession, NOT_RESTORED, SqlError } from './session.js'
 import { type BackendStatics, probeStatics } from './statics.js'
-
-/** An ErrorResponse from an internal query, with its fields (C = SQLSTATE, M = message, ...). */
-export class SqlError extends Error {
-  constructor(readonly fields: Record<string, string>) {
-    super(fields.M ?? 'error')
-    this.name = 'SqlError'
-  }
-  get code(): string | undefined {
-    return this.fields.C
-  }
-}
-
-/** GUC_REPORT parameters that are not per-session settings (fixed, or following the role). */
-const NOT_RESTORED = new Set([
-  'server_version',
-  'server_encoding',
-  'integer_datetimes',
-  'in_hot_standby',
-  'session_authorization',
-  'is_superuser',
-])
-
-export class EngineSession {
-  /** the session user and current user at the end of its last turn */
-  sessionUser: number
-  currentUser: number
-  /** GUC_REPORT settings as this session last had them */
-  gucs: Map<string, string>
-  /** other settings it started with (start-up packet, ALTER ROLE/DATABASE SET), by lower-case name */
-  extras = new Map<string, string>()
-  /** its prepared_queries hash table and unnamed statement while another session runs */
-  preparedQueries = 0
-  unnamedStatement = 0
-  /** extended-protocol messages sent since its last Sync (its turn lasts until Sync) */
-  midBatch = false
-  status: TxStatus = 'I'
-  copyIn = false
-  closed = false
-
-  constructor(
-    readonly sid: number,
-    readonly login: Login,
-    gucs: Map<string, string>,
-  ) {
-    this.sessionUser = login.oid
-    this.currentUser = login.oid
-    this.gucs = new Map(gucs)
-  }
-
-  /** Still inside a transaction, a COPY or an extended-protocol batch: nobody else may run. */
-  get busy(): boolean {
-    return this.status !== 'I' || this.midBatch || this.copyIn
-  }
-}
 
 const noInput: ExecIo['more'] = () => copyFail('COPY FROM STDIN is not available here')
 
@@ -392,20 +339,4 @@ export class Backend {
     }
     this.reportedChanged = false
   }
-}
-
-/** Parse (P) of an unnamed statement. */
-function parseUnnamed(sql: string): Uint8Array {
-  const q = new TextEncoder().encode(sql)
-  const m = new Uint8Array(5 + 1 + q.length + 1 + 2)
-  m[0] = 0x50
-  new DataView(m.buffer).setInt32(1, m.length - 1)
-  m.set(q, 6)
-  return m
-}
-
-function collected(stream: BackendStream): { result: QueryResult; error?: Record<string, string> } {
-  let error: Record<string, string> | undefined
-  for (const m of stream.messages) if (m.type === B.ErrorResponse && !error) error = errorFields(m.body)
-  return { result: { columns: columnNames(stream.messages), rows: dataRows(stream.messages) }, error }
 }

@@ -35,6 +35,16 @@ export function query(sql: string): Uint8Array {
   return message(0x51, cstr(sql))
 }
 
+/** Parse (P) of an unnamed statement without parameter types. */
+export function parseUnnamed(sql: string): Uint8Array {
+  const q = enc.encode(sql)
+  const m = new Uint8Array(5 + 1 + q.length + 1 + 2)
+  m[0] = 0x50
+  new DataView(m.buffer).setInt32(1, m.length - 1)
+  m.set(q, 6)
+  return m
+}
+
 /** Sync (S). */
 export function sync(): Uint8Array {
   return message(0x53, new Uint8Array(0))

@@ -7,7 +7,7 @@ import { configureLogging, type LogLevel, logger } from '../log.js'
 import { createDispatcher } from '../plpy-shim/dispatch.js'
 import { FatalOutput, fatalPending, takeFatal } from '../plpy-shim/fatal.js'
 import { type PythonHost, startPythonHost } from '../plpython/host.js'
-import { Backend, type EngineSession, SqlError } from './backend.js'
+import { Backend } from './backend.js'
 import { isLongjmp } from './elog.js'
 import { Instance } from './instance.js'
 import { Output } from './output.js'
@@ -20,6 +20,8 @@ import {
   type ToWorker,
   type WorkItem,
 } from './protocol.js'
+import { type EngineSession, SqlError } from './session.js'
+import { besideHolder, joinBytes, runnable } from './turns.js'
 
 const config = workerData as EngineConfig
 configureLogging(config.logLevel as LogLevel)
@@ -101,52 +103,6 @@ function backendOf(m: WorkItem): Backend | undefined {
   }
 }
 
-function runnable(m: WorkItem): boolean {
-  const b = backendOf(m)
-  if (!b?.holder) return true
-  if ((m.t === 'input' || m.t === 'session-close') && m.sid === b.holder.sid) return true
-  return besideOk(m, b)
-}
-
-/** Work that may run beside the holder's idle transaction (Backend.aside) instead of waiting for it. */
-function besideOk(m: WorkItem, b: Backend): boolean {
-  if (!b.asideOpen) return false
-  switch (m.t) {
-    case 'query':
-    case 'session-open':
-      return true
-    case 'session-close':
-      return !b.sessions.get(m.sid)?.busy
-    case 'input':
-      return preparationOnly(m.data)
-    default:
-      return false
-  }
-}
-
-/**
- * A batch that only prepares, describes or closes statements and ends with Sync (PQprepare: Parse, Sync).
- * A client driving several connections from one thread prepares on one while another holds a transaction.
- */
-function preparationOnly(data: Uint8Array): boolean {
-  let o = 0
-  let last = 0
-  while (o + 5 <= data.length) {
-    const t = data[o]!
-    const kind = data[o + 5]
-    const ok = t === 0x50 || t === 0x48 || t === 0x53 || ((t === 0x44 || t === 0x43) && kind === 0x53) // P H S, D/C 'S'
-    if (!ok) return false
-    last = t
-    o += 1 + ((data[o + 1]! << 24) | (data[o + 2]! << 16) | (data[o + 3]! << 8) | data[o + 4]!)
-  }
-  return last === 0x53
-}
-
-/** Run `work` now: beside the holder's idle transaction if another session holds the backend. */
-function besideHolder<T>(b: Backend, sid: number, work: () => T): T {
-  return b.holder && b.holder.sid !== sid ? b.aside(work) : work()
-}
-
 /** Move messages that arrived while we were busy into the queue (used inside blocking waits). */
 function drainPort(): void {
   for (let r = receiveMessageOnPort(port); r; r = receiveMessageOnPort(port)) enqueue(r.message as ToWorker)
@@ -163,7 +119,7 @@ async function pump(): Promise<void> {
   try {
     for (;;) {
       drainPort() // take what arrived meanwhile now, rather than one event-loop turn per message
-      const i = queue.findIndex(runnable)
+      const i = queue.findIndex((m) => runnable(m, backendOf(m)))
       if (i < 0) return
       const m = queue.splice(i, 1)[0]!
       await handle(m)
@@ -344,13 +300,6 @@ function closeEngineSession(backend: Backend, sid: number): void {
   } finally {
     backend.inst.runtime.dropSession(sid)
   }
-}
-
-function joinBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const j = new Uint8Array(a.length + b.length)
-  j.set(a)
-  j.set(b, a.length)
-  return j
 }
 
 function sessionFailed(backend: Backend, sid: number, e: unknown): void {
