@@ -302,3 +302,43 @@ $$ LANGUAGE plpython3u`,
     expect([custom.code, custom.message]).toEqual(['P0099', 'plpy.SPIError: custom'])
   })
 })
+
+describe('plpy inside a trigger', () => {
+  it('reads and writes through plpy.execute with a plan kept in SD; errors roll back with the row', async () => {
+    await c.query(`CREATE TABLE prices (sku text PRIMARY KEY, price numeric)`)
+    await c.query(`INSERT INTO prices VALUES ('a', 2.50), ('b', 10)`)
+    await c.query(`CREATE TABLE orders (id serial, sku text, qty int, total numeric)`)
+    await c.query(`CREATE TABLE audit (msg text PRIMARY KEY)`)
+    await c.query(`CREATE FUNCTION price_order() RETURNS trigger LANGUAGE plpython3u AS $$
+if 'p' not in SD:
+    SD['p'] = plpy.prepare("SELECT price FROM prices WHERE sku = $1", ["text"])
+r = SD['p'].execute([TD['new']['sku']])
+if not r:
+    plpy.error("unknown sku %s" % TD['new']['sku'], sqlstate='P0002', hint='add it to prices')
+TD['new']['total'] = r[0]['price'] * TD['new']['qty']
+try:
+    plpy.execute("INSERT INTO audit VALUES (%s)" % plpy.quote_literal('order of ' + TD['new']['sku']))
+except plpy.spiexceptions.UniqueViolation:
+    plpy.notice("already audited: " + TD['new']['sku'])
+return 'MODIFY'
+$$`)
+    await c.query('CREATE TRIGGER price BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION price_order()')
+    c.notices.length = 0
+    await c.query(`INSERT INTO orders (sku, qty) VALUES ('a', 4), ('b', 1), ('a', 1)`)
+    expect((await c.query('SELECT sku, qty, total::text FROM orders ORDER BY id')).rows).toEqual([
+      { sku: 'a', qty: 4, total: '10.00' },
+      { sku: 'b', qty: 1, total: '10' },
+      { sku: 'a', qty: 1, total: '2.50' },
+    ])
+    expect(c.notices.map((n) => n.message)).toEqual(['already audited: a'])
+    const e = await failure(c, `INSERT INTO orders (sku, qty) VALUES ('b', 2), ('zz', 1)`)
+    expect([e.code, e.message, e.hint]).toEqual(['P0002', 'plpy.Error: unknown sku zz', 'add it to prices'])
+    expect(e.where).toContain('PL/Python function "price_order"')
+    // the failed statement's first row and its audit work are gone with it
+    expect((await c.query('SELECT count(*)::int AS n FROM orders')).rows[0].n).toBe(3)
+    expect((await c.query('SELECT msg FROM audit ORDER BY msg')).rows).toEqual([
+      { msg: 'order of a' },
+      { msg: 'order of b' },
+    ])
+  })
+})
