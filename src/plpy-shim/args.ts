@@ -60,12 +60,22 @@ export function releaseArgContext(rt: PlPythonRuntime, ctx: number): void {
  * (by-reference Datums) are allocated in an argument context, taken only when the first one is made;
  * returns it (0 if none was needed) for releaseArgContext after the statement.
  */
-export function convertArgs(rt: PlPythonRuntime, plan: Plan, args: Buffer): number {
+export function convertArgs(rt: PlPythonRuntime, plan: Plan, args: Buffer | number): number {
   const h = rt.heap
   const M = h.M
   const n = plan.types.length
   const values = plan.values
   const nulls = plan.nulls
+  if (typeof args === 'number') {
+    // the one argument of an int2/int4/int8 plan, an int32 (Python sends it as itself)
+    const typoid = plan.types[0]!
+    if (typoid === OID.INT4 || (typoid === OID.INT2 && args >= -32768 && args <= 32767)) {
+      h.setU32(values, args)
+      h.setU8(nulls, 0x20)
+      return 0
+    }
+    args = Buffer.from([T.INT32, args & 255, (args >>> 8) & 255, (args >>> 16) & 255, (args >>> 24) & 255])
+  }
   const cur = M._CurrentMemoryContext as number
   const old = h.u32at(cur)
   let ctx = 0

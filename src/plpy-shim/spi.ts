@@ -169,7 +169,7 @@ export const spiOps = {
     let rc = 0
     let ctx = 0
     const r = rt.elog.tryCatch(() => {
-      if (plan.types.length) ctx = convertArgs(rt, plan, args as Buffer)
+      if (plan.types.length) ctx = convertArgs(rt, plan, args as Buffer | number)
       rc = shim(rt).fn.SPI_execute_plan(
         plan.ptr,
         plan.values,
@@ -211,7 +211,7 @@ export const spiOps = {
     const r = rt.elog.tryCatch(() => {
       let params = 0
       if (plan.types.length) {
-        ctx = convertArgs(rt, plan, args as Buffer)
+        ctx = convertArgs(rt, plan, args as Buffer | number)
         params = paramList(rt, plan)
       }
       const portal = M._SPI_cursor_open_with_paramlist(0, plan.ptr, params, frame.readOnly ? 1 : 0) as number

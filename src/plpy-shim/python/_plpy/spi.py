@@ -103,12 +103,14 @@ def _result(r):
 class PLyPlan:
     """A prepared statement kept for the session (SPI_keepplan); reusable through SD and GD."""
 
-    __slots__ = ("_id", "_nargs", "_converters", "__weakref__")
+    __slots__ = ("_id", "_nargs", "_converters", "_int1", "__weakref__")
 
-    def __init__(self, handle, converters):
+    def __init__(self, handle, converters, kinds):
         self._id = handle
         self._nargs = len(converters)
         self._converters = converters
+        # one integer argument: an int32 value travels as itself (src/plpy-shim/args.ts)
+        self._int1 = kinds == ["int"]
 
     def execute(self, *args):
         if len(args) > 2:
@@ -200,13 +202,21 @@ def _limit(v):
 
 
 def _args_bytes(plan, values, what):
-    """PLy_spi_execute_plan / PLy_cursor_plan: check the sequence, convert each element."""
+    """PLy_spi_execute_plan / PLy_cursor_plan: check the sequence, convert each element. The engine
+    takes the codec bytes, or None for no arguments, or for one int argument an int32 as itself."""
     t = type(values)
     if (t is list or t is tuple) and len(values) == plan._nargs:
-        # the common case, without the generic checks below (same result)
-        if plan._nargs == 1:
+        # the common cases, without the generic checks below (same result)
+        n = plan._nargs
+        if n == 1:
             v = values[0]
-            return _NONE if v is None else plan._converters[0](v)
+            if v is None:
+                return _NONE
+            if plan._int1 and type(v) is int and -0x80000000 <= v <= 0x7FFFFFFF:
+                return v
+            return plan._converters[0](v)
+        if n == 0:
+            return None
         return b"".join([_NONE if v is None else c(v) for v, c in zip(values, plan._converters)])
     if values is not _MISSING:
         if isinstance(values, (str, dict)) or not hasattr(type(values), "__getitem__"):
@@ -220,7 +230,7 @@ def _args_bytes(plan, values, what):
             % (plan._nargs, "" if plan._nargs == 1 else "s", n, "<NULL>" if values is _MISSING else str(values))
         )
     if n == 0:
-        return b""
+        return None
     parts = []
     for j in range(n):
         try:
@@ -294,7 +304,7 @@ def prepare(*args):
             names.append(t if isinstance(t, str) else None)
     _flush_pending()
     handle, descs, kinds = call("prepare", query, names)
-    return PLyPlan(handle, [_converter(d, k) for d, k in zip(descs, kinds)])
+    return PLyPlan(handle, [_converter(d, k) for d, k in zip(descs, kinds)], kinds)
 
 
 _T_STR = b"\x06"
