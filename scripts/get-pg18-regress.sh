@@ -12,8 +12,17 @@ DEST=${1:-${PYGLITE_PG18_REGRESS:-${TMPDIR:-/tmp}/pyglite-pg18-plpython-regress}
 VERSION=18.6
 
 complete() {
-  [ -f "$1/errcodes.txt" ] && [ -f "$1/schedule" ] && [ "$(wc -l <"$1/schedule")" -ge 23 ] && [ -d "$1/sql" ] && [ -d "$1/expected" ]
+  [ -f "$1/errcodes.txt" ] && [ -f "$1/schedule" ] && [ "$(wc -l <"$1/schedule")" -ge 23 ] &&
+    [ -d "$1/sql" ] && [ -d "$1/expected" ]
 }
+if complete "$DEST"; then
+  echo "$DEST"
+  exit 0
+fi
+# test files run in parallel may ask at the same time: one fetches, the others wait for it
+mkdir -p "$(dirname "$DEST")"
+exec 9>"$DEST.lock"
+flock 9
 if complete "$DEST"; then
   echo "$DEST"
   exit 0
