@@ -258,23 +258,29 @@ def _cursor_plan(plan, values):
     return PLyCursor(call("cursor_plan", plan._id, _args_bytes(plan, values, "cursor")))
 
 
-def execute(*args):
+def execute(query=_MISSING, arg2=_MISSING, arg3=_MISSING, *more):
     """plpy.execute(query[, limit]) or plpy.execute(plan[, arguments[, limit]])."""
-    if args and type(args[0]) is PLyPlan:
-        if len(args) <= 3:
-            limit = _limit(args[2]) if len(args) == 3 else 0
-            return _execute_plan(args[0], args[1] if len(args) > 1 else _MISSING, limit)
-        raise Error("plpy.execute expected a query or a plan")
-    if 1 <= len(args) <= 2 and isinstance(args[0], str) and "\x00" not in args[0]:
+    if type(query) is PLyPlan and not more:
+        # _execute_plan, inlined: the path of a loop over a prepared statement
+        limit = 0 if arg3 is _MISSING else _limit(arg3)
+        if _pending_release:
+            _flush_pending()
+        args = _args_bytes(query, arg2, "execute")
         try:
-            limit = _limit(args[1]) if len(args) == 2 else 0
+            status, nrows, rows, desc = _jscall("execute_plan", query._id, args, limit)
+        except _PgError as e:
+            raise spi_error(e.args[0]) from None
+        return PLyResult(status, nrows, rows if rows is not None else [], desc)
+    if isinstance(query, str) and arg3 is _MISSING and "\x00" not in query:
+        try:
+            limit = 0 if arg2 is _MISSING else _limit(arg2)
         except (TypeError, OverflowError):
             limit = None
         if limit is not None:
             if _pending_release:
                 _flush_pending()
             try:
-                status, nrows, rows, desc = _jscall("execute", args[0], limit)
+                status, nrows, rows, desc = _jscall("execute", query, limit)
             except _PgError as e:
                 raise spi_error(e.args[0]) from None
             return PLyResult(status, nrows, rows if rows is not None else [], desc)
