@@ -47,7 +47,10 @@ const MAX_STATEMENTS = 128
 
 export interface Statement {
   text: number
-  /** SPIPlanPtr kept for the text, 0 = run with SPI_execute, -1 = not prepared yet */
+  /**
+   * SPIPlanPtr kept for the text; 0: run with SPI_execute; -1: prepare at the next run; -2: seen once
+   * (a text run only once, e.g. with a value formatted into it, is not worth a kept plan)
+   */
   plan: number
   /** executions of this statement in progress (it is not freed while one runs) */
   busy: number
@@ -60,6 +63,7 @@ function statement(rt: PlPythonRuntime, query: string): Statement {
   if (s) {
     cache.delete(query) // most recently used last
     cache.set(query, s)
+    if (s.plan === -2) s.plan = -1 // run again: now keep a plan
     return s
   }
   if (cache.size >= MAX_STATEMENTS) {
@@ -71,7 +75,7 @@ function statement(rt: PlPythonRuntime, query: string): Statement {
       if (cache.size < MAX_STATEMENTS) break
     }
   }
-  s = { text: rt.heap.strdupPermanent(query), plan: CACHEABLE.test(query) ? -1 : 0, busy: 0 }
+  s = { text: rt.heap.strdupPermanent(query), plan: CACHEABLE.test(query) ? -2 : 0, busy: 0 }
   cache.set(query, s)
   return s
 }
@@ -112,14 +116,15 @@ export const spiOps = {
     let rc = 0
     stmt.busy++
     const r = rt.elog.tryCatch(() => {
-      if (stmt.plan < 0) {
+      if (stmt.plan === -1) {
         const plan = M._SPI_prepare(stmt.text, 0, 0) as number
         if (plan && !M._SPI_keepplan(plan)) stmt.plan = plan
         else stmt.plan = 0 // not preparable: SPI_execute reports what is wrong
       }
-      rc = stmt.plan
-        ? f.SPI_execute_plan(stmt.plan, 0, 0, readOnly, Number(limit) | 0)
-        : f.SPI_execute(stmt.text, readOnly, Number(limit) | 0)
+      rc =
+        stmt.plan > 0
+          ? f.SPI_execute_plan(stmt.plan, 0, 0, readOnly, Number(limit) | 0)
+          : f.SPI_execute(stmt.text, readOnly, Number(limit) | 0)
       return rc < 0 ? null : encodeResult(rt, rc)
     }, true)
     stmt.busy--
