@@ -7,12 +7,15 @@ import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
-/** Start the server; returns { url, stop() }. */
+/** Start the server; returns { url, pid, stop() }. */
 export async function startPyglite(extraArgs = []) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-bench-'))
+  // PYGLITE_BENCH_NODE_FLAGS, e.g. --perf-basic-prof for perf record/report (perf-<pid>.map in /tmp)
+  const nodeFlags = (process.env.PYGLITE_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)
   const proc = spawn(
     process.execPath,
     [
+      ...nodeFlags,
       path.join(ROOT, 'bin/pyglite.js'),
       '--port',
       '0',
@@ -46,6 +49,7 @@ export async function startPyglite(extraArgs = []) {
   })
   return {
     url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
+    pid: proc.pid,
     async stop() {
       if (proc.exitCode === null) {
         const done = new Promise((r) => proc.once('exit', r))

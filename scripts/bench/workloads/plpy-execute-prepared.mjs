@@ -6,6 +6,7 @@ export default {
   description: '10,000 x plpy.execute(plan, [1])[0]["x"], plan = prepare("SELECT $1::int AS x", ["int"])',
   rows: 10_000,
   maxRatio: 2.0,
+  target: 1.0,
   setup: [
     `CREATE OR REPLACE FUNCTION bench_spi_loop_prepared(n int) RETURNS int LANGUAGE plpython3u AS $$
 p = plpy.prepare("SELECT $1::int AS x", ["int"])

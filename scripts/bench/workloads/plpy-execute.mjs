@@ -5,6 +5,7 @@ export default {
   description: '10,000 x plpy.execute("SELECT 1 AS x")[0]["x"] in one call',
   rows: 10_000,
   maxRatio: 2.0,
+  target: 1.0,
   setup: [
     `CREATE OR REPLACE FUNCTION bench_spi_loop(n int) RETURNS int LANGUAGE plpython3u AS $$
 t = 0

@@ -5,6 +5,7 @@ export default {
   description: 'SELECT sum(f(i)) FROM generate_series(1,1000000) i, f = return i+1',
   rows: 1_000_000,
   maxRatio: 2.0,
+  target: 0.7,
   setup: [
     'CREATE OR REPLACE FUNCTION bench_inc(i int) RETURNS int LANGUAGE plpython3u AS $$ return i + 1 $$',
   ],

@@ -10,6 +10,7 @@ export default {
     "100k-row INSERT … SELECT, BEFORE ROW trigger TD['new']['n'] = TD['new']['id'] * 2; return 'MODIFY'",
   rows: 100_000,
   maxOverheadRatio: 2.0,
+  target: 1.0,
   setup: [
     'SET client_min_messages = warning',
     'DROP TABLE IF EXISTS bench_trig_t, bench_plain_t',
