@@ -1,12 +1,13 @@
 // One database's backend as its client sessions see it. All of them share one PostgreSQL backend, so
 // each session's private state is swapped in when its turn starts: login role (AuthenticatedUserId, session
-// and current user), GUC_REPORT settings, named prepared statements and the unnamed statement.
+// and current user), settings (gucs.ts), named prepared statements and the unnamed statement.
 import { B, BackendStream, collected } from './backend-stream.js'
 import { concat, copyFail, literal, parseUnnamed, query, startup, sync } from './frontend.js'
+import { Gucs, type SettingsState } from './gucs.js'
 import type { Instance } from './instance.js'
 import { type ExecIo, PgIo, type SocketCallbacks } from './pgio.js'
-import type { Login, QueryResult } from './protocol.js'
-import { EngineSession, NOT_RESTORED, SqlError } from './session.js'
+import type { QueryResult } from './protocol.js'
+import { EngineSession, SqlError } from './session.js'
 import { type BackendStatics, probeStatics } from './statics.js'
 
 const noInput: ExecIo['more'] = () => copyFail('COPY FROM STDIN is not available here')
@@ -15,50 +16,50 @@ export class Backend {
   readonly io: PgIo
   readonly stream: BackendStream
   statics!: BackendStatics
-  /** GUC_REPORT values a new session starts from */
-  defaults = new Map<string, string>()
-  /** GUC_REPORT values as the backend last reported them */
-  private readonly reported = new Map<string, string>()
-  private reportedChanged = false
-  /** the non-reported settings the backend has now, as set for the session owning it (lower-case name) */
-  private applied = new Map<string, string>()
-  /** whose state the backend currently holds */
+  readonly gucs: Gucs
+  /** GUC_REPORT values as the backend last reported them (what a session sees once its state is in) */
+  readonly reported = new Map<string, string>()
+  /** whose prepared statements and role the backend currently holds */
   private owner: EngineSession | null = null
+  /** whose settings the backend holds (also after that session closed), and their fingerprint then */
+  private installed: SettingsState
+  private installedKey = ''
+  private fp: number[] = []
+  /** inside aside(): other sessions' settings are laid over the holder's as plain SETs */
+  private beside: SettingsState | null = null
   /** the session whose turn it is (it stays until it is idle: see EngineSession.busy) */
   holder: EngineSession | null = null
   readonly internalSession: EngineSession
   readonly sessions = new Map<number, EngineSession>()
   /** emptied prepared-statement tables of closed sessions, reused by new ones */
-  private readonly tablePool: number[] = []
-  private dboid = 0
+  readonly tablePool: number[] = []
+  dboid = 0
 
   private constructor(
     readonly inst: Instance,
     callbacks: SocketCallbacks,
   ) {
     this.io = new PgIo(inst.db, callbacks)
-    this.stream = new BackendStream((name, value) => {
-      this.reported.set(name, value)
-      this.reportedChanged = true
-    })
-    this.internalSession = new EngineSession(0, { oid: 10, name: 'postgres', superuser: true }, new Map())
+    this.stream = new BackendStream((name, value) => this.reported.set(name, value))
+    this.internalSession = new EngineSession(0, { oid: 10, name: 'postgres', superuser: true })
+    this.installed = this.internalSession.settings
+    this.gucs = new Gucs(inst.heap, inst.bridge.elog)
   }
 
   static open(inst: Instance, callbacks: SocketCallbacks): Backend {
     const b = new Backend(inst, callbacks)
     // one startup packet turns on GUC reporting (ParameterStatus after SET) and tells us the defaults
     b.runCollect((io) => b.io.startup(startup({ user: 'postgres', database: 'postgres' }), io))
-    b.defaults = new Map(b.reported)
-    b.defaults.set('session_authorization', 'postgres')
-    b.internalSession.gucs = new Map(b.defaults)
+    b.reported.set('session_authorization', 'postgres')
     b.owner = b.internalSession
-    b.statics = probeStatics(
-      inst.heap,
-      (sql) => b.internal(sql).rows,
-      (sql) => b.runCollect((io) => b.io.exec(concat([parseUnnamed(sql), sync()]), io)),
+    const rows = (sql: string) => b.internal(sql).rows
+    b.statics = probeStatics(inst.heap, rows, (sql) =>
+      b.runCollect((io) => b.io.exec(concat([parseUnnamed(sql), sync()]), io)),
     )
+    b.gucs.probe(rows)
+    b.fp = b.gucs.fingerprint()
     b.dboid = Number(
-      b.internal('SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()').rows[0]?.[0],
+      rows('SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()')[0]?.[0],
     )
     return b
   }
@@ -101,7 +102,7 @@ export class Backend {
   }
 
   /** Run engine-made messages, collecting the whole output. */
-  private runCollect(exec: (io: ExecIo) => void): ReturnType<typeof collected> {
+  runCollect(exec: (io: ExecIo) => void): ReturnType<typeof collected> {
     this.stream.reset(true)
     try {
       exec({ more: noInput, out: (chunk) => this.stream.feed(chunk) })
@@ -112,98 +113,22 @@ export class Backend {
   }
 
   /** A simple query run by the engine itself on the current session state; throws SqlError. */
-  private exec(sql: string): QueryResult {
+  exec(sql: string): QueryResult {
     const r = this.runCollect((io) => this.io.exec(query(sql), io))
     if (r.error) throw new SqlError(r.error)
     return r.result
+  }
+
+  /** Several engine-made simple queries in one exec; returns the first error's fields, if any. */
+  execAll(sqls: string[]): Record<string, string> | undefined {
+    if (sqls.length === 0) return undefined
+    return this.runCollect((io) => this.io.exec(concat(sqls.map(query)), io)).error
   }
 
   /** A query as the internal session (superuser postgres, default settings). Throws SqlError. */
   internal(sql: string): QueryResult {
     this.switchTo(this.internalSession)
     return this.exec(sql)
-  }
-
-  // ---------------------------------------------------------------- sessions
-
-  /** Create a session and apply its start-up settings; returns the ParameterStatus set to report. */
-  openSession(sid: number, login: Login, settings: Array<[string, string]>): Array<[string, string]> {
-    const s = new EngineSession(sid, login, this.defaults)
-    s.gucs.set('session_authorization', login.name)
-    s.gucs.set('is_superuser', login.superuser ? 'on' : 'off')
-    s.preparedQueries = this.tablePool.pop() ?? 0
-    this.sessions.set(sid, s)
-    try {
-      this.switchTo(s)
-      // like process_settings() (postinit.c): ALTER ROLE/DATABASE ... SET, most general first
-      const stored = this.exec(
-        `SELECT pg_catalog.unnest(setconfig) FROM pg_catalog.pg_db_role_setting WHERE (setdatabase = 0 OR setdatabase = ${this.dboid}) AND (setrole = 0 OR setrole = ${login.oid}) ORDER BY setrole <> 0, setdatabase <> 0`,
-      )
-      const reported = new Set([...this.defaults.keys()].map((k) => k.toLowerCase()))
-      const extra = (name: string, value: string) => {
-        const n = name.toLowerCase()
-        if (!reported.has(n)) {
-          s.extras.set(n, value)
-          this.applied.set(n, value)
-        }
-      }
-      for (const [kv] of stored.rows) {
-        const eq = kv?.indexOf('=') ?? -1
-        if (kv && eq > 0 && this.trySet(kv.slice(0, eq), kv.slice(eq + 1)))
-          extra(kv.slice(0, eq), kv.slice(eq + 1))
-      }
-      for (const [name, value] of settings) {
-        this.exec(`SELECT pg_catalog.set_config(${literal(name)}, ${literal(value)}, false)`)
-        extra(name, value)
-      }
-      this.saveOwner()
-      return [...s.gucs]
-    } catch (e) {
-      this.closeSession(s)
-      throw e
-    }
-  }
-
-  private trySet(name: string, value: string): boolean {
-    try {
-      this.exec(`SELECT pg_catalog.set_config(${literal(name)}, ${literal(value)}, false)`)
-      return true
-    } catch {
-      // PostgreSQL only warns about a bad stored setting (process_settings → ProcessGUCArray)
-      return false
-    }
-  }
-
-  /**
-   * End a session: finish what it left open (a COPY, an extended batch, a transaction) and free its
-   * private state. Runs on its own state; afterwards the backend holds nobody's.
-   */
-  closeSession(s: EngineSession): void {
-    s.closed = true
-    this.sessions.delete(s.sid)
-    if (this.holder === s) this.holder = null
-    try {
-      try {
-        this.switchTo(s)
-      } catch {
-        // its role is gone; its statements and transaction still are its own (switchTo swapped them in)
-      }
-      const cleanup: Uint8Array[] = []
-      if (s.copyIn) cleanup.push(copyFail('client disconnected'))
-      if (s.midBatch) cleanup.push(sync())
-      if (s.status !== 'I' || s.copyIn) cleanup.push(query('ROLLBACK'))
-      // DEALLOCATE ALL empties its statement table (kept for reuse); an empty Query drops the unnamed one
-      cleanup.push(query('DEALLOCATE ALL'), query(''))
-      this.runCollect((io) => this.io.exec(concat(cleanup), io))
-    } finally {
-      this.inst.heap.refresh()
-      const h = this.inst.heap.i32
-      const table = h[this.statics.preparedQueries >> 2]!
-      if (table) this.tablePool.push(table)
-      h[this.statics.preparedQueries >> 2] = 0
-      h[this.statics.unnamedStatement >> 2] = 0
-      this.owner = null
-    }
   }
 
   /**
@@ -225,12 +150,13 @@ export class Backend {
     const h = this.holder
     if (!h || !this.asideOpen) throw new Error('no idle transaction to work beside')
     this.switchTo(h)
-    const applied = new Map(this.applied) // the rollback below undoes the work's settings
     this.exec('SAVEPOINT pyglite_aside')
+    this.beside = this.installed
     try {
       return work()
     } finally {
       if (this.owner && this.owner !== h) this.saveOwner()
+      this.beside = null
       this.inst.heap.refresh()
       const mem = this.inst.heap.i32
       mem[this.statics.preparedQueries >> 2] = h.preparedQueries
@@ -238,14 +164,7 @@ export class Backend {
       mem[this.statics.authenticatedUserId >> 2] = h.login.oid
       this.owner = h
       // undoes the work's settings and role: the backend is the holder's again (ParameterStatus included)
-      this.runCollect((io) =>
-        this.io.exec(
-          concat([query('ROLLBACK TO SAVEPOINT pyglite_aside'), query('RELEASE SAVEPOINT pyglite_aside')]),
-          io,
-        ),
-      )
-      this.reportedChanged = false
-      this.applied = applied
+      this.execAll(['ROLLBACK TO SAVEPOINT pyglite_aside', 'RELEASE SAVEPOINT pyglite_aside'])
     }
   }
 
@@ -266,7 +185,7 @@ export class Backend {
     return out
   }
 
-  /** Save the backend's state into its owner. */
+  /** Save the backend's state into its owner: statements, role, and settings it changed (if any). */
   private saveOwner(): void {
     const o = this.owner
     if (!o) return
@@ -277,10 +196,14 @@ export class Backend {
     o.unnamedStatement = h[this.statics.unnamedStatement >> 2]!
     o.sessionUser = M._GetSessionUserId() as number
     o.currentUser = M._GetUserId() as number
-    if (this.reportedChanged) {
-      for (const [k, v] of this.reported) o.gucs.set(k, v)
-      this.reportedChanged = false
-    }
+    if (this.beside || this.installed !== o.settings) return
+    const fp = this.gucs.fingerprint()
+    if (sameNumbers(fp, this.fp)) return
+    // it ran SET, RESET, set_config(…), DISCARD ALL, …: read what its settings are now
+    o.settings.set = this.gucs.captureSet()
+    o.settingsChanged()
+    this.installedKey = o.settingsKey
+    this.fp = fp
   }
 
   /** Make the backend hold session s's state (cheap when nothing differs). */
@@ -307,36 +230,72 @@ export class Backend {
           : `SELECT pg_catalog.set_config('role', pg_catalog.pg_get_userbyid(${s.currentUser}), false)`,
       )
     }
-    for (const [name, value] of s.gucs) {
-      if (NOT_RESTORED.has(name) || this.reported.get(name) === value) continue
-      msgs.push(`SELECT pg_catalog.set_config(${literal(name)}, ${literal(value)}, false)`)
+    let flush = false
+    if (this.beside) {
+      // beside a transaction: plain SETs, undone with the savepoint
+      if (this.beside !== s.settings) flush = this.gucs.overlay(this.beside, s.settings).reportedChanged
+      this.beside = s.settings
+    } else if (this.installed !== s.settings) {
+      if (this.installedKey !== s.settingsKey) {
+        const r = this.gucs.install(this.installed, s.settings)
+        flush = r.reportedChanged
+        for (const [name, value] of r.failed)
+          msgs.push(`SELECT pg_catalog.set_config(${literal(name)}, ${literal(value)}, false)`)
+      }
+      this.installed = s.settings
+      this.installedKey = s.settingsKey
     }
-    // settings a session started with that PostgreSQL does not report: the incoming session's, or the
-    // default where only the outgoing one had one (a SET of them inside a session is not tracked)
-    if (this.applied.size > 0 || s.extras.size > 0) {
-      for (const name of new Set([...this.applied.keys(), ...s.extras.keys()])) {
-        const want = s.extras.get(name)
-        if (want === this.applied.get(name)) continue
-        if (want === undefined) {
-          msgs.push(`RESET "${name.replace(/"/g, '""')}"`)
-          this.applied.delete(name)
-        } else {
-          msgs.push(`SELECT pg_catalog.set_config(${literal(name)}, ${literal(want)}, false)`)
-          this.applied.set(name, want)
-        }
+    // the ParameterStatus of restored settings are consumed here: the session knows its own values
+    if (flush && msgs.length === 0) msgs.push('')
+    if (msgs.length > 0) {
+      const error = this.execAll(msgs)
+      const ok =
+        (M._GetSessionUserId() as number) === s.sessionUser && (M._GetUserId() as number) === s.currentUser
+      if (!ok) {
+        // e.g. its role was dropped meanwhile: it must not go on with someone else's identity
+        this.owner = null
+        throw new SqlError(
+          error ?? { S: 'FATAL', V: 'FATAL', C: '28000', M: `role with OID ${s.sessionUser} does not exist` },
+        )
       }
     }
-    if (msgs.length === 0) return
-    const r = this.runCollect((io) => this.io.exec(concat(msgs.map(query)), io))
-    const ok =
-      (M._GetSessionUserId() as number) === s.sessionUser && (M._GetUserId() as number) === s.currentUser
-    if (!ok) {
-      // e.g. its role was dropped meanwhile: it must not go on with someone else's identity
-      this.owner = null
-      throw new SqlError(
-        r.error ?? { S: 'FATAL', V: 'FATAL', C: '28000', M: `role with OID ${s.sessionUser} does not exist` },
-      )
-    }
-    this.reportedChanged = false
+    if (!this.beside && (flush || msgs.length > 0)) this.fp = this.gucs.fingerprint()
   }
+
+  /** Forget whose statements the backend holds (the caller clears them), keeping what its settings were. */
+  releaseOwner(): void {
+    this.saveOwner()
+    this.owner = null
+  }
+
+  /** Is the backend inside aside() (settings laid over the holder's)? */
+  get inBeside(): boolean {
+    return this.beside !== null
+  }
+
+  /** The installed session's settings now match what was just applied to the backend directly. */
+  settingsApplied(s: EngineSession): void {
+    s.settingsChanged()
+    if (this.beside) {
+      this.beside = s.settings
+      return
+    }
+    this.installed = s.settings
+    this.installedKey = s.settingsKey
+    this.fp = this.gucs.fingerprint()
+  }
+
+  /** Create a session object (its state is set up by sessions.ts openSession). */
+  newSession(sid: number, login: EngineSession['login']): EngineSession {
+    const s = new EngineSession(sid, login)
+    s.preparedQueries = this.tablePool.pop() ?? 0
+    this.sessions.set(sid, s)
+    return s
+  }
+}
+
+function sameNumbers(a: number[], b: number[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }

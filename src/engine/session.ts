@@ -1,6 +1,7 @@
 // A client session as the engine keeps it between turns: what must look private to it on the shared
 // backend (role, settings, prepared statements) and where it stands (transaction, batch, COPY).
 import type { TxStatus } from './backend-stream.js'
+import { type SettingsState, settingsKey } from './gucs.js'
 import type { Login } from './protocol.js'
 
 /** An ErrorResponse from an internal query, with its fields (C = SQLSTATE, M = message, ...). */
@@ -14,24 +15,13 @@ export class SqlError extends Error {
   }
 }
 
-/** GUC_REPORT parameters that are not per-session settings (fixed, or following the role). */
-export const NOT_RESTORED = new Set([
-  'server_version',
-  'server_encoding',
-  'integer_datetimes',
-  'in_hot_standby',
-  'session_authorization',
-  'is_superuser',
-])
-
 export class EngineSession {
   /** the session user and current user at the end of its last turn */
   sessionUser: number
   currentUser: number
-  /** GUC_REPORT settings as this session last had them */
-  gucs: Map<string, string>
-  /** other settings it started with (start-up packet, ALTER ROLE/DATABASE SET), by lower-case name */
-  extras = new Map<string, string>()
+  /** its settings: reset values it started with, and what it SET since (see gucs.ts) */
+  readonly settings: SettingsState = { reset: new Map(), set: new Map() }
+  private settingsText: string | null = ''
   /** its prepared_queries hash table and unnamed statement while another session runs */
   preparedQueries = 0
   unnamedStatement = 0
@@ -40,19 +30,30 @@ export class EngineSession {
   status: TxStatus = 'I'
   copyIn = false
   closed = false
+  /** LISTEN channels (committed) */
+  readonly channels = new Set<string>()
 
   constructor(
     readonly sid: number,
     readonly login: Login,
-    gucs: Map<string, string>,
   ) {
     this.sessionUser = login.oid
     this.currentUser = login.oid
-    this.gucs = new Map(gucs)
   }
 
   /** Still inside a transaction, a COPY or an extended-protocol batch: nobody else may run. */
   get busy(): boolean {
     return this.status !== 'I' || this.midBatch || this.copyIn
+  }
+
+  /** A text equal for sessions whose settings are equal (switching between them costs nothing). */
+  get settingsKey(): string {
+    this.settingsText ??= settingsKey(this.settings)
+    return this.settingsText
+  }
+
+  /** Its settings changed (call after changing `settings`). */
+  settingsChanged(): void {
+    this.settingsText = null
   }
 }

@@ -21,6 +21,7 @@ import {
   type WorkItem,
 } from './protocol.js'
 import { type EngineSession, SqlError } from './session.js'
+import { closeSession, openSession } from './sessions.js'
 import { besideHolder, joinBytes, runnable } from './turns.js'
 
 const config = workerData as EngineConfig
@@ -157,7 +158,9 @@ async function request(m: Exclude<WorkItem, { t: 'input' }>): Promise<unknown> {
       const { backend } = await openDb(m.db)
       activate(backend.inst)
       try {
-        const parameters = besideHolder(backend, m.sid, () => backend.openSession(m.sid, m.login, m.settings))
+        const parameters = besideHolder(backend, m.sid, () =>
+          openSession(backend, m.sid, m.login, m.settings),
+        )
         sessionDb.set(m.sid, m.db)
         return { ok: true, parameters }
       } catch (e) {
@@ -296,7 +299,7 @@ function closeEngineSession(backend: Backend, sid: number): void {
   activate(backend.inst)
   backend.inst.runtime.session = sid
   try {
-    backend.closeSession(s)
+    closeSession(backend, s)
   } finally {
     backend.inst.runtime.dropSession(sid)
   }

@@ -1,0 +1,94 @@
+// Opening and closing a client session on a shared backend: its stored and start-up settings (as
+// InitPostgres applies them), and on disconnect everything it left behind (a COPY, a batch, a transaction,
+// prepared statements).
+import type { Backend } from './backend.js'
+import type { PgError } from './elog.js'
+import { concat, copyFail, query, sync } from './frontend.js'
+import { type ResetEntry, SRC } from './gucs.js'
+import type { Login } from './protocol.js'
+import { type EngineSession, SqlError } from './session.js'
+
+function fatalFields(e: PgError): Record<string, string> {
+  const f: Record<string, string> = { S: 'FATAL', V: 'FATAL', C: e.sqlstate, M: e.message }
+  if (e.fields.detail) f.D = e.fields.detail
+  if (e.fields.hint) f.H = e.fields.hint
+  return f
+}
+
+/** Create a session and apply its settings; returns the ParameterStatus set to report. */
+export function openSession(
+  b: Backend,
+  sid: number,
+  login: Login,
+  settings: Array<[string, string]>,
+): Array<[string, string]> {
+  const s = b.newSession(sid, login)
+  try {
+    b.switchTo(s)
+    // like process_startup_options() and process_settings() (postinit.c): the start-up packet's settings
+    // (source client, errors are FATAL), and ALTER ROLE/DATABASE … SET (only warned about when bad); the
+    // client's take precedence, so the stored ones go first here
+    const stored = b.exec(
+      `SELECT setdatabase <> 0, setrole <> 0, pg_catalog.unnest(setconfig) FROM pg_catalog.pg_db_role_setting WHERE (setdatabase = 0 OR setdatabase = ${b.dboid}) AND (setrole = 0 OR setrole = ${login.oid}) ORDER BY setrole <> 0, setdatabase <> 0`,
+    )
+    const entries: Array<{ e: ResetEntry; fatal: boolean }> = []
+    for (const [db, role, kv] of stored.rows) {
+      const eq = kv?.indexOf('=') ?? -1
+      if (!kv || eq <= 0) continue
+      const source = db === 't' && role === 't' ? SRC.DATABASE_USER : role === 't' ? SRC.USER : SRC.DATABASE
+      entries.push({ e: { name: kv.slice(0, eq), value: kv.slice(eq + 1), source }, fatal: false })
+    }
+    for (const [name, value] of settings)
+      entries.push({ e: { name, value, source: SRC.CLIENT }, fatal: true })
+    for (const { e, fatal } of entries) {
+      // beside a transaction the values are checked as plain SETs (undone); otherwise they are installed
+      // with their real sources, so that RESET goes back to them as in PostgreSQL
+      const err = b.gucs.apply(e, login.superuser, b.inBeside)
+      if (err) {
+        if (fatal) throw new SqlError(fatalFields(err))
+        continue
+      }
+      const name = b.gucs.canonical(e.name)
+      s.settings.reset.set(name.toLowerCase(), { ...e, name })
+    }
+    b.settingsApplied(s)
+    b.execAll(['']) // the backend reports what changed: that is the session's ParameterStatus set
+    return [...b.reported]
+  } catch (e) {
+    closeSession(b, s)
+    throw e
+  }
+}
+
+/**
+ * End a session: finish what it left open (a COPY, an extended batch, a transaction) and free its
+ * private state. Runs on its own state; afterwards the backend holds nobody's statements.
+ */
+export function closeSession(b: Backend, s: EngineSession): void {
+  s.closed = true
+  b.sessions.delete(s.sid)
+  if (b.holder === s) b.holder = null
+  try {
+    try {
+      b.switchTo(s)
+    } catch {
+      // its role is gone; its statements and transaction still are its own (switchTo swapped them in)
+    }
+    const cleanup: Uint8Array[] = []
+    if (s.copyIn) cleanup.push(copyFail('client disconnected'))
+    if (s.midBatch) cleanup.push(sync())
+    if (s.status !== 'I' || s.copyIn) cleanup.push(query('ROLLBACK'))
+    // DEALLOCATE ALL empties its statement table (kept for reuse); an empty Query drops the unnamed one
+    cleanup.push(query('DEALLOCATE ALL'), query(''))
+    b.runCollect((io) => b.io.exec(concat(cleanup), io))
+  } finally {
+    b.releaseOwner()
+    const heap = b.inst.heap
+    heap.refresh()
+    const h = heap.i32
+    const table = h[b.statics.preparedQueries >> 2]!
+    if (table) b.tablePool.push(table)
+    h[b.statics.preparedQueries >> 2] = 0
+    h[b.statics.unnamedStatement >> 2] = 0
+  }
+}
