@@ -180,6 +180,11 @@ export class Engine {
     return this.request({ t: 'open-db', name })
   }
 
+  /** Close database `name`'s PGlite if it has no sessions; true when it is closed (or was not open). */
+  closeDatabase(name: string): Promise<boolean> {
+    return this.request({ t: 'close-db', name })
+  }
+
   /** Create a session on the engine (applies its start-up settings); `sink` receives its output. */
   async openSession(open: SessionOpen, sink: SessionSink): Promise<SessionOpened> {
     this.sinks.set(open.sid, sink)

@@ -38,11 +38,16 @@ export const START_PARAMS = [
 export interface InstanceOptions {
   /** The PGDATA directory of this database's cluster. */
   pgdata: string
+  /** The database to connect to in that cluster (PGlite's PGDATABASE; default postgres). */
+  database?: string
   host: PythonHost
   maxDepth: number
   /** PGlite extensions to load (the engine's socket-callback recorder) */
   extensions?: Extensions
 }
+
+/** The instance the native path currently points at (one engine thread serves every open database). */
+let activeInstance: Instance | undefined
 
 export class Instance {
   private constructor(
@@ -59,6 +64,7 @@ export class Instance {
     fs.mkdirSync(opts.pgdata, { recursive: true, mode: 0o700 })
     const db = await PGlite.create({
       dataDir: opts.pgdata,
+      database: opts.database,
       startParams: START_PARAMS,
       extensions: opts.extensions,
     })
@@ -81,6 +87,11 @@ export class Instance {
 
   /** Make this instance's memory the target of the native call path and of cancel requests. */
   activate(): void {
+    // the native call path and cancel target one wasm memory at a time: re-point them when switching
+    if (activeInstance !== this) {
+      activeInstance = this
+      this.runtime.forgetMemory()
+    }
     this.runtime.syncMemory()
   }
 

@@ -1,7 +1,7 @@
 // Messages between the main thread (wire layer) and the engine worker thread, and their shared control block.
 
 export interface EngineConfig {
-  /** Root data directory; each database's cluster lives in <dataDir>/<name>. */
+  /** Root data directory; each database's cluster lives in <dataDir>/<clusterDir(name)> (src/databases/layout.ts). */
   dataDir: string
   /** Extra entries for Python's sys.path. */
   pythonPath: string[]
@@ -62,6 +62,8 @@ export type ToWorker =
   | { t: 'inputs'; items: Array<{ t: 'input'; sid: number; data: Uint8Array }> }
   /** an internal query on a database (simple protocol, superuser, rows as text) */
   | { t: 'query'; id: number; db: string; sql: string }
+  /** close a database's PGlite if it has no sessions (reply: true when closed or not open) */
+  | { t: 'close-db'; id: number; name: string }
   | { t: 'shutdown'; id: number }
 
 /** One unit of the engine's queue (a batch of inputs is queued input by input). */

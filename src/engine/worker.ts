@@ -3,6 +3,7 @@
 // cancel responsive meanwhile.
 import path from 'node:path'
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
+import { clusterDir } from '../databases/layout.js'
 import { configureLogging, type LogLevel, logger } from '../log.js'
 import { createDispatcher } from '../plpy-shim/dispatch.js'
 import { FatalOutput, fatalPending, takeFatal } from '../plpy-shim/fatal.js'
@@ -50,7 +51,8 @@ async function openDb(name: string): Promise<{ backend: Backend; info: DbOpened 
     p = (async () => {
       const recorder = socketCallbackRecorder()
       const inst = await Instance.open({
-        pgdata: path.join(config.dataDir, name),
+        pgdata: path.join(config.dataDir, clusterDir(name)),
+        database: name,
         host,
         maxDepth: config.maxDepth,
         extensions: { socketCallbacks: recorder.extension },
@@ -192,6 +194,16 @@ async function request(m: Exclude<WorkItem, { t: 'input' }>): Promise<unknown> {
       } finally {
         host.native.execEnd()
       }
+    }
+    case 'close-db': {
+      // DROP DATABASE and idle databases: only when nobody uses it (the main thread checked; re-checked here)
+      const b = backends.get(m.name)
+      if (!b) return true
+      if (b.sessions.size > 0) return false
+      backends.delete(m.name)
+      if (active === b.inst) active = undefined
+      await b.inst.close()
+      return true
     }
     case 'shutdown':
       for (const b of backends.values()) await b.inst.close()

@@ -115,6 +115,15 @@ export class PlPythonRuntime implements LanguageRuntime {
    * Point the native side (call path, cancel) at this instance's wasm memory. Called before each exec and
    * before each call: a memory that grew is a new ArrayBuffer (V8 grows wasm32 memories in place).
    */
+  /**
+   * Another database's instance pointed the native path at its memory (several PGlite instances share the
+   * one native addon): the next syncMemory must point it back here.
+   */
+  forgetMemory(): void {
+    this.memoryView = undefined
+    this.memory = undefined
+  }
+
   syncMemory(): void {
     const M = this.heap.M
     // Emscripten replaces Module.HEAPU8 whenever the memory grows: a cheaper test than wasmMemory.buffer
