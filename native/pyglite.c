@@ -356,6 +356,8 @@ static PyMethodDef module_methods[] = {
     {"cancel_kind", py_cancel_kind, METH_NOARGS, "pending cancel request of the running statement (0 = none)"},
     {"in_call", py_in_call, METH_NOARGS, "whether plpy may enter the engine now"},
     {"set_error_formatter", py_set_formatter, METH_O, "set formatter(proc_id, phase, exc) -> tuple"},
+    {"set_memory_limit", py_set_memory_limit, METH_O, "cap the memory Python allocates (bytes, 0 = none)"},
+    {"memory_stats", py_memory_stats, METH_NOARGS, "(used, limit, refusals) of the memory cap"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -50,6 +50,10 @@ int cancel_request(double token, int kind); /* 1 if the token was running and go
 int cancel_kind(void);                       /* pending request for the running exec, or 0 */
 int cancel_install_restart_flag(int signo);
 
+/* ---- memory cap on Python's allocators (memlimit.c) ---- */
+PyObject *py_set_memory_limit(PyObject *self, PyObject *arg);
+PyObject *py_memory_stats(PyObject *self, PyObject *unused);
+
 /* ---- shared state of the addon (pyglite.c) ---- */
 extern napi_env g_env;
 extern int g_call_depth;      /* JS -> Python calls on the stack */

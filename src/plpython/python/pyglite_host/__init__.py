@@ -14,7 +14,7 @@ import sys
 
 import _pyglite
 
-from . import errors, procedures, sessions
+from . import errors, guards, procedures, sessions
 
 
 class QueryCanceled(BaseException):
@@ -47,6 +47,7 @@ def init(config_json):
             if p not in sys.path:
                 sys.path.append(p)
         signal.signal(signal.SIGUSR2, _on_interrupt)
+        guards.install(config.get("python_memory_limit"))
         errors.QueryCanceled = QueryCanceled
         _pyglite.set_error_formatter(errors.format_for_engine)
         import plpy  # noqa: F401  (the module must import cleanly)

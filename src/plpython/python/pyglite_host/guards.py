@@ -1,0 +1,151 @@
+"""Guards against Python code that would take the whole server down with it.
+
+In PostgreSQL every client has its own backend process, so a PL/Python function that calls os._exit(),
+closes file descriptor 1 or leaves a thread running harms one backend (the postmaster notices a backend
+that exits and restarts the others). In pyglite one process serves every session, so these become
+deviations, documented in docs/hostile.md:
+
+- os._exit(), posix._exit() and os.abort() raise SystemExit instead of ending the process (sys.exit()
+  already raises SystemExit, an ordinary PL/Python error).
+- os.close() / os.closerange() refuse standard input, output and error (0, 1, 2): the server logs to
+  1 and 2, and a closed 0/1/2 would be reused by the next open() - PGlite's next data file, which the
+  logger would then write into. sys.stdin/stdout/stderr ignore close() (they flush instead), so print()
+  keeps working for every session.
+- Threads that are still running when the server stops are not waited for (PostgreSQL does not call
+  Py_Finalize at backend exit either); Python's own shutdown would join them forever.
+- PYGLITE_PYTHON_MEMORY_LIMIT caps the memory Python allocates (native/memlimit.c).
+"""
+
+import errno
+import io
+import os
+import sys
+import threading
+
+import _pyglite
+
+STD_FDS = (0, 1, 2)
+THREAD_GRACE_SECONDS = 1.0
+
+
+def _refuse_exit(what):
+    def refused(*args):
+        raise SystemExit(
+            "%s(%s) refused: pyglite runs every session in one process, which must not exit"
+            % (what, ", ".join(repr(a) for a in args))
+        )
+
+    refused.__name__ = what.rsplit(".", 1)[-1]
+    refused.__qualname__ = refused.__name__
+    return refused
+
+
+def _guard_close(real_close, real_closerange):
+    def close(fd):
+        if isinstance(fd, int) and fd in STD_FDS:
+            raise OSError(
+                errno.EPERM,
+                "pyglite: file descriptor %d is the server's standard %s, shared by every session; "
+                "it cannot be closed" % (fd, ("input", "output", "error")[fd]),
+            )
+        return real_close(fd)
+
+    def closerange(fd_low, fd_high):
+        if fd_low <= 2 and fd_high > 0:
+            raise OSError(
+                errno.EPERM,
+                "pyglite: os.closerange(%d, %d) would close the server's standard input, output or error"
+                % (fd_low, fd_high),
+            )
+        return real_closerange(fd_low, fd_high)
+
+    return close, closerange
+
+
+class _ServerStream(io.TextIOWrapper):
+    """sys.stdout/stderr/stdin: close() only flushes (the stream belongs to the server)."""
+
+    def close(self):
+        try:
+            self.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def _server_stream(fd, mode, old):
+    try:
+        raw = io.FileIO(fd, mode, closefd=False)
+        buffered = io.BufferedReader(raw) if mode == "r" else io.BufferedWriter(raw)
+        return _ServerStream(
+            buffered,
+            encoding=getattr(old, "encoding", None) or "utf-8",
+            errors=getattr(old, "errors", None) or "backslashreplace",
+            line_buffering=mode != "r",
+        )
+    except (OSError, ValueError):
+        return old  # no such descriptor (the server was started with it closed): leave Python's
+
+
+def _bounded_thread_shutdown(original):
+    """threading._shutdown, which Py_FinalizeEx calls, without waiting forever for user threads."""
+
+    def _shutdown():
+        import time
+
+        deadline = time.monotonic() + THREAD_GRACE_SECONDS
+        main = threading.main_thread()
+        left = []
+        for t in threading.enumerate():
+            if t is main or t.daemon:
+                continue
+            t.join(max(0.0, deadline - time.monotonic()))
+            if t.is_alive():
+                left.append(t)
+        locks = getattr(threading, "_shutdown_locks", None)
+        guard = getattr(threading, "_shutdown_locks_lock", None)
+        if left and (locks is None or guard is None):
+            return  # an unknown threading implementation: skip its wait rather than hang
+        if left:
+            with guard:
+                for t in left:
+                    locks.discard(getattr(t, "_tstate_lock", None))
+        original()
+
+    return _shutdown
+
+
+def parse_size(text):
+    """'512MB', '1GB', '65536' (bytes), as PostgreSQL's memory units (kB, MB, GB, TB; 1024-based)."""
+    s = text.strip()
+    units = {"kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40, "b": 1}
+    for suffix, mult in units.items():
+        if s.lower().endswith(suffix):
+            return int(float(s[: -len(suffix)].strip()) * mult)
+    return int(s)
+
+
+def install(memory_limit=None):
+    for mod in (os, sys.modules.get("posix")):
+        if mod is None:
+            continue
+        mod._exit = _refuse_exit("os._exit")
+        mod.abort = _refuse_exit("os.abort")
+    close, closerange = _guard_close(os.close, os.closerange)
+    for mod in (os, sys.modules.get("posix")):
+        if mod is not None:
+            mod.close = close
+            mod.closerange = closerange
+    sys.stdin = _server_stream(0, "r", sys.stdin)
+    sys.stdout = _server_stream(1, "w", sys.stdout)
+    sys.stderr = _server_stream(2, "w", sys.stderr)
+    if not getattr(threading._shutdown, "_pyglite_bounded", False):
+        bounded = _bounded_thread_shutdown(threading._shutdown)
+        bounded._pyglite_bounded = True
+        threading._shutdown = bounded
+    if memory_limit is None:
+        memory_limit = os.environ.get("PYGLITE_PYTHON_MEMORY_LIMIT", "")
+    if memory_limit not in ("", None):
+        limit = parse_size(str(memory_limit))
+        if limit < 0:
+            raise ValueError("PYGLITE_PYTHON_MEMORY_LIMIT must not be negative")
+        _pyglite.set_memory_limit(limit)
