@@ -32,6 +32,11 @@ export const OPTIONS = {
     env: 'PYGLITE_PYTHON_PATH',
     help: "extra directories for Python's sys.path (':'-separated; repeatable)",
   },
+  fsync: {
+    env: 'PYGLITE_FSYNC',
+    help: 'flush each commit to stable storage: on, or off (faster; commits survive a crash of pyglite but not of the machine)',
+    default: 'on',
+  },
   'allow-remote-trust': {
     env: 'PYGLITE_ALLOW_REMOTE_TRUST',
     help: 'allow --auth trust on a non-loopback address (anyone who can connect is a superuser)',
@@ -54,6 +59,7 @@ const schema = z.object({
   logLevel: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }),
   pythonPath: z.array(z.string().min(1)),
   allowRemoteTrust: z.boolean(),
+  fsync: z.boolean(),
 })
 
 export type Config = z.infer<typeof schema>
@@ -69,9 +75,16 @@ const FIELD_FLAG: Record<string, string> = {
   logLevel: 'log-level',
   pythonPath: 'python-path',
   allowRemoteTrust: 'allow-remote-trust',
+  fsync: 'fsync',
 }
 
 export type Parsed = { help: true } | { version: true } | { config: Config }
+
+function onOff(flag: string, v: string): boolean {
+  if (/^(on|true|yes|1)$/i.test(v)) return true
+  if (/^(off|false|no|0)$/i.test(v)) return false
+  throw new ConfigError(`--${flag}: expected on or off, got "${v}"`)
+}
 
 function bool(flag: string, v: string): boolean {
   if (/^(1|true|yes|on)$/i.test(v)) return true
@@ -127,6 +140,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     allowRemoteTrust:
       values['allow-remote-trust'] === true ||
       (allowEnv !== undefined && bool('allow-remote-trust', allowEnv)),
+    fsync: onOff('fsync', get('fsync') ?? 'on'),
   }
   if (raw.port !== undefined && !/^\s*\d+\s*$/.test(raw.port))
     throw new ConfigError(`--port: expected an integer from 0 to 65535, got "${raw.port}"`)

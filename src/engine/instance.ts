@@ -5,6 +5,7 @@ import { type Extensions, PGlite } from '@electric-sql/pglite'
 import type { PythonHost } from '../plpython/host.js'
 import { PlPythonRuntime } from '../plpython/runtime.js'
 import { Bridge } from './bridge.js'
+import { durabilityParams, nodefsFsync, syncTree } from './durable.js'
 import { ErrorContextStack } from './errcontext.js'
 import { Heap } from './heap.js'
 import { selfTest } from './selftest.js'
@@ -44,6 +45,8 @@ export interface InstanceOptions {
   maxDepth: number
   /** PGlite extensions to load (the engine's socket-callback recorder) */
   extensions?: Extensions
+  /** flush commits and checkpoints to stable storage (default true; see durable.ts) */
+  fsync?: boolean
 }
 
 /** The instance the native path currently points at (one engine thread serves every open database). */
@@ -62,12 +65,14 @@ export class Instance {
   static async open(opts: InstanceOptions): Promise<Instance> {
     const fresh = !fs.existsSync(path.join(opts.pgdata, 'PG_VERSION'))
     fs.mkdirSync(opts.pgdata, { recursive: true, mode: 0o700 })
+    const fsync = opts.fsync !== false
     const db = await PGlite.create({
       dataDir: opts.pgdata,
       database: opts.database,
-      startParams: START_PARAMS,
-      extensions: opts.extensions,
+      startParams: [...START_PARAMS, ...durabilityParams(fsync)],
+      extensions: { ...opts.extensions, ...(fsync ? { pygliteFsync: nodefsFsync() } : {}) },
     })
+    if (fresh && fsync) syncTree(opts.pgdata) // PGlite copied initdb's result in without flushing
     const heap = new Heap(db)
     Bridge.installFiles(heap, await buildSideModule())
     const bridge = new Bridge(db, heap, { maxDepth: opts.maxDepth })

@@ -8,6 +8,8 @@ export interface EngineConfig {
   /** Nesting limit of SQL → Python → SQL calls. */
   maxDepth: number
   logLevel: string
+  /** flush commits and checkpoints to stable storage (--fsync) */
+  fsync?: boolean
   /** Int32Array view of the control block (see CTL). */
   control: SharedArrayBuffer
 }

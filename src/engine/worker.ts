@@ -55,6 +55,7 @@ async function openDb(name: string): Promise<{ backend: Backend; info: DbOpened 
         database: name,
         host,
         maxDepth: config.maxDepth,
+        fsync: config.fsync,
         extensions: { socketCallbacks: recorder.extension },
       })
       activate(inst)
