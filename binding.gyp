@@ -6,6 +6,11 @@
       "include_dirs": ["<!@(python3-config --includes | sed -e s/-I//g)"],
       "cflags": ["-O2", "-Wall", "-Wno-unused-parameter", "-fvisibility=hidden", "-std=gnu11"],
       "libraries": ["<!(node native/pylink.cjs)"]
+    },
+    {
+      "target_name": "pyglite_fsutil",
+      "sources": ["native/fsutil.c"],
+      "cflags": ["-O2", "-Wall", "-fvisibility=hidden", "-std=gnu11"]
     }
   ]
 }

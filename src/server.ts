@@ -5,6 +5,7 @@ import net from 'node:net'
 import path from 'node:path'
 import tls from 'node:tls'
 import type { Config } from './config.js'
+import { DataDirLock } from './datadir.js'
 import { Engine } from './engine/client.js'
 import type { DbOpened } from './engine/protocol.js'
 import { logger } from './log.js'
@@ -34,6 +35,22 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Config, events: ServerEvents = {}): Promise<RunningServer> {
+  // before anything touches the data directory: a second server on it would corrupt it
+  const lock = DataDirLock.acquire(config.dataDir, 'server')
+  if (lock.stale)
+    log.warn(
+      { previous: lock.stale },
+      'the previous server on this data directory did not shut down cleanly; PostgreSQL recovers from its WAL',
+    )
+  try {
+    return await serve(config, events, lock)
+  } catch (e) {
+    lock.release()
+    throw e
+  }
+}
+
+async function serve(config: Config, events: ServerEvents, lock: DataDirLock): Promise<RunningServer> {
   const fresh = !fs.existsSync(path.join(config.dataDir, DEFAULT_DB, 'PG_VERSION'))
   if (fresh) events.initializing?.(config.dataDir)
   const engine = await Engine.start({
@@ -41,6 +58,7 @@ export async function startServer(config: Config, events: ServerEvents = {}): Pr
     pythonPath: config.pythonPath,
     maxDepth: 100,
     logLevel: config.logLevel,
+    fsync: config.fsync,
   })
   const opened = await engine.openDatabase(DEFAULT_DB)
   events.opened?.(opened)
@@ -104,6 +122,7 @@ export async function startServer(config: Config, events: ServerEvents = {}): Pr
     })
   })
   const port = (server.address() as net.AddressInfo).port
+  lock.update({ host: config.host, port })
   // always printed, whatever --log-level says: scripts and tests wait for this line to learn the port
   log.child({}, { level: 'info' }).info({ host: config.host, port }, 'listening')
 
@@ -130,6 +149,7 @@ export async function startServer(config: Config, events: ServerEvents = {}): Pr
         clearTimeout(drop)
         await stopped
         await engine.close()
+        lock.release()
         log.info('shut down')
       })()
       return closing
