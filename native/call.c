@@ -273,6 +273,11 @@ PyObject *bind_and_call(Proc *p, PyObject **argv) {
 
 /* ------------------------------------------------------------------ results */
 
+/* A text result's destination reserved by JS before the call (stat[8] = palloc'd chunk, stat[9] = its
+ * size): a result that fits is written there as a varlena and returned as S_DATUM, without a second
+ * crossing to copy it (CopyText). Set by Call just around convert_result (nested calls run before). */
+static uint32_t text_reserve, text_reserve_len;
+
 /* Fast result conversion. 1 = done (status set), 0 = use the generic converter, -1 = Python error. */
 static int fast_result(Proc *p, PyObject *r, uint32_t *datum) {
   if (p->retkind == R_GENERIC) return 0; /* even None: a domain may reject NULL */
@@ -335,6 +340,14 @@ static int fast_result(Proc *p, PyObject *r, uint32_t *datum) {
         return 0;
       }
       if (memchr(u, 0, (size_t)n)) return 0; /* the generic path reports PL/Python's error */
+      if (text_reserve && (size_t)n + 4 <= text_reserve_len && (size_t)text_reserve + text_reserve_len <= g_mem_len) {
+        uint32_t hdr = ((uint32_t)n + 4) << 2; /* SET_VARSIZE: 4-byte header, little-endian */
+        memcpy(g_mem + text_reserve, &hdr, 4);
+        memcpy(g_mem + text_reserve + 4, u, (size_t)n);
+        *datum = text_reserve;
+        set_status(S_DATUM);
+        return 1;
+      }
       Py_INCREF(r);
       Py_XSETREF(g_result, r);
       g_stat[1] = (int32_t)n;
@@ -408,12 +421,19 @@ int call_args(napi_env env, napi_callback_info info, uint32_t *id, uint32_t *fci
   return 0;
 }
 
-/* call(procId, fcinfo, codecLen) -> Datum; status in stat[0]. */
+/* call() -> undefined: the per-row entry. Its inputs are status words JS wrote (stat[10] procId,
+ * stat[11] fcinfo, stat[12] codec length) and the Datum goes to stat[13], status in stat[0]: no N-API
+ * argument or result conversions on the hottest crossing. */
 napi_value Call(napi_env env, napi_callback_info info) {
-  uint32_t id, fcinfo, codec_len, datum = 0;
-  if (call_args(env, info, &id, &fcinfo, &codec_len)) return NULL;
+  uint32_t id = (uint32_t)g_stat[10], fcinfo = (uint32_t)g_stat[11], codec_len = (uint32_t)g_stat[12];
+  uint32_t datum = 0;
+  if (!proc_by_id(id)) return throw_error(env, "call: unknown procedure");
+  if (codec_len > g_codec_len) return throw_error(env, "call: codec length beyond the registered buffer");
   Proc *p = procs[id];
-  napi_value out;
+  if ((size_t)fcinfo + 20 + 8 * (size_t)p->nargs > g_mem_len) return throw_error(env, "call: fcinfo outside memory");
+  /* the text reservation belongs to this call: nested calls (plpy) must not see it */
+  uint32_t reserve = (uint32_t)g_stat[8], reserve_len = (uint32_t)g_stat[9];
+  g_stat[8] = 0;
   gil_enter();
   PyObject *argv[MAX_ARGS];
   if (build_args(p, id, fcinfo, codec_len, argv) == 0) {
@@ -427,14 +447,17 @@ napi_value Call(napi_env env, napi_callback_info info) {
       stash_error((int)id, 0);
       set_status(S_ERROR);
     } else {
+      text_reserve = reserve;
+      text_reserve_len = reserve_len;
       convert_result(p, id, r, &datum);
+      text_reserve = 0;
       Py_DECREF(r);
     }
     maybe_free(id);
   }
   gil_leave();
-  napi_create_uint32(env, datum, &out);
-  return out;
+  g_stat[13] = (int32_t)datum;
+  return NULL;
 }
 
 /* ------------------------------------------------------------------ results to JS */

@@ -416,10 +416,10 @@ static napi_value Init(napi_env env, napi_callback_info info) {
   /* status words shared with JS */
   void *data;
   napi_value ab, arr;
-  napi_create_arraybuffer(env, 32, &data, &ab);
-  memset(data, 0, 32);
+  napi_create_arraybuffer(env, 64, &data, &ab);
+  memset(data, 0, 64);
   g_stat = (int32_t *)data;
-  napi_create_typedarray(env, napi_int32_array, 8, ab, 0, &arr);
+  napi_create_typedarray(env, napi_int32_array, 16, ab, 0, &arr);
   napi_ref keep; /* the status words live as long as the process */
   napi_create_reference(env, ab, 1, &keep);
   return arr;

@@ -10,12 +10,15 @@ export class ErrorContextStack {
   private readonly slot: number
   private readonly fmt: number
   private readonly va: number
+  /** &error_context_stack (looked up once: Module is a dictionary-mode object, slow per call) */
+  private readonly stackAddr: number
   private depth = 0
 
   constructor(private readonly heap: Heap) {
     const M = heap.M
     this.fmt = heap.cstr('%s')
     this.va = M._malloc(8) as number
+    this.stackAddr = M._error_context_stack as number
     // void callback(void *arg): arg is the frame index; must never throw into wasm
     this.slot = M.addFunction((arg: number) => {
       try {
@@ -41,11 +44,13 @@ export class ErrorContextStack {
       this.structs[i] = s
     }
     this.texts[i] = text
-    const stackAddr = h.M._error_context_stack as number
-    h.setU32(s + L.ecc_previous, h.u32at(stackAddr))
-    h.setU32(s + L.ecc_callback, this.slot)
-    h.setU32(s + L.ecc_arg, i)
-    h.setU32(stackAddr, s)
+    const stackAddr = this.stackAddr
+    if (h.u32.length === 0) h.refresh()
+    const u32 = h.u32
+    u32[(s + L.ecc_previous) >>> 2] = u32[stackAddr >>> 2]!
+    u32[(s + L.ecc_callback) >>> 2] = this.slot
+    u32[(s + L.ecc_arg) >>> 2] = i
+    u32[stackAddr >>> 2] = s
     return i
   }
 
@@ -64,7 +69,7 @@ export class ErrorContextStack {
     const s = this.structs[token]
     if (s === undefined) return
     const h = this.heap
-    const stackAddr = h.M._error_context_stack as number
+    const stackAddr = this.stackAddr
     // only unlink if our frame is on top: after an ERROR, PostgreSQL has already reset the stack
     if (h.u32at(stackAddr) === s) h.setU32(stackAddr, h.u32at(s + L.ecc_previous))
     this.texts[token] = null

@@ -27,7 +27,8 @@ export interface Native {
   execEnd(): void
   cancel(token: number, kind: number): boolean
   cancelKind(): number
-  call(procId: number, fcinfo: number, codecLen: number): number
+  /** the per-row call: inputs in stat[10..12] (procId, fcinfo, codec length), Datum out in stat[13] */
+  call(): void
   copyText(ptr: number): void
   takeResult(): Buffer
   /** forget the pending TEXT/GENERIC result (its Datum could not be built) */
@@ -45,6 +46,9 @@ export interface Native {
 export function loadNative(): Native {
   return require(pkgPath('build', 'Release', 'pyglite_native.node')) as Native
 }
+
+/** Status words shared with native/call.c besides stat[0] (the status). */
+export const STATW = { reserve: 8, reserveLen: 9, procId: 10, fcinfo: 11, codecLen: 12, datum: 13 } as const
 
 /** Call status in stat[0] (native/call.c S_*). */
 export const S = {

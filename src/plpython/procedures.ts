@@ -53,6 +53,8 @@ export interface Procedure {
   row: ProcRow
   isProcedure: boolean
   contextText: string
+  /** the result is text/varchar converted natively (RET_KIND 8): JS reserves its chunk before the call */
+  textResult: boolean
   /** argument indexes that go through the codec */
   codecArgs: number[]
   argkinds: number[]
@@ -202,6 +204,7 @@ export class ProcedureCache {
     else if (row.rettype === OID.VOID) desc = { k: 'v', p: isProcedure }
     else desc = this.out.pyDesc(row.rettype)
     const descJson = JSON.stringify(desc)
+    const retkind = recordResult || asTrigger ? 0 : (RET_KIND[row.rettype] ?? 0)
     const r = this.host.compile({
       sid,
       key: transient
@@ -214,7 +217,7 @@ export class ProcedureCache {
       src: row.src,
       argnames: row.argnames,
       argkinds,
-      retkind: recordResult || asTrigger ? 0 : (RET_KIND[row.rettype] ?? 0),
+      retkind,
       result: descJson,
       transient,
       kind: row.oid === 0 ? 'inline' : isProcedure ? 'procedure' : 'function',
@@ -235,6 +238,7 @@ export class ProcedureCache {
         row.oid === 0
           ? 'PL/Python anonymous code block'
           : `PL/Python ${isProcedure ? 'procedure' : 'function'} "${row.name}"`,
+      textResult: retkind === RET_KIND[OID.TEXT],
       codecArgs: argkinds.flatMap((k, i) => (k === A_CODEC ? [i] : [])),
       argkinds,
       recordResult,

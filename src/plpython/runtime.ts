@@ -18,12 +18,15 @@ import { abortOpenSubtransactions } from '../plpy-shim/transaction.js'
 import { TriggerRuntime } from '../triggers/index.js'
 import { CodecReader, CodecWriter } from './codec.js'
 import { DatumIo } from './datum.js'
-import { type ErrorTuple, type PythonHost, S } from './host.js'
+import { type ErrorTuple, type PythonHost, S, STATW } from './host.js'
 import { runInline, runValidator } from './inline.js'
 import { InputConverters } from './input.js'
 import { OutputConverters } from './output.js'
 import { A_VARLENA, type Procedure, ProcedureCache } from './procedures.js'
 import { SrfRunner } from './srf.js'
+
+/** Bytes palloc'd before a text-returning call for its result (native/call.c text_reserve). */
+const TEXT_RESERVE = 128
 
 /** Error tuple positions (pyglite_host/errors.py FIELDS). */
 const E = {
@@ -78,8 +81,13 @@ export class PlPythonRuntime implements LanguageRuntime {
   /** Calls made by the trigger manager (fcinfo->context is a TriggerData): src/triggers. */
   readonly triggers: TriggerRuntime
   private readonly srf: SrfRunner
-  private memory: ArrayBuffer | undefined
-  private memoryView: Uint8Array | undefined
+  /** a view of the memory the native side was given last (length 0 once that buffer is detached) */
+  private memoryProbe = new Uint8Array(0)
+  /** F64 and I64 results in the native status block (native/call.c), views made once */
+  private readonly statF64: Float64Array
+  private readonly statI64: BigInt64Array
+  /** Module._palloc, looked up once */
+  private readonly palloc: (n: number) => number
   private readonly scratch: number
   /** handler entries on the JS stack (0: none of our CONTEXT frames can be live) */
   private entries = 0
@@ -106,34 +114,35 @@ export class PlPythonRuntime implements LanguageRuntime {
     this.srf = new SrfRunner(this)
     this.triggers = new TriggerRuntime(this)
     this.scratch = heap.M._malloc(16) as number
+    this.palloc = heap.M._palloc
+    this.statF64 = new Float64Array(host.stat.buffer, 8, 1)
+    this.statI64 = new BigInt64Array(host.stat.buffer, 16, 1)
     host.native.setCodecBuffer(this.codec.buf)
     host.native.setResultBuffer(this.resultBuf)
     this.codec.onGrow = (b) => host.native.setCodecBuffer(b)
   }
 
   /**
-   * Point the native side (call path, cancel) at this instance's wasm memory. Called before each exec and
-   * before each call: a memory that grew is a new ArrayBuffer (V8 grows wasm32 memories in place).
+   * Point the native side (call path, cancel) at this instance's wasm memory. Called before each exec
+   * and before each call: a memory that grew
+   * is a new ArrayBuffer (V8 grows wasm32 memories in place) and the old one is detached, so a one-byte
+   * view of the buffer last handed over has length 0 exactly when the memory grew — one field load per
+   * call instead of a property look-up on the (dictionary-mode) Emscripten module.
    */
+  syncMemory(): void {
+    if (this.memoryProbe.length !== 0) return
+    const M = this.heap.M
+    const buf = M.wasmMemory.buffer as ArrayBuffer
+    this.memoryProbe = new Uint8Array(buf, 0, 1)
+    this.host.native.setMemory(buf, M._InterruptPending, M._QueryCancelPending)
+  }
+
   /**
    * Another database's instance pointed the native path at its memory (several PGlite instances share the
    * one native addon): the next syncMemory must point it back here.
    */
   forgetMemory(): void {
-    this.memoryView = undefined
-    this.memory = undefined
-  }
-
-  syncMemory(): void {
-    const M = this.heap.M
-    // Emscripten replaces Module.HEAPU8 whenever the memory grows: a cheaper test than wasmMemory.buffer
-    const view = M.HEAPU8 as Uint8Array
-    if (view === this.memoryView) return
-    this.memoryView = view
-    const buf = M.wasmMemory.buffer
-    if (buf === this.memory) return
-    this.memory = buf
-    this.host.native.setMemory(buf, M._InterruptPending, M._QueryCancelPending)
+    this.memoryProbe = new Uint8Array(0)
   }
 
   /** The innermost running call (plpy operations act on it). */
@@ -254,11 +263,22 @@ export class PlPythonRuntime implements LanguageRuntime {
       for (let attempt = 0; status === S.NEED_CODEC && attempt < 2; attempt++) {
         if (attempt) this.detoastArgs(p, fcinfo) // text stored compressed or out of line
         const codecLen = this.encodeCodecArgs(p, fcinfo)
+        // a text result up to TEXT_RESERVE bytes is written by C straight into this chunk (palloc'd in
+        // the caller's context, where buildResult would make it; native/call.c text_reserve)
+        const stat = this.host.stat
+        if (p.textResult) {
+          stat[STATW.reserve] = this.palloc(TEXT_RESERVE)
+          stat[STATW.reserveLen] = TEXT_RESERVE
+        }
         const frame = this.pushFrame(p, fcinfo, nonatomic)
         try {
           this.syncMemory()
-          datum = native.call(p.procId, fcinfo, codecLen)
-          status = this.host.stat[0]!
+          stat[STATW.procId] = p.procId
+          stat[STATW.fcinfo] = fcinfo
+          stat[STATW.codecLen] = codecLen
+          native.call()
+          datum = stat[STATW.datum]! >>> 0
+          status = stat[0]!
         } finally {
           this.popFrame(frame)
         }
@@ -343,9 +363,9 @@ export class PlPythonRuntime implements LanguageRuntime {
         h.setU8(fcinfo + L.fcinfo_isnull, 1)
         return 0
       case S.F64:
-        return this.datum.float8Datum(new Float64Array(stat.buffer, 8, 1)[0]!)
+        return this.datum.float8Datum(this.statF64[0]!)
       case S.I64:
-        return this.datum.int8Datum(new BigInt64Array(stat.buffer, 16, 1)[0]!)
+        return this.datum.int8Datum(this.statI64[0]!)
       case S.TEXT: {
         const n = stat[1]!
         // a huge text may not fit a palloc ("invalid memory alloc request size"): that error carries
