@@ -5,11 +5,12 @@ import net from 'node:net'
 import path from 'node:path'
 import tls from 'node:tls'
 import type { Config } from './config.js'
+import { DatabaseManager } from './databases/manager.js'
 import { DataDirLock } from './datadir.js'
 import { Engine } from './engine/client.js'
 import type { DbOpened } from './engine/protocol.js'
 import { logger } from './log.js'
-import { type RoleRow, scramSecret } from './wire/auth.js'
+import { scramSecret } from './wire/auth.js'
 import { Connection, type WireContext } from './wire/connection.js'
 
 const log = logger('server')
@@ -87,6 +88,7 @@ async function serve(config: Config, events: ServerEvents, lock: DataDirLock): P
         })
       : null
 
+  const databases = new DatabaseManager(config.dataDir, engine)
   const connections = new Set<Connection>()
   const byPid = new Map<number, Connection>()
   let sid = 0
@@ -95,15 +97,21 @@ async function serve(config: Config, events: ServerEvents, lock: DataDirLock): P
     auth: config.auth,
     tls: secureContext,
     log: logger('wire'),
-    resolveDatabase: (name) => (name === DEFAULT_DB ? DEFAULT_DB : null),
-    lookupRole: (db, name) => lookupRole(engine, db, name),
+    resolveDatabase: (name) => databases.resolve(name),
+    lookupRole: (db, name) => databases.lookupRole(db, name),
+    databases,
     cancel(pid, secret) {
       const c = byPid.get(pid)
       // a wrong key does nothing, and says nothing (PostgreSQL: processCancelRequest)
       if (c && c.secret === secret) engine.cancel(c.sid)
     },
-    register: (c) => byPid.set(c.sid, c),
-    unregister: (c) => byPid.delete(c.sid),
+    register: (c) => {
+      byPid.set(c.sid, c)
+      databases.opened(c)
+    },
+    unregister: (c) => {
+      if (byPid.delete(c.sid)) databases.closed(c)
+    },
     nextSid: () => ++sid,
   }
 
@@ -148,30 +156,12 @@ async function serve(config: Config, events: ServerEvents, lock: DataDirLock): P
         clearTimeout(grace)
         clearTimeout(drop)
         await stopped
+        databases.stop()
         await engine.close()
         lock.release()
         log.info('shut down')
       })()
       return closing
     },
-  }
-}
-
-async function lookupRole(engine: Engine, db: string, name: string): Promise<RoleRow | null> {
-  const hex = Buffer.from(name, 'utf8').toString('hex')
-  const r = await engine.queryRows(
-    db,
-    `SELECT oid, rolname, rolsuper, rolcanlogin, rolpassword, COALESCE(rolvaliduntil < now(), false)
-       FROM pg_catalog.pg_authid WHERE rolname = pg_catalog.convert_from(pg_catalog.decode('${hex}', 'hex'), 'UTF8')`,
-  )
-  const row = r.rows[0]
-  if (!row) return null
-  return {
-    oid: Number(row[0]),
-    name: row[1]!,
-    superuser: row[2] === 't',
-    canLogin: row[3] === 't',
-    password: row[4] ?? null,
-    expired: row[5] === 't',
   }
 }

@@ -4,6 +4,13 @@
 import crypto from 'node:crypto'
 import type net from 'node:net'
 import tls from 'node:tls'
+import {
+  encodeReply,
+  type FoundCommand,
+  findDatabaseCommand,
+  trailingReadyStatus,
+} from '../databases/intercept.js'
+import type { DatabaseManager } from '../databases/manager.js'
 import type { Engine, SessionSink } from '../engine/client.js'
 import type { Logger } from '../log.js'
 import { type AuthMethod, authenticate, type RoleRow } from './auth.js'
@@ -36,6 +43,8 @@ export interface WireContext {
   register(conn: Connection): void
   unregister(conn: Connection): void
   nextSid(): number
+  /** CREATE/DROP DATABASE, answered on the main thread (src/databases) */
+  databases?: DatabaseManager
 }
 
 /** Input bytes handed to the engine and not yet consumed above which we stop reading the socket. */
@@ -60,6 +69,13 @@ export class Connection {
   private inflight = 0
   private paused = false
   private user = ''
+  private db = ''
+  /** the transaction status of the last ReadyForQuery sent (ReadyForQuery ends each batch's output) */
+  private txStatus = 0x49 // 'I'
+  private lastStatus: number | null = null
+  /** a database command is being answered: later input waits in the buffer */
+  private gated = false
+  private drainWaiter: (() => void) | null = null
 
   constructor(
     socket: net.Socket,
@@ -221,6 +237,7 @@ export class Connection {
         readyForQuery('I'),
       ]),
     )
+    this.db = db
     this.ctx.log.debug({ sid: this.sid, user: p.user, db }, 'connection authorized')
     this.ready = true
     this.forward()
@@ -229,11 +246,14 @@ export class Connection {
   private sink(): SessionSink {
     return {
       data: (bytes, done) => {
+        this.lastStatus = trailingReadyStatus(bytes)
         if (this.closed || this.sock.destroyed) return done()
         this.sock.write(bytes, () => done())
       },
       consumed: (n) => {
         this.inflight -= n
+        if (this.lastStatus !== null) this.txStatus = this.lastStatus
+        if (this.inflight <= 0) this.drainWaiter?.()
         if (this.ending && this.inflight <= 0) this.finish()
         else if (this.paused && this.inflight < IN_LOW_WATER) {
           this.paused = false
@@ -253,7 +273,17 @@ export class Connection {
 
   /** Hand complete messages to the engine; stop at Terminate or a protocol violation. */
   private forward(): void {
+    if (this.gated) return
     const b = this.buf.takeMessages()
+    const found = b.data && this.ctx.databases ? findDatabaseCommand(b.data) : null
+    if (found && b.data) {
+      void this.databaseCommand(b.data, found, { violation: b.violation, terminate: b.terminate })
+      return
+    }
+    this.send(b)
+  }
+
+  private send(b: { data: Uint8Array | null; violation?: Error; terminate: boolean }): void {
     if (b.data) {
       this.inflight += b.data.length
       this.ctx.engine.input(this.sid, b.data)
@@ -264,6 +294,44 @@ export class Connection {
     }
     if (b.violation) this.endAfterInput(fatal('08P01', b.violation.message))
     else if (b.terminate) this.endAfterInput(null)
+  }
+
+  /**
+   * A CREATE/DROP DATABASE Query: the messages before it run first, then the main thread answers it (each
+   * database is its own cluster: src/databases), then the rest goes on. Inside a transaction block it goes
+   * to PostgreSQL, which refuses it there (25001) and fails the transaction as it should.
+   */
+  private async databaseCommand(
+    data: Uint8Array,
+    found: FoundCommand,
+    b: { violation?: Error; terminate: boolean },
+  ): Promise<void> {
+    this.gated = true
+    try {
+      // copies: the engine transfers (detaches) the buffers it is given
+      if (found.start > 0) this.send({ data: data.slice(0, found.start), terminate: false })
+      if (this.inflight > 0)
+        await new Promise<void>((r) => {
+          this.drainWaiter = r
+        })
+      this.drainWaiter = null
+      const msg = data.subarray(found.start, found.end)
+      if (this.closed) return
+      if (this.txStatus !== 0x49) this.send({ data: msg.slice(), terminate: false })
+      else {
+        const reply = await this.ctx.databases!.execute(this, found.command)
+        this.write(encodeReply(reply))
+      }
+    } catch (e) {
+      this.ctx.log.error({ err: e }, 'database command failed')
+    } finally {
+      this.gated = false
+    }
+    const rest = data.subarray(found.end)
+    const next = rest.length ? findDatabaseCommand(rest) : null
+    if (next) return this.databaseCommand(rest.slice(), next, b)
+    this.send({ data: rest.length ? rest.slice() : null, violation: b.violation, terminate: b.terminate })
+    if (!this.ending) this.forward()
   }
 
   /** End once the engine has run everything already sent (its output still reaches the client). */
@@ -327,6 +395,11 @@ export class Connection {
 
   get userName(): string {
     return this.user
+  }
+
+  /** the database this connection is connected to ('' before the session opened) */
+  get database(): string {
+    return this.db
   }
 }
 

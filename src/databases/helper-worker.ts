@@ -1,0 +1,50 @@
+// A short-lived thread that runs a few statements on a cluster no engine has open (a new database's copy
+// of the template, or initdb of the template itself) with a plain PGlite: no Python, and the engine thread
+// and the main thread keep serving everyone else meanwhile.
+import { parentPort, workerData } from 'node:worker_threads'
+import { PGlite } from '@electric-sql/pglite'
+import { START_PARAMS } from '../engine/instance.js'
+
+export interface HelperJob {
+  /** the cluster directory (initdb runs if it is empty) */
+  pgdata: string
+  /** the database to connect to */
+  database: string
+  statements: string[]
+}
+
+export type HelperResult = { ok: true } | { ok: false; error: Record<string, string> }
+
+/** ErrorResponse fields of a PGlite DatabaseError (its properties are named after pg's). */
+function fields(e: unknown): Record<string, string> {
+  const d = e as Record<string, unknown>
+  const out: Record<string, string> = { S: 'ERROR', V: 'ERROR', C: String(d.code ?? 'XX000') }
+  out.M = String((e as Error).message ?? e)
+  const map: Array<[string, string]> = [
+    ['D', 'detail'],
+    ['H', 'hint'],
+    ['P', 'position'],
+    ['W', 'where'],
+  ]
+  for (const [k, prop] of map) if (typeof d[prop] === 'string') out[k] = d[prop] as string
+  return out
+}
+
+async function run(job: HelperJob): Promise<HelperResult> {
+  const db = await PGlite.create({ dataDir: job.pgdata, database: job.database, startParams: START_PARAMS })
+  try {
+    for (const sql of job.statements) await db.exec(sql)
+    return { ok: true }
+  } catch (e) {
+    if (typeof (e as { code?: unknown }).code !== 'string') throw e
+    return { ok: false, error: fields(e) }
+  } finally {
+    await db.close()
+  }
+}
+
+run(workerData as HelperJob).then(
+  (r) => parentPort!.postMessage(r),
+  (e: Error) =>
+    parentPort!.postMessage({ ok: false, error: { S: 'ERROR', V: 'ERROR', C: 'XX000', M: e.message } }),
+)
