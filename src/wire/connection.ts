@@ -211,6 +211,7 @@ export class Connection {
     if (!role) throw new StartupError('28000', `role "${p.user}" does not exist`)
     if (!role.canLogin) throw new StartupError('28000', `role "${p.user}" is not permitted to log in`)
     if (!db) throw new StartupError('3D000', `database "${p.database}" does not exist`)
+    this.db = db
     this.sid = this.ctx.nextSid()
     this.secret = crypto.randomBytes(4).readInt32BE(0) // unguessable: it is what authorizes a cancel
     const opened = await engine.openSession(
@@ -237,7 +238,6 @@ export class Connection {
         readyForQuery('I'),
       ]),
     )
-    this.db = db
     this.ctx.log.debug({ sid: this.sid, user: p.user, db }, 'connection authorized')
     this.ready = true
     this.forward()

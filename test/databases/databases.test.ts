@@ -1,0 +1,246 @@
+// Several databases on one server: CREATE DATABASE, connecting by name (node-postgres, psql), PL/Python in
+// the new database, isolation, DROP DATABASE and its refusals with PostgreSQL's SQLSTATEs, a test
+// framework's create/connect/drop loop, and databases kept across a restart.
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startServer, type TestServer } from '../helpers/server.js'
+
+let srv: TestServer
+
+const url = (db: string, user = 'postgres') =>
+  `postgresql://${user}@${srv.host}:${srv.port}/${encodeURIComponent(db)}`
+
+async function connect(db = 'postgres', user = 'postgres'): Promise<pg.Client> {
+  const c = new pg.Client({ host: srv.host, port: srv.port, user, database: db })
+  await c.connect()
+  return c
+}
+
+async function withClient<T>(db: string, f: (c: pg.Client) => Promise<T>, user = 'postgres'): Promise<T> {
+  const c = await connect(db, user)
+  try {
+    return await f(c)
+  } finally {
+    await c.end()
+  }
+}
+
+/** The error a statement fails with (fails the test if it succeeds). */
+async function failure(c: pg.Client, sql: string): Promise<pg.DatabaseError> {
+  try {
+    await c.query(sql)
+  } catch (e) {
+    return e as pg.DatabaseError
+  }
+  throw new Error(`expected an error from: ${sql}`)
+}
+
+const psql = (db: string, sql: string) =>
+  execFileSync('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-d', url(db), '-c', sql], {
+    encoding: 'utf8',
+  }).trim()
+
+beforeAll(async () => {
+  srv = await startServer({ env: { PYGLITE_DB_IDLE_CLOSE_MS: '1500' } })
+}, 120_000)
+
+afterAll(async () => {
+  await srv?.stop()
+})
+
+describe('CREATE DATABASE and connecting to it', () => {
+  it('creates a database that accepts connections by name, with plpython3u ready and its own data', async () => {
+    await withClient('postgres', async (c) => {
+      const r = await c.query('CREATE DATABASE app_one')
+      expect(r.command).toBe('CREATE')
+      await c.query('CREATE TABLE only_in_postgres(x int)')
+      await c.query(`CREATE FUNCTION whoami() RETURNS text LANGUAGE plpython3u AS $$ return 'postgres' $$`)
+    })
+    await withClient('app_one', async (c) => {
+      expect((await c.query('SELECT current_database() AS d, current_user AS u')).rows).toEqual([
+        { d: 'app_one', u: 'postgres' },
+      ])
+      await c.query(`CREATE FUNCTION whoami() RETURNS text LANGUAGE plpython3u AS $$
+        return 'app_one:' + plpy.execute("SELECT current_database() AS d")[0]["d"] $$`)
+      expect((await c.query('SELECT whoami() AS w')).rows).toEqual([{ w: 'app_one:app_one' }])
+      const e = await failure(c, 'SELECT * FROM only_in_postgres')
+      expect(e.code).toBe('42P01')
+      await c.query("CREATE TABLE t AS SELECT 'one' AS v")
+      const owner = await c.query(
+        'SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = current_database()',
+      )
+      expect(owner.rows).toEqual([{ o: 'postgres' }])
+    })
+    // psql connects by name too; the initial database did not change
+    expect(psql('app_one', 'SELECT v FROM t')).toBe('one')
+    expect(psql('postgres', "SELECT whoami(), to_regclass('t') IS NULL")).toBe('postgres|t')
+  })
+
+  it('refuses what PostgreSQL refuses, with its SQLSTATEs', async () => {
+    await withClient('postgres', async (c) => {
+      await c.query('CREATE DATABASE app_dup')
+      let e = await failure(c, 'CREATE DATABASE app_dup')
+      expect([e.code, e.message]).toEqual(['42P04', 'database "app_dup" already exists'])
+      e = await failure(c, 'CREATE DATABASE postgres')
+      expect(e.code).toBe('42P04')
+      // inside a transaction block PostgreSQL itself refuses, and the transaction is failed
+      await c.query('BEGIN')
+      e = await failure(c, 'CREATE DATABASE in_tx')
+      expect([e.code, e.message]).toEqual(['25001', 'CREATE DATABASE cannot run inside a transaction block'])
+      expect((await failure(c, 'SELECT 1')).code).toBe('25P02')
+      await c.query('ROLLBACK')
+      e = await failure(c, 'SELECT 1; DROP DATABASE app_dup')
+      expect(e.code).toBe('25001')
+      e = await failure(c, 'CREATE DATABASE bad_tpl TEMPLATE no_such_db')
+      expect([e.code, e.message]).toEqual(['3D000', 'template database "no_such_db" does not exist'])
+      e = await failure(c, 'CREATE DATABASE bad_opt WITH no_such_option = 1')
+      expect([e.code, e.message]).toEqual(['42601', 'option "no_such_option" not recognized'])
+      e = await failure(c, 'CREATE DATABASE bad_owner OWNER nobody_here')
+      expect([e.code, e.message]).toEqual(['42704', 'role "nobody_here" does not exist'])
+      e = await failure(c, 'DROP DATABASE no_such_db')
+      expect([e.code, e.message]).toEqual(['3D000', 'database "no_such_db" does not exist'])
+      const notices: string[] = []
+      c.on('notice', (n) => notices.push(`${n.code} ${n.message}`))
+      await c.query('DROP DATABASE IF EXISTS no_such_db')
+      expect(notices).toEqual(['00000 database "no_such_db" does not exist, skipping'])
+      e = await failure(c, 'DROP DATABASE postgres')
+      expect([e.code, e.message]).toEqual(['55006', 'cannot drop the currently open database'])
+      e = await failure(c, 'DROP DATABASE template1')
+      expect([e.code, e.message]).toEqual(['42809', 'cannot drop a template database'])
+      // the refused databases were not made; the client's session is fine
+      expect((await c.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }])
+    })
+    const e = await connect('bad_opt').then(
+      () => null,
+      (err: pg.DatabaseError) => err,
+    )
+    expect([e?.code, e?.message]).toEqual(['3D000', 'database "bad_opt" does not exist'])
+    await withClient('app_dup', async (c) => {
+      expect((await failure(c, 'DROP DATABASE app_dup')).code).toBe('55006')
+    })
+  })
+
+  it('checks the CREATEDB privilege and the owner, as the creating role', async () => {
+    await withClient('postgres', async (c) => {
+      await c.query('CREATE ROLE plain_user LOGIN')
+      await c.query('CREATE ROLE maker LOGIN CREATEDB')
+    })
+    await withClient(
+      'postgres',
+      async (c) => {
+        const e = await failure(c, 'CREATE DATABASE by_plain')
+        expect([e.code, e.message]).toEqual(['42501', 'permission denied to create database'])
+      },
+      'plain_user',
+    )
+    await withClient(
+      'postgres',
+      async (c) => {
+        const e = await failure(c, 'CREATE DATABASE by_maker OWNER plain_user')
+        expect([e.code, e.message]).toEqual(['42501', 'must be able to SET ROLE "plain_user"'])
+        await c.query('CREATE DATABASE by_maker')
+      },
+      'maker',
+    )
+    // the new database is the maker's; the role exists there and plain_user is created on connect
+    await withClient(
+      'by_maker',
+      async (c) => {
+        const r = await c.query(
+          'SELECT pg_get_userbyid(datdba) AS o, current_user AS u FROM pg_database WHERE datname = current_database()',
+        )
+        expect(r.rows).toEqual([{ o: 'maker', u: 'maker' }])
+        await c.query('CREATE TABLE mine(x int)')
+      },
+      'maker',
+    )
+    await withClient(
+      'by_maker',
+      async (c) => {
+        expect((await c.query('SELECT current_user AS u')).rows).toEqual([{ u: 'plain_user' }])
+        expect((await failure(c, 'SELECT * FROM mine')).code).toBe('42501')
+        expect((await failure(c, 'DROP DATABASE postgres')).code).toBe('42501')
+      },
+      'plain_user',
+    )
+    await withClient('postgres', (c) => c.query('DROP DATABASE by_maker'), 'maker')
+  })
+})
+
+describe('DROP DATABASE', () => {
+  it('refuses while others are connected (55006 with their number), and WITH (FORCE) ends them', async () => {
+    await withClient('postgres', (c) => c.query('CREATE DATABASE busy_db'))
+    const others = [await connect('busy_db'), await connect('busy_db')]
+    const ended = others.map(
+      (o) =>
+        new Promise<string | undefined>((resolve) => {
+          o.on('error', (e: Error) => resolve((e as pg.DatabaseError).code))
+          o.on('end', () => resolve(undefined))
+        }),
+    )
+    await withClient('postgres', async (c) => {
+      const e = await failure(c, 'DROP DATABASE busy_db')
+      expect([e.code, e.message, e.detail]).toEqual([
+        '55006',
+        'database "busy_db" is being accessed by other users',
+        'There are 2 other sessions using the database.',
+      ])
+      await others[1]!.end()
+      const e1 = await failure(c, 'DROP DATABASE busy_db')
+      expect(e1.detail).toBe('There is 1 other session using the database.')
+      await c.query('DROP DATABASE busy_db WITH (FORCE)')
+    })
+    expect(await ended[0]).toBe('57P01')
+    const e = await connect('busy_db').then(
+      () => null,
+      (err: pg.DatabaseError) => err.code,
+    )
+    expect(e).toBe('3D000')
+    expect(
+      fs.readdirSync(srv.dataDir).filter((f) => f.startsWith('db-') && f.includes('627573795f6462')),
+    ).toEqual([])
+  })
+
+  it('lets a test framework create, use and drop a database five times over', async () => {
+    const admin = await connect('postgres')
+    try {
+      for (let i = 0; i < 5; i++) {
+        await admin.query(`CREATE DATABASE "test_loop"`)
+        await withClient('test_loop', async (c) => {
+          await c.query('CREATE TABLE run(i int)')
+          await c.query('INSERT INTO run VALUES ($1)', [i])
+          await c.query(`CREATE FUNCTION twice(x int) RETURNS int LANGUAGE plpython3u AS 'return x * 2'`)
+          // a fresh database each time: only this round's row
+          expect((await c.query('SELECT array_agg(twice(i)) AS a FROM run')).rows).toEqual([{ a: [i * 2] }])
+        })
+        await admin.query('DROP DATABASE test_loop')
+      }
+    } finally {
+      await admin.end()
+    }
+  }, 120_000)
+})
+
+describe('lifetime', () => {
+  it('closes an idle database and reopens it on the next connection', async () => {
+    await withClient('app_one', (c) => c.query("INSERT INTO t VALUES ('two')"))
+    const deadline = Date.now() + 20_000
+    while (!srv.output().includes('"db":"app_one","msg":"closed an idle database"') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200))
+    expect(srv.output()).toContain('"db":"app_one","msg":"closed an idle database"')
+    expect(psql('app_one', "SELECT string_agg(v, ',' ORDER BY v) FROM t")).toBe('one,two')
+  })
+
+  it('keeps created databases across a restart', async () => {
+    await withClient('postgres', (c) => c.query('CREATE DATABASE "Kept DB/ü"'))
+    await withClient('Kept DB/ü', (c) => c.query("CREATE TABLE k AS SELECT 'kept' AS v"))
+    expect(await srv.stop()).toBe(0)
+    srv = await startServer({ dataDir: srv.dataDir })
+    expect(psql('Kept DB/ü', 'SELECT v, current_database() FROM k')).toBe('kept|Kept DB/ü')
+    expect(psql('app_one', 'SELECT count(*) FROM t')).toBe('2')
+    expect(fs.existsSync(path.join(srv.dataDir, 'databases.json'))).toBe(true)
+  }, 120_000)
+})
