@@ -8,28 +8,106 @@ const QUERY = 0x51 // 'Q'
 const dec = new TextDecoder()
 
 export interface FoundCommand {
-  /** offset of the Query message in the batch */
+  /** offset of the Query (or Parse) message in the batch */
   start: number
-  /** offset just after it */
+  /** offset just after it (extended protocol: after the Sync that ends its batch, or the data's end) */
   end: number
   command: DatabaseCommand
+  /** sent with Parse/Bind/Execute (pgJDBC does): the reply follows the extended protocol */
+  extended: boolean
 }
 
-/** The first Query message in `data` (complete messages) that is a database command. */
+const msgLen = (d: Uint8Array, o: number) =>
+  ((d[o + 1]! << 24) | (d[o + 2]! << 16) | (d[o + 3]! << 8) | d[o + 4]!) >>> 0
+
+/**
+ * The first Query message in `data` (complete messages) that is a database command, or a Parse of one
+ * without parameters (then the range runs to the batch's Sync: Bind, Describe, Execute are answered here).
+ */
 export function findDatabaseCommand(data: Uint8Array): FoundCommand | null {
   let o = 0
   while (o + 5 <= data.length) {
-    const len = ((data[o + 1]! << 24) | (data[o + 2]! << 16) | (data[o + 3]! << 8) | data[o + 4]!) >>> 0
-    const end = o + 1 + len
+    const end = o + 1 + msgLen(data, o)
+    const type = data[o]
     // 'D','A','T','A','B','A','S','E' must be in there; a cheap byte scan before decoding
-    if (data[o] === QUERY && end <= data.length && hasWordDatabase(data, o + 5, end)) {
-      const command = parseDatabaseCommand(dec.decode(data.subarray(o + 5, end - 1)))
-      if (command) return { start: o, end, command }
+    if ((type === QUERY || type === PARSE) && end <= data.length && hasWordDatabase(data, o + 5, end)) {
+      if (type === QUERY) {
+        const command = parseDatabaseCommand(dec.decode(data.subarray(o + 5, end - 1)))
+        if (command) return { start: o, end, command, extended: false }
+      } else {
+        const name = data.indexOf(0, o + 5)
+        const text = data.indexOf(0, name + 1)
+        const nparams = (data[text + 1]! << 8) | data[text + 2]!
+        const command = nparams === 0 ? parseDatabaseCommand(dec.decode(data.subarray(name + 1, text))) : null
+        if (command) return { start: o, end: extendedEnd(data, end), command, extended: true }
+      }
     }
     o = end
   }
   return null
 }
+
+/** Where the extended-protocol batch started by a Parse ends: after its Sync, before anything else. */
+function extendedEnd(data: Uint8Array, from: number): number {
+  let o = from
+  while (o + 5 <= data.length) {
+    const t = data[o]!
+    if (!EXTENDED.has(t)) return o
+    o += 1 + msgLen(data, o)
+    if (t === SYNC) return o
+  }
+  return o
+}
+
+/**
+ * The extended-protocol answer for Parse … Sync holding a database command: ParseComplete, BindComplete,
+ * NoData for Describe, the command's result at Execute (after an error, messages are skipped until Sync,
+ * as PostgreSQL does), CloseComplete, ReadyForQuery at Sync.
+ */
+export async function answerExtended(
+  data: Uint8Array,
+  execute: () => Promise<CommandReply>,
+): Promise<Uint8Array> {
+  const out: Uint8Array[] = []
+  let failed = false
+  let o = 0
+  while (o + 5 <= data.length) {
+    const t = data[o]!
+    const body = o + 5
+    o += 1 + msgLen(data, o)
+    if (t === SYNC) {
+      out.push(readyForQuery('I'))
+      failed = false
+      continue
+    }
+    if (failed) continue
+    if (t === PARSE) out.push(tiny(0x31))
+    else if (t === BIND) out.push(tiny(0x32))
+    else if (t === CLOSE) out.push(tiny(0x33))
+    else if (t === DESCRIBE) {
+      if (data[body] === 0x53) out.push(new Uint8Array([0x74, 0, 0, 0, 6, 0, 0])) // ParameterDescription: none
+      out.push(tiny(0x6e)) // NoData
+    } else if (t === EXECUTE) {
+      const r = await execute()
+      if (r.ok) out.push(...r.notices.map(noticeResponse), commandComplete(r.tag))
+      else {
+        out.push(errorResponse(r.error))
+        failed = true
+      }
+    }
+  }
+  return concatBytes(out)
+}
+
+const PARSE = 0x50
+const BIND = 0x42
+const DESCRIBE = 0x44
+const EXECUTE = 0x45
+const CLOSE = 0x43
+const FLUSH = 0x48
+const SYNC = 0x53
+const EXTENDED = new Set([PARSE, BIND, DESCRIBE, EXECUTE, CLOSE, FLUSH, SYNC])
+const tiny = (type: number) => new Uint8Array([type, 0, 0, 0, 4])
 
 function hasWordDatabase(d: Uint8Array, from: number, to: number): boolean {
   for (let i = from; i + 8 <= to; i++) {

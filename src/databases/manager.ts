@@ -81,6 +81,10 @@ export class DatabaseManager {
     private readonly engine: Engine,
   ) {
     for (const e of readRegistry(dataDir)) this.entries.set(e.name, e)
+    // half-made clusters of a CREATE DATABASE (or template) interrupted by a crash or shutdown
+    for (const f of fs.existsSync(dataDir) ? fs.readdirSync(dataDir) : [])
+      if (f.startsWith('.creating-') || f.startsWith(`${TEMPLATE_DIR}-`))
+        fs.rmSync(path.join(dataDir, f), { recursive: true, force: true })
   }
 
   /** The database a client may connect to by this name, or null (3D000). */

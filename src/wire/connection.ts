@@ -5,6 +5,7 @@ import crypto from 'node:crypto'
 import type net from 'node:net'
 import tls from 'node:tls'
 import {
+  answerExtended,
   encodeReply,
   type FoundCommand,
   findDatabaseCommand,
@@ -319,8 +320,8 @@ export class Connection {
       if (this.closed) return
       if (this.txStatus !== 0x49) this.send({ data: msg.slice(), terminate: false })
       else {
-        const reply = await this.ctx.databases!.execute(this, found.command)
-        this.write(encodeReply(reply))
+        const run = () => this.ctx.databases!.execute(this, found.command)
+        this.write(found.extended ? await answerExtended(msg, run) : encodeReply(await run()))
       }
     } catch (e) {
       this.ctx.log.error({ err: e }, 'database command failed')

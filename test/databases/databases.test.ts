@@ -170,6 +170,31 @@ describe('CREATE DATABASE and connecting to it', () => {
   })
 })
 
+describe('the extended query protocol (Parse/Bind/Execute/Sync, as pgJDBC sends it)', () => {
+  it('creates and drops a database, and reports errors at Execute', async () => {
+    await withClient('postgres', async (c) => {
+      const ext = (text: string) => c.query({ text, queryMode: 'extended' } as pg.QueryConfig)
+      expect((await ext('CREATE DATABASE app_ext')).command).toBe('CREATE')
+      const e = await ext('CREATE DATABASE app_ext').then(
+        () => null,
+        (err: pg.DatabaseError) => [err.code, err.message],
+      )
+      expect(e).toEqual(['42P04', 'database "app_ext" already exists'])
+      await withClient('app_ext', async (d) => {
+        expect((await d.query('SELECT current_database() AS d')).rows).toEqual([{ d: 'app_ext' }])
+      })
+      expect((await ext('DROP DATABASE app_ext')).command).toBe('DROP')
+      // the session goes on, and the name is free again
+      expect((await ext('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
+      const gone = await connect('app_ext').then(
+        () => null,
+        (err: pg.DatabaseError) => err.code,
+      )
+      expect(gone).toBe('3D000')
+    })
+  })
+})
+
 describe('DROP DATABASE', () => {
   it('refuses while others are connected (55006 with their number), and WITH (FORCE) ends them', async () => {
     await withClient('postgres', (c) => c.query('CREATE DATABASE busy_db'))
