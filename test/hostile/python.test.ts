@@ -126,6 +126,37 @@ describe('misbehaving Python', () => {
     await othersUnaffected()
   })
 
+  it('os.fork() is refused (subprocess works); the signal handlers of the server cannot be replaced', async () => {
+    await fn(c, 'forker() RETURNS int', 'import os\nreturn os.fork()')
+    expect((await failure(c, 'SELECT forker()')).message).toBe(
+      'PermissionError: [Errno 1] pyglite: os.fork() refused: the child would be a second copy of the whole server (use subprocess to run programs)',
+    )
+    await fn(
+      c,
+      'run_echo() RETURNS text',
+      "import subprocess\nreturn subprocess.run(['echo', 'from a child'], capture_output=True, text=True).stdout.strip()",
+    )
+    expect(await value(c, 'SELECT run_echo()')).toBe('from a child')
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGUSR2', 'SIGSEGV']) {
+      await fn(
+        c,
+        `trap_${sig.toLowerCase()}() RETURNS int`,
+        `import signal\nsignal.signal(signal.${sig}, signal.SIG_IGN)\nreturn 1`,
+      )
+      expect((await failure(c, `SELECT trap_${sig.toLowerCase()}()`)).message).toBe(
+        `PermissionError: [Errno 1] pyglite: the handler of ${sig} belongs to the server, shared by every session`,
+      )
+    }
+    // SIGALRM is the function's own (signal.alarm timeouts)
+    await fn(
+      c,
+      'alarm_ok() RETURNS text',
+      "import signal\nold = signal.signal(signal.SIGALRM, lambda *a: None)\nsignal.signal(signal.SIGALRM, old)\nreturn 'ok'",
+    )
+    expect(await value(c, 'SELECT alarm_ok()')).toBe('ok')
+    await othersUnaffected()
+  })
+
   it('threads left running cannot call plpy (clear error); the server keeps working', async () => {
     await fn(
       c,

@@ -11,6 +11,10 @@ deviations, documented in docs/hostile.md:
   1 and 2, and a closed 0/1/2 would be reused by the next open() - PGlite's next data file, which the
   logger would then write into. sys.stdin/stdout/stderr ignore close() (they flush instead), so print()
   keeps working for every session.
+- os.fork() / os.forkpty() are refused: the child would be a second copy of the whole server (every
+  session's engine, the same data files and client sockets). subprocess still works (it does not use
+  os.fork). signal.signal() refuses the signals the server itself handles (SIGINT/SIGTERM for shutdown,
+  SIGUSR2 for cancel, SIGSEGV/SIGBUS for wasm bounds checks, ...); others (SIGALRM) are the function's.
 - Threads that are still running when the server stops are not waited for (PostgreSQL does not call
   Py_Finalize at backend exit either); Python's own shutdown would join them forever.
 - PYGLITE_PYTHON_MEMORY_LIMIT caps the memory Python allocates (native/memlimit.c).
@@ -19,6 +23,7 @@ deviations, documented in docs/hostile.md:
 import errno
 import io
 import os
+import signal
 import sys
 import threading
 
@@ -60,6 +65,42 @@ def _guard_close(real_close, real_closerange):
         return real_closerange(fd_low, fd_high)
 
     return close, closerange
+
+
+def _refuse_fork(what):
+    def refused(*args, **kwargs):
+        raise OSError(
+            errno.EPERM,
+            "pyglite: %s() refused: the child would be a second copy of the whole server "
+            "(use subprocess to run programs)" % what,
+        )
+
+    refused.__name__ = what.rsplit(".", 1)[-1]
+    return refused
+
+
+SERVER_SIGNALS = frozenset(
+    getattr(signal, n)
+    for n in (
+        "SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGSEGV", "SIGBUS",
+        "SIGFPE", "SIGILL", "SIGPIPE", "SIGCHLD", "SIGXFSZ", "SIGABRT",
+    )
+    if hasattr(signal, n)
+)
+
+
+def _guard_signal(real_signal):
+    def signal_(signalnum, handler):
+        if int(signalnum) in SERVER_SIGNALS:
+            raise OSError(
+                errno.EPERM,
+                "pyglite: the handler of %s belongs to the server, shared by every session"
+                % signal.Signals(int(signalnum)).name,
+            )
+        return real_signal(signalnum, handler)
+
+    signal_.__name__ = "signal"
+    return signal_
 
 
 class _ServerStream(io.TextIOWrapper):
@@ -135,6 +176,16 @@ def install(memory_limit=None):
         if mod is not None:
             mod.close = close
             mod.closerange = closerange
+    for mod in (os, sys.modules.get("posix")):
+        if mod is None:
+            continue
+        for name in ("fork", "forkpty"):
+            if hasattr(mod, name):
+                setattr(mod, name, _refuse_fork("os." + name))
+    if not getattr(signal.signal, "_pyglite_guard", False):
+        guarded = _guard_signal(signal.signal)
+        guarded._pyglite_guard = True
+        signal.signal = guarded
     sys.stdin = _server_stream(0, "r", sys.stdin)
     sys.stdout = _server_stream(1, "w", sys.stdout)
     sys.stderr = _server_stream(2, "w", sys.stderr)
