@@ -21,7 +21,7 @@ static int cond_ready;
 static pthread_t engine_thread;
 static int have_engine;
 static uint8_t *mem_base;
-static uint32_t addr_interrupt, addr_cancel;
+static uint32_t addr_interrupt, addr_cancel, addr_latch;
 static double running;      /* token of the exec in progress, 0 = none */
 static atomic_int pending;  /* CANCEL_* requested for the running exec */
 static int armed;           /* statement_timeout deadline set */
@@ -38,6 +38,10 @@ static int request_locked(double token, int kind) {
   atomic_store(&pending, kind);
   write_flag(addr_cancel, 1);
   write_flag(addr_interrupt, 1);
+  /* MyLatch->is_set: a backend waiting in WaitLatch (pg_sleep, a lock wait) wakes up and reaches
+   * CHECK_FOR_INTERRUPTS, as PostgreSQL's SIGINT handler's SetLatch(MyLatch) makes it (postgres.c
+   * StatementCancelHandler). PGlite's poll() never blocks, so WaitEventSetWait sees the flag at once. */
+  write_flag(addr_latch, 1);
   if (have_engine) pthread_kill(engine_thread, SIGUSR2);
   return 1;
 }
@@ -78,11 +82,12 @@ void cancel_set_engine_thread(void) {
   pthread_mutex_unlock(&lock);
 }
 
-void cancel_set_target(uint8_t *base, uint32_t a_int, uint32_t a_cancel) {
+void cancel_set_target(uint8_t *base, uint32_t a_int, uint32_t a_cancel, uint32_t a_latch) {
   pthread_mutex_lock(&lock);
   mem_base = base;
   addr_interrupt = a_int;
   addr_cancel = a_cancel;
+  addr_latch = a_latch;
   pthread_mutex_unlock(&lock);
 }
 

@@ -425,20 +425,21 @@ static napi_value Init(napi_env env, napi_callback_info info) {
   return arr;
 }
 
-/* setMemory(wasmMemoryBuffer, addrInterruptPending, addrQueryCancelPending) */
+/* setMemory(wasmMemoryBuffer, addrInterruptPending, addrQueryCancelPending[, addrLatchIsSet]) */
 static napi_value SetMemory(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   void *data;
   size_t len;
-  uint32_t a_int = 0, a_cancel = 0;
+  uint32_t a_int = 0, a_cancel = 0, a_latch = 0;
   if (argc < 3 || napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok || get_u32(env, argv[1], &a_int) ||
       get_u32(env, argv[2], &a_cancel))
     return throw_error(env, "setMemory(arrayBuffer, addrInterruptPending, addrQueryCancelPending)");
+  if (argc >= 4 && get_u32(env, argv[3], &a_latch)) a_latch = 0;
   g_mem = (uint8_t *)data;
   g_mem_len = len;
-  cancel_set_target(g_mem, a_int, a_cancel);
+  cancel_set_target(g_mem, a_int, a_cancel, a_latch);
   return undefined(env);
 }
 

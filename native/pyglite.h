@@ -43,7 +43,7 @@ int codec_init(void);
 enum { CANCEL_NONE = 0, CANCEL_USER = 1, CANCEL_TIMEOUT = 2 };
 
 void cancel_set_engine_thread(void);
-void cancel_set_target(uint8_t *mem_base, uint32_t addr_interrupt, uint32_t addr_cancel);
+void cancel_set_target(uint8_t *mem_base, uint32_t addr_interrupt, uint32_t addr_cancel, uint32_t addr_latch);
 void cancel_exec_begin(double token, int timeout_ms);
 void cancel_exec_end(void);
 int cancel_request(double token, int kind); /* 1 if the token was running and got the request */

@@ -3,12 +3,17 @@
 // and current user), settings (gucs.ts), named prepared statements and the unnamed statement.
 import { B, BackendStream, collected } from './backend-stream.js'
 import { concat, copyFail, literal, parseUnnamed, query, startup, sync } from './frontend.js'
-import { Gucs, type SettingsState } from './gucs.js'
+import { Gucs, type SettingsState, SRC } from './gucs.js'
 import type { Instance } from './instance.js'
 import { type ExecIo, PgIo, type SocketCallbacks } from './pgio.js'
 import type { QueryResult } from './protocol.js'
 import { EngineSession, SqlError } from './session.js'
 import { type BackendStatics, probeStatics } from './statics.js'
+
+/** Default idle_in_transaction_session_timeout (PostgreSQL's is 0, off); PYGLITE_IDLE_IN_TRANSACTION_TIMEOUT_MS overrides. */
+export const IDLE_IN_TRANSACTION_DEFAULT_MS = Number(
+  process.env.PYGLITE_IDLE_IN_TRANSACTION_TIMEOUT_MS ?? 60_000,
+)
 
 const noInput: ExecIo['more'] = () => copyFail('COPY FROM STDIN is not available here')
 
@@ -17,6 +22,9 @@ export class Backend {
   readonly stream: BackendStream
   statics!: BackendStatics
   readonly gucs: Gucs
+  /** the installed session's statement_timeout and idle_in_transaction_session_timeout (ms, 0 = off) */
+  statementTimeout: () => number = () => 0
+  idleInTransactionTimeout: () => number = () => 0
   /** GUC_REPORT values as the backend last reported them (what a session sees once its state is in) */
   readonly reported = new Map<string, string>()
   /** whose prepared statements and role the backend currently holds */
@@ -56,7 +64,18 @@ export class Backend {
     b.statics = probeStatics(inst.heap, rows, (sql) =>
       b.runCollect((io) => b.io.exec(concat([parseUnnamed(sql), sync()]), io)),
     )
+    // a client idle in a transaction blocks every other client of this backend, so the server-wide
+    // default is not PostgreSQL's 0 (off): see docs/sessions.md. Source "command line" makes it the reset
+    // value, which SHOW, RESET and pg_settings report, and ALTER ROLE/DATABASE … SET or SET override.
+    const idleErr = b.gucs.set(
+      'idle_in_transaction_session_timeout',
+      `${IDLE_IN_TRANSACTION_DEFAULT_MS}`,
+      SRC.ARGV,
+    )
+    if (idleErr) throw new Error(`idle_in_transaction_session_timeout: ${idleErr.message}`)
     b.gucs.probe(rows)
+    b.statementTimeout = b.gucs.intReader('statement_timeout')
+    b.idleInTransactionTimeout = b.gucs.intReader('idle_in_transaction_session_timeout')
     b.fp = b.gucs.fingerprint()
     b.dboid = Number(
       rows('SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()')[0]?.[0],
@@ -237,7 +256,17 @@ export class Backend {
       this.beside = s.settings
     } else if (this.installed !== s.settings) {
       if (this.installedKey !== s.settingsKey) {
-        const r = this.gucs.install(this.installed, s.settings)
+        let r = this.gucs.install(this.installed, s.settings)
+        if (r.failed.length > 0) {
+          // some settings can only change inside a transaction (client_encoding: variable.c
+          // check_client_encoding looks up conversion functions): install again in one
+          this.execAll(['BEGIN'])
+          try {
+            r = this.gucs.install(this.installed, s.settings)
+          } finally {
+            this.execAll(['COMMIT'])
+          }
+        }
         flush = r.reportedChanged
         for (const [name, value] of r.failed)
           msgs.push(`SELECT pg_catalog.set_config(${literal(name)}, ${literal(value)}, false)`)

@@ -221,7 +221,11 @@ export class Engine {
 
   /** Interrupt session `sid`'s running statement, if one runs (SQL and Python alike). Any time, no waiting. */
   cancel(sid: number, reason: 'user' | 'timeout' = 'user'): boolean {
-    return this.native.cancel(sid, reason === 'timeout' ? CANCEL_TIMEOUT : CANCEL_USER)
+    const running = this.native.cancel(sid, reason === 'timeout' ? CANCEL_TIMEOUT : CANCEL_USER)
+    // not running: its command may be waiting for its turn (another client holds a transaction); the
+    // engine answers that one with 57014 (as a backend waiting for a lock would), see worker cancelWaiting
+    if (!running && !this.exited && this.sinks.has(sid)) this.send({ t: 'cancel-waiting', sid })
+    return running
   }
 
   /** An internal query as superuser (simple protocol): column names and rows of text values. */

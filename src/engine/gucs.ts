@@ -134,6 +134,18 @@ export class Gucs {
     }
   }
 
+  /**
+   * A reader of an integer setting's current value (statement_timeout, idle_in_transaction_session_timeout
+   * in ms): the record's C variable, read straight from memory (records never move).
+   */
+  intReader(name: string): () => number {
+    const rec = this.find(name)
+    if (!rec || this.heap.i32at(rec + G.vartype) !== T.INT)
+      throw new Error(`probe: ${name} is not an int setting`)
+    const v = this.heap.u32at(rec + G.variable)
+    return () => this.heap.i32at(v)
+  }
+
   /** The record of a setting (0 if there is none): find_option without creating placeholders. */
   find(name: string): number {
     const h = this.heap

@@ -126,6 +126,10 @@ export class PgIo {
       try {
         M._PostgresSendReadyForQueryIfNecessary()
         M._pgl_pq_flush()
+        // PostgreSQL arms idle_in_transaction_session_timeout / idle_session_timeout when it goes idle;
+        // PGlite's itimer is a JS timer that fires once the thread is idle, and the FATAL would end the
+        // backend every session shares. The session layer enforces those timeouts per session instead.
+        ;(M._clear_setitimer as () => void)()
       } finally {
         M._pgl_set_rw_cbs(this.pglite.read, this.pglite.write)
         this.io = undefined

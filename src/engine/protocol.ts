@@ -67,9 +67,13 @@ export type ToWorker =
   /** close a database's PGlite if it has no sessions (reply: true when closed or not open) */
   | { t: 'close-db'; id: number; name: string }
   | { t: 'shutdown'; id: number }
+  /** a CancelRequest for a session that runs nothing: cancel its first command still waiting for its turn */
+  | { t: 'cancel-waiting'; sid: number }
+  /** engine-internal: session `sid`'s idle_in_transaction_session_timeout expired (queued by its timer) */
+  | { t: 'idle-timeout'; sid: number; at: number }
 
 /** One unit of the engine's queue (a batch of inputs is queued input by input). */
-export type WorkItem = Exclude<ToWorker, { t: 'inputs' }>
+export type WorkItem = Exclude<ToWorker, { t: 'inputs' } | { t: 'cancel-waiting' }>
 
 export interface QueryResult {
   columns: string[]

@@ -30,6 +30,9 @@ export class EngineSession {
   status: TxStatus = 'I'
   copyIn = false
   closed = false
+  /** inputs run so far (an idle timer belongs to the idle period after one of them) */
+  turns = 0
+  idleTimer: ReturnType<typeof setTimeout> | undefined
   /** LISTEN channels (committed) */
   readonly channels = new Set<string>()
 

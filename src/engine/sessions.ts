@@ -40,16 +40,24 @@ export function openSession(
     }
     for (const [name, value] of settings)
       entries.push({ e: { name, value, source: SRC.CLIENT }, fatal: true })
-    for (const { e, fatal } of entries) {
-      // beside a transaction the values are checked as plain SETs (undone); otherwise they are installed
-      // with their real sources, so that RESET goes back to them as in PostgreSQL
-      const err = b.gucs.apply(e, login.superuser, b.inBeside)
-      if (err) {
-        if (fatal) throw new SqlError(fatalFields(err))
-        continue
+    // inside a transaction: client_encoding can only be changed there (variable.c check_client_encoding);
+    // values installed with their own source (not a SET) are not undone by its end (guc.c makeDefault)
+    const own = !b.inBeside && entries.length > 0
+    if (own) b.exec('BEGIN')
+    try {
+      for (const { e, fatal } of entries) {
+        // beside a transaction the values are checked as plain SETs (undone); otherwise they are installed
+        // with their real sources, so that RESET goes back to them as in PostgreSQL
+        const err = b.gucs.apply(e, login.superuser, b.inBeside)
+        if (err) {
+          if (fatal) throw new SqlError(fatalFields(err))
+          continue
+        }
+        const name = b.gucs.canonical(e.name)
+        s.settings.reset.set(name.toLowerCase(), { ...e, name })
       }
-      const name = b.gucs.canonical(e.name)
-      s.settings.reset.set(name.toLowerCase(), { ...e, name })
+    } finally {
+      if (own) b.execAll(['COMMIT'])
     }
     b.settingsApplied(s)
     b.execAll(['']) // the backend reports what changed: that is the session's ParameterStatus set
@@ -66,6 +74,7 @@ export function openSession(
  */
 export function closeSession(b: Backend, s: EngineSession): void {
   s.closed = true
+  clearTimeout(s.idleTimer)
   b.sessions.delete(s.sid)
   if (b.holder === s) b.holder = null
   try {

@@ -23,6 +23,7 @@ import {
 } from './protocol.js'
 import { type EngineSession, SqlError } from './session.js'
 import { closeSession, openSession } from './sessions.js'
+import { cancelFirstCommand, IDLE_IN_TRANSACTION_FATAL, rewordTimeout } from './timeouts.js'
 import { besideHolder, joinBytes, runnable } from './turns.js'
 
 const config = workerData as EngineConfig
@@ -114,7 +115,59 @@ function drainPort(): void {
 
 function enqueue(m: ToWorker): void {
   if (m.t === 'inputs') queue.push(...m.items)
+  else if (m.t === 'cancel-waiting') cancelWaiting(m.sid)
   else queue.push(m)
+}
+
+/** the session whose input is running now (a cancel for it is native: see Engine.cancel) */
+let executing = 0
+
+/** A CancelRequest for a session that waits for its turn: its first waiting command fails with 57014. */
+function cancelWaiting(sid: number): void {
+  if (sid === executing) return
+  const i = queue.findIndex((m) => m.t === 'input' && m.sid === sid)
+  const m = queue[i]
+  if (m?.t !== 'input') return
+  const backend = backendOf(m)
+  const s = backend?.sessions.get(sid)
+  if (!backend || !s || !backend.holder || backend.holder === s) return // not waiting: it runs next
+  const cut = cancelFirstCommand(m.data, s.status)
+  if (!cut) return
+  if (cut.consumed < m.data.length) queue[i] = { t: 'input', sid, data: m.data.slice(cut.consumed) }
+  else queue.splice(i, 1)
+  Atomics.add(ctl, CTL.OUT_INFLIGHT, cut.answer.length)
+  post({ t: 'out', sid, data: cut.answer, consumed: cut.consumed }, [cut.answer.buffer as ArrayBuffer])
+}
+
+/** The holder stays idle inside a transaction (or an unsynced batch): it blocks everyone, so it is timed. */
+function armIdleTimer(backend: Backend, s: EngineSession): void {
+  if (s.closed || s.copyIn || !s.busy || backend.holder !== s) return
+  const ms = backend.idleInTransactionTimeout()
+  if (ms <= 0) return
+  const at = s.turns
+  s.idleTimer = setTimeout(() => {
+    queue.unshift({ t: 'idle-timeout', sid: s.sid, at })
+    void pump()
+  }, ms)
+}
+
+/** idle_in_transaction_session_timeout expired: FATAL 25P03, its transaction rolled back, others go on. */
+function idleTimeout(sid: number, at: number): void {
+  const db = sessionDb.get(sid)
+  const backend = db === undefined ? undefined : backends.get(db)
+  const s = backend?.sessions.get(sid)
+  if (!backend || !s || s.turns !== at || backend.holder !== s) return
+  if (queue.some((m) => m.t === 'input' && m.sid === sid)) return // it did send something meanwhile
+  log.info({ sid }, 'terminating connection due to idle-in-transaction timeout')
+  post({ t: 'session-failed', sid, fields: IDLE_IN_TRANSACTION_FATAL })
+  sessionDb.delete(sid)
+  host.native.execBegin(0, 0)
+  try {
+    closeEngineSession(backend, sid)
+  } finally {
+    host.native.execEnd()
+    host.dropSession(sid)
+  }
 }
 
 async function pump(): Promise<void> {
@@ -135,6 +188,7 @@ async function pump(): Promise<void> {
 
 async function handle(m: WorkItem): Promise<void> {
   if (m.t === 'input') return input(m.sid, m.data)
+  if (m.t === 'idle-timeout') return idleTimeout(m.sid, m.at)
   try {
     const value = await request(m)
     post({ t: 'reply', id: m.id, ok: true, value })
@@ -153,7 +207,7 @@ async function handle(m: WorkItem): Promise<void> {
   }
 }
 
-async function request(m: Exclude<WorkItem, { t: 'input' }>): Promise<unknown> {
+async function request(m: Exclude<WorkItem, { t: 'input' } | { t: 'idle-timeout' }>): Promise<unknown> {
   switch (m.t) {
     case 'open-db':
       return (await openDb(m.name)).info
@@ -237,6 +291,8 @@ function input(sid: number, first: Uint8Array): void {
     pending: () => fatalPending(rt),
     filter: () => new FatalOutput(rt, backend.stream.position()),
   }
+  clearTimeout(s.idleTimer)
+  s.turns++
   const heap = backend.inst.heap
   const cancelFlag = heap.M._QueryCancelPending as number
   const out = new Output(sid, ctl, post, queue, drainPort, fatal, () => {
@@ -253,14 +309,17 @@ function input(sid: number, first: Uint8Array): void {
     post({ t: 'out', sid, consumed: data.length })
     return
   }
-  host.native.execBegin(sid, 0)
+  // statement_timeout: the session's value when its input starts (per exec: see docs/sessions.md)
+  host.native.execBegin(sid, backend.statementTimeout())
+  executing = sid
   let terminate = false
   try {
-    backend.run(
-      s,
-      data,
-      out.io(() => backend.io.hasPendingInput),
-    )
+    const io = out.io(() => backend.io.hasPendingInput)
+    backend.run(s, data, {
+      more: io.more,
+      out: (chunk) =>
+        io.out(host.native.cancelKind() === 2 && atBoundary(backend) ? rewordTimeout(chunk) : chunk),
+    })
   } catch (e) {
     if (e instanceof BackendExited) backendDied(e, backend)
     else {
@@ -274,9 +333,17 @@ function input(sid: number, first: Uint8Array): void {
       closeEngineSession(backend, sid)
     }
     host.native.execEnd()
+    executing = 0
     out.finish(data.length, terminate)
     if (!s.busy || s.closed) backend.holder = null
+    else armIdleTimer(backend, s)
   }
+}
+
+/** The backend's output stream is between messages (the next chunk starts with a message). */
+function atBoundary(backend: Backend): boolean {
+  const p = backend.stream.position()
+  return p.rest === 0 && p.head.length === 0
 }
 
 /** A preparation-only batch of a session that does not hold the backend (see besideOk). */

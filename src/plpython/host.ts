@@ -18,7 +18,12 @@ type NcpHandle = { handler: string }
 /** Our addon (native/pyglite.c). */
 export interface Native {
   init(dispatch: (...args: unknown[]) => unknown): Int32Array
-  setMemory(buffer: ArrayBuffer, addrInterruptPending: number, addrQueryCancelPending: number): void
+  setMemory(
+    buffer: ArrayBuffer,
+    addrInterruptPending: number,
+    addrQueryCancelPending: number,
+    addrLatchIsSet?: number,
+  ): void
   setCodecBuffer(buf: Buffer): void
   setResultBuffer(buf: Buffer): void
   memoryAddress(buffer: ArrayBuffer): number

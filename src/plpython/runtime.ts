@@ -134,7 +134,9 @@ export class PlPythonRuntime implements LanguageRuntime {
     const M = this.heap.M
     const buf = M.wasmMemory.buffer as ArrayBuffer
     this.memoryProbe = new Uint8Array(buf, 0, 1)
-    this.host.native.setMemory(buf, M._InterruptPending, M._QueryCancelPending)
+    // MyLatch (a Latch *; is_set is its first word): a cancel also sets the latch, so waits wake up
+    const latch = new Uint32Array(buf)[(M._MyLatch as number) >>> 2] ?? 0
+    this.host.native.setMemory(buf, M._InterruptPending, M._QueryCancelPending, latch)
   }
 
   /**

@@ -1,0 +1,206 @@
+// Cancel and timeouts with real clients: a CancelRequest stops SQL, a pure-Python loop and a Python sleep
+// within a second with 57014 (psql SIGINT, psycopg 3 conn.cancel(), pgJDBC Statement.cancel()), the session
+// stays usable; statement_timeout says so in its message; a command waiting for its turn can be
+// cancelled; idle_in_transaction_session_timeout ends the idle holder with FATAL 25P03 and lets others on.
+import { execFileSync, spawn } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ROOT, startServer, type TestServer } from '../helpers/server.js'
+
+const HERE = path.join(ROOT, 'test/sessions/clients')
+const LONG = {
+  pg_sleep: 'SELECT pg_sleep(60)',
+  py_loop: 'SELECT py_loop()',
+  py_sleep: 'SELECT py_sleep()',
+}
+let srv: TestServer
+beforeAll(async () => {
+  srv = await startServer()
+  const c = await connect()
+  await c.query(`CREATE FUNCTION py_loop() RETURNS int LANGUAGE plpython3u AS $$
+while True:
+    pass
+$$`)
+  await c.query(`CREATE FUNCTION py_sleep() RETURNS int LANGUAGE plpython3u AS $$
+import time
+time.sleep(60)
+$$`)
+  await c.end()
+})
+afterAll(async () => {
+  await srv?.stop()
+})
+
+async function connect(extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: srv.url(), ...extra })
+  await c.connect()
+  return c
+}
+
+/** A CancelRequest with a client's key, as libpq sends it. */
+async function cancel(c: pg.Client): Promise<void> {
+  const { processID, secretKey } = c as unknown as { processID: number; secretKey: number }
+  const b = Buffer.alloc(16)
+  b.writeInt32BE(16, 0)
+  b.writeInt32BE(80877102, 4)
+  b.writeInt32BE(processID, 8)
+  b.writeInt32BE(secretKey, 12)
+  await new Promise<void>((resolve, reject) => {
+    const s = net.connect(srv.port, srv.host, () => s.end(b))
+    s.on('close', () => resolve())
+    s.on('error', reject)
+  })
+}
+
+describe('cancel', () => {
+  it('psql: SIGINT stops SQL, a Python loop and a Python sleep within a second (57014)', async () => {
+    for (const [name, sql] of Object.entries(LONG)) {
+      const p = spawn('psql', ['-X', '-At', '-d', srv.url(), '-c', sql])
+      let err = ''
+      p.stderr.on('data', (d) => {
+        err += d
+      })
+      await new Promise((r) => setTimeout(r, 700))
+      const t0 = Date.now()
+      p.kill('SIGINT')
+      const code = await new Promise((r) => p.on('close', r))
+      expect(Date.now() - t0, name).toBeLessThan(1000)
+      expect(code, name).toBe(1)
+      expect(err, name).toContain('ERROR:  canceling statement due to user request')
+    }
+  })
+
+  it('node-postgres: a CancelRequest leaves the session usable, and another session untouched', async () => {
+    const a = await connect()
+    const b = await connect()
+    await a.query("SET work_mem = '5MB'")
+    for (const sql of Object.values(LONG)) {
+      const q = a.query(sql).catch((e) => e)
+      await new Promise((r) => setTimeout(r, 300))
+      const t0 = Date.now()
+      await cancel(a)
+      const e = await q
+      expect(Date.now() - t0).toBeLessThan(1000)
+      expect([e.code, e.message]).toEqual(['57014', 'canceling statement due to user request'])
+      expect((await a.query("SELECT current_setting('work_mem') AS wm")).rows).toEqual([{ wm: '5MB' }])
+    }
+    // a cancel of b (idle) does nothing to a's running statement
+    const slow = a.query('SELECT true AS done FROM pg_sleep(0.5)')
+    await new Promise((r) => setTimeout(r, 100))
+    await cancel(b)
+    expect((await slow).rows).toEqual([{ done: true }])
+    expect((await b.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
+    await Promise.all([a.end(), b.end()])
+  })
+
+  it('psycopg 3: conn.cancel() and statement_timeout', () => {
+    const out = execFileSync('/usr/bin/python3', [path.join(HERE, 'cancel_psycopg.py'), srv.url()], {
+      encoding: 'utf8',
+    })
+    const r = JSON.parse(out)
+    for (const name of Object.keys(LONG)) {
+      expect(r[name].slice(0, 2), name).toEqual(['57014', 'canceling statement due to user request'])
+      expect(r[name][2], name).toBeLessThan(1)
+      expect(r[`${name}_after`], name).toBe(42)
+    }
+    expect(r.timeout).toEqual(['57014', 'canceling statement due to statement timeout'])
+    expect(r.timeout_after).toBe('0')
+  })
+
+  it('pgJDBC: Statement.cancel() and setQueryTimeout', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-jdbc-'))
+    try {
+      execFileSync('javac', ['-d', dir, path.join(HERE, 'JdbcCancel.java')])
+      const out = execFileSync(
+        'java',
+        [
+          '-cp',
+          `${dir}:/usr/share/java/postgresql.jar`,
+          'JdbcCancel',
+          `jdbc:postgresql://${srv.host}:${srv.port}/postgres`,
+        ],
+        { encoding: 'utf8' },
+      )
+      const kv = Object.fromEntries(
+        out
+          .trim()
+          .split('\n')
+          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+      )
+      for (const sql of Object.values(LONG)) {
+        expect(kv[sql], sql).toBe('57014|ERROR: canceling statement due to user request|fast')
+        expect(kv[`${sql}.after`], sql).toBe('42')
+      }
+      expect(kv.querytimeout).toBe('57014')
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }, 120_000)
+
+  it('cancels a command that waits for its turn behind another client’s transaction', async () => {
+    const a = await connect()
+    const b = await connect()
+    await a.query('BEGIN')
+    await a.query('SELECT 1')
+    const waiting = b.query('SELECT 2 AS two').catch((e) => e)
+    await new Promise((r) => setTimeout(r, 300))
+    const t0 = Date.now()
+    await cancel(b)
+    const e = await waiting
+    expect(Date.now() - t0).toBeLessThan(1000)
+    expect([e.code, e.message]).toEqual(['57014', 'canceling statement due to user request'])
+    // a's transaction is untouched and b is usable once it ends
+    expect((await a.query('SELECT 3 AS three')).rows).toEqual([{ three: 3 }])
+    const next = b.query('SELECT 4 AS four')
+    await a.query('COMMIT')
+    expect((await next).rows).toEqual([{ four: 4 }])
+    await Promise.all([a.end(), b.end()])
+  })
+})
+
+describe('timeouts', () => {
+  it('statement_timeout stops SQL and Python with "canceling statement due to statement timeout"', async () => {
+    const a = await connect()
+    const b = await connect()
+    await a.query("SET statement_timeout = '300ms'")
+    for (const sql of Object.values(LONG)) {
+      const t0 = Date.now()
+      const e = await a.query(sql).catch((x) => x)
+      expect(Date.now() - t0, sql).toBeLessThan(1300)
+      expect([e.code, e.message], sql).toEqual(['57014', 'canceling statement due to statement timeout'])
+    }
+    // only a's statements are timed
+    expect((await b.query('SELECT true AS done FROM pg_sleep(0.6)')).rows).toEqual([{ done: true }])
+    await a.query('RESET statement_timeout')
+    expect((await a.query('SELECT true AS done FROM pg_sleep(0.4)')).rows).toEqual([{ done: true }])
+    await Promise.all([a.end(), b.end()])
+  })
+
+  it('idle_in_transaction_session_timeout: default 1min; FATAL 25P03, its work rolled back, others go on', async () => {
+    const a = await connect()
+    const b = await connect()
+    expect((await b.query('SHOW idle_in_transaction_session_timeout')).rows).toEqual([
+      { idle_in_transaction_session_timeout: '1min' },
+    ])
+    await b.query('CREATE TABLE idle_t(v int)')
+    await a.query("SET idle_in_transaction_session_timeout = '500ms'")
+    const fatal = new Promise<Error>((resolve) => a.on('error', resolve))
+    await a.query('BEGIN')
+    await a.query('INSERT INTO idle_t VALUES (1)')
+    const t0 = Date.now()
+    // b waits for a's transaction, which the timeout ends
+    expect((await b.query('SELECT count(*)::int AS n FROM idle_t')).rows).toEqual([{ n: 0 }])
+    expect(Date.now() - t0).toBeGreaterThan(300)
+    const e = (await fatal) as Error & { code?: string; severity?: string }
+    expect([e.code, e.severity, e.message]).toEqual([
+      '25P03',
+      'FATAL',
+      'terminating connection due to idle-in-transaction timeout',
+    ])
+    await b.end()
+  })
+})
