@@ -45,7 +45,12 @@ const client = async (database, conn = { host: '127.0.0.1', port }) => {
   return c
 }
 const admin = await client('postgres')
-const results = { loadavg: os.loadavg().map((x) => x.toFixed(1)).join(' ') }
+const results = {
+  loadavg: os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' '),
+}
 results.rssOneDbMb = rssMb()
 results.firstCreateMs = await timed(() => admin.query('CREATE DATABASE m0'))
 const creates = []
