@@ -13,6 +13,7 @@ export const B = {
   ParameterStatus: 0x53, // S
   RowDescription: 0x54, // T
   CopyBothResponse: 0x57, // W
+  NotificationResponse: 0x41, // A
   ReadyForQuery: 0x5a, // Z
 } as const
 

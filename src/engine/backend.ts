@@ -22,6 +22,9 @@ export class Backend {
   readonly stream: BackendStream
   statics!: BackendStatics
   readonly gucs: Gucs
+  /** some session listens (notifications are routed, see notify.ts); the backend's set needs reconciling */
+  listening = false
+  listenDirty = false
   /** the installed session's statement_timeout and idle_in_transaction_session_timeout (ms, 0 = off) */
   statementTimeout: () => number = () => 0
   idleInTransactionTimeout: () => number = () => 0

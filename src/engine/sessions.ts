@@ -87,6 +87,13 @@ export function closeSession(b: Backend, s: EngineSession): void {
     if (s.copyIn) cleanup.push(copyFail('client disconnected'))
     if (s.midBatch) cleanup.push(sync())
     if (s.status !== 'I' || s.copyIn) cleanup.push(query('ROLLBACK'))
+    // its channels that nobody else listens on (async.c: a closing backend unlistens everything)
+    for (const c of s.channels) {
+      let shared = false
+      for (const o of b.sessions.values()) if (o !== s && o.channels.has(c)) shared = true
+      if (!shared) cleanup.push(query(`UNLISTEN "${c.replace(/"/g, '""')}"`))
+    }
+    s.channels.clear()
     // DEALLOCATE ALL empties its statement table (kept for reuse); an empty Query drops the unnamed one
     cleanup.push(query('DEALLOCATE ALL'), query(''))
     b.runCollect((io) => b.io.exec(concat(cleanup), io))

@@ -11,6 +11,7 @@ import { type PythonHost, startPythonHost } from '../plpython/host.js'
 import { Backend } from './backend.js'
 import { isLongjmp } from './elog.js'
 import { Instance } from './instance.js'
+import { type Delivery, reconcile, routeNotifications, trackListen } from './notify.js'
 import { Output } from './output.js'
 import { BackendExited, socketCallbackRecorder } from './pgio.js'
 import {
@@ -293,6 +294,7 @@ function input(sid: number, first: Uint8Array): void {
   }
   clearTimeout(s.idleTimer)
   s.turns++
+  if (trackListen(s, data)) backend.listenDirty = true
   const heap = backend.inst.heap
   const cancelFlag = heap.M._QueryCancelPending as number
   const out = new Output(sid, ctl, post, queue, drainPort, fatal, () => {
@@ -317,8 +319,13 @@ function input(sid: number, first: Uint8Array): void {
     const io = out.io(() => backend.io.hasPendingInput)
     backend.run(s, data, {
       more: io.more,
-      out: (chunk) =>
-        io.out(host.native.cancelKind() === 2 && atBoundary(backend) ? rewordTimeout(chunk) : chunk),
+      out: (chunk) => {
+        let c = chunk
+        if (host.native.cancelKind() === 2 && atBoundary(backend)) c = rewordTimeout(c)
+        if (backend.listening && atBoundary(backend))
+          c = routeNotifications(c, s, backend.sessions.values(), deliverNotification)
+        io.out(c)
+      },
     })
   } catch (e) {
     if (e instanceof BackendExited) backendDied(e, backend)
@@ -332,11 +339,31 @@ function input(sid: number, first: Uint8Array): void {
       terminate = true
       closeEngineSession(backend, sid)
     }
+    if (backend.listenDirty && s.status === 'I' && !s.closed && !terminate) reconcileListen(backend)
     host.native.execEnd()
     executing = 0
     out.finish(data.length, terminate)
     if (!s.busy || s.closed) backend.holder = null
     else armIdleTimer(backend, s)
+  }
+}
+
+/** A notification for a session that is not running: it goes out at once (PostgreSQL: at its next idle). */
+function deliverNotification(d: Delivery): void {
+  Atomics.add(ctl, CTL.OUT_INFLIGHT, d.data.length)
+  post({ t: 'out', sid: d.sid, data: d.data }, [d.data.buffer as ArrayBuffer])
+}
+
+/** Make the backend listen on exactly the union of its sessions' channels (after LISTEN/UNLISTEN/DISCARD). */
+function reconcileListen(backend: Backend): void {
+  try {
+    const actual = backend.exec('SELECT pg_catalog.pg_listening_channels()').rows.map((r) => r[0] ?? '')
+    const sql = reconcile(actual, backend.sessions.values())
+    if (sql.length > 0) backend.execAll(sql)
+    backend.listenDirty = false
+    backend.listening = [...backend.sessions.values()].some((x) => x.channels.size > 0)
+  } catch (e) {
+    log.warn({ err: e }, 'LISTEN reconciliation failed')
   }
 }
 

@@ -1,0 +1,153 @@
+// LISTEN/NOTIFY for many sessions on one backend. The backend listens on the union of the sessions'
+// channels; each session's own set is followed from the LISTEN/UNLISTEN/DISCARD ALL statements it sends.
+// A NotificationResponse appears in the output of the notifying session's turn (PostgreSQL delivers at the
+// listener's next ReadyForQuery, and the notifier is the only backend): it is taken out there and sent to
+// every session listening on its channel, with the notifier's process id (its session id).
+import { B } from './backend-stream.js'
+import type { EngineSession } from './session.js'
+
+const utf8 = new TextDecoder('utf-8')
+
+function len32(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0
+}
+
+/** Bytes that make a statement worth parsing: "listen" (LISTEN, UNLISTEN) or "discard", any case. */
+function mayListen(b: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i + 6 < to; i++) {
+    const c = b[i]! | 0x20
+    if (
+      c === 0x6c &&
+      (b[i + 1]! | 0x20) === 0x69 &&
+      (b[i + 2]! | 0x20) === 0x73 &&
+      (b[i + 3]! | 0x20) === 0x74
+    )
+      return true // "list"
+    if (
+      c === 0x64 &&
+      (b[i + 1]! | 0x20) === 0x69 &&
+      (b[i + 2]! | 0x20) === 0x73 &&
+      (b[i + 3]! | 0x20) === 0x63
+    )
+      return true // "disc"
+  }
+  return false
+}
+
+/** An identifier as the scanner reads it (scan.l): unquoted ones fold to lower case, "" is a quote. */
+function identifier(s: string): string | null {
+  const t = s.trim()
+  if (t.startsWith('"')) {
+    const m = /^"((?:[^"]|"")*)"/.exec(t)
+    return m ? m[1]!.replace(/""/g, '"') : null
+  }
+  const m = /^[A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*/.exec(t)
+  return m ? m[0].toLowerCase() : null
+}
+
+export type ListenOp = { op: 'listen' | 'unlisten'; channel: string } | { op: 'unlisten-all' }
+
+/** The LISTEN, UNLISTEN and DISCARD ALL statements of an SQL text (split at semicolons outside quotes). */
+export function listenOps(sql: string): ListenOp[] {
+  const ops: ListenOp[] = []
+  for (const stmt of sql.match(/(?:'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|[^;'"-]|-(?!-))+/g) ?? []) {
+    const m = /^\s*(listen|unlisten|discard)\s+(.*)$/is.exec(stmt.replace(/--[^\n]*/g, ' '))
+    if (!m) continue
+    const verb = m[1]!.toLowerCase()
+    const rest = m[2]!.trim()
+    if (verb === 'discard') {
+      if (/^all\s*$/i.test(rest)) ops.push({ op: 'unlisten-all' })
+    } else if (verb === 'unlisten' && rest.startsWith('*')) ops.push({ op: 'unlisten-all' })
+    else {
+      const channel = identifier(rest)
+      if (channel !== null) ops.push({ op: verb === 'listen' ? 'listen' : 'unlisten', channel })
+    }
+  }
+  return ops
+}
+
+/** Follow a session's channels through the Query and Parse messages of its input; true if they changed. */
+export function trackListen(s: EngineSession, data: Uint8Array): boolean {
+  let changed = false
+  for (let o = 0; o + 5 <= data.length; ) {
+    const t = data[o]!
+    const end = o + 1 + len32(data, o + 1)
+    if ((t === 0x51 || t === 0x50) && end <= data.length && mayListen(data, o + 5, end)) {
+      let from = o + 5
+      if (t === 0x50) while (from < end && data[from] !== 0) from++ // Parse: statement name first
+      if (t === 0x50) from++
+      let to = from
+      while (to < end && data[to] !== 0) to++
+      for (const op of listenOps(utf8.decode(data.subarray(from, to)))) {
+        changed = true
+        if (op.op === 'listen') s.channels.add(op.channel)
+        else if (op.op === 'unlisten') s.channels.delete(op.channel)
+        else s.channels.clear()
+      }
+    }
+    o = end
+  }
+  return changed
+}
+
+/** A notification to deliver to another session. */
+export interface Delivery {
+  sid: number
+  data: Uint8Array
+}
+
+/**
+ * Take the NotificationResponses out of one output chunk of session `current` (which must start at a
+ * message boundary). Each goes to every session listening on its channel, with `current`'s session id as
+ * the notifying process; `current` keeps its own in place. Returns the chunk to send on.
+ */
+export function routeNotifications(
+  chunk: Uint8Array,
+  current: EngineSession,
+  sessions: Iterable<EngineSession>,
+  deliver: (d: Delivery) => void,
+): Uint8Array {
+  let out: Uint8Array[] | null = null
+  let last = 0
+  for (let o = 0; o + 5 <= chunk.length; ) {
+    const end = o + 1 + len32(chunk, o + 1)
+    if (end > chunk.length) break
+    if (chunk[o] === B.NotificationResponse) {
+      const msg = chunk.slice(o, end)
+      new DataView(msg.buffer).setInt32(5, current.sid)
+      let c = 9
+      while (c < msg.length && msg[c] !== 0) c++
+      const channel = utf8.decode(msg.subarray(9, c))
+      for (const s of sessions)
+        if (s !== current && !s.closed && s.channels.has(channel)) deliver({ sid: s.sid, data: msg.slice() })
+      out ??= []
+      out.push(chunk.subarray(last, o))
+      if (current.channels.has(channel)) out.push(msg)
+      last = end
+    }
+    o = end
+  }
+  if (!out) return chunk
+  out.push(chunk.subarray(last))
+  let n = 0
+  for (const p of out) n += p.length
+  const r = new Uint8Array(n)
+  n = 0
+  for (const p of out) {
+    r.set(p, n)
+    n += p.length
+  }
+  return r
+}
+
+/** The LISTEN/UNLISTEN statements that make the backend listen on exactly the union of the sessions' sets. */
+export function reconcile(actual: Iterable<string>, sessions: Iterable<EngineSession>): string[] {
+  const want = new Set<string>()
+  for (const s of sessions) if (!s.closed) for (const c of s.channels) want.add(c)
+  const have = new Set(actual)
+  const q = (c: string) => `"${c.replace(/"/g, '""')}"`
+  const sql: string[] = []
+  for (const c of want) if (!have.has(c)) sql.push(`LISTEN ${q(c)}`)
+  for (const c of have) if (!want.has(c)) sql.push(`UNLISTEN ${q(c)}`)
+  return sql
+}
