@@ -2,6 +2,7 @@
 // os._exit/os.abort, closing the standard descriptors and streams, threads left running (calling plpy
 // from them, blocking shutdown), and a function that kills the process (restart: committed data is there).
 // One process serves every session, so each case also checks that another session is unaffected.
+import os from 'node:os'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, type TestServer } from '../helpers/server.js'
 import { type Client, connect, failure, fn, value } from '../plpython/util.js'
@@ -207,6 +208,10 @@ describe('misbehaving Python: the process', () => {
       "import threading\nthreading.Thread(target=threading.Event().wait, name='stuck').start()\nreturn 'started'",
     )
     expect(await value(k, 'SELECT block_forever()')).toBe('started')
+    // (this server has no PYGLITE_PYTHON_MEMORY_LIMIT: the default cap is half the physical memory)
+    await fn(k, 'py_mem() RETURNS int8[]', 'import _pyglite\nreturn list(_pyglite.memory_stats())')
+    const limit = Number(((await value(k, 'SELECT py_mem()')) as string[])[1])
+    expect(Math.abs(limit - os.totalmem() / 2)).toBeLessThan(1 << 20)
     await k.end()
     const t0 = Date.now()
     const exited = await Promise.race([

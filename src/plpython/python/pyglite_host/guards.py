@@ -17,7 +17,8 @@ deviations, documented in docs/hostile.md:
   SIGUSR2 for cancel, SIGSEGV/SIGBUS for wasm bounds checks, ...); others (SIGALRM) are the function's.
 - Threads that are still running when the server stops are not waited for (PostgreSQL does not call
   Py_Finalize at backend exit either); Python's own shutdown would join them forever.
-- PYGLITE_PYTHON_MEMORY_LIMIT caps the memory Python allocates (native/memlimit.c).
+- PYGLITE_PYTHON_MEMORY_LIMIT caps the memory Python allocates (native/memlimit.c); by default half of
+  the physical memory, 0 for no cap.
 """
 
 import errno
@@ -195,8 +196,17 @@ def install(memory_limit=None):
         threading._shutdown = bounded
     if memory_limit is None:
         memory_limit = os.environ.get("PYGLITE_PYTHON_MEMORY_LIMIT", "")
-    if memory_limit not in ("", None):
-        limit = parse_size(str(memory_limit))
-        if limit < 0:
-            raise ValueError("PYGLITE_PYTHON_MEMORY_LIMIT must not be negative")
+    limit = parse_size(str(memory_limit)) if memory_limit not in ("", None) else default_memory_limit()
+    if limit < 0:
+        raise ValueError("PYGLITE_PYTHON_MEMORY_LIMIT must not be negative")
+    if limit > 0:
         _pyglite.set_memory_limit(limit)
+
+
+def default_memory_limit():
+    """Half the machine's physical memory: a runaway function fails with MemoryError long before the
+    kernel's OOM killer would end the whole server. PYGLITE_PYTHON_MEMORY_LIMIT=0 turns the cap off."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError):
+        return 0
