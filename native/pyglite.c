@@ -224,6 +224,11 @@ static PyObject *js_to_py(napi_env env, napi_value v, int depth) {
         void *data;
         napi_value ab;
         napi_get_typedarray_info(env, v, &tt, &len, &data, &ab, &off);
+        /* the registered codec buffer itself: what was written is stat[14] bytes (no view made per op) */
+        if (data == g_codec && len == g_codec_len && g_stat[14] >= 0 && (size_t)g_stat[14] <= len) {
+          len = (size_t)g_stat[14];
+          g_stat[14] = -1; /* consumed: a later view of the whole buffer means the whole buffer */
+        }
         Reader r = {(const uint8_t *)data, (const uint8_t *)data + len};
         return codec_decode(&r);
       }
@@ -282,6 +287,36 @@ static PyObject *js_to_py(napi_env env, napi_value v, int depth) {
 }
 
 /* _pyglite.jscall(op, *args): call the JS dispatcher synchronously on the engine thread. */
+/* String arguments of jscall (the op name, a query text in a loop) are mostly the same few str objects
+ * (constants of the calling code): their JS strings are made once and kept, keyed by the object's
+ * identity, which the strong reference held here keeps unique. The dispatcher and the statement cache
+ * then see one JS string whose hash V8 has already computed, instead of a new string per call. */
+#define STR_CACHE 64
+static struct {
+  PyObject *key;
+  napi_ref ref;
+} str_cache[STR_CACHE];
+static unsigned str_next;
+
+static napi_value str_arg(napi_env env, PyObject *o) {
+  napi_value v;
+  for (int i = 0; i < STR_CACHE && str_cache[i].key; i++)
+    if (str_cache[i].key == o && napi_get_reference_value(env, str_cache[i].ref, &v) == napi_ok && v) return v;
+  v = py_to_js(env, o, 0);
+  if (!v || PyUnicode_GET_LENGTH(o) > 2048) return v;
+  unsigned slot = str_next++ % STR_CACHE; /* round robin: a loop's strings stay, one-off texts pass through */
+  napi_ref ref;
+  if (napi_create_reference(env, v, 1, &ref) != napi_ok) return v;
+  if (str_cache[slot].key) {
+    Py_DECREF(str_cache[slot].key);
+    napi_delete_reference(env, str_cache[slot].ref);
+  }
+  Py_INCREF(o);
+  str_cache[slot].key = o;
+  str_cache[slot].ref = ref;
+  return v;
+}
+
 static PyObject *py_jscall(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   if (!g_ready || !pthread_equal(pthread_self(), g_thread)) {
     PyErr_SetString(PyExc_RuntimeError, "plpy functions can only be used by the thread running the SQL statement");
@@ -304,7 +339,7 @@ static PyObject *py_jscall(PyObject *self, PyObject *const *args, Py_ssize_t nar
   PyObject *out = NULL;
   napi_value argv[16], fn, recv, res;
   for (Py_ssize_t i = 0; i < nargs; i++) {
-    argv[i] = py_to_js(env, args[i], 0);
+    argv[i] = PyUnicode_CheckExact(args[i]) ? str_arg(env, args[i]) : py_to_js(env, args[i], 0);
     if (!argv[i]) goto done;
   }
   napi_get_reference_value(env, g_dispatch, &fn);
@@ -401,7 +436,8 @@ static napi_value Init(napi_env env, napi_callback_info info) {
   if (ok) {
     g_PgError = PyErr_NewException("_pyglite.PgError", PyExc_Exception, NULL);
     ok = g_PgError && PyModule_AddObjectRef(m, "PgError", g_PgError) == 0 && PyType_Ready(&ConverterType) == 0 &&
-         PyModule_AddObjectRef(m, "Converter", (PyObject *)&ConverterType) == 0 &&
+         PyModule_AddObjectRef(m, "Converter", (PyObject *)&ConverterType) == 0 && PyType_Ready(&ResultType) == 0 &&
+         PyModule_AddObjectRef(m, "ResultBase", (PyObject *)&ResultType) == 0 &&
          PyDict_SetItemString(modules, "_pyglite", m) == 0;
   }
   s_args = PyUnicode_InternFromString("args");
@@ -419,6 +455,7 @@ static napi_value Init(napi_env env, napi_callback_info info) {
   napi_create_arraybuffer(env, 64, &data, &ab);
   memset(data, 0, 64);
   g_stat = (int32_t *)data;
+  g_stat[14] = -1;
   napi_create_typedarray(env, napi_int32_array, 16, ab, 0, &arr);
   napi_ref keep; /* the status words live as long as the process */
   napi_create_reference(env, ab, 1, &keep);

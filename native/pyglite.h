@@ -61,7 +61,8 @@ extern uint8_t *g_mem;        /* wasm memory of the active PGlite instance */
 extern size_t g_mem_len;
 extern const uint8_t *g_codec; /* codec buffer registered by JS */
 extern size_t g_codec_len;
-extern int32_t *g_stat; /* status words shared with JS: [0]=status [1]=length, f64 at 8, i64 at 16, [6]/[7] result buffer base/offset */
+extern int32_t *g_stat; /* status words shared with JS: [0]=status [1]=length, f64 at 8, i64 at 16, [6]/[7] result buffer base/offset,
+                          * [8..14] see STATW in src/plpython/host.ts */
 extern PyObject *g_result;    /* pending bytes (S_GENERIC) or str (S_TEXT) */
 extern uint8_t *g_resbuf;     /* result buffer registered by JS (S_GENERIC_INLINE results land here) */
 extern size_t g_resbuf_len;
@@ -100,6 +101,7 @@ void trigger_define(napi_env env, napi_value exports);
 
 /* ---- compiled result converters (convert.c) ---- */
 extern PyTypeObject ConverterType;
+extern PyTypeObject ResultType; /* result.c */
 /* converter(value) with the running procedure's id object: codec bytes, NULL with a Python error */
 PyObject *converter_run(PyObject *converter, PyObject *value, PyObject *pid);
 PyObject *py_set_failure_fields(PyObject *self, PyObject *f);

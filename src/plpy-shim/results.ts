@@ -9,6 +9,7 @@
 // tuple descriptor, made once per shape and parsed by Python only if colnames() etc. are called.
 import { L } from '../engine/layout.js'
 import { type CodecWriter, T } from '../plpython/codec.js'
+import { STATW } from '../plpython/host.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { shim } from './state.js'
 
@@ -170,7 +171,16 @@ export function encodeResult(rt: PlPythonRuntime, status: number, withDesc = tru
     else w.none()
   }
   if (tt) f.SPI_freetuptable(tt)
-  return w.view()
+  return codecResult(rt, w)
+}
+
+/**
+ * The codec buffer itself as an op's result, its length in a status word: the native side decodes
+ * `w.pos` bytes of it (pyglite.c js_to_py) and no view is made per operation.
+ */
+function codecResult(rt: PlPythonRuntime, w: CodecWriter): Uint8Array {
+  rt.host.stat[STATW.opResultLen] = w.pos
+  return w.buf
 }
 
 /** The first row of SPI_tuptable as a one-row ROWS list (a cursor's next()), or null if there is none. */
@@ -185,7 +195,7 @@ export function encodeFirstRow(rt: PlPythonRuntime): Uint8Array | null {
     w.reset()
     const tupdesc = h.u32at(tt + L.stt_tupdesc)
     writeRows(rt, w, shapeOf(rt, tupdesc), tupdesc, h.u32at(tt + L.stt_vals), 1)
-    out = w.view()
+    out = codecResult(rt, w)
   }
   if (tt) M._SPI_freetuptable(tt)
   return out

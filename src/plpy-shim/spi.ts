@@ -61,8 +61,11 @@ function statement(rt: PlPythonRuntime, query: string): Statement {
   const cache = st.statements
   let s = cache.get(query)
   if (s) {
-    cache.delete(query) // most recently used last
-    cache.set(query, s)
+    if (s !== st.lastStatement) {
+      cache.delete(query) // most recently used last
+      cache.set(query, s)
+      st.lastStatement = s
+    }
     if (s.plan === -2) s.plan = -1 // run again: now keep a plan
     return s
   }
@@ -77,6 +80,7 @@ function statement(rt: PlPythonRuntime, query: string): Statement {
   }
   s = { text: rt.heap.strdupPermanent(query), plan: CACHEABLE.test(query) ? -2 : 0, busy: 0 }
   cache.set(query, s)
+  st.lastStatement = s
   return s
 }
 

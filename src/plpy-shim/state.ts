@@ -50,6 +50,8 @@ export interface ShimState {
   shapes: unknown[]
   /** recent plpy.execute query texts (spi.ts statement()), least recently used first */
   statements: Map<string, { text: number; plan: number; busy: number }>
+  /** the statement used last (already last in `statements`: a loop skips the LRU re-insertion) */
+  lastStatement: { text: number; plan: number; busy: number } | undefined
   /** heap_deform_tuple's output arrays for result rows (malloc'd, grown as needed) */
   deformValues: number
   deformNulls: number
@@ -77,6 +79,7 @@ export function shim(rt: PlPythonRuntime): ShimState {
       argContexts: [],
       fatal: null,
       statements: new Map(),
+      lastStatement: undefined,
       shapes: [],
       deformValues: 0,
       deformNulls: 0,

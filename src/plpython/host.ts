@@ -53,7 +53,16 @@ export function loadNative(): Native {
 }
 
 /** Status words shared with native/call.c besides stat[0] (the status). */
-export const STATW = { reserve: 8, reserveLen: 9, procId: 10, fcinfo: 11, codecLen: 12, datum: 13 } as const
+export const STATW = {
+  reserve: 8,
+  reserveLen: 9,
+  procId: 10,
+  fcinfo: 11,
+  codecLen: 12,
+  datum: 13,
+  /** bytes of a plpy op's result written in the codec buffer, when the op returns the buffer itself */
+  opResultLen: 14,
+} as const
 
 /** Call status in stat[0] (native/call.c S_*). */
 export const S = {

@@ -25,7 +25,7 @@ describe('plpy.spiexceptions', () => {
 import sys
 sys.path[:0] = [${JSON.stringify(path.join(ROOT, 'src/plpy-shim/python'))}]
 import types
-sys.modules['_pyglite'] = types.SimpleNamespace(PgError=Exception, jscall=None, in_call=None)
+sys.modules['_pyglite'] = types.SimpleNamespace(PgError=Exception, jscall=None, in_call=None, ResultBase=object)
 from plpy import spiexceptions as s
 from _plpy.exc import SPIError
 print(len(s.CONDITIONS), s.DivisionByZero.sqlstate, s.by_sqlstate['23505'].__name__,

@@ -43,16 +43,13 @@ def _release(op, handle):
     _pending_release.append((op, handle))
 
 
-class PLyResult:
-    """The result of plpy.execute / cursor.fetch: a list of row dicts with the command's metadata."""
+class PLyResult(_pyglite.ResultBase):
+    """The result of plpy.execute / cursor.fetch: a list of row dicts with the command's metadata.
+    PLyResult(status, nrows, rows or None, desc); construction, len(), [i], [i] = v, del and iteration
+    are C (native/result.c), as in plpy_resultobject.c: a loop over plpy.execute runs no Python frame
+    for them."""
 
-    __slots__ = ("_status", "_nrows", "_rows", "_desc")
-
-    def __init__(self, status, nrows, rows, desc):
-        self._status = status
-        self._nrows = nrows
-        self._rows = rows
-        self._desc = desc
+    __slots__ = ()
 
     def nrows(self):
         return self._nrows
@@ -75,29 +72,12 @@ class PLyResult:
     def coltypmods(self):
         return self._tupdesc(2)
 
-    def __len__(self):
-        return len(self._rows)
-
-    def __getitem__(self, item):
-        return self._rows[item]
-
-    def __setitem__(self, item, value):
-        self._rows[item] = value
-
-    def __delitem__(self, item):
-        # PL/Python's mp_ass_subscript passes the NULL "value" of a deletion on to PyObject_SetItem
-        raise SystemError("null argument to internal routine")
-
-    def __iter__(self):
-        return iter(self._rows)
-
     def __str__(self):
         return "<PLyResult status=%s nrows=%s rows=%s>" % (self._status, self._nrows, self._rows)
 
 
 def _result(r):
-    status, nrows, rows, desc = r
-    return PLyResult(status, nrows, rows if rows is not None else [], desc)
+    return PLyResult(*r)
 
 
 class PLyPlan:
@@ -247,10 +227,10 @@ def _execute_plan(plan, values, limit):
         _flush_pending()
     args = _args_bytes(plan, values, "execute")
     try:
-        status, nrows, rows, desc = _jscall("execute_plan", plan._id, args, limit)
+        r = _jscall("execute_plan", plan._id, args, limit)
     except _PgError as e:
         raise spi_error(e.args[0]) from None
-    return PLyResult(status, nrows, rows if rows is not None else [], desc)
+    return PLyResult(*r)
 
 
 def _cursor_plan(plan, values):
@@ -267,10 +247,10 @@ def execute(query=_MISSING, arg2=_MISSING, arg3=_MISSING, *more):
             _flush_pending()
         args = _args_bytes(query, arg2, "execute")
         try:
-            status, nrows, rows, desc = _jscall("execute_plan", query._id, args, limit)
+            r = _jscall("execute_plan", query._id, args, limit)
         except _PgError as e:
             raise spi_error(e.args[0]) from None
-        return PLyResult(status, nrows, rows if rows is not None else [], desc)
+        return PLyResult(*r)
     if isinstance(query, str) and arg3 is _MISSING and "\x00" not in query:
         try:
             limit = 0 if arg2 is _MISSING else _limit(arg2)
@@ -280,10 +260,10 @@ def execute(query=_MISSING, arg2=_MISSING, arg3=_MISSING, *more):
             if _pending_release:
                 _flush_pending()
             try:
-                status, nrows, rows, desc = _jscall("execute", query, limit)
+                r = _jscall("execute", query, limit)
             except _PgError as e:
                 raise spi_error(e.args[0]) from None
-            return PLyResult(status, nrows, rows if rows is not None else [], desc)
+            return PLyResult(*r)
     raise Error("plpy.execute expected a query or a plan")
 
 
