@@ -98,7 +98,7 @@ async function serve(config: Config, events: ServerEvents, lock: DataDirLock): P
     tls: secureContext,
     log: logger('wire'),
     resolveDatabase: (name) => databases.resolve(name),
-    lookupRole: (db, name) => databases.lookupRole(db, name),
+    lookupRole: (_db, name) => databases.lookupRole(name),
     databases,
     cancel(pid, secret) {
       const c = byPid.get(pid)
@@ -156,6 +156,7 @@ async function serve(config: Config, events: ServerEvents, lock: DataDirLock): P
         clearTimeout(grace)
         clearTimeout(drop)
         await stopped
+        await databases.listed()
         databases.stop()
         await engine.close()
         lock.release()

@@ -6,18 +6,20 @@ import path from 'node:path'
 
 /** The initial database: its cluster holds the roles (pg_authid) every connection authenticates against. */
 export const AUTHORITY_DB = 'postgres'
-/** A cluster fresh from initdb, copied by CREATE DATABASE (never opened by the engine). */
+/** A cluster from initdb, copied by CREATE DATABASE; the engine opens it for connections to template1. */
 export const TEMPLATE_DIR = '.template'
 /** The registry of created databases (JSON), written atomically. */
 export const REGISTRY_FILE = 'databases.json'
 
 /**
  * The cluster directory of a database, relative to the data directory. The initial database keeps the
- * plain name `postgres` (data directories made before CREATE DATABASE existed); others get `db-<hex of the
+ * plain name `postgres`, template1 is the template cluster (data directories made before CREATE DATABASE existed); others get `db-<hex of the
  * name>`: any name PostgreSQL accepts (quotes, slashes, dots, non-ASCII) maps to a safe, unique file name.
  */
 export function clusterDir(name: string): string {
   if (name === AUTHORITY_DB) return AUTHORITY_DB
+  // template1 is the template cluster's own template1: what users put there, new databases get
+  if (name === 'template1') return TEMPLATE_DIR
   return `db-${Buffer.from(name, 'utf8').toString('hex')}`
 }
 

@@ -7,6 +7,7 @@ import path from 'node:path'
 import type { Engine } from '../engine/client.js'
 import { logger } from '../log.js'
 import type { RoleRow } from '../wire/auth.js'
+import { StartupError } from '../wire/startup.js'
 import { runHelper } from './helper.js'
 import {
   AUTHORITY_DB,
@@ -75,6 +76,8 @@ export class DatabaseManager {
   private readonly busy = new Set<string>()
   private readonly idleTimers = new Map<string, NodeJS.Timeout>()
   private template: Promise<void> | undefined
+  /** statements for the initial database's pg_database, run one after the other (see listInAuthority) */
+  private authorityQueue: Promise<void> = Promise.resolve()
 
   constructor(
     private readonly dataDir: string,
@@ -89,7 +92,7 @@ export class DatabaseManager {
 
   /** The database a client may connect to by this name, or null (3D000). */
   resolve(name: string): string | null {
-    if (name === AUTHORITY_DB) return name
+    if (name === AUTHORITY_DB || name === 'template1') return name
     return this.entries.has(name) && !this.busy.has(name) ? name : null
   }
 
@@ -139,11 +142,10 @@ export class DatabaseManager {
   // ------------------------------------------------------------------ roles
 
   /**
-   * The login role: authenticated against the initial database's pg_authid (the only place passwords
-   * live); in another database the role is created (or its attributes refreshed) in that database's
-   * cluster and its OID there is the one the session uses.
+   * The login role, from the initial database's pg_authid (the only place passwords live), whatever
+   * database the client asked for: nothing is opened for a client that has not authenticated.
    */
-  async lookupRole(db: string, name: string): Promise<RoleRow | null> {
+  async lookupRole(name: string): Promise<RoleRow | null> {
     const r = await this.engine.queryRows(
       AUTHORITY_DB,
       `SELECT oid, rolname, rolsuper, rolcanlogin, rolpassword, COALESCE(rolvaliduntil < now(), false)
@@ -159,8 +161,18 @@ export class DatabaseManager {
       password: row[4] ?? null,
       expired: row[5] === 't',
     }
-    if (db === AUTHORITY_DB || !this.entries.has(db)) return role
-    return { ...role, oid: await this.ensureRole(db, name) }
+    return role
+  }
+
+  /**
+   * The OID the session of an authenticated role uses in `db`: in another database than the initial one
+   * the role is created there (or its attributes refreshed) first.
+   */
+  async roleOid(db: string, name: string, authorityOid: number): Promise<number> {
+    if (db === AUTHORITY_DB) return authorityOid
+    if (db === 'template1') await this.ensureTemplate()
+    if (this.busy.has(db)) throw new StartupError('3D000', `database "${db}" does not exist`)
+    return this.ensureRole(db, name)
   }
 
   /** Make role `name` exist in `db`'s cluster with the authority's attributes; its OID there. */
@@ -185,7 +197,10 @@ export class DatabaseManager {
       AUTHORITY_DB,
       `SELECT rolname, ${ROLE_COLUMNS} FROM pg_catalog.pg_authid WHERE oid >= 16384 ORDER BY oid`,
     )
-    const out = roles.map((r) => `CREATE ROLE ${quoteIdent(r.rolname!)} WITH ${attrs(r)}`)
+    // template1 may have some of them already (made there on connect): each in a DO block that tolerates that
+    const tolerant = (sql: string) =>
+      `DO $pyglite$ BEGIN ${sql}; EXCEPTION WHEN duplicate_object THEN NULL; END $pyglite$`
+    const out = roles.map((r) => tolerant(`CREATE ROLE ${quoteIdent(r.rolname!)} WITH ${attrs(r)}`))
     const grants = await this.engine.query(
       AUTHORITY_DB,
       `SELECT r.rolname AS role, m.rolname AS member, a.admin_option, a.inherit_option, a.set_option
@@ -195,7 +210,9 @@ export class DatabaseManager {
     for (const g of grants) {
       const opt = (v: string | null | undefined) => (v === 't' ? 'TRUE' : 'FALSE')
       out.push(
-        `GRANT ${quoteIdent(g.role!)} TO ${quoteIdent(g.member!)} WITH ADMIN ${opt(g.admin_option)}, INHERIT ${opt(g.inherit_option)}, SET ${opt(g.set_option)}`,
+        tolerant(
+          `GRANT ${quoteIdent(g.role!)} TO ${quoteIdent(g.member!)} WITH ADMIN ${opt(g.admin_option)}, INHERIT ${opt(g.inherit_option)}, SET ${opt(g.set_option)}`,
+        ),
       )
     }
     return out
@@ -267,13 +284,20 @@ export class DatabaseManager {
     if (this.exists(cmd.name) || this.busy.has(cmd.name))
       throw new CommandError('42P04', `database "${cmd.name}" already exists`)
 
+    // the copy is taken from the template cluster, closed: template1 (PostgreSQL: the source database)
+    // must have no sessions
+    const onTemplate = this.clients.get('template1')?.size ?? 0
+    if (onTemplate > 0)
+      throw new CommandError('55006', 'source database "template1" is being accessed by other users', {
+        D: busyDetail(onTemplate),
+      })
     this.busy.add(cmd.name)
     const t0 = performance.now()
     const dir = path.join(this.dataDir, clusterDir(cmd.name))
     const tmp = path.join(this.dataDir, `.creating-${crypto.randomBytes(6).toString('hex')}`)
     try {
       await this.ensureTemplate()
-      await fs.promises.cp(path.join(this.dataDir, TEMPLATE_DIR), tmp, { recursive: true })
+      await this.copyTemplate(tmp)
       // the user's own statement runs in the copy (PostgreSQL checks its options, encoding, locale,
       // template), owned by the creating role unless it says OWNER; FILE_COPY is 2-3× faster than WAL_LOG
       let sql = cmd.text
@@ -292,6 +316,9 @@ export class DatabaseManager {
       // the template has no plpython3u: install it now (this opens the database in the engine, so the
       // first connection finds it ready)
       this.busy.delete(cmd.name)
+      this.listInAuthority(
+        `CREATE DATABASE ${quoteIdent(cmd.name)} OWNER ${quoteIdent(owner)} TEMPLATE template0 STRATEGY FILE_COPY`,
+      )
       await this.engine.queryRows(cmd.name, 'CREATE EXTENSION IF NOT EXISTS plpython3u')
       this.idleLater(cmd.name)
       log.info(
@@ -304,6 +331,51 @@ export class DatabaseManager {
       throw e
     } finally {
       this.busy.delete(cmd.name)
+    }
+  }
+
+  /**
+   * Keep the initial database's pg_database listing every database (psql -l, pg_dumpall's list), with an
+   * empty placeholder database (a template0 copy, ~7.5 MB) that nobody can connect to: connections by
+   * that name go to the database's own cluster. In the background, after the command answered; while a
+   * client holds a transaction on `postgres` the statement cannot run (25001) and is retried.
+   */
+  private listInAuthority(sql: string): void {
+    this.authorityQueue = this.authorityQueue.then(async () => {
+      const deadline = Date.now() + 120_000
+      for (;;) {
+        try {
+          await this.engine.queryRows(AUTHORITY_DB, sql)
+          return
+        } catch (e) {
+          const code = (e as { code?: string }).code
+          if (code !== '25001' || Date.now() > deadline) {
+            log.warn({ err: e, sql }, 'could not update the pg_database listing of "postgres"')
+            return
+          }
+          await new Promise((r) => setTimeout(r, 250))
+        }
+      }
+    })
+  }
+
+  /** Resolves when the pg_database listing in `postgres` has caught up (tests, shutdown). */
+  listed(): Promise<void> {
+    return this.authorityQueue
+  }
+
+  /** Copy the template cluster with template1 closed in the engine (nobody connects meanwhile). */
+  private async copyTemplate(to: string): Promise<void> {
+    this.busy.add('template1')
+    try {
+      const timer = this.idleTimers.get('template1')
+      if (timer) clearTimeout(timer)
+      this.idleTimers.delete('template1')
+      if (!(await this.engine.closeDatabase('template1')))
+        throw new CommandError('55006', 'source database "template1" is being accessed by other users')
+      await fs.promises.cp(path.join(this.dataDir, TEMPLATE_DIR), to, { recursive: true })
+    } finally {
+      this.busy.delete('template1')
     }
   }
 
@@ -346,10 +418,7 @@ export class DatabaseManager {
     const others = [...(this.clients.get(name) ?? [])]
     if (others.length > 0 && !cmd.force)
       throw new CommandError('55006', `database "${name}" is being accessed by other users`, {
-        D:
-          others.length === 1
-            ? 'There is 1 other session using the database.'
-            : `There are ${others.length} other sessions using the database.`,
+        D: busyDetail(others.length),
       })
     this.busy.add(name)
     try {
@@ -368,6 +437,7 @@ export class DatabaseManager {
       }
       this.entries.delete(name)
       writeRegistry(this.dataDir, [...this.entries.values()])
+      this.listInAuthority(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`)
       await fs.promises.rm(path.join(this.dataDir, clusterDir(name)), { recursive: true, force: true })
       log.info({ db: name }, 'dropped a database')
       return { ok: true, tag: 'DROP DATABASE', notices: [] }
@@ -375,6 +445,13 @@ export class DatabaseManager {
       this.busy.delete(name)
     }
   }
+}
+
+/** errdetail_busy_db */
+function busyDetail(n: number): string {
+  return n === 1
+    ? 'There is 1 other session using the database.'
+    : `There are ${n} other sessions using the database.`
 }
 
 function pick(fields: Record<string, string>): Record<string, string> {

@@ -212,6 +212,8 @@ export class Connection {
     if (!role) throw new StartupError('28000', `role "${p.user}" does not exist`)
     if (!role.canLogin) throw new StartupError('28000', `role "${p.user}" is not permitted to log in`)
     if (!db) throw new StartupError('3D000', `database "${p.database}" does not exist`)
+    // only now, authenticated: the role is made to exist in the target database's cluster (src/databases)
+    const oid = this.ctx.databases ? await this.ctx.databases.roleOid(db, role.name, role.oid) : role.oid
     this.db = db
     this.sid = this.ctx.nextSid()
     this.secret = crypto.randomBytes(4).readInt32BE(0) // unguessable: it is what authorizes a cancel
@@ -219,7 +221,7 @@ export class Connection {
       {
         sid: this.sid,
         db,
-        login: { oid: role.oid, name: role.name, superuser: role.superuser },
+        login: { oid, name: role.name, superuser: role.superuser },
         settings: p.settings,
       },
       this.sink(),

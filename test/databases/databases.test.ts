@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startServer, type TestServer } from '../helpers/server.js'
+import { ROOT, startServer, type TestServer } from '../helpers/server.js'
 
 let srv: TestServer
 
@@ -168,6 +168,51 @@ describe('CREATE DATABASE and connecting to it', () => {
     )
     await withClient('postgres', (c) => c.query('DROP DATABASE by_maker'), 'maker')
   })
+})
+
+describe('template1, the pg_database listing, pg_dumpall', () => {
+  it('serves template1 as the template new databases copy, refusing CREATE DATABASE while it is in use', async () => {
+    await withClient('template1', async (t) => {
+      expect((await t.query('SELECT current_database() AS d')).rows).toEqual([{ d: 'template1' }])
+      await t.query("CREATE TABLE from_template AS SELECT 'inherited' AS v")
+      await withClient('postgres', async (c) => {
+        const e = await failure(c, 'CREATE DATABASE while_busy')
+        expect([e.code, e.message, e.detail]).toEqual([
+          '55006',
+          'source database "template1" is being accessed by other users',
+          'There is 1 other session using the database.',
+        ])
+      })
+    })
+    await withClient('postgres', (c) => c.query('CREATE DATABASE from_tpl'))
+    expect(psql('from_tpl', 'SELECT v FROM from_template')).toBe('inherited')
+    await withClient('postgres', (c) => c.query('CREATE DATABASE from_tpl0 TEMPLATE template0'))
+    expect(psql('from_tpl0', "SELECT to_regclass('from_template') IS NULL")).toBe('t')
+    await withClient('template1', (t) => t.query('DROP TABLE from_template'))
+    await withClient('postgres', (c) => c.query('DROP DATABASE from_tpl0'))
+  })
+
+  it("lists every database in postgres's pg_database, and pg_dumpall dumps them all", async () => {
+    const listed = () =>
+      psql(
+        'postgres',
+        "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE datname LIKE 'from_tpl%'",
+      )
+    const deadline = Date.now() + 20_000
+    while (listed() !== 'from_tpl' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+    expect(listed()).toBe('from_tpl')
+    await withClient('from_tpl', (c) => c.query("CREATE TABLE dumped AS SELECT 'in from_tpl' AS v"))
+    const bin = execFileSync('bash', [path.join(ROOT, 'scripts/get-pg18-client.sh')], {
+      encoding: 'utf8',
+    }).trim()
+    const dump = execFileSync(path.join(bin, 'pg_dumpall'), ['-d', url('postgres')], { encoding: 'utf8' })
+    expect(dump).toMatch(/^\\connect template1$/m)
+    expect(dump).toMatch(/^CREATE DATABASE from_tpl WITH TEMPLATE = template0 /m)
+    expect(dump).toMatch(/^ALTER DATABASE from_tpl OWNER TO postgres;$/m)
+    expect(dump).toMatch(/^\\connect from_tpl$/m)
+    expect(dump).toContain('in from_tpl')
+    await withClient('postgres', (c) => c.query('DROP DATABASE from_tpl'))
+  }, 120_000)
 })
 
 describe('the extended query protocol (Parse/Bind/Execute/Sync, as pgJDBC sends it)', () => {
