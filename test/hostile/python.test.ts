@@ -43,6 +43,27 @@ describe('misbehaving Python', () => {
     await othersUnaffected()
   })
 
+  it('a raised recursion limit is clamped: recursion through C ends in RecursionError, not a crash', async () => {
+    await fn(
+      c,
+      'c_deep(n int) RETURNS text',
+      `import sys
+sys.setrecursionlimit(10_000_000)
+def f(k):
+    return 0 if k == 0 else 1 + list(map(f, [k - 1]))[0]
+limit = sys.getrecursionlimit()
+try:
+    return '%d %d' % (limit, f(n))
+finally:
+    sys.setrecursionlimit(1000)`,
+    )
+    expect(await value(c, 'SELECT c_deep(20000)')).toBe('50000 20000')
+    // 900 000 levels through map() overflowed the engine's 256 MB stack (SIGSEGV) before the clamp
+    const e = await failure(c, 'SELECT c_deep(900000)')
+    expect([e.code, e.message]).toEqual(['38000', 'RecursionError: maximum recursion depth exceeded'])
+    await othersUnaffected()
+  })
+
   it('memory blow-up: MemoryError at the cap, memory given back, later calls work', async () => {
     await fn(
       c,

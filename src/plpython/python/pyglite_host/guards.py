@@ -15,6 +15,10 @@ deviations, documented in docs/hostile.md:
   session's engine, the same data files and client sockets). subprocess still works (it does not use
   os.fork). signal.signal() refuses the signals the server itself handles (SIGINT/SIGTERM for shutdown,
   SIGUSR2 for cancel, SIGSEGV/SIGBUS for wasm bounds checks, ...); others (SIGALRM) are the function's.
+- sys.setrecursionlimit() is clamped to MAX_RECURSION_LIMIT: Python 3.11 checks only its own frame
+  count, and recursion that passes through C (map, sorted keys, __repr__, ...) takes native stack per
+  level; the engine thread has 256 MB (src/engine/client.ts), which map-recursion exhausted between 400 000
+  and 800 000 levels, killing the server with SIGSEGV. 50 000 leaves room for frames ten times larger.
 - Threads that are still running when the server stops are not waited for (PostgreSQL does not call
   Py_Finalize at backend exit either); Python's own shutdown would join them forever.
 - PYGLITE_PYTHON_MEMORY_LIMIT caps the memory Python allocates (native/memlimit.c); by default half of
@@ -31,6 +35,7 @@ import threading
 import _pyglite
 
 STD_FDS = (0, 1, 2)
+MAX_RECURSION_LIMIT = 50_000
 THREAD_GRACE_SECONDS = 1.0
 
 
@@ -102,6 +107,16 @@ def _guard_signal(real_signal):
 
     signal_.__name__ = "signal"
     return signal_
+
+
+def _clamped_recursion_limit(real_set):
+    def setrecursionlimit(limit):
+        if isinstance(limit, int) and limit > MAX_RECURSION_LIMIT:
+            limit = MAX_RECURSION_LIMIT
+        return real_set(limit)
+
+    setrecursionlimit._pyglite_clamp = True
+    return setrecursionlimit
 
 
 class _ServerStream(io.TextIOWrapper):
@@ -187,6 +202,8 @@ def install(memory_limit=None):
         guarded = _guard_signal(signal.signal)
         guarded._pyglite_guard = True
         signal.signal = guarded
+    if not getattr(sys.setrecursionlimit, "_pyglite_clamp", False):
+        sys.setrecursionlimit = _clamped_recursion_limit(sys.setrecursionlimit)
     sys.stdin = _server_stream(0, "r", sys.stdin)
     sys.stdout = _server_stream(1, "w", sys.stdout)
     sys.stderr = _server_stream(2, "w", sys.stderr)
