@@ -33,6 +33,9 @@ export class EngineSession {
   /** inputs run so far (an idle timer belongs to the idle period after one of them) */
   turns = 0
   idleTimer: ReturnType<typeof setTimeout> | undefined
+  /** temp relations it created (pg_class oids; see temps.ts) */
+  readonly temps = new Set<number>()
+  tempsPending = false
   /** LISTEN channels (committed) */
   readonly channels = new Set<string>()
 

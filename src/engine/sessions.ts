@@ -7,6 +7,7 @@ import { concat, copyFail, query, sync } from './frontend.js'
 import { type ResetEntry, SRC } from './gucs.js'
 import type { Login } from './protocol.js'
 import { type EngineSession, SqlError } from './session.js'
+import { dropTempsSql } from './temps.js'
 
 function fatalFields(e: PgError): Record<string, string> {
   const f: Record<string, string> = { S: 'FATAL', V: 'FATAL', C: e.sqlstate, M: e.message }
@@ -94,6 +95,8 @@ export function closeSession(b: Backend, s: EngineSession): void {
       if (!shared) cleanup.push(query(`UNLISTEN "${c.replace(/"/g, '""')}"`))
     }
     s.channels.clear()
+    const drop = dropTempsSql(s)
+    if (drop) cleanup.push(query(drop))
     // DEALLOCATE ALL empties its statement table (kept for reuse); an empty Query drops the unnamed one
     cleanup.push(query('DEALLOCATE ALL'), query(''))
     b.runCollect((io) => b.io.exec(concat(cleanup), io))

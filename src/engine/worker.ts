@@ -24,6 +24,7 @@ import {
 } from './protocol.js'
 import { type EngineSession, SqlError } from './session.js'
 import { closeSession, openSession } from './sessions.js'
+import { claimTemps, mayCreateTemp } from './temps.js'
 import { cancelFirstCommand, IDLE_IN_TRANSACTION_FATAL, rewordTimeout } from './timeouts.js'
 import { besideHolder, joinBytes, runnable } from './turns.js'
 
@@ -295,6 +296,7 @@ function input(sid: number, first: Uint8Array): void {
   clearTimeout(s.idleTimer)
   s.turns++
   if (trackListen(s, data)) backend.listenDirty = true
+  const temps = mayCreateTemp(data)
   const heap = backend.inst.heap
   const cancelFlag = heap.M._QueryCancelPending as number
   const out = new Output(sid, ctl, post, queue, drainPort, fatal, () => {
@@ -340,6 +342,15 @@ function input(sid: number, first: Uint8Array): void {
       closeEngineSession(backend, sid)
     }
     if (backend.listenDirty && s.status === 'I' && !s.closed && !terminate) reconcileListen(backend)
+    if (temps && !s.closed && !terminate) s.tempsPending = true
+    if (s.tempsPending && s.status === 'I' && !s.closed && !terminate) {
+      s.tempsPending = false
+      try {
+        claimTemps(backend, s)
+      } catch (e) {
+        log.warn({ err: e }, 'temp relation tracking failed')
+      }
+    }
     host.native.execEnd()
     executing = 0
     out.finish(data.length, terminate)
