@@ -89,6 +89,7 @@ async function serve(config: Config, events: ServerEvents, lock: DataDirLock): P
       : null
 
   const databases = new DatabaseManager(config.dataDir, engine)
+  await databases.reconcile()
   const connections = new Set<Connection>()
   const byPid = new Map<number, Connection>()
   let sid = 0

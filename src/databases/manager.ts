@@ -359,6 +359,24 @@ export class DatabaseManager {
     })
   }
 
+  /**
+   * At start: placeholders missing from postgres's pg_database (a crash between CREATE DATABASE and its
+   * placeholder) are made. Names listed there but not in the registry are left alone (they may be
+   * databases made inside that cluster before pyglite answered CREATE DATABASE itself).
+   */
+  async reconcile(): Promise<void> {
+    const have = new Set(
+      (await this.engine.query(AUTHORITY_DB, 'SELECT datname FROM pg_catalog.pg_database')).map(
+        (r) => r.datname,
+      ),
+    )
+    for (const e of this.entries.values())
+      if (!have.has(e.name))
+        this.listInAuthority(
+          `CREATE DATABASE ${quoteIdent(e.name)} OWNER ${quoteIdent(e.owner)} TEMPLATE template0 STRATEGY FILE_COPY`,
+        )
+  }
+
   /** Resolves when the pg_database listing in `postgres` has caught up (tests, shutdown). */
   listed(): Promise<void> {
     return this.authorityQueue

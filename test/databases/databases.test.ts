@@ -311,6 +311,9 @@ describe('lifetime', () => {
     srv = await startServer({ dataDir: srv.dataDir })
     expect(psql('Kept DB/ü', 'SELECT v, current_database() FROM k')).toBe('kept|Kept DB/ü')
     expect(psql('app_one', 'SELECT count(*) FROM t')).toBe('2')
+    expect(
+      psql('postgres', "SELECT count(*) FROM pg_database WHERE datname IN ('Kept DB/ü', 'app_one')"),
+    ).toBe('2')
     expect(fs.existsSync(path.join(srv.dataDir, 'databases.json'))).toBe(true)
   }, 120_000)
 })
