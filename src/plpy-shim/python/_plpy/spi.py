@@ -245,7 +245,17 @@ def execute(query=_MISSING, arg2=_MISSING, arg3=_MISSING, *more):
         limit = 0 if arg3 is _MISSING else _limit(arg3)
         if _pending_release:
             _flush_pending()
-        args = _args_bytes(query, arg2, "execute")
+        # one int32 argument of an int plan (a loop's usual call) without the _args_bytes frame
+        if (
+            query._int1
+            and type(arg2) is list
+            and len(arg2) == 1
+            and type(arg2[0]) is int
+            and -0x80000000 <= arg2[0] <= 0x7FFFFFFF
+        ):
+            args = arg2[0]
+        else:
+            args = _args_bytes(query, arg2, "execute")
         try:
             r = _jscall("execute_plan", query._id, args, limit)
         except _PgError as e:
