@@ -53,6 +53,8 @@ export interface Procedure {
   row: ProcRow
   isProcedure: boolean
   contextText: string
+  /** no codec arguments, a fixed result type that no catalog change can alter: runtime.invokePlain */
+  plain: boolean
   /** the result is text/varchar converted natively (RET_KIND 8): JS reserves its chunk before the call */
   textResult: boolean
   /** argument indexes that go through the codec */
@@ -239,6 +241,7 @@ export class ProcedureCache {
           ? 'PL/Python anonymous code block'
           : `PL/Python ${isProcedure ? 'procedure' : 'function'} "${row.name}"`,
       textResult: retkind === RET_KIND[OID.TEXT],
+      plain: !recordResult && !dependsOnCatalog(desc) && !argkinds.includes(A_CODEC) && !isProcedure,
       codecArgs: argkinds.flatMap((k, i) => (k === A_CODEC ? [i] : [])),
       argkinds,
       recordResult,
