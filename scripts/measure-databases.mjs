@@ -91,6 +91,10 @@ if (process.env.REF_URL) {
   await ref.end()
 }
 results.templateInitMs = Number(/"ms":(\d+),"msg":"initialised the template cluster"/.exec(out)?.[1])
+// per CREATE DATABASE: total and the helper thread's part (copy, PGlite start, roles, CREATE DATABASE)
+results.createLog = [...out.matchAll(/"ms":(\d+),"helperMs":(\d+),"msg":"created a database"/g)].map(
+  (m) => `${m[1]} (helper ${m[2]})`,
+)
 proc.kill('SIGTERM')
 await new Promise((r) => proc.once('exit', r))
 fs.rmSync(dataDir, { recursive: true, force: true })
