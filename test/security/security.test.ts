@@ -9,6 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fields, message, RawClient, startupPacket } from '../helpers/raw.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 
 const SUPER_PW = 'Super-secret-0'
@@ -178,6 +179,66 @@ describe('roles and privileges', () => {
     const out = srv.output()
     expect(out).toContain('"msg":"connection authorized"') // the log is there, at trace level
     for (const s of SECRETS) expect(out, s).not.toContain(s)
+  })
+
+  it('malformed SCRAM exchanges never authenticate and end in FATAL; the server lives on', async () => {
+    const i32 = (n: number) => {
+      const b = Buffer.alloc(4)
+      b.writeInt32BE(n)
+      return b
+    }
+    const initial = (mech: string, data: Buffer | null) =>
+      message(
+        'p',
+        Buffer.concat([Buffer.from(`${mech}\0`), data ? Buffer.concat([i32(data.length), data]) : i32(-1)]),
+      )
+    const first = (s: string | Buffer) => initial('SCRAM-SHA-256', Buffer.from(s))
+    const cases: Array<[string, Buffer[]]> = [
+      ['unknown mechanism', [initial('SCRAM-SHA-1', Buffer.from('n,,n=,r=abc'))]],
+      ['no data', [initial('SCRAM-SHA-256', null)]],
+      ['garbage', [first('garbage')]],
+      [
+        'length past the end',
+        [message('p', Buffer.concat([Buffer.from('SCRAM-SHA-256\0'), i32(0x7fffffff), Buffer.from('x')]))],
+      ],
+      ['channel binding without TLS', [first('p=tls-server-end-point,,n=,r=abc')]],
+      ['invalid UTF-8 nonce', [first(Buffer.from([...Buffer.from('n,,n=,r='), 0xff, 0xfe]))]],
+      ['empty message', [message('p')]],
+      [
+        'wrong nonce in the final message',
+        [first('n,,n=,r=abcdefgh'), message('p', 'c=biws,r=wrong,p=AAAA')],
+      ],
+      ['binary final message', [first('n,,n=,r=abcdefgh'), message('p', Buffer.from([0xff, 0, 1, 2]))]],
+      [
+        'a forged proof',
+        [
+          first('n,,n=,r=abcdefgh'),
+          message('p', `c=biws,r=abcdefgh,p=${Buffer.alloc(32).toString('base64')}`),
+        ],
+      ],
+      ['a query instead', [message('Q', 'SELECT 1\0')]],
+    ]
+    for (const [label, msgs] of cases) {
+      const c = await RawClient.connect(srv.port)
+      c.write(startupPacket({ user: 'alice', database: 'postgres' }))
+      const seen: string[] = []
+      let fatal: Record<string, string> | undefined
+      for (let step = 0; ; step++) {
+        const m = await c.next(10_000)
+        if (!m) break
+        if (m.type === 'R') {
+          const code = m.body.readInt32BE(0)
+          seen.push(`R${code}`)
+          expect(code, label).not.toBe(0) // never AuthenticationOk
+          // answer each challenge with the case's next message; when they run out, a wrong final message
+          c.write(msgs[step] ?? message('p', 'c=biws,r=x,p=AAAA'))
+        } else if (m.type === 'E') fatal = fields(m.body)
+      }
+      expect(fatal?.S, label).toBe('FATAL')
+      expect(['08P01', '28P01'], `${label}: ${JSON.stringify(fatal)}`).toContain(fatal?.C)
+      expect(seen[0], label).toBe('R10')
+    }
+    expect(ok(srv.port, 'alice', 'alice-secret-1', 'SELECT current_user')).toBe('alice')
   })
 
   it('md5 and cleartext password logins (right and wrong) log no password either', async () => {
