@@ -35,11 +35,14 @@ export function findDatabaseCommand(data: Uint8Array): FoundCommand | null {
         const command = parseDatabaseCommand(dec.decode(data.subarray(o + 5, end - 1)))
         if (command) return { start: o, end, command, extended: false }
       } else {
+        // Parse: statement name, query text (both NUL-terminated inside the message), parameter types.
+        // Declared parameter types do not matter: a database command has no $n (the lexer gives up on '$').
         const name = data.indexOf(0, o + 5)
-        const text = data.indexOf(0, name + 1)
-        const nparams = (data[text + 1]! << 8) | data[text + 2]!
-        const command = nparams === 0 ? parseDatabaseCommand(dec.decode(data.subarray(name + 1, text))) : null
-        if (command) return { start: o, end: extendedEnd(data, end), command, extended: true }
+        const text = name < 0 ? -1 : data.indexOf(0, name + 1)
+        if (text > 0 && text < end) {
+          const command = parseDatabaseCommand(dec.decode(data.subarray(name + 1, text)))
+          if (command) return { start: o, end: extendedEnd(data, end), command, extended: true }
+        }
       }
     }
     o = end

@@ -200,7 +200,10 @@ function parseDrop(t: Token[]): DropDatabase | null {
   if (!isName(nameTok)) return null
   i++
   let force = false
-  if (t[i]?.kind === 'word' && t[i]!.value === 'with') i++
+  const withWord = t[i]?.kind === 'word' && t[i]!.value === 'with'
+  if (withWord) i++
+  // gram.y: DROP DATABASE name opt_with '(' drop_option_list ')': WITH alone is a syntax error
+  if (withWord && t[i]?.value !== '(') return null
   if (t[i]?.value === '(') {
     i++
     for (;;) {
