@@ -1,13 +1,16 @@
 // Opening and closing a client session on a shared backend: its stored and start-up settings (as
 // InitPostgres applies them), and on disconnect everything it left behind (a COPY, a batch, a transaction,
 // prepared statements).
+
+import { logger } from '../log.js'
 import type { Backend } from './backend.js'
 import type { PgError } from './elog.js'
 import { concat, copyFail, query, sync } from './frontend.js'
 import { type ResetEntry, SRC } from './gucs.js'
+import { reconcile } from './notify.js'
 import type { Login } from './protocol.js'
 import { type EngineSession, SqlError } from './session.js'
-import { dropTempsSql } from './temps.js'
+import { claimTemps, dropTempsSql } from './temps.js'
 
 function fatalFields(e: PgError): Record<string, string> {
   const f: Record<string, string> = { S: 'FATAL', V: 'FATAL', C: e.sqlstate, M: e.message }
@@ -109,5 +112,36 @@ export function closeSession(b: Backend, s: EngineSession): void {
     if (table) b.tablePool.push(table)
     h[b.statics.preparedQueries >> 2] = 0
     h[b.statics.unnamedStatement >> 2] = 0
+  }
+}
+
+const log = logger('sessions')
+
+/**
+ * Bookkeeping after a session's turn, once it is idle: make the backend listen on exactly the union of the
+ * sessions' channels after LISTEN/UNLISTEN/DISCARD (notify.ts), and claim the temp relations it created
+ * (temps.ts). `mayHaveTemps`: its input mentioned "temp".
+ */
+export function afterTurn(b: Backend, s: EngineSession, mayHaveTemps: boolean): void {
+  if (mayHaveTemps) s.tempsPending = true
+  if (s.status !== 'I') return
+  if (b.listenDirty) {
+    try {
+      const actual = b.exec('SELECT pg_catalog.pg_listening_channels()').rows.map((r) => r[0] ?? '')
+      const sql = reconcile(actual, b.sessions.values())
+      if (sql.length > 0) b.execAll(sql)
+      b.listenDirty = false
+      b.listening = [...b.sessions.values()].some((x) => x.channels.size > 0)
+    } catch (e) {
+      log.warn({ err: e }, 'LISTEN reconciliation failed')
+    }
+  }
+  if (s.tempsPending) {
+    s.tempsPending = false
+    try {
+      claimTemps(b, s)
+    } catch (e) {
+      log.warn({ err: e }, 'temp relation tracking failed')
+    }
   }
 }

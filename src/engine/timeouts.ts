@@ -1,8 +1,11 @@
 // Cancel and timeouts as a client of one shared backend sees them: the statement-timeout wording of a
 // cancelled statement, the answer to a CancelRequest for a command still waiting for its turn, and the
 // idle_in_transaction_session_timeout FATAL (postgres.c ProcessInterrupts, PostgresMain's ReadCommand wait).
+
+import type { Backend } from './backend.js'
 import { B } from './backend-stream.js'
 import { concat } from './frontend.js'
+import type { WorkItem } from './protocol.js'
 
 const enc = new TextEncoder()
 const USER = enc.encode('Mcanceling statement due to user request\u0000')
@@ -106,4 +109,26 @@ export function cancelFirstCommand(
   })
   const rfq = new Uint8Array([B.ReadyForQuery, 0, 0, 0, 5, status === 'I' ? 0x49 : 0x45])
   return { answer: concat([err, rfq]), consumed: end }
+}
+
+/**
+ * Take the first command of session `sid` out of the queue if it waits for its turn behind another
+ * session's transaction; returns the answer to send it (57014), or null if it does not wait.
+ */
+export function takeWaitingCommand(
+  queue: WorkItem[],
+  sid: number,
+  backendOf: (m: WorkItem) => Backend | undefined,
+): { answer: Uint8Array; consumed: number } | null {
+  const i = queue.findIndex((m) => m.t === 'input' && m.sid === sid)
+  const m = queue[i]
+  if (m?.t !== 'input') return null
+  const backend = backendOf(m)
+  const s = backend?.sessions.get(sid)
+  if (!backend || !s || !backend.holder || backend.holder === s) return null // not waiting: it runs next
+  const cut = cancelFirstCommand(m.data, s.status)
+  if (!cut) return null
+  if (cut.consumed < m.data.length) queue[i] = { t: 'input', sid, data: m.data.slice(cut.consumed) }
+  else queue.splice(i, 1)
+  return cut
 }

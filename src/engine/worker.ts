@@ -11,7 +11,7 @@ import { type PythonHost, startPythonHost } from '../plpython/host.js'
 import { Backend } from './backend.js'
 import { isLongjmp } from './elog.js'
 import { Instance } from './instance.js'
-import { type Delivery, reconcile, routeNotifications, trackListen } from './notify.js'
+import { type Delivery, routeNotifications, trackListen } from './notify.js'
 import { Output } from './output.js'
 import { BackendExited, socketCallbackRecorder } from './pgio.js'
 import {
@@ -23,9 +23,9 @@ import {
   type WorkItem,
 } from './protocol.js'
 import { type EngineSession, SqlError } from './session.js'
-import { closeSession, openSession } from './sessions.js'
-import { claimTemps, mayCreateTemp } from './temps.js'
-import { cancelFirstCommand, IDLE_IN_TRANSACTION_FATAL, rewordTimeout } from './timeouts.js'
+import { afterTurn, closeSession, openSession } from './sessions.js'
+import { mayCreateTemp } from './temps.js'
+import { IDLE_IN_TRANSACTION_FATAL, rewordTimeout, takeWaitingCommand } from './timeouts.js'
 import { besideHolder, joinBytes, runnable } from './turns.js'
 
 const config = workerData as EngineConfig
@@ -127,16 +127,8 @@ let executing = 0
 /** A CancelRequest for a session that waits for its turn: its first waiting command fails with 57014. */
 function cancelWaiting(sid: number): void {
   if (sid === executing) return
-  const i = queue.findIndex((m) => m.t === 'input' && m.sid === sid)
-  const m = queue[i]
-  if (m?.t !== 'input') return
-  const backend = backendOf(m)
-  const s = backend?.sessions.get(sid)
-  if (!backend || !s || !backend.holder || backend.holder === s) return // not waiting: it runs next
-  const cut = cancelFirstCommand(m.data, s.status)
+  const cut = takeWaitingCommand(queue, sid, backendOf)
   if (!cut) return
-  if (cut.consumed < m.data.length) queue[i] = { t: 'input', sid, data: m.data.slice(cut.consumed) }
-  else queue.splice(i, 1)
   Atomics.add(ctl, CTL.OUT_INFLIGHT, cut.answer.length)
   post({ t: 'out', sid, data: cut.answer, consumed: cut.consumed }, [cut.answer.buffer as ArrayBuffer])
 }
@@ -341,16 +333,7 @@ function input(sid: number, first: Uint8Array): void {
       terminate = true
       closeEngineSession(backend, sid)
     }
-    if (backend.listenDirty && s.status === 'I' && !s.closed && !terminate) reconcileListen(backend)
-    if (temps && !s.closed && !terminate) s.tempsPending = true
-    if (s.tempsPending && s.status === 'I' && !s.closed && !terminate) {
-      s.tempsPending = false
-      try {
-        claimTemps(backend, s)
-      } catch (e) {
-        log.warn({ err: e }, 'temp relation tracking failed')
-      }
-    }
+    if (!s.closed && !terminate) afterTurn(backend, s, temps)
     host.native.execEnd()
     executing = 0
     out.finish(data.length, terminate)
@@ -363,19 +346,6 @@ function input(sid: number, first: Uint8Array): void {
 function deliverNotification(d: Delivery): void {
   Atomics.add(ctl, CTL.OUT_INFLIGHT, d.data.length)
   post({ t: 'out', sid: d.sid, data: d.data }, [d.data.buffer as ArrayBuffer])
-}
-
-/** Make the backend listen on exactly the union of its sessions' channels (after LISTEN/UNLISTEN/DISCARD). */
-function reconcileListen(backend: Backend): void {
-  try {
-    const actual = backend.exec('SELECT pg_catalog.pg_listening_channels()').rows.map((r) => r[0] ?? '')
-    const sql = reconcile(actual, backend.sessions.values())
-    if (sql.length > 0) backend.execAll(sql)
-    backend.listenDirty = false
-    backend.listening = [...backend.sessions.values()].some((x) => x.channels.size > 0)
-  } catch (e) {
-    log.warn({ err: e }, 'LISTEN reconciliation failed')
-  }
 }
 
 /** The backend's output stream is between messages (the next chunk starts with a message). */
