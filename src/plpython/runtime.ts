@@ -88,6 +88,7 @@ export class PlPythonRuntime implements LanguageRuntime {
   private readonly statI64: BigInt64Array
   /** Module._palloc, looked up once */
   private readonly palloc: (n: number) => number
+  private readonly pfree: (p: number) => void
   private readonly scratch: number
   /** handler entries on the JS stack (0: none of our CONTEXT frames can be live) */
   private entries = 0
@@ -115,6 +116,7 @@ export class PlPythonRuntime implements LanguageRuntime {
     this.triggers = new TriggerRuntime(this)
     this.scratch = heap.M._malloc(16) as number
     this.palloc = heap.M._palloc
+    this.pfree = heap.M._pfree
     this.statF64 = new Float64Array(host.stat.buffer, 8, 1)
     this.statI64 = new BigInt64Array(host.stat.buffer, 16, 1)
     host.native.setCodecBuffer(this.codec.buf)
@@ -263,10 +265,9 @@ export class PlPythonRuntime implements LanguageRuntime {
     const ctx = this.contexts.push(p.contextText)
     try {
       const stat = this.host.stat
-      if (p.textResult) {
-        stat[STATW.reserve] = this.palloc(TEXT_RESERVE)
-        stat[STATW.reserveLen] = TEXT_RESERVE
-      }
+      const reserve = p.textResult ? this.palloc(TEXT_RESERVE) : 0
+      stat[STATW.reserve] = reserve
+      stat[STATW.reserveLen] = TEXT_RESERVE
       const frame = this.pushFrame(p, fcinfo, false)
       try {
         this.syncMemory()
@@ -278,6 +279,8 @@ export class PlPythonRuntime implements LanguageRuntime {
         this.popFrame(frame)
       }
       const status = stat[0]!
+      // the reserved chunk holds the result exactly when the status is DATUM; otherwise give it back
+      if (reserve && status !== S.DATUM) this.pfree(reserve)
       if (status === S.NEED_CODEC) return this.invoke(p, fcinfo, false) // detoast and retry there
       // raised, not thrown: the FATAL carries this call's CONTEXT
       if (this.plpy.fatal) this.elog.raiseJs(fatalError(this))
@@ -302,10 +305,9 @@ export class PlPythonRuntime implements LanguageRuntime {
         // a text result up to TEXT_RESERVE bytes is written by C straight into this chunk (palloc'd in
         // the caller's context, where buildResult would make it; native/call.c text_reserve)
         const stat = this.host.stat
-        if (p.textResult) {
-          stat[STATW.reserve] = this.palloc(TEXT_RESERVE)
-          stat[STATW.reserveLen] = TEXT_RESERVE
-        }
+        const reserve = p.textResult ? this.palloc(TEXT_RESERVE) : 0
+        stat[STATW.reserve] = reserve
+        stat[STATW.reserveLen] = TEXT_RESERVE
         const frame = this.pushFrame(p, fcinfo, nonatomic)
         try {
           this.syncMemory()
@@ -318,6 +320,7 @@ export class PlPythonRuntime implements LanguageRuntime {
         } finally {
           this.popFrame(frame)
         }
+        if (reserve && status !== S.DATUM) this.pfree(reserve)
       }
       // raised, not thrown: the FATAL carries this call's CONTEXT
       if (this.plpy.fatal) this.elog.raiseJs(fatalError(this))
