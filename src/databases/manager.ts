@@ -313,13 +313,15 @@ export class DatabaseManager {
       await fs.promises.rename(tmp, dir)
       this.entries.set(cmd.name, { name: cmd.name, owner, created: new Date().toISOString() })
       writeRegistry(this.dataDir, [...this.entries.values()])
-      // the template has no plpython3u: install it now (this opens the database in the engine, so the
-      // first connection finds it ready)
+      // the template cluster has no plpython3u: install it now (this opens the database in the engine, so
+      // the first connection finds it ready) — except in a copy of template0, which stays pristine as in
+      // PostgreSQL (pg_regress --load-extension and restores of `pg_dump -C` create the extension themselves)
       this.busy.delete(cmd.name)
       this.listInAuthority(
         `CREATE DATABASE ${quoteIdent(cmd.name)} OWNER ${quoteIdent(owner)} TEMPLATE template0 STRATEGY FILE_COPY`,
       )
-      await this.engine.queryRows(cmd.name, 'CREATE EXTENSION IF NOT EXISTS plpython3u')
+      if (cmd.options.get('template') !== 'template0')
+        await this.engine.queryRows(cmd.name, 'CREATE EXTENSION IF NOT EXISTS plpython3u')
       this.idleLater(cmd.name)
       log.info(
         { db: cmd.name, ms: Math.round(performance.now() - t0), helperMs: Math.round(tCopy - t0) },

@@ -77,7 +77,7 @@ describe('CREATE DATABASE and connecting to it', () => {
     // psql connects by name too; the initial database did not change
     expect(psql('app_one', 'SELECT v FROM t')).toBe('one')
     expect(psql('postgres', "SELECT whoami(), to_regclass('t') IS NULL")).toBe('postgres|t')
-  })
+  }, 180_000) // the first CREATE DATABASE initialises the template cluster (initdb in wasm: 7-10 s idle, minutes at load 17)
 
   it('refuses what PostgreSQL refuses, with its SQLSTATEs', async () => {
     await withClient('postgres', async (c) => {
@@ -188,6 +188,9 @@ describe('template1, the pg_database listing, pg_dumpall', () => {
     expect(psql('from_tpl', 'SELECT v FROM from_template')).toBe('inherited')
     await withClient('postgres', (c) => c.query('CREATE DATABASE from_tpl0 TEMPLATE template0'))
     expect(psql('from_tpl0', "SELECT to_regclass('from_template') IS NULL")).toBe('t')
+    // template0 is pristine as in PostgreSQL: no plpython3u until someone creates it (pg_regress does)
+    expect(psql('from_tpl0', "SELECT count(*) FROM pg_extension WHERE extname = 'plpython3u'")).toBe('0')
+    expect(psql('from_tpl', "SELECT count(*) FROM pg_extension WHERE extname = 'plpython3u'")).toBe('1')
     await withClient('template1', (t) => t.query('DROP TABLE from_template'))
     await withClient('postgres', (c) => c.query('DROP DATABASE from_tpl0'))
   })
