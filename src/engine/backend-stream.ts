@@ -66,6 +66,11 @@ export class BackendStream {
     return { rest: this.remaining, head: this.header.slice(0, this.headerLen) }
   }
 
+  /** Between two messages (the next chunk starts with a message's type byte). */
+  atBoundary(): boolean {
+    return this.remaining === 0 && this.headerLen === 0 && this.body === null
+  }
+
   /** Feed the next chunk of output (read synchronously; the caller may reuse it afterwards). */
   feed(chunk: Uint8Array): void {
     let i = 0

@@ -33,6 +33,8 @@ export class EngineSession {
   /** inputs run so far (an idle timer belongs to the idle period after one of them) */
   turns = 0
   idleTimer: ReturnType<typeof setTimeout> | undefined
+  /** the ParameterStatus values its client was told (reports.ts) */
+  readonly seen = new Map<string, string>()
   /** temp relations it created (pg_class oids; see temps.ts) */
   readonly temps = new Set<number>()
   tempsPending = false

@@ -65,6 +65,7 @@ export function openSession(
     }
     b.settingsApplied(s)
     b.execAll(['']) // the backend reports what changed: that is the session's ParameterStatus set
+    for (const [k, v] of b.reported) s.seen.set(k, v)
     return [...b.reported]
   } catch (e) {
     closeSession(b, s)

@@ -22,6 +22,7 @@ import {
   type ToWorker,
   type WorkItem,
 } from './protocol.js'
+import { filterReports } from './reports.js'
 import { type EngineSession, SqlError } from './session.js'
 import { afterTurn, closeSession, openSession } from './sessions.js'
 import { mayCreateTemp } from './temps.js'
@@ -316,8 +317,10 @@ function input(sid: number, first: Uint8Array): void {
       out: (chunk) => {
         let c = chunk
         if (host.native.cancelKind() === 2 && atBoundary(backend)) c = rewordTimeout(c)
-        if (backend.listening && atBoundary(backend))
-          c = routeNotifications(c, s, backend.sessions.values(), deliverNotification)
+        if (atBoundary(backend)) {
+          if (backend.listening) c = routeNotifications(c, s, backend.sessions.values(), deliverNotification)
+          c = filterReports(c, s)
+        }
         io.out(c)
       },
     })
@@ -350,8 +353,7 @@ function deliverNotification(d: Delivery): void {
 
 /** The backend's output stream is between messages (the next chunk starts with a message). */
 function atBoundary(backend: Backend): boolean {
-  const p = backend.stream.position()
-  return p.rest === 0 && p.head.length === 0
+  return backend.stream.atBoundary()
 }
 
 /** A preparation-only batch of a session that does not hold the backend (see besideOk). */

@@ -108,7 +108,9 @@ describe('settings per session', () => {
       app: '',
       d: '2024-03-01',
     })
-    // its own RESET is reported
+    // a SET to the value it already has is not reported again; its own RESET is
+    await a.c.query("SET application_name = 'alpha'")
+    expect(a.status).toHaveLength(2)
     await a.c.query('RESET application_name')
     expect(a.status.slice(2)).toEqual([['application_name', '']])
     expect(b.status).toEqual([])
