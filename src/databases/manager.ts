@@ -17,6 +17,8 @@ import {
   TEMPLATE_DIR,
   writeRegistry,
 } from './layout.js'
+import { AuthorityListing } from './listing.js'
+import { Roles } from './roles.js'
 import { type CreateDatabase, type DatabaseCommand, type DropDatabase, quoteIdent } from './statements.js'
 
 const log = logger('databases')
@@ -49,26 +51,6 @@ class CommandError extends Error {
 const IDLE_CLOSE_MS = Number(process.env.PYGLITE_DB_IDLE_CLOSE_MS ?? 60_000)
 const TEMPLATES = new Set(['template0', 'template1'])
 
-/** A text literal of any string (no quoting pitfalls: hex through decode). */
-export function sqlText(s: string): string {
-  return `pg_catalog.convert_from(pg_catalog.decode('${Buffer.from(s, 'utf8').toString('hex')}', 'hex'), 'UTF8')`
-}
-
-const ROLE_ATTRS = [
-  ['rolsuper', 'SUPERUSER'],
-  ['rolinherit', 'INHERIT'],
-  ['rolcreaterole', 'CREATEROLE'],
-  ['rolcreatedb', 'CREATEDB'],
-  ['rolcanlogin', 'LOGIN'],
-  ['rolreplication', 'REPLICATION'],
-  ['rolbypassrls', 'BYPASSRLS'],
-] as const
-const ROLE_COLUMNS = ROLE_ATTRS.map(([c]) => c).join(', ')
-
-function attrs(row: Record<string, string | null>): string {
-  return ROLE_ATTRS.map(([c, kw]) => (row[c] === 't' ? kw : `NO${kw}`)).join(' ')
-}
-
 export class DatabaseManager {
   private readonly entries = new Map<string, DatabaseEntry>()
   private readonly clients = new Map<string, Set<DbClient>>()
@@ -76,13 +58,15 @@ export class DatabaseManager {
   private readonly busy = new Set<string>()
   private readonly idleTimers = new Map<string, NodeJS.Timeout>()
   private template: Promise<void> | undefined
-  /** statements for the initial database's pg_database, run one after the other (see listInAuthority) */
-  private authorityQueue: Promise<void> = Promise.resolve()
+  private readonly roles: Roles
+  private readonly listing: AuthorityListing
 
   constructor(
     private readonly dataDir: string,
     private readonly engine: Engine,
   ) {
+    this.roles = new Roles(engine)
+    this.listing = new AuthorityListing(engine)
     for (const e of readRegistry(dataDir)) this.entries.set(e.name, e)
     // half-made clusters of a CREATE DATABASE (or template) interrupted by a crash or shutdown
     for (const f of fs.existsSync(dataDir) ? fs.readdirSync(dataDir) : [])
@@ -141,27 +125,19 @@ export class DatabaseManager {
 
   // ------------------------------------------------------------------ roles
 
-  /**
-   * The login role, from the initial database's pg_authid (the only place passwords live), whatever
-   * database the client asked for: nothing is opened for a client that has not authenticated.
-   */
-  async lookupRole(name: string): Promise<RoleRow | null> {
-    const r = await this.engine.queryRows(
-      AUTHORITY_DB,
-      `SELECT oid, rolname, rolsuper, rolcanlogin, rolpassword, COALESCE(rolvaliduntil < now(), false)
-         FROM pg_catalog.pg_authid WHERE rolname = ${sqlText(name)}`,
-    )
-    const row = r.rows[0]
-    if (!row) return null
-    const role: RoleRow = {
-      oid: Number(row[0]),
-      name: row[1]!,
-      superuser: row[2] === 't',
-      canLogin: row[3] === 't',
-      password: row[4] ?? null,
-      expired: row[5] === 't',
-    }
-    return role
+  /** The login role, from the initial database's pg_authid, whatever database the client asked for. */
+  lookupRole(name: string): Promise<RoleRow | null> {
+    return this.roles.lookup(name)
+  }
+
+  /** Make the registry's databases listed in postgres's pg_database (at start). */
+  reconcile(): Promise<void> {
+    return this.listing.reconcile(this.entries.values())
+  }
+
+  /** Resolves when the pg_database listing in `postgres` has caught up (shutdown). */
+  listed(): Promise<void> {
+    return this.listing.settled()
   }
 
   /**
@@ -172,50 +148,9 @@ export class DatabaseManager {
     if (db === AUTHORITY_DB) return authorityOid
     if (db === 'template1') await this.ensureTemplate()
     if (this.busy.has(db)) throw new StartupError('3D000', `database "${db}" does not exist`)
-    return this.ensureRole(db, name)
-  }
-
-  /** Make role `name` exist in `db`'s cluster with the authority's attributes; its OID there. */
-  private async ensureRole(db: string, name: string): Promise<number> {
-    const q = `SELECT oid, ${ROLE_COLUMNS} FROM pg_catalog.pg_authid WHERE rolname = ${sqlText(name)}`
-    const [want] = await this.engine.query(AUTHORITY_DB, q)
-    if (!want) throw new Error(`role "${name}" vanished`)
-    let [have] = await this.engine.query(db, q)
-    if (!have) {
-      await this.engine.queryRows(db, `CREATE ROLE ${quoteIdent(name)} WITH ${attrs(want)}`)
-      ;[have] = await this.engine.query(db, q)
-    } else if (attrs(have) !== attrs(want)) {
-      await this.engine.queryRows(db, `ALTER ROLE ${quoteIdent(name)} WITH ${attrs(want)}`)
-    }
+    const oid = await this.roles.ensure(db, name)
     this.idleLater(db)
-    return Number(have!.oid)
-  }
-
-  /** CREATE ROLE / GRANT statements that give a new cluster the authority's roles and memberships. */
-  private async roleScript(): Promise<string[]> {
-    const roles = await this.engine.query(
-      AUTHORITY_DB,
-      `SELECT rolname, ${ROLE_COLUMNS} FROM pg_catalog.pg_authid WHERE oid >= 16384 ORDER BY oid`,
-    )
-    // template1 may have some of them already (made there on connect): each in a DO block that tolerates that
-    const tolerant = (sql: string) =>
-      `DO $pyglite$ BEGIN ${sql}; EXCEPTION WHEN duplicate_object THEN NULL; END $pyglite$`
-    const out = roles.map((r) => tolerant(`CREATE ROLE ${quoteIdent(r.rolname!)} WITH ${attrs(r)}`))
-    const grants = await this.engine.query(
-      AUTHORITY_DB,
-      `SELECT r.rolname AS role, m.rolname AS member, a.admin_option, a.inherit_option, a.set_option
-         FROM pg_catalog.pg_auth_members a JOIN pg_catalog.pg_authid r ON r.oid = a.roleid
-         JOIN pg_catalog.pg_authid m ON m.oid = a.member WHERE a.member >= 16384`,
-    )
-    for (const g of grants) {
-      const opt = (v: string | null | undefined) => (v === 't' ? 'TRUE' : 'FALSE')
-      out.push(
-        tolerant(
-          `GRANT ${quoteIdent(g.role!)} TO ${quoteIdent(g.member!)} WITH ADMIN ${opt(g.admin_option)}, INHERIT ${opt(g.inherit_option)}, SET ${opt(g.set_option)}`,
-        ),
-      )
-    }
-    return out
+    return oid
   }
 
   // ------------------------------------------------------------------ commands
@@ -236,23 +171,6 @@ export class DatabaseManager {
     return name === AUTHORITY_DB || TEMPLATES.has(name) || this.entries.has(name)
   }
 
-  /** The login role's attributes in the authority (createdb privilege, superuser). */
-  private async roleFlags(user: string): Promise<{ superuser: boolean; createdb: boolean }> {
-    const [r] = await this.engine.query(
-      AUTHORITY_DB,
-      `SELECT rolsuper, rolcreatedb FROM pg_catalog.pg_authid WHERE rolname = ${sqlText(user)}`,
-    )
-    return { superuser: r?.rolsuper === 't', createdb: r?.rolcreatedb === 't' }
-  }
-
-  private async hasRole(user: string, role: string, mode: 'SET' | 'USAGE'): Promise<boolean> {
-    const [r] = await this.engine.query(
-      AUTHORITY_DB,
-      `SELECT pg_catalog.pg_has_role(${sqlText(user)}, ${sqlText(role)}, '${mode}') AS ok`,
-    )
-    return r?.ok === 't'
-  }
-
   /** createdb (dbcommands.c), in its order of checks where pyglite makes them; the rest PostgreSQL makes. */
   private async create(c: DbClient, cmd: CreateDatabase): Promise<CommandReply> {
     const notices: Array<Record<string, string>> = []
@@ -263,7 +181,7 @@ export class DatabaseManager {
         C: '42622',
         M: `identifier "${cmd.truncatedFrom}" will be truncated to "${cmd.name}"`,
       })
-    const me = await this.roleFlags(c.userName)
+    const me = await this.roles.flags(c.userName)
     if (!me.superuser && !me.createdb) throw new CommandError('42501', 'permission denied to create database')
     const template = cmd.options.get('template')
     if (template && !TEMPLATES.has(template) && (template === AUTHORITY_DB || this.entries.has(template)))
@@ -273,12 +191,8 @@ export class DatabaseManager {
       )
     const owner = cmd.options.get('owner') ?? c.userName
     if (owner !== c.userName) {
-      const [o] = await this.engine.query(
-        AUTHORITY_DB,
-        `SELECT 1 AS x FROM pg_catalog.pg_authid WHERE rolname = ${sqlText(owner)}`,
-      )
-      if (!o) throw new CommandError('42704', `role "${owner}" does not exist`)
-      if (!me.superuser && !(await this.hasRole(c.userName, owner, 'SET')))
+      if (!(await this.roles.lookup(owner))) throw new CommandError('42704', `role "${owner}" does not exist`)
+      if (!me.superuser && !(await this.roles.has(c.userName, owner, 'SET')))
         throw new CommandError('42501', `must be able to SET ROLE "${owner}"`)
     }
     if (this.exists(cmd.name) || this.busy.has(cmd.name))
@@ -306,7 +220,7 @@ export class DatabaseManager {
       const r = await runHelper({
         pgdata: tmp,
         database: 'template1',
-        statements: [...(await this.roleScript()), sql, 'DROP DATABASE postgres'],
+        statements: [...(await this.roles.script()), sql, 'DROP DATABASE postgres'],
       })
       const tCopy = performance.now()
       if (!r.ok) throw new CommandError(r.error.C ?? 'XX000', r.error.M ?? 'error', pick(r.error))
@@ -317,9 +231,7 @@ export class DatabaseManager {
       // the first connection finds it ready) — except in a copy of template0, which stays pristine as in
       // PostgreSQL (pg_regress --load-extension and restores of `pg_dump -C` create the extension themselves)
       this.busy.delete(cmd.name)
-      this.listInAuthority(
-        `CREATE DATABASE ${quoteIdent(cmd.name)} OWNER ${quoteIdent(owner)} TEMPLATE template0 STRATEGY FILE_COPY`,
-      )
+      this.listing.add(cmd.name, owner)
       if (cmd.options.get('template') !== 'template0')
         await this.engine.queryRows(cmd.name, 'CREATE EXTENSION IF NOT EXISTS plpython3u')
       this.idleLater(cmd.name)
@@ -334,54 +246,6 @@ export class DatabaseManager {
     } finally {
       this.busy.delete(cmd.name)
     }
-  }
-
-  /**
-   * Keep the initial database's pg_database listing every database (psql -l, pg_dumpall's list), with an
-   * empty placeholder database (a template0 copy, ~7.5 MB) that nobody can connect to: connections by
-   * that name go to the database's own cluster. In the background, after the command answered; while a
-   * client holds a transaction on `postgres` the statement cannot run (25001) and is retried.
-   */
-  private listInAuthority(sql: string): void {
-    this.authorityQueue = this.authorityQueue.then(async () => {
-      const deadline = Date.now() + 120_000
-      for (;;) {
-        try {
-          await this.engine.queryRows(AUTHORITY_DB, sql)
-          return
-        } catch (e) {
-          const code = (e as { code?: string }).code
-          if (code !== '25001' || Date.now() > deadline) {
-            log.warn({ err: e, sql }, 'could not update the pg_database listing of "postgres"')
-            return
-          }
-          await new Promise((r) => setTimeout(r, 250))
-        }
-      }
-    })
-  }
-
-  /**
-   * At start: placeholders missing from postgres's pg_database (a crash between CREATE DATABASE and its
-   * placeholder) are made. Names listed there but not in the registry are left alone (they may be
-   * databases made inside that cluster before pyglite answered CREATE DATABASE itself).
-   */
-  async reconcile(): Promise<void> {
-    const have = new Set(
-      (await this.engine.query(AUTHORITY_DB, 'SELECT datname FROM pg_catalog.pg_database')).map(
-        (r) => r.datname,
-      ),
-    )
-    for (const e of this.entries.values())
-      if (!have.has(e.name))
-        this.listInAuthority(
-          `CREATE DATABASE ${quoteIdent(e.name)} OWNER ${quoteIdent(e.owner)} TEMPLATE template0 STRATEGY FILE_COPY`,
-        )
-  }
-
-  /** Resolves when the pg_database listing in `postgres` has caught up (tests, shutdown). */
-  listed(): Promise<void> {
-    return this.authorityQueue
   }
 
   /** Copy the template cluster with template1 closed in the engine (nobody connects meanwhile). */
@@ -424,9 +288,9 @@ export class DatabaseManager {
       const skip = { S: 'NOTICE', V: 'NOTICE', C: '00000', M: `database "${name}" does not exist, skipping` }
       return { ok: true, tag: 'DROP DATABASE', notices: [skip] }
     }
-    const me = await this.roleFlags(c.userName)
+    const me = await this.roles.flags(c.userName)
     const owner = this.entries.get(name)?.owner ?? 'postgres'
-    if (!me.superuser && owner !== c.userName && !(await this.hasRole(c.userName, owner, 'USAGE')))
+    if (!me.superuser && owner !== c.userName && !(await this.roles.has(c.userName, owner, 'USAGE')))
       throw new CommandError('42501', `must be owner of database ${name}`)
     if (TEMPLATES.has(name)) throw new CommandError('42809', 'cannot drop a template database')
     if (name === c.database) throw new CommandError('55006', 'cannot drop the currently open database')
@@ -457,7 +321,7 @@ export class DatabaseManager {
       }
       this.entries.delete(name)
       writeRegistry(this.dataDir, [...this.entries.values()])
-      this.listInAuthority(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`)
+      this.listing.remove(name)
       await fs.promises.rm(path.join(this.dataDir, clusterDir(name)), { recursive: true, force: true })
       log.info({ db: name }, 'dropped a database')
       return { ok: true, tag: 'DROP DATABASE', notices: [] }
