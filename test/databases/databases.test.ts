@@ -121,7 +121,7 @@ describe('CREATE DATABASE and connecting to it', () => {
     await withClient('app_dup', async (c) => {
       expect((await failure(c, 'DROP DATABASE app_dup')).code).toBe('55006')
     })
-  })
+  }, 180_000)
 
   it('checks the CREATEDB privilege and the owner, as the creating role', async () => {
     await withClient('postgres', async (c) => {
@@ -167,7 +167,7 @@ describe('CREATE DATABASE and connecting to it', () => {
       'plain_user',
     )
     await withClient('postgres', (c) => c.query('DROP DATABASE by_maker'), 'maker')
-  })
+  }, 180_000)
 })
 
 describe('template1, the pg_database listing, pg_dumpall', () => {
@@ -193,7 +193,7 @@ describe('template1, the pg_database listing, pg_dumpall', () => {
     expect(psql('from_tpl', "SELECT count(*) FROM pg_extension WHERE extname = 'plpython3u'")).toBe('1')
     await withClient('template1', (t) => t.query('DROP TABLE from_template'))
     await withClient('postgres', (c) => c.query('DROP DATABASE from_tpl0'))
-  })
+  }, 180_000)
 
   it("lists every database in postgres's pg_database, and pg_dumpall dumps them all", async () => {
     const listed = () =>
@@ -215,7 +215,7 @@ describe('template1, the pg_database listing, pg_dumpall', () => {
     expect(dump).toMatch(/^\\connect from_tpl$/m)
     expect(dump).toContain('in from_tpl')
     await withClient('postgres', (c) => c.query('DROP DATABASE from_tpl'))
-  }, 120_000)
+  }, 180_000)
 })
 
 describe('the extended query protocol (Parse/Bind/Execute/Sync, as pgJDBC sends it)', () => {
@@ -240,7 +240,7 @@ describe('the extended query protocol (Parse/Bind/Execute/Sync, as pgJDBC sends 
       )
       expect(gone).toBe('3D000')
     })
-  })
+  }, 180_000)
 })
 
 describe('DROP DATABASE', () => {
@@ -275,7 +275,7 @@ describe('DROP DATABASE', () => {
     expect(
       fs.readdirSync(srv.dataDir).filter((f) => f.startsWith('db-') && f.includes('627573795f6462')),
     ).toEqual([])
-  })
+  }, 180_000)
 
   it('lets a test framework create, use and drop a database five times over', async () => {
     const admin = await connect('postgres')
@@ -294,7 +294,7 @@ describe('DROP DATABASE', () => {
     } finally {
       await admin.end()
     }
-  }, 120_000)
+  }, 180_000)
 })
 
 describe('lifetime', () => {
@@ -305,7 +305,7 @@ describe('lifetime', () => {
       await new Promise((r) => setTimeout(r, 200))
     expect(srv.output()).toContain('"db":"app_one","msg":"closed an idle database"')
     expect(psql('app_one', "SELECT string_agg(v, ',' ORDER BY v) FROM t")).toBe('one,two')
-  })
+  }, 180_000)
 
   it('keeps created databases across a restart', async () => {
     await withClient('postgres', (c) => c.query('CREATE DATABASE "Kept DB/ü"'))
@@ -318,5 +318,5 @@ describe('lifetime', () => {
       psql('postgres', "SELECT count(*) FROM pg_database WHERE datname IN ('Kept DB/ü', 'app_one')"),
     ).toBe('2')
     expect(fs.existsSync(path.join(srv.dataDir, 'databases.json'))).toBe(true)
-  }, 120_000)
+  }, 180_000)
 })
