@@ -7,6 +7,13 @@ import { pkgPath } from './paths.js'
 
 const version = (JSON.parse(fs.readFileSync(pkgPath('package.json'), 'utf8')) as { version: string }).version
 
+// `pyglite backup …` / `pyglite restore …` (src/backup/cli.ts)
+const sub = process.argv[2]
+if (sub === 'backup' || sub === 'restore') {
+  const { runTool } = await import('./backup/cli.js')
+  process.exit(await runTool(sub, process.argv.slice(3)))
+}
+
 let parsed: ReturnType<typeof parseConfig>
 try {
   parsed = parseConfig(process.argv.slice(2))

@@ -34,6 +34,8 @@ export interface LockInfo {
   port?: number
   /** the server's control socket (backup requests), relative to the data directory */
   control?: string
+  /** what a control request must present (the lock file is readable by the data directory's owner only) */
+  token?: string
 }
 
 export class DataDirInUse extends Error {
@@ -112,11 +114,13 @@ export class DataDirLock {
   /**
    * Release: the file is emptied (an empty lock file means the last holder ended cleanly) but not
    * removed — removing it would let a starter lock a new inode while another still waits on the old one.
+   * `keep`: a record to leave instead (a backup of a crashed server's directory leaves the crash on record).
    */
-  release(): void {
+  release(keep?: Partial<LockInfo> | null): void {
     if (this.fd < 0) return
     try {
       fs.ftruncateSync(this.fd, 0)
+      if (keep) fs.writeSync(this.fd, `${JSON.stringify(keep)}\n`, 0)
       fs.fsyncSync(this.fd)
     } finally {
       fs.closeSync(this.fd)

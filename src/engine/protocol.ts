@@ -66,6 +66,8 @@ export type ToWorker =
   | { t: 'query'; id: number; db: string; sql: string }
   /** close a database's PGlite if it has no sessions (reply: true when closed or not open) */
   | { t: 'close-db'; id: number; name: string }
+  /** checkpoint every open database, then copy the data directory while nothing runs (pyglite backup) */
+  | { t: 'backup'; id: number; dest: string; version: string }
   | { t: 'shutdown'; id: number }
   /** a CancelRequest for a session that runs nothing: cancel its first command still waiting for its turn */
   | { t: 'cancel-waiting'; sid: number }

@@ -3,6 +3,7 @@
 // cancel responsive meanwhile.
 import path from 'node:path'
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
+import { backupDataDir } from '../backup/copy.js'
 import { clusterDir } from '../databases/layout.js'
 import { configureLogging, type LogLevel, logger } from '../log.js'
 import { createDispatcher } from '../plpy-shim/dispatch.js'
@@ -254,6 +255,23 @@ async function request(m: Exclude<WorkItem, { t: 'input' } | { t: 'idle-timeout'
       if (active === b.inst) active = undefined
       await b.inst.close()
       return true
+    }
+    case 'backup': {
+      // nothing else runs on this thread until the copy is done, so the files hold still (src/backup)
+      const t0 = performance.now()
+      for (const backend of backends.values()) {
+        activate(backend.inst)
+        backend.inst.runtime.session = 0
+        host.native.execBegin(0, 0)
+        try {
+          besideHolder(backend, 0, () => backend.internal('CHECKPOINT'))
+        } finally {
+          host.native.execEnd()
+        }
+      }
+      const mf = backupDataDir(config.dataDir, m.dest, true, m.version)
+      const bytes = mf.files.reduce((a, f) => a + f.size, 0)
+      return { files: mf.files.length, bytes, ms: Math.round(performance.now() - t0) }
     }
     case 'shutdown':
       for (const b of backends.values()) await b.inst.close()
