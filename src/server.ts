@@ -4,6 +4,9 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import tls from 'node:tls'
+import { startControl } from './backup/control.js'
+import { packageVersion } from './backup/copy.js'
+import { restoreInterrupted } from './backup/restore.js'
 import type { Config } from './config.js'
 import { DatabaseManager } from './databases/manager.js'
 import { DataDirLock } from './datadir.js'
@@ -38,6 +41,12 @@ export interface RunningServer {
 export async function startServer(config: Config, events: ServerEvents = {}): Promise<RunningServer> {
   // before anything touches the data directory: a second server on it would corrupt it
   const lock = DataDirLock.acquire(config.dataDir, 'server')
+  if (restoreInterrupted(config.dataDir)) {
+    lock.release()
+    throw new Error(
+      `data directory "${config.dataDir}" holds an interrupted restore: run the same pyglite restore again`,
+    )
+  }
   if (lock.stale)
     log.warn(
       { previous: lock.stale },
@@ -132,6 +141,7 @@ async function serve(config: Config, events: ServerEvents, lock: DataDirLock): P
   })
   const port = (server.address() as net.AddressInfo).port
   lock.update({ host: config.host, port })
+  const control = await startControl(lock, (dest) => engine.backup(dest, packageVersion()))
   // always printed, whatever --log-level says: scripts and tests wait for this line to learn the port
   log.child({}, { level: 'info' }).info({ host: config.host, port }, 'listening')
 
@@ -147,18 +157,26 @@ async function serve(config: Config, events: ServerEvents, lock: DataDirLock): P
         for (const c of connections) c.terminate()
         // running statements get a grace period, then are cancelled; a client that still does not let go
         // (one in the middle of a COPY FROM STDIN) is disconnected, which ends its COPY with an error
+        // (and keep cancelling: a session queued behind the cancelled one would start its statement next)
+        let cancelling: NodeJS.Timeout | undefined
         const grace = setTimeout(() => {
-          for (const c of connections) if (!c.idle) engine.cancel(c.sid)
+          const cancelRunning = () => {
+            for (const c of connections) engine.cancel(c.sid) // acts only while that session's statement runs
+          }
+          cancelRunning()
+          cancelling = setInterval(cancelRunning, 100)
         }, SHUTDOWN_GRACE_MS)
         const drop = setTimeout(() => {
           for (const c of connections) c.destroy()
         }, SHUTDOWN_GRACE_MS * 2)
         while (connections.size > 0) await new Promise((r) => setTimeout(r, 20))
         clearTimeout(grace)
+        clearInterval(cancelling)
         clearTimeout(drop)
         await stopped
         await databases.listed()
         databases.stop()
+        control.close()
         await engine.close()
         lock.release()
         log.info('shut down')
