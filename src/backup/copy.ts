@@ -45,6 +45,23 @@ export interface Manifest {
 
 const CHUNK = 1 << 20
 
+/**
+ * Work directories of CREATE DATABASE (src/databases: `.creating-*`, a template being made `.template-*`,
+ * a registry being replaced `*.tmp`): written by another thread, removed at the next start.
+ */
+function transient(name: string): boolean {
+  return name.startsWith('.creating-') || name.startsWith('.template-') || name.endsWith('.tmp')
+}
+
+/** The top level of a data directory as a comparable string (which databases' clusters are there). */
+function topLevel(dir: string): string {
+  return fs
+    .readdirSync(dir)
+    .filter((n) => !EXCLUDED.has(n) && !transient(n))
+    .sort()
+    .join('/')
+}
+
 /** Copy one file, hashing what was read; the copy is fsynced before returning. */
 function copyFile(from: string, to: string, mode: number): FileEntry {
   const hash = createHash('sha256')
@@ -95,7 +112,7 @@ export function copyTree(src: string, dest: string): { files: FileEntry[]; dirs:
     for (const e of fs
       .readdirSync(from, { withFileTypes: true })
       .sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      if (EXCLUDED.has(e.name)) continue
+      if (EXCLUDED.has(e.name) || transient(e.name)) continue
       const r = path.join(rel, e.name)
       const st = fs.lstatSync(path.join(src, r))
       if (e.isDirectory()) {
@@ -147,10 +164,16 @@ export function prepareEmptyDir(dir: string): void {
 export function backupDataDir(dataDir: string, dest: string, live: boolean, version: string): Manifest {
   prepareEmptyDir(dest)
   let copied: { files: FileEntry[]; dirs: string[] }
+  // CREATE/DROP DATABASE rename or remove whole clusters from the main thread, even while the engine is
+  // paused for a live backup: a copy that saw that happen is refused rather than kept inconsistent
+  const before = topLevel(dataDir)
   try {
     copied = copyTree(dataDir, dest)
+    if (topLevel(dataDir) !== before) throw Object.assign(new Error('changed'), { code: 'ENOENT' })
   } catch (e) {
     fs.rmSync(dest, { recursive: true, force: true }) // it was empty: leave nothing half-written
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new Error('a database was created or dropped during the backup; run the backup again')
     throw e
   }
   const { files, dirs } = copied
