@@ -157,11 +157,13 @@ async function serve(config: Config, events: ServerEvents, lock: DataDirLock): P
         for (const c of connections) c.terminate()
         // running statements get a grace period, then are cancelled; a client that still does not let go
         // (one in the middle of a COPY FROM STDIN) is disconnected, which ends its COPY with an error
-        // (and keep cancelling: a session queued behind the cancelled one would start its statement next)
+        // (and keep cancelling until the engine has closed: a session queued behind the cancelled one would
+        // start its statement next, and a statement of a client already gone would hold the engine's close)
+        const sids = [...connections].map((c) => c.sid)
         let cancelling: NodeJS.Timeout | undefined
         const grace = setTimeout(() => {
           const cancelRunning = () => {
-            for (const c of connections) engine.cancel(c.sid) // acts only while that session's statement runs
+            for (const sid of sids) engine.cancel(sid) // acts only while that session's statement runs
           }
           cancelRunning()
           cancelling = setInterval(cancelRunning, 100)
@@ -169,15 +171,18 @@ async function serve(config: Config, events: ServerEvents, lock: DataDirLock): P
         const drop = setTimeout(() => {
           for (const c of connections) c.destroy()
         }, SHUTDOWN_GRACE_MS * 2)
-        while (connections.size > 0) await new Promise((r) => setTimeout(r, 20))
-        clearTimeout(grace)
-        clearInterval(cancelling)
-        clearTimeout(drop)
-        await stopped
-        await databases.listed()
-        databases.stop()
-        control.close()
-        await engine.close()
+        try {
+          while (connections.size > 0) await new Promise((r) => setTimeout(r, 20))
+          await stopped
+          await databases.listed()
+          databases.stop()
+          control.close()
+          await engine.close()
+        } finally {
+          clearTimeout(grace)
+          clearInterval(cancelling)
+          clearTimeout(drop)
+        }
         lock.release()
         log.info('shut down')
       })()
