@@ -2,6 +2,7 @@
 // addon on the same interpreter, and imports the pyglite_host package. Runs on the engine thread only.
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
+import { PgError } from '../engine/elog.js'
 import { pkgPath } from '../paths.js'
 
 const require = createRequire(import.meta.url)
@@ -133,22 +134,39 @@ export function startPythonHost(dispatch: (...args: unknown[]) => unknown, sysPa
   const version = py.callSync(host, 'init', JSON.stringify({ sys_path: sysPath }))
   if (isErrorReturn(version)) throw new Error(`Python host failed to start: ${String(version[1][0])}`)
   native.enableInterrupts()
+  // pyglite_host's entry points catch every exception, but a cancel's SIGUSR2 handler may raise
+  // QueryCanceled at a function's first bytecode, before its try block: it then escapes into JS as a
+  // plain error. Report it as the cancel it is (57014), never as an internal error.
+  const call = (fn: string, ...args: unknown[]): unknown => {
+    try {
+      return py.callSync(host, fn, ...args)
+    } catch (e) {
+      const kind = native.cancelKind()
+      if (!kind) throw e
+      throw new PgError(
+        kind === 2
+          ? 'canceling statement due to statement timeout'
+          : 'canceling statement due to user request',
+        { sqlstate: '57014' },
+      )
+    }
+  }
   return {
     native,
     stat,
     version: String(version),
     libpython: libs[0],
     compile(meta) {
-      const r = py.callSync(host, 'compile_procedure', JSON.stringify(meta))
+      const r = call('compile_procedure', JSON.stringify(meta))
       if (isErrorReturn(r)) return r[1]
       return r as number
     },
     validate(meta) {
-      const r = py.callSync(host, 'validate', JSON.stringify(meta))
+      const r = call('validate', JSON.stringify(meta))
       return isErrorReturn(r) ? r[1] : null
     },
     setResultDesc(procId, descJson) {
-      const r = py.callSync(host, 'set_result_desc', procId, descJson)
+      const r = call('set_result_desc', procId, descJson)
       return isErrorReturn(r) ? r[1] : null
     },
     dropSession(sid) {

@@ -57,6 +57,42 @@ async function cancel(c: pg.Client): Promise<void> {
 }
 
 describe('cancel', () => {
+  it('is 57014 wherever it lands, also in the lookup and compilation of a first call (never XX000)', async () => {
+    const c = await connect()
+    const N = 100
+    try {
+      for (let i = 0; i < N; i++)
+        await c.query(`CREATE FUNCTION first_call_${i}() RETURNS int LANGUAGE plpython3u AS $$
+import time
+t = time.time()
+while time.time() - t < 0.03:
+    pass
+return ${i}
+$$`)
+      const codes = new Map<string, number>()
+      for (let i = 0; i < N; i++) {
+        // a first call looks the function up and compiles it before it runs: cancels spread over the
+        // first milliseconds land there too (a signal raised before pyglite_host's own try block)
+        const p = c.query(`SELECT first_call_${i}()`).then(
+          () => 'ok',
+          (e: pg.DatabaseError) => `${e.code} ${e.message}`,
+        )
+        await new Promise((r) => setTimeout(r, (i % 10) * 0.3))
+        await cancel(c)
+        const r = await p
+        codes.set(r, (codes.get(r) ?? 0) + 1)
+      }
+      const outcomes = [...codes.keys()]
+      expect(
+        outcomes.filter((k) => k !== 'ok' && k !== '57014 canceling statement due to user request'),
+      ).toEqual([])
+      expect(codes.get('57014 canceling statement due to user request') ?? 0).toBeGreaterThan(N / 2)
+      expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
+    } finally {
+      await c.end()
+    }
+  }, 120_000)
+
   it('psql: SIGINT stops SQL, a Python loop and a Python sleep within a second (57014)', async () => {
     for (const [name, sql] of Object.entries(LONG)) {
       const p = spawn('psql', ['-X', '-At', '-d', srv.url(), '-c', sql])
