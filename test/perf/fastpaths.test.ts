@@ -1,10 +1,6 @@
-// The fast paths of issue 8 keep PL/Python's behaviour: a CancelRequest stops a query making millions of
-// per-row calls, a plpy.execute loop and a trigger storm within a second (57014); text results of every
-// size around the native reservation (native/call.c text_reserve) arrive whole, also from nested calls;
-// a Python error in a per-row call still carries PL/Python's message, traceback CONTEXT and SQLSTATE.
-import net from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cancelClient } from '../helpers/clients.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 
 let srv: TestServer
@@ -14,21 +10,6 @@ async function connect(): Promise<pg.Client> {
   const k = new pg.Client({ connectionString: srv.url() })
   await k.connect()
   return k
-}
-
-/** A CancelRequest for c's backend (protocol.sgml: length 16, code 80877102, pid, secret). */
-async function cancel(k: pg.Client): Promise<void> {
-  const { processID, secretKey } = k as unknown as { processID: number; secretKey: number }
-  const b = Buffer.alloc(16)
-  b.writeInt32BE(16, 0)
-  b.writeInt32BE(80877102, 4)
-  b.writeInt32BE(processID, 8)
-  b.writeInt32BE(secretKey, 12)
-  await new Promise<void>((resolve, reject) => {
-    const s = net.connect(srv.port, srv.host, () => s.end(b))
-    s.on('close', () => resolve())
-    s.on('error', reject)
-  })
 }
 
 beforeAll(async () => {
@@ -76,7 +57,7 @@ describe('fast paths', () => {
       const q = c.query(sql).catch((e) => e)
       await new Promise((r) => setTimeout(r, 500))
       const t0 = Date.now()
-      await cancel(c)
+      await cancelClient(srv, c)
       const e = await q
       expect(Date.now() - t0).toBeLessThan(1000)
       expect([e.code, e.message]).toEqual(['57014', 'canceling statement due to user request'])

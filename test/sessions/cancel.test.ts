@@ -3,12 +3,10 @@
 // stays usable; statement_timeout says so in its message; a command waiting for its turn can be
 // cancelled; idle_in_transaction_session_timeout ends the idle holder with FATAL 25P03 and lets others on.
 import { execFileSync, spawn } from 'node:child_process'
-import fs from 'node:fs'
-import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cancelClient, runJdbcProgram } from '../helpers/clients.js'
 import { ROOT, startServer, type TestServer } from '../helpers/server.js'
 
 const HERE = path.join(ROOT, 'test/sessions/clients')
@@ -41,21 +39,6 @@ async function connect(extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client>
   return c
 }
 
-/** A CancelRequest with a client's key, as libpq sends it. */
-async function cancel(c: pg.Client): Promise<void> {
-  const { processID, secretKey } = c as unknown as { processID: number; secretKey: number }
-  const b = Buffer.alloc(16)
-  b.writeInt32BE(16, 0)
-  b.writeInt32BE(80877102, 4)
-  b.writeInt32BE(processID, 8)
-  b.writeInt32BE(secretKey, 12)
-  await new Promise<void>((resolve, reject) => {
-    const s = net.connect(srv.port, srv.host, () => s.end(b))
-    s.on('close', () => resolve())
-    s.on('error', reject)
-  })
-}
-
 describe('cancel', () => {
   it('is 57014 wherever it lands, also in the lookup and compilation of a first call (never XX000)', async () => {
     const c = await connect()
@@ -78,7 +61,7 @@ $$`)
           (e: pg.DatabaseError) => `${e.code} ${e.message}`,
         )
         await new Promise((r) => setTimeout(r, (i % 10) * 0.3))
-        await cancel(c)
+        await cancelClient(srv, c)
         const r = await p
         codes.set(r, (codes.get(r) ?? 0) + 1)
       }
@@ -121,7 +104,7 @@ $$`)
       const q = a.query(sql).catch((e) => e)
       await new Promise((r) => setTimeout(r, 300))
       const t0 = Date.now()
-      await cancel(a)
+      await cancelClient(srv, a)
       const e = await q
       expect(Date.now() - t0).toBeLessThan(1000)
       expect([e.code, e.message]).toEqual(['57014', 'canceling statement due to user request'])
@@ -130,7 +113,7 @@ $$`)
     // a cancel of b (idle) does nothing to a's running statement
     const slow = a.query('SELECT true AS done FROM pg_sleep(0.5)')
     await new Promise((r) => setTimeout(r, 100))
-    await cancel(b)
+    await cancelClient(srv, b)
     expect((await slow).rows).toEqual([{ done: true }])
     expect((await b.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
     await Promise.all([a.end(), b.end()])
@@ -151,33 +134,12 @@ $$`)
   })
 
   it('pgJDBC: Statement.cancel() and setQueryTimeout', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-jdbc-'))
-    try {
-      execFileSync('javac', ['-d', dir, path.join(HERE, 'JdbcCancel.java')])
-      const out = execFileSync(
-        'java',
-        [
-          '-cp',
-          `${dir}:/usr/share/java/postgresql.jar`,
-          'JdbcCancel',
-          `jdbc:postgresql://${srv.host}:${srv.port}/postgres`,
-        ],
-        { encoding: 'utf8' },
-      )
-      const kv = Object.fromEntries(
-        out
-          .trim()
-          .split('\n')
-          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-      )
-      for (const sql of Object.values(LONG)) {
-        expect(kv[sql], sql).toBe('57014|ERROR: canceling statement due to user request|fast')
-        expect(kv[`${sql}.after`], sql).toBe('42')
-      }
-      expect(kv.querytimeout).toBe('57014')
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
+    const kv = runJdbcProgram(srv, path.join(HERE, 'JdbcCancel.java'), 'JdbcCancel')
+    for (const sql of Object.values(LONG)) {
+      expect(kv[sql], sql).toBe('57014|ERROR: canceling statement due to user request|fast')
+      expect(kv[`${sql}.after`], sql).toBe('42')
     }
+    expect(kv.querytimeout).toBe('57014')
   }, 120_000)
 
   it('cancels a command that waits for its turn behind another client’s transaction', async () => {
@@ -188,7 +150,7 @@ $$`)
     const waiting = b.query('SELECT 2 AS two').catch((e) => e)
     await new Promise((r) => setTimeout(r, 300))
     const t0 = Date.now()
-    await cancel(b)
+    await cancelClient(srv, b)
     const e = await waiting
     expect(Date.now() - t0).toBeLessThan(1000)
     expect([e.code, e.message]).toEqual(['57014', 'canceling statement due to user request'])

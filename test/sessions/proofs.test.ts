@@ -3,12 +3,11 @@
 // bank-transfer stress with random ROLLBACKs and disconnects (PYGLITE_STRESS_SECONDS, default 10), and
 // pgbench's TPC-B-like script with 8 clients in every query mode (PYGLITE_PGBENCH_SECONDS, default 5).
 import { execFile, execFileSync, spawn } from 'node:child_process'
-import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runJdbcProgram } from '../helpers/clients.js'
 import { ROOT, startServer, type TestServer } from '../helpers/server.js'
 
 const run = promisify(execFile)
@@ -31,32 +30,11 @@ async function connect(): Promise<pg.Client> {
 
 describe('prepared statement names are per connection', () => {
   it('pgJDBC: two connections, both using S_1/S_2 for different statements', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-jdbc-'))
-    try {
-      execFileSync('javac', ['-d', dir, path.join(HERE, 'JdbcSameNames.java')])
-      const out = execFileSync(
-        'java',
-        [
-          '-cp',
-          `${dir}:/usr/share/java/postgresql.jar`,
-          'JdbcSameNames',
-          `jdbc:postgresql://${srv.host}:${srv.port}/postgres`,
-        ],
-        { encoding: 'utf8' },
-      )
-      const kv = Object.fromEntries(
-        out
-          .trim()
-          .split('\n')
-          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-      )
-      expect(kv.rows).toBe('0,x0-b;10,x1-b;20,x2-b;30,x3-b;40,x4-b;50,x5-b;')
-      expect(kv['a.names']).toMatch(/^S_1/)
-      expect(kv['b.statements']).toContain("SELECT $1::text || '-b'")
-      expect(kv['b.statements']).not.toContain('* 10')
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
+    const kv = runJdbcProgram(srv, path.join(HERE, 'JdbcSameNames.java'), 'JdbcSameNames')
+    expect(kv.rows).toBe('0,x0-b;10,x1-b;20,x2-b;30,x3-b;40,x4-b;50,x5-b;')
+    expect(kv['a.names']).toMatch(/^S_1/)
+    expect(kv['b.statements']).toContain("SELECT $1::text || '-b'")
+    expect(kv['b.statements']).not.toContain('* 10')
   }, 120_000)
 
   it('psycopg 3: two connections, both using _pg3_0 for different statements', () => {

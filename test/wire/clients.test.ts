@@ -2,12 +2,11 @@
 // postgres.js, psycopg2 and psycopg 3 (Debian packages, /usr/bin/python3), pgJDBC (Debian
 // libpostgresql-jdbc-java, compiled and run with the JDK at test time).
 import { execFileSync } from 'node:child_process'
-import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runJdbcProgram } from '../helpers/clients.js'
 import { ROOT, startServer, type TestServer } from '../helpers/server.js'
 
 const HERE = path.join(ROOT, 'test/wire/clients')
@@ -148,21 +147,7 @@ describe('psycopg2 and psycopg 3', () => {
 
 describe('pgJDBC', () => {
   it('reads binary timestamps right after 6+ executions, keeps statement names per connection', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-jdbc-'))
-    const jar = '/usr/share/java/postgresql.jar'
-    execFileSync('javac', ['-d', dir, path.join(HERE, 'PgJdbcCheck.java')])
-    const out = execFileSync(
-      'java',
-      ['-cp', `${dir}:${jar}`, 'PgJdbcCheck', `jdbc:postgresql://${srv.host}:${srv.port}/postgres`],
-      { encoding: 'utf8' },
-    )
-    fs.rmSync(dir, { recursive: true, force: true })
-    const kv = Object.fromEntries(
-      out
-        .trim()
-        .split(/\n| (?=names\.b=)/)
-        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string]),
-    )
+    const kv = runJdbcProgram(srv, path.join(HERE, 'PgJdbcCheck.java'), 'PgJdbcCheck', /\n| (?=names\.b=)/)
     for (let i = 1; i <= 8; i++) {
       expect(kv[`exec${i}.ts`], `execution ${i}`).toBe('2024-02-29T13:14:15.123456')
       expect(kv[`exec${i}.tz`], `execution ${i}`).toBe('2024-02-29T13:14:15.500Z')

@@ -7,6 +7,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cancelPacket } from '../helpers/clients.js'
 import { fields, message, query, RawClient, rows, startupPacket } from '../helpers/raw.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 
@@ -96,10 +97,7 @@ describe('COPY and vanishing clients', () => {
     expect((await c.next())!.type).toBe('G')
     c.write(message('d', '1\n2\n3\n'))
     await new Promise((r) => setTimeout(r, 200))
-    const cancel = Buffer.alloc(16)
-    cancel.writeInt32BE(16, 0)
-    cancel.writeInt32BE(80877102, 4)
-    k.copy(cancel, 8)
+    const cancel = cancelPacket(k.readInt32BE(0), k.readInt32BE(4))
     const t0 = Date.now()
     const x = await RawClient.connect(srv.port)
     x.write(cancel)

@@ -2,6 +2,7 @@
 // protocol negotiation, SSL/GSS requests, bad settings), GUC reports, notices, pipelining, Flush,
 // malformed and oversized messages (FATAL 08P01, nobody else affected), CancelRequest keys, Terminate.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cancelPacket } from '../helpers/clients.js'
 import { fields, message, parameters, query, RawClient, rows, startupPacket } from '../helpers/raw.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 
@@ -257,15 +258,6 @@ describe('garbage inside well-framed messages', () => {
 
 describe('cancel and terminate', () => {
   const SLOW = 'SELECT count(*) FROM generate_series(1, 30000000)'
-  const cancelPacket = (pid: number, secret: number) => {
-    const b = Buffer.alloc(16)
-    b.writeInt32BE(16, 0)
-    b.writeInt32BE(80877102, 4)
-    b.writeInt32BE(pid, 8)
-    b.writeInt32BE(secret, 12)
-    return b
-  }
-
   it('cancels the running statement with the right key (57014); a wrong key does nothing', async () => {
     const { c, startup } = await RawClient.login(srv.port)
     const k = startup.find((m) => m.type === 'K')!.body

@@ -1,0 +1,64 @@
+// Client-side pieces several test files need: a CancelRequest as libpq sends it, and running one of the
+// tests' Java (pgJDBC) programs that print key=value lines.
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import type pg from 'pg'
+import type { TestServer } from './server.js'
+
+/** A CancelRequest packet (protocol.sgml: length 16, code 80877102, process id, secret key). */
+export function cancelPacket(pid: number, secret: number): Buffer {
+  const b = Buffer.alloc(16)
+  b.writeInt32BE(16, 0)
+  b.writeInt32BE(80877102, 4)
+  b.writeInt32BE(pid, 8)
+  b.writeInt32BE(secret, 12)
+  return b
+}
+
+/** Send a CancelRequest for node-postgres client `c`'s backend on its own connection, as libpq does. */
+export async function cancelClient(srv: TestServer, c: pg.Client): Promise<void> {
+  const { processID, secretKey } = c as unknown as { processID: number; secretKey: number }
+  const b = cancelPacket(processID, secretKey)
+  await new Promise<void>((resolve, reject) => {
+    const s = net.connect(srv.port, srv.host, () => s.end(b))
+    s.on('close', () => resolve())
+    s.on('error', reject)
+  })
+}
+
+/**
+ * Compile `javaFile` (class `className`) with javac and run it against `srv`'s postgres database with
+ * Debian's pgJDBC; returns its key=value output lines as an object (lines split at `split`).
+ */
+export function runJdbcProgram(
+  srv: TestServer,
+  javaFile: string,
+  className: string,
+  split: string | RegExp = '\n',
+): Record<string, string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-jdbc-'))
+  try {
+    execFileSync('javac', ['-d', dir, javaFile])
+    const out = execFileSync(
+      'java',
+      [
+        '-cp',
+        `${dir}:/usr/share/java/postgresql.jar`,
+        className,
+        `jdbc:postgresql://${srv.host}:${srv.port}/postgres`,
+      ],
+      { encoding: 'utf8' },
+    )
+    return Object.fromEntries(
+      out
+        .trim()
+        .split(split)
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    )
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
