@@ -107,23 +107,7 @@ export class ProcedureCache {
 
   /** PLy_procedure_get: the session's compiled procedure for `oid`, compiling it if needed. */
   get(sid: number, oid: number): Procedure {
-    let m = this.bySession.get(sid)
-    const old = m?.get(oid)
-    if (old?.valid && old.procGen === this.watch.procGen) return old
-    const gen = this.watch.procGen
-    const row = this.read(oid)
-    if (old?.valid && old.version === row.version) {
-      old.procGen = gen
-      return old
-    }
-    if (old) this.retire(old)
-    const p = this.compile(row, sid, false, gen)
-    if (!m) {
-      m = new Map()
-      this.bySession.set(sid, m)
-    }
-    m.set(oid, p)
-    return p
+    return this.lookup(this.bySession, sid, oid, oid)
   }
 
   /**
@@ -132,8 +116,21 @@ export class ProcedureCache {
    * functions are.
    */
   getTrigger(sid: number, oid: number, relid: number): Procedure {
-    const key = `${oid >>> 0}:${relid >>> 0}`
-    let m = this.byTrigger.get(sid)
+    return this.lookup(this.byTrigger, sid, `${oid >>> 0}:${relid >>> 0}`, oid, relid)
+  }
+
+  /**
+   * The cached procedure under `key` in the session's map, revalidated against its pg_proc row when the
+   * catalog changed (kept if the row's version is the same), else compiled anew (as a trigger for `relid`).
+   */
+  private lookup<K>(
+    bySid: Map<number, Map<K, Procedure>>,
+    sid: number,
+    key: K,
+    oid: number,
+    relid?: number,
+  ): Procedure {
+    let m = bySid.get(sid)
     const old = m?.get(key)
     if (old?.valid && old.procGen === this.watch.procGen) return old
     const gen = this.watch.procGen
@@ -143,10 +140,10 @@ export class ProcedureCache {
       return old
     }
     if (old) this.retire(old)
-    const p = this.compile(row, sid, false, gen, true, relid)
+    const p = this.compile(row, sid, false, gen, relid !== undefined, relid ?? 0)
     if (!m) {
       m = new Map()
-      this.byTrigger.set(sid, m)
+      bySid.set(sid, m)
     }
     m.set(key, p)
     return p
