@@ -480,15 +480,19 @@ static napi_value SetMemory(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-/* setCodecBuffer(buffer) */
-static napi_value SetCodecBuffer(napi_env env, napi_callback_info info) {
+/* The one Buffer argument of a setter: its memory, or 0 when there is none. */
+static int buffer_arg(napi_env env, napi_callback_info info, void **data, size_t *len) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  return argc >= 1 && napi_get_buffer_info(env, argv[0], data, len) == napi_ok;
+}
+
+/* setCodecBuffer(buffer) */
+static napi_value SetCodecBuffer(napi_env env, napi_callback_info info) {
   void *data;
   size_t len;
-  if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok)
-    return throw_error(env, "setCodecBuffer(buffer)");
+  if (!buffer_arg(env, info, &data, &len)) return throw_error(env, "setCodecBuffer(buffer)");
   g_codec = data;
   g_codec_len = len;
   return undefined(env);
@@ -496,13 +500,9 @@ static napi_value SetCodecBuffer(napi_env env, napi_callback_info info) {
 
 /* setResultBuffer(buffer): where small converted results are copied (no Buffer allocation per call) */
 static napi_value SetResultBuffer(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   void *data;
   size_t len;
-  if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok)
-    return throw_error(env, "setResultBuffer(buffer)");
+  if (!buffer_arg(env, info, &data, &len)) return throw_error(env, "setResultBuffer(buffer)");
   g_resbuf = data;
   g_resbuf_len = len;
   return undefined(env);
