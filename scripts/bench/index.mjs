@@ -95,10 +95,11 @@ async function main(argv) {
   }
   const workloads = await loadWorkloads(only)
   const ref = await startReference()
-  const py = await startPyglite()
+  let py
   let failed = false
   const summary = []
   try {
+    py = await startPyglite() // inside the try: a pyglite that fails to start must not leave PostgreSQL running
     console.log(`reference: ${ref.version}`)
     console.log(`runs per workload: ${runs} (interleaved), loadavg ${loadavg()}`)
     for (const w of workloads) {
@@ -212,8 +213,11 @@ async function main(argv) {
         )
     }
   } finally {
-    await py.stop()
-    ref.stop()
+    try {
+      await py?.stop()
+    } finally {
+      ref.stop()
+    }
   }
   process.exit(failed ? 1 : 0)
 }
