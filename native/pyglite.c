@@ -27,11 +27,11 @@ PyObject *s_args;
 
 static napi_ref g_dispatch;
 static pthread_t g_thread;
-static int g_ready;
+int g_ready;
 static int g_gil_depth;
 static PyGILState_STATE g_gil_state;
 static PyObject *g_formatter; /* host callable(proc_id, phase, exc) -> tuple */
-static PyObject *g_PgError;   /* _pyglite.PgError */
+PyObject *g_PgError;          /* _pyglite.PgError */
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -172,7 +172,6 @@ static napi_value py_to_js(napi_env env, PyObject *o, int depth) {
 
 /* ------------------------------------------------------------------ JS -> Python */
 
-static PyObject *js_to_py(napi_env env, napi_value v, int depth);
 
 static PyObject *js_error_to_exception(napi_env env, napi_value err) {
   PyObject *fields = js_to_py(env, err, 1);
@@ -182,7 +181,7 @@ static PyObject *js_error_to_exception(napi_env env, napi_value err) {
   return NULL;
 }
 
-static PyObject *js_to_py(napi_env env, napi_value v, int depth) {
+PyObject *js_to_py(napi_env env, napi_value v, int depth) {
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok) {
     PyErr_SetString(PyExc_RuntimeError, "napi_typeof failed");
@@ -298,7 +297,7 @@ static struct {
 } str_cache[STR_CACHE];
 static unsigned str_next;
 
-static napi_value str_arg(napi_env env, PyObject *o) {
+napi_value str_arg(napi_env env, PyObject *o) {
   napi_value v;
   for (int i = 0; i < STR_CACHE && str_cache[i].key; i++)
     if (str_cache[i].key == o && napi_get_reference_value(env, str_cache[i].ref, &v) == napi_ok && v) return v;
@@ -381,6 +380,8 @@ static PyObject *py_set_formatter(PyObject *self, PyObject *f) {
 
 static PyMethodDef module_methods[] = {
     {"jscall", (PyCFunction)(void (*)(void))py_jscall, METH_FASTCALL, "call the engine"},
+    {"execute", (PyCFunction)(void (*)(void))py_spi_execute, METH_FASTCALL | METH_KEYWORDS, "plpy.execute (spiop.c)"},
+    {"set_spi_hooks", py_set_spi_hooks, METH_VARARGS, "set_spi_hooks(plan_type, result_type, fallback, spi_error, pending)"},
     {"register_proc", py_register_proc, METH_VARARGS, "register a compiled procedure for the fast call path"},
     {"release_proc", py_release_proc, METH_O, "forget a registered procedure"},
     {"set_converter", py_set_converter, METH_VARARGS, "set a procedure's result converter"},
@@ -437,7 +438,8 @@ static napi_value Init(napi_env env, napi_callback_info info) {
     g_PgError = PyErr_NewException("_pyglite.PgError", PyExc_Exception, NULL);
     ok = g_PgError && PyModule_AddObjectRef(m, "PgError", g_PgError) == 0 && PyType_Ready(&ConverterType) == 0 &&
          PyModule_AddObjectRef(m, "Converter", (PyObject *)&ConverterType) == 0 && PyType_Ready(&ResultType) == 0 &&
-         PyModule_AddObjectRef(m, "ResultBase", (PyObject *)&ResultType) == 0 &&
+         PyModule_AddObjectRef(m, "ResultBase", (PyObject *)&ResultType) == 0 && PyType_Ready(&PlanType) == 0 &&
+         PyModule_AddObjectRef(m, "PlanBase", (PyObject *)&PlanType) == 0 &&
          PyDict_SetItemString(modules, "_pyglite", m) == 0;
   }
   s_args = PyUnicode_InternFromString("args");
@@ -452,11 +454,11 @@ static napi_value Init(napi_env env, napi_callback_info info) {
   /* status words shared with JS */
   void *data;
   napi_value ab, arr;
-  napi_create_arraybuffer(env, 64, &data, &ab);
-  memset(data, 0, 64);
+  napi_create_arraybuffer(env, 4 * STAT_WORDS, &data, &ab);
+  memset(data, 0, 4 * STAT_WORDS);
   g_stat = (int32_t *)data;
   g_stat[14] = -1;
-  napi_create_typedarray(env, napi_int32_array, 16, ab, 0, &arr);
+  napi_create_typedarray(env, napi_int32_array, STAT_WORDS, ab, 0, &arr);
   napi_ref keep; /* the status words live as long as the process */
   napi_create_reference(env, ab, 1, &keep);
   return arr;
@@ -590,6 +592,9 @@ NAPI_MODULE_INIT() {
       {"srfStart", 0, SrfStart, 0, 0, 0, napi_default, 0},
       {"srfNext", 0, SrfNext, 0, 0, 0, napi_default, 0},
       {"srfClose", 0, SrfClose, 0, 0, 0, napi_default, 0},
+      {"setSpiOp", 0, SetSpiOp, 0, 0, 0, napi_default, 0},
+      {"opShape", 0, OpShape, 0, 0, 0, napi_default, 0},
+      {"opRows", 0, OpRows, 0, 0, 0, napi_default, 0},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   trigger_define(env, exports);

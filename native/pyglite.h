@@ -61,8 +61,11 @@ extern uint8_t *g_mem;        /* wasm memory of the active PGlite instance */
 extern size_t g_mem_len;
 extern const uint8_t *g_codec; /* codec buffer registered by JS */
 extern size_t g_codec_len;
+#define STAT_WORDS 32
 extern int32_t *g_stat; /* status words shared with JS: [0]=status [1]=length, f64 at 8, i64 at 16, [6]/[7] result buffer base/offset,
-                          * [8..14] see STATW in src/plpython/host.ts */
+                          * [8..14] see STATW in src/plpython/host.ts, [16..28] OPW there (spiop.c) */
+extern int g_ready;            /* init() done: Python and the dispatcher are set up */
+extern PyObject *g_PgError;    /* _pyglite.PgError: an engine error handed to Python */
 extern PyObject *g_result;    /* pending bytes (S_GENERIC) or str (S_TEXT) */
 extern uint8_t *g_resbuf;     /* result buffer registered by JS (S_GENERIC_INLINE results land here) */
 extern size_t g_resbuf_len;
@@ -95,6 +98,21 @@ napi_value SrfClose(napi_env env, napi_callback_info info);
 int proc_enter(uint32_t id, PyObject **func, PyObject **globals);
 void proc_leave(uint32_t id);
 PyObject *datum_to_py(int kind, uint32_t datum);
+
+/* JS value → Python (codec bytes decoded, {pgerror} raised as PgError); a str argument as a JS string
+ * (kept per str object: a loop's query text is made once) */
+PyObject *js_to_py(napi_env env, napi_value v, int depth);
+napi_value str_arg(napi_env env, PyObject *o);
+
+/* ---- plpy.execute's fast path (spiop.c) ---- */
+extern PyTypeObject PlanType;
+PyObject *py_spi_execute(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
+PyObject *py_set_spi_hooks(PyObject *self, PyObject *args);
+napi_value SetSpiOp(napi_env env, napi_callback_info info);
+napi_value OpShape(napi_env env, napi_callback_info info);
+napi_value OpRows(napi_env env, napi_callback_info info);
+/* a PLyResult of `type` (a ResultBase subclass) from its four fields; steals the references */
+PyObject *result_make(PyTypeObject *type, PyObject *status, PyObject *nrows, PyObject *rows, PyObject *desc);
 
 /* ---- trigger calls (trigger.c) ---- */
 void trigger_define(napi_env env, napi_value exports);

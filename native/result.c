@@ -118,3 +118,19 @@ PyTypeObject ResultType = {
     .tp_iter = (getiterfunc)result_iter,
     .tp_members = result_members,
 };
+
+PyObject *result_make(PyTypeObject *type, PyObject *status, PyObject *nrows, PyObject *rows, PyObject *desc) {
+  ResultObject *self = (ResultObject *)type->tp_alloc(type, 0);
+  if (!self) {
+    Py_DECREF(status);
+    Py_DECREF(nrows);
+    Py_DECREF(rows);
+    Py_DECREF(desc);
+    return NULL;
+  }
+  self->status = status;
+  self->nrows = nrows;
+  self->rows = rows;
+  self->desc = desc;
+  return (PyObject *)self;
+}

@@ -1,7 +1,9 @@
-// The JS side of the plpy module: every _pyglite.jscall(op, ...args) from Python arrives here.
-// The dispatcher never throws (the envelope rule): a PostgreSQL ERROR raised while serving an op is
-// caught with PG_TRY emulation and handed back to Python as {pgerror: fields}; JS bugs likewise.
+// The JS side of the plpy module: every _pyglite.jscall(op, ...args) from Python arrives at `dispatch`,
+// and the common forms of plpy.execute (native/spiop.c) at `execute`, whose inputs are status words.
+// Neither ever throws (the envelope rule): a PostgreSQL ERROR raised while serving an op is caught with
+// PG_TRY emulation and handed back to Python as {pgerror: fields}; JS bugs likewise.
 import { isLongjmp, PgError } from '../engine/elog.js'
+import { OPW } from '../plpython/host.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { fatalError } from './fatal.js'
 import { messageOps } from './messages.js'
@@ -13,29 +15,57 @@ type Op = (rt: PlPythonRuntime, a?: unknown, b?: unknown, c?: unknown, d?: unkno
 
 const ops: Record<string, Op> = { ...messageOps, ...spiOps, ...transactionOps } as Record<string, Op>
 
-/** Build the dispatcher for the Python host; `current` yields the runtime of the running statement. */
+/** What an operation that escaped its own error handling gives Python. */
+function failure(e: unknown): { pgerror: Record<string, unknown> } {
+  if (isLongjmp(e)) {
+    // cannot happen: every op that enters wasm runs inside tryCatch. Never let it cross Python.
+    return errorValue(
+      new PgError('internal error: unexpected PostgreSQL error outside PG_TRY', { sqlstate: 'XX000' }),
+    )
+  }
+  if (e instanceof PgError) return errorValue(e)
+  return errorValue(new PgError(`internal error: ${(e as Error)?.message ?? String(e)}`))
+}
+
+/**
+ * The runtime an operation runs in, or the error Python gets instead: no statement running, or a
+ * plpy.fatal before (nothing more runs in this session, fatal.ts). Frees plans released meanwhile.
+ */
+function enter(rt: PlPythonRuntime | undefined, releasing: boolean): PlPythonRuntime | { pgerror: object } {
+  if (!rt) return errorValue(new PgError('no statement is running'))
+  const st = shim(rt)
+  if (st.fatal && !releasing) return errorValue(fatalError(rt)!)
+  if (st.pendingFrees.length) freePending(rt)
+  return rt
+}
+
+/** Build the plpy entry points for the Python host; `current` yields the runtime of the running statement. */
 export function createDispatcher(current: () => PlPythonRuntime | undefined) {
-  // plpy passes at most four arguments to an operation
-  return (op: unknown, a?: unknown, b?: unknown, c?: unknown, d?: unknown): unknown => {
-    try {
-      const rt = current()
-      if (!rt) return errorValue(new PgError('no statement is running'))
-      const fn = ops[op as string]
-      if (!fn) return errorValue(new PgError(`unknown plpy operation ${String(op)}`))
-      const st = shim(rt)
-      // after plpy.fatal nothing more runs in this session (fatal.ts)
-      if (st.fatal && op !== 'cursor_release' && op !== 'plan_free') return errorValue(fatalError(rt)!)
-      if (st.pendingFrees.length) freePending(rt)
-      return fn(rt, a, b, c, d)
-    } catch (e) {
-      if (isLongjmp(e)) {
-        // cannot happen: every op that enters wasm runs inside tryCatch. Never let it cross Python.
-        return errorValue(
-          new PgError('internal error: unexpected PostgreSQL error outside PG_TRY', { sqlstate: 'XX000' }),
-        )
+  return {
+    // plpy passes at most four arguments to an operation
+    dispatch(op: unknown, a?: unknown, b?: unknown, c?: unknown, d?: unknown): unknown {
+      try {
+        const fn = ops[op as string]
+        if (!fn) return errorValue(new PgError(`unknown plpy operation ${String(op)}`))
+        const rt = enter(current(), op === 'cursor_release' || op === 'plan_free')
+        if ('pgerror' in rt) return rt
+        return fn(rt, a, b, c, d)
+      } catch (e) {
+        return failure(e)
       }
-      if (e instanceof PgError) return errorValue(e)
-      return errorValue(new PgError(`internal error: ${(e as Error)?.message ?? String(e)}`))
-    }
+    },
+    /** plpy.execute(query[, limit]) (kind 1) or plpy.execute(plan[, [int]][, limit]) (kind 2) */
+    execute(query?: string): unknown {
+      try {
+        const rt = enter(current(), false)
+        if ('pgerror' in rt) return rt
+        const w = rt.host.stat
+        if (w[OPW.kind] === 1) return spiOps.execute(rt, query, w[OPW.limit], true)
+        const args = w[OPW.argMode] === 1 ? w[OPW.arg] : null
+        return spiOps.execute_plan(rt, w[OPW.plan], args, w[OPW.limit], true)
+      } catch (e) {
+        return failure(e)
+      }
+    },
   }
 }

@@ -9,7 +9,8 @@
 // tuple descriptor, made once per shape and parsed by Python only if colnames() etc. are called.
 import { L } from '../engine/layout.js'
 import { type CodecWriter, T } from '../plpython/codec.js'
-import { STATW } from '../plpython/host.js'
+import { OPW, STATW } from '../plpython/host.js'
+import { ARG_KIND } from '../plpython/procedures.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { shim } from './state.js'
 
@@ -28,9 +29,16 @@ export interface Shape {
   rowsHeader: Buffer
   /** BYTES of the JSON [names, types, typmods]: colnames()/coltypes()/coltypmods() parse it when asked */
   desc: Buffer
+  /** live column names, for the native registration */
+  names: string[]
+  /** the shape's slot in native/spiop.c (rows converted in C); -1: a column needs the codec; -2: not yet asked */
+  slot: number
 }
 
 const MAX_SHAPES = 16
+/** native/spiop.c MAX_SHAPES: slots shared by the shapes of every runtime */
+const NATIVE_SLOTS = 64
+const freeSlots: number[] = Array.from({ length: NATIVE_SLOTS }, (_, i) => NATIVE_SLOTS - 1 - i)
 
 function header(tag: number, n: number): Buffer {
   const b = Buffer.alloc(5)
@@ -84,10 +92,103 @@ function shapeOf(rt: PlPythonRuntime, tupdesc: number): Shape {
   const rowsHeader = Buffer.concat([header(T.ROWS, live.length), ...live.map((i) => text(names[i]!))])
   const json = Buffer.from(JSON.stringify([names.map((n) => n.toString('utf8')), types, typmods]))
   const desc = Buffer.concat([header(T.BYTES, json.length), json])
-  const s: Shape = { words, natts, types, live, rowsHeader, desc, encoders: [], gen: -1 }
+  const liveNames = live.map((i) => names[i]!.toString('utf8'))
+  const s: Shape = {
+    words,
+    natts,
+    types,
+    live,
+    rowsHeader,
+    desc,
+    names: liveNames,
+    slot: -2,
+    encoders: [],
+    gen: -1,
+  }
   list.unshift(s)
-  if (list.length > MAX_SHAPES) list.pop()
+  if (list.length > MAX_SHAPES) {
+    const old = list.pop()!
+    if (old.slot >= 0) freeSlots.push(old.slot)
+  }
   return s
+}
+
+/**
+ * The shape's native slot: registered with native/spiop.c the first time it is asked for when every live
+ * column has a type C converts (the kinds of function arguments, PLy_input_setup_func being the same for
+ * both), -1 otherwise.
+ */
+function nativeSlot(rt: PlPythonRuntime, s: Shape): number {
+  if (s.slot !== -2) return s.slot
+  const kinds = s.live.map((i) => ARG_KIND[s.types[i]!] ?? 0)
+  const slot =
+    kinds.includes(0) || s.names.some((n) => Buffer.byteLength(n) > 255) ? undefined : freeSlots.pop()
+  s.slot = slot ?? -1
+  if (slot !== undefined) rt.host.native.opShape(slot, s.live, kinds, s.names, s.desc.subarray(5))
+  return s.slot
+}
+
+/** Rows converted into Python objects per chunk: bounds the deformed Datums kept in wasm memory. */
+const CHUNK_DATUMS = 16384
+
+/**
+ * The result of a command converted in C (native/spiop.c opRows) when its columns allow it: the rows are
+ * deformed here chunk by chunk and C makes the row dicts from the Datums, inside the operation's PG_TRY
+ * like PLy_spi_execute_fetch_result. Returns false, with nothing consumed, when the codec must be used.
+ * Frees SPI_tuptable.
+ */
+export function nativeResult(rt: PlPythonRuntime, status: number): boolean {
+  const h = rt.heap
+  const st = shim(rt)
+  const f = st.fn
+  const processed = h.u64at(f.SPI_processed)
+  if (status <= 0 || processed > 0x7fffffff) return false
+  const tt = h.u32at(f.SPI_tuptable)
+  const w = rt.host.stat
+  w[OPW.status] = status
+  w[OPW.processed] = processed
+  if (!tt) {
+    w[OPW.shape] = -1
+    return true
+  }
+  const tupdesc = h.u32at(tt + L.stt_tupdesc)
+  const s = shapeOf(rt, tupdesc)
+  const slot = nativeSlot(rt, s)
+  if (slot < 0) return false
+  const natts = Math.max(s.natts, 1)
+  const per = Math.max(1, Math.min(processed, Math.floor(CHUNK_DATUMS / natts)))
+  const values = deformArea(rt, per * natts)
+  const nulls = st.deformNulls
+  const vals = h.u32at(tt + L.stt_vals)
+  rt.syncMemory() // the statement may have grown the memory: C reads the Datums through its own view
+  w[OPW.shape] = slot
+  w[OPW.natts] = natts
+  w[OPW.values] = values
+  w[OPW.nulls] = nulls
+  for (let off = 0; off < processed; off += per) {
+    const n = Math.min(per, processed - off)
+    for (let r = 0; r < n; r++)
+      f.heap_deform_tuple(h.u32at(vals + 4 * (off + r)), tupdesc, values + 4 * natts * r, nulls + natts * r)
+    w[OPW.offset] = off
+    w[OPW.chunk] = n
+    if (!rt.host.native.opRows()) return false
+  }
+  f.SPI_freetuptable(tt)
+  return true
+}
+
+/** heap_deform_tuple's output arrays with room for n Datums (malloc'd once, grown as needed). */
+function deformArea(rt: PlPythonRuntime, n: number): number {
+  const st = shim(rt)
+  if (st.deformCap < n) {
+    const M = rt.heap.M
+    if (st.deformValues) M._free(st.deformValues)
+    if (st.deformNulls) M._free(st.deformNulls)
+    st.deformCap = Math.max(n, 16)
+    st.deformValues = M._malloc(4 * st.deformCap) as number
+    st.deformNulls = M._malloc(st.deformCap) as number
+  }
+  return st.deformValues
 }
 
 /** Rows [0, n) of an SPI tuple table as ROWS (heap_deform_tuple per row, PLy_input_from_tuple). */
@@ -105,15 +206,7 @@ function writeRows(
   w.raw(s.rowsHeader)
   w.u32(n)
   if (n === 0) return
-  if (st.deformCap < s.natts) {
-    const M = h.M
-    if (st.deformValues) M._free(st.deformValues)
-    if (st.deformNulls) M._free(st.deformNulls)
-    st.deformCap = Math.max(s.natts, 16)
-    st.deformValues = M._malloc(4 * st.deformCap) as number
-    st.deformNulls = M._malloc(st.deformCap) as number
-  }
-  const values = st.deformValues
+  const values = deformArea(rt, s.natts)
   const nulls = st.deformNulls
   // the language core's encoder per column, looked up again when types changed
   const gen = rt.watch.typeGen

@@ -5,7 +5,7 @@ import { PgError, type TryResult } from '../engine/elog.js'
 import { L } from '../engine/layout.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { convertArgs, fastKind, paramList, releaseArgContext } from './args.js'
-import { encodeFirstRow, encodeResult } from './results.js'
+import { encodeFirstRow, encodeResult, nativeResult } from './results.js'
 import { addPlan, callFrame, type Plan, plans, shim } from './state.js'
 
 /** An engine error as the dispatcher hands it to Python (raised there as an SPI exception). */
@@ -109,9 +109,17 @@ function freePlan(rt: PlPythonRuntime, id: number): void {
   rt.heap.M._free(p.nulls)
 }
 
+/**
+ * The result of an operation: with `native` (the _pyglite.execute path) the status when C converted the
+ * rows (native/spiop.c reads the rest from status words), else the encoded (status, nrows, rows, desc).
+ */
+function result(rt: PlPythonRuntime, rc: number, native: boolean): Uint8Array | number {
+  return native && nativeResult(rt, rc) ? rc : encodeResult(rt, rc)
+}
+
 export const spiOps = {
   /** plpy.execute(query, limit) → (status, nrows, rows, desc) */
-  execute(rt: PlPythonRuntime, query: unknown, limit: unknown) {
+  execute(rt: PlPythonRuntime, query: unknown, limit: unknown, native = false) {
     const frame = callFrame(rt)
     const M = rt.heap.M
     const f = shim(rt).fn
@@ -129,7 +137,7 @@ export const spiOps = {
         stmt.plan > 0
           ? f.SPI_execute_plan(stmt.plan, 0, 0, readOnly, Number(limit) | 0)
           : f.SPI_execute(stmt.text, readOnly, Number(limit) | 0)
-      return rc < 0 ? null : encodeResult(rt, rc)
+      return rc < 0 ? null : result(rt, rc, native)
     }, true)
     stmt.busy--
     if (!r.ok) return errorValue(r.error)
@@ -172,7 +180,7 @@ export const spiOps = {
   },
 
   /** plan.execute(args, limit) → (status, nrows, rows, desc) */
-  execute_plan(rt: PlPythonRuntime, id: unknown, args: unknown, limit: unknown) {
+  execute_plan(rt: PlPythonRuntime, id: unknown, args: unknown, limit: unknown, native = false) {
     const frame = callFrame(rt)
     const plan = planOf(rt, id)
     let rc = 0
@@ -186,7 +194,7 @@ export const spiOps = {
         frame.readOnly ? 1 : 0,
         Number(limit) | 0,
       )
-      return rc < 0 ? null : encodeResult(rt, rc)
+      return rc < 0 ? null : result(rt, rc, native)
     }, true)
     releaseArgContext(rt, ctx)
     if (!r.ok) return errorValue(r.error)

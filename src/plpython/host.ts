@@ -46,6 +46,12 @@ export interface Native {
   /** the next item of an iterator (status as for call, or S_DONE) */
   srfNext(iterId: number): number
   srfClose(iterId: number): void
+  /** the function serving _pyglite.execute (plpy.execute's common forms): inputs in stat[OPW.*] */
+  setSpiOp(fn: (query?: string) => unknown): void
+  /** register a result shape for opRows: live attribute indexes, their procedures.ts ARG_KIND, names, descriptor bytes */
+  opShape(slot: number, live: number[], kinds: number[], names: string[], desc: Buffer): void
+  /** convert a chunk of deformed rows (stat[OPW.*]) into the running operation's row dicts; false: use the codec */
+  opRows(): boolean
 }
 
 /** Loads the native addon; also usable on the main thread (for cancel) without starting Python. */
@@ -63,6 +69,23 @@ export const STATW = {
   datum: 13,
   /** bytes of a plpy op's result written in the codec buffer, when the op returns the buffer itself */
   opResultLen: 14,
+} as const
+
+/** Status words of _pyglite.execute's operation (native/spiop.c W_*). */
+export const OPW = {
+  kind: 16,
+  plan: 17,
+  arg: 18,
+  argMode: 19,
+  limit: 20,
+  shape: 21,
+  chunk: 22,
+  values: 23,
+  nulls: 24,
+  natts: 25,
+  status: 26,
+  processed: 27,
+  offset: 28,
 } as const
 
 /** Call status in stat[0] (native/call.c S_*). */
@@ -113,10 +136,13 @@ function isErrorReturn(v: unknown): v is ['error', ErrorTuple] {
 }
 
 /**
- * Start Python on this thread. `dispatch` receives every plpy → engine call (op, ...args) and must never
- * throw. `sysPath` entries are appended to sys.path (site-packages a user wants to import from).
+ * Start Python on this thread. `plpy.dispatch` receives every plpy → engine call (op, ...args) and must
+ * never throw; `plpy.execute` serves the common forms of plpy.execute (native/spiop.c). `sysPath` entries are appended to sys.path (site-packages a user wants to import from).
  */
-export function startPythonHost(dispatch: (...args: unknown[]) => unknown, sysPath: string[]): PythonHost {
+export function startPythonHost(
+  plpy: { dispatch: (...args: unknown[]) => unknown; execute: (query?: string) => unknown },
+  sysPath: string[],
+): PythonHost {
   const ncpDir = pkgPath('node_modules', 'node-calls-python')
   const binding = require(`${ncpDir}/build/Release/nodecallspython.node`) as {
     PyInterpreter: new () => NcpInterpreter
@@ -127,7 +153,8 @@ export function startPythonHost(dispatch: (...args: unknown[]) => unknown, sysPa
   if (libs.length !== 1 || !libs[0])
     throw new Error(`expected exactly one libpython in this process, found: ${JSON.stringify(libs)}`)
   py.fixlink(libs[0]) // dlopen(RTLD_GLOBAL) the same libpython so C extension modules resolve against it
-  const stat = native.init(dispatch)
+  const stat = native.init(plpy.dispatch)
+  native.setSpiOp(plpy.execute)
   py.addImportPath(pkgPath('src', 'plpy-shim', 'python'))
   py.addImportPath(pkgPath('src', 'plpython', 'python'))
   const host = py.importSync('pyglite_host', false)

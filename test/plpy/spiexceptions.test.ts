@@ -25,7 +25,8 @@ describe('plpy.spiexceptions', () => {
 import sys
 sys.path[:0] = [${JSON.stringify(path.join(ROOT, 'src/plpy-shim/python'))}]
 import types
-sys.modules['_pyglite'] = types.SimpleNamespace(PgError=Exception, jscall=None, in_call=None, ResultBase=object)
+sys.modules['_pyglite'] = types.SimpleNamespace(PgError=Exception, jscall=None, in_call=None, ResultBase=object,
+                                            PlanBase=object, set_spi_hooks=lambda *a: None, execute=None)
 from plpy import spiexceptions as s
 from _plpy.exc import SPIError
 print(len(s.CONDITIONS), s.DivisionByZero.sqlstate, s.by_sqlstate['23505'].__name__,

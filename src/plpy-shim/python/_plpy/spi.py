@@ -80,10 +80,11 @@ def _result(r):
     return PLyResult(*r)
 
 
-class PLyPlan:
-    """A prepared statement kept for the session (SPI_keepplan); reusable through SD and GD."""
+class PLyPlan(_pyglite.PlanBase):
+    """A prepared statement kept for the session (SPI_keepplan); reusable through SD and GD. _id, _nargs
+    and _int1 are C fields (native/spiop.c), read by plpy.execute's C path."""
 
-    __slots__ = ("_id", "_nargs", "_converters", "_int1", "__weakref__")
+    __slots__ = ("_converters", "__weakref__")
 
     def __init__(self, handle, converters, kinds):
         self._id = handle
@@ -238,8 +239,9 @@ def _cursor_plan(plan, values):
     return PLyCursor(call("cursor_plan", plan._id, _args_bytes(plan, values, "cursor")))
 
 
-def execute(query=_MISSING, arg2=_MISSING, arg3=_MISSING, *more):
-    """plpy.execute(query[, limit]) or plpy.execute(plan[, arguments[, limit]])."""
+def _execute(query=_MISSING, arg2=_MISSING, arg3=_MISSING, *more):
+    """plpy.execute's forms that _pyglite.execute (native/spiop.c) leaves to Python: other argument
+    types, limits that are not plain ints, plans with other arguments, pending releases."""
     if type(query) is PLyPlan and not more:
         # _execute_plan, inlined: the path of a loop over a prepared statement
         limit = 0 if arg3 is _MISSING else _limit(arg3)
@@ -275,6 +277,11 @@ def execute(query=_MISSING, arg2=_MISSING, arg3=_MISSING, *more):
                 raise spi_error(e.args[0]) from None
             return PLyResult(*r)
     raise Error("plpy.execute expected a query or a plan")
+
+
+# plpy.execute(query[, limit]) or plpy.execute(plan[, arguments[, limit]]): C for the common forms
+_pyglite.set_spi_hooks(PLyPlan, PLyResult, _execute, spi_error, _pending_release)
+execute = _pyglite.execute
 
 
 def prepare(*args):

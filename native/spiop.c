@@ -1,0 +1,353 @@
+/* plpy.execute in C (PLy_spi_execute, plpy_spi.c): the common forms — a query text with an optional
+ * limit, a prepared plan without arguments or with one int32 argument — go to the engine in one N-API
+ * call whose inputs are status words, and result rows of common types are converted to Python here,
+ * straight from the Datums the engine deformed in wasm memory (PLy_input_from_tuple: a dict per row,
+ * keys in attribute order). Everything else goes to the Python implementation (_plpy.spi.execute),
+ * registered with set_spi_hooks. Status words: OPW in src/plpython/host.ts. */
+#include "pyglite.h"
+
+#include <structmember.h>
+
+#include "call.h"
+
+enum {
+  W_KIND = 16,    /* 1 query text (the JS string is the one argument), 2 plan */
+  W_PLAN = 17,    /* plan id */
+  W_ARG = 18,     /* the int32 argument */
+  W_ARGMODE = 19, /* 0 none, 1 W_ARG */
+  W_LIMIT = 20,
+  W_SHAPE = 21, /* results: shape slot, -1 when the command returned no tuples */
+  W_CHUNK = 22, /* rows in this chunk (opRows) */
+  W_VALUES = 23,
+  W_NULLS = 24,
+  W_NATTS = 25, /* stride of the deformed rows */
+  W_STATUS = 26,
+  W_PROCESSED = 27,
+  W_OFFSET = 28, /* first row of this chunk */
+};
+
+/* ---- PlanBase: the C part of PLyPlan, so the fast path reads the plan without attribute lookups ---- */
+typedef struct {
+  PyObject_HEAD int id;
+  int nargs;
+  char int1; /* one int2/int4/int8 argument: an int32 value travels as itself */
+} PlanObject;
+
+static PyMemberDef plan_members[] = {
+    {"_id", T_INT, offsetof(PlanObject, id), 0, NULL},
+    {"_nargs", T_INT, offsetof(PlanObject, nargs), 0, NULL},
+    {"_int1", T_BOOL, offsetof(PlanObject, int1), 0, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+PyTypeObject PlanType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "_pyglite.PlanBase",
+    .tp_basicsize = sizeof(PlanObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "the C part of plpy's PLyPlan",
+    .tp_new = PyType_GenericNew,
+    .tp_members = plan_members,
+};
+
+/* ---- result shapes: column keys, kinds and the descriptor bytes, registered once by JS ---- */
+#define MAX_SHAPES 64
+typedef struct {
+  int nlive;
+  int *live;  /* attribute index of each live column */
+  int *kinds; /* A_* of each live column */
+  PyObject **keys;
+  PyObject *desc; /* bytes: JSON [names, types, typmods] (PLyResult.colnames() etc.) */
+} Shape;
+static Shape shapes[MAX_SHAPES];
+
+static PyTypeObject *g_plan_type, *g_result_type;
+static PyObject *g_fallback, *g_spi_error, *g_pending;
+static napi_ref g_spiop;
+static PyObject *g_op_rows; /* rows converted by opRows during the running operation */
+
+/* set_spi_hooks(plan_type, result_type, fallback_execute, spi_error, pending_release_list) */
+PyObject *py_set_spi_hooks(PyObject *self, PyObject *args) {
+  PyObject *pt, *rt, *fb, *se, *pl;
+  if (!PyArg_ParseTuple(args, "O!O!OOO!", &PyType_Type, &pt, &PyType_Type, &rt, &fb, &se, &PyList_Type, &pl))
+    return NULL;
+  if (!PyType_IsSubtype((PyTypeObject *)pt, &PlanType) || !PyType_IsSubtype((PyTypeObject *)rt, &ResultType)) {
+    PyErr_SetString(PyExc_TypeError, "set_spi_hooks: plan and result types must derive from PlanBase and ResultBase");
+    return NULL;
+  }
+  Py_XSETREF(g_plan_type, (PyTypeObject *)Py_NewRef(pt));
+  Py_XSETREF(g_result_type, (PyTypeObject *)Py_NewRef(rt));
+  Py_XSETREF(g_fallback, Py_NewRef(fb));
+  Py_XSETREF(g_spi_error, Py_NewRef(se));
+  Py_XSETREF(g_pending, Py_NewRef(pl));
+  Py_RETURN_NONE;
+}
+
+static PyObject *fallback(PyObject *const *args, Py_ssize_t nargs) {
+  return PyObject_Vectorcall(g_fallback, args, (size_t)nargs, NULL);
+}
+
+/* An exact int as SPI's long on wasm32 (PL/Python's "l", clamped as _plpy.spi._limit does); 0 if not one. */
+static int limit_of(PyObject *o, int32_t *out) {
+  if (!PyLong_CheckExact(o)) return 0;
+  int overflow;
+  long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+  if (overflow > 0 || v > INT32_MAX) v = INT32_MAX;
+  if (overflow < 0 || v < INT32_MIN) v = INT32_MIN;
+  *out = (int32_t)v;
+  return 1;
+}
+
+/* A one-element list or tuple holding an exact int in int32 range. */
+static int int1_of(PyObject *v, int32_t *out) {
+  if (!(PyList_CheckExact(v) || PyTuple_CheckExact(v)) || Py_SIZE(v) != 1) return 0;
+  PyObject *e = PyList_CheckExact(v) ? PyList_GET_ITEM(v, 0) : PyTuple_GET_ITEM(v, 0);
+  if (!PyLong_CheckExact(e)) return 0;
+  int overflow;
+  long long x = PyLong_AsLongLongAndOverflow(e, &overflow);
+  if (overflow || x < INT32_MIN || x > INT32_MAX) return 0;
+  *out = (int32_t)x;
+  return 1;
+}
+
+static int empty_seq(PyObject *v) {
+  return (PyList_CheckExact(v) || PyTuple_CheckExact(v)) && Py_SIZE(v) == 0;
+}
+
+/* The PLyResult of a natively converted result (status words), or NULL with an error. */
+static PyObject *native_result(void) {
+  PyObject *rows = g_op_rows;
+  g_op_rows = NULL;
+  int slot = g_stat[W_SHAPE];
+  PyObject *desc = slot >= 0 && slot < MAX_SHAPES && shapes[slot].desc ? shapes[slot].desc : Py_None;
+  if (!rows) rows = PyList_New(0);
+  PyObject *status = PyLong_FromLong(g_stat[W_STATUS]);
+  PyObject *nrows = PyLong_FromLong(g_stat[W_PROCESSED]);
+  if (!rows || !status || !nrows) {
+    Py_XDECREF(rows);
+    Py_XDECREF(status);
+    Py_XDECREF(nrows);
+    return NULL;
+  }
+  return result_make(g_result_type, status, nrows, rows, Py_NewRef(desc));
+}
+
+/* An engine error ({pgerror} → _pyglite.PgError) raised as plpy's SPI exception, as
+ * `raise spi_error(fields) from None` does. */
+static void raise_spi_error(void) {
+  if (!PyErr_ExceptionMatches(g_PgError)) return;
+  PyObject *et, *ev, *tb;
+  PyErr_Fetch(&et, &ev, &tb);
+  PyErr_NormalizeException(&et, &ev, &tb);
+  PyObject *fields = ev && PyTuple_GET_SIZE(((PyBaseExceptionObject *)ev)->args) > 0
+                         ? PyTuple_GET_ITEM(((PyBaseExceptionObject *)ev)->args, 0)
+                         : NULL;
+  PyObject *exc = fields ? PyObject_CallOneArg(g_spi_error, fields) : NULL;
+  Py_XDECREF(et);
+  Py_XDECREF(ev);
+  Py_XDECREF(tb);
+  if (!exc) return;
+  PyException_SetCause(exc, NULL); /* from None */
+  PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+  Py_DECREF(exc);
+}
+
+/* plpy.execute(query[, limit]) / plpy.execute(plan[, arguments[, limit]]) */
+PyObject *py_spi_execute(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+  if (kwnames && PyTuple_GET_SIZE(kwnames)) {
+    /* PL/Python's METH_VARARGS function says it so (a FASTCALL one would name the module too) */
+    PyErr_SetString(PyExc_TypeError, "execute() takes no keyword arguments");
+    return NULL;
+  }
+  if (!g_fallback) {
+    PyErr_SetString(PyExc_RuntimeError, "plpy.execute: the plpy module is not initialised");
+    return NULL;
+  }
+  if (nargs < 1 || nargs > 3 || PyList_GET_SIZE(g_pending) || !g_ready || g_call_depth <= 0 || !g_spiop)
+    return fallback(args, nargs);
+  PyObject *q = args[0];
+  int32_t limit = 0, arg = 0, argmode = 0, kind;
+  if (Py_IS_TYPE(q, g_plan_type)) {
+    PlanObject *p = (PlanObject *)q;
+    if (nargs == 3 && !limit_of(args[2], &limit)) return fallback(args, nargs);
+    if (p->nargs == 0 && (nargs == 1 || empty_seq(args[1])))
+      argmode = 0;
+    else if (p->int1 && nargs >= 2 && int1_of(args[1], &arg))
+      argmode = 1;
+    else
+      return fallback(args, nargs);
+    kind = 2;
+    g_stat[W_PLAN] = p->id;
+  } else if (PyUnicode_CheckExact(q) && nargs <= 2) {
+    if (nargs == 2 && !limit_of(args[1], &limit)) return fallback(args, nargs);
+    if (PyUnicode_FindChar(q, 0, 0, PyUnicode_GET_LENGTH(q), 1) != -1) return fallback(args, nargs);
+    kind = 1;
+  } else {
+    return fallback(args, nargs);
+  }
+  napi_env env = g_env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) {
+    PyErr_SetString(PyExc_RuntimeError, "napi_open_handle_scope failed");
+    return NULL;
+  }
+  PyObject *out = NULL;
+  napi_value argv[1], fn, recv, res;
+  size_t argc = 0;
+  if (kind == 1) {
+    argv[0] = str_arg(env, q);
+    if (!argv[0]) goto done;
+    argc = 1;
+  }
+  g_stat[W_KIND] = kind;
+  g_stat[W_ARG] = arg;
+  g_stat[W_ARGMODE] = argmode;
+  g_stat[W_LIMIT] = limit;
+  napi_get_reference_value(env, g_spiop, &fn);
+  napi_get_undefined(env, &recv);
+  Py_CLEAR(g_op_rows);
+  g_call_depth--; /* while JS runs, this thread is not inside the Python call */
+  napi_status st = napi_call_function(env, recv, fn, argc, argv, &res);
+  g_call_depth++;
+  if (st != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(env, &exc);
+    }
+    Py_CLEAR(g_op_rows);
+    PyErr_SetString(PyExc_RuntimeError, "internal error: the engine operation threw");
+    goto done;
+  }
+  napi_valuetype t;
+  napi_typeof(env, res, &t);
+  if (t == napi_number) {
+    out = native_result();
+  } else {
+    Py_CLEAR(g_op_rows);
+    PyObject *r = js_to_py(env, res, 0);
+    if (!r) {
+      raise_spi_error();
+    } else {
+      out = PyObject_Call((PyObject *)g_result_type, r, NULL);
+      Py_DECREF(r);
+    }
+  }
+done:
+  napi_close_handle_scope(env, scope);
+  return out;
+}
+
+/* setSpiOp(fn): the JS function serving py_spi_execute (src/plpy-shim/dispatch.ts) */
+napi_value SetSpiOp(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype t;
+  if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) return throw_error(env, "setSpiOp(fn)");
+  if (g_spiop) napi_delete_reference(env, g_spiop);
+  napi_create_reference(env, argv[0], 1, &g_spiop);
+  return undefined(env);
+}
+
+static void shape_clear(Shape *s) {
+  for (int k = 0; k < s->nlive && s->keys; k++) Py_XDECREF(s->keys[k]);
+  Py_CLEAR(s->desc);
+  free(s->live);
+  free(s->kinds);
+  free(s->keys);
+  memset(s, 0, sizeof *s);
+}
+
+/* opShape(slot, live: number[], kinds: number[], names: string[], desc: Buffer): a result shape's
+ * columns (the live ones) for opRows; desc are the bytes PLyResult keeps for colnames() and friends. */
+napi_value OpShape(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t slot, n;
+  void *desc;
+  size_t desc_len;
+  if (argc < 5 || get_u32(env, argv[0], &slot) || slot >= MAX_SHAPES || napi_get_array_length(env, argv[1], &n) != napi_ok ||
+      napi_get_buffer_info(env, argv[4], &desc, &desc_len) != napi_ok)
+    return throw_error(env, "opShape(slot, live, kinds, names, desc)");
+  gil_enter();
+  Shape *s = &shapes[slot];
+  shape_clear(s);
+  s->live = calloc(n ? n : 1, sizeof(int));
+  s->kinds = calloc(n ? n : 1, sizeof(int));
+  s->keys = calloc(n ? n : 1, sizeof(PyObject *));
+  s->desc = PyBytes_FromStringAndSize(desc, (Py_ssize_t)desc_len);
+  int ok = s->live && s->kinds && s->keys && s->desc;
+  s->nlive = (int)n;
+  for (uint32_t k = 0; ok && k < n; k++) {
+    napi_value e;
+    uint32_t v;
+    napi_get_element(env, argv[1], k, &e);
+    ok = !get_u32(env, e, &v);
+    s->live[k] = (int)v;
+    napi_get_element(env, argv[2], k, &e);
+    ok = ok && !get_u32(env, e, &v);
+    s->kinds[k] = (int)v;
+    napi_get_element(env, argv[3], k, &e);
+    size_t len;
+    char buf[256];
+    ok = ok && napi_get_value_string_utf8(env, e, buf, sizeof buf, &len) == napi_ok;
+    if (ok) {
+      s->keys[k] = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)len, "surrogatepass");
+      ok = s->keys[k] != NULL;
+      if (ok) PyUnicode_InternInPlace(&s->keys[k]);
+    }
+  }
+  if (!ok) {
+    PyErr_Clear();
+    shape_clear(s);
+  }
+  gil_leave();
+  return ok ? undefined(env) : throw_error(env, "opShape: could not register the shape");
+}
+
+/* opRows() -> bool: convert a chunk of deformed rows (status words) into row dicts of the running
+ * operation's result. false: a value needs JS (e.g. a toasted text); the caller encodes the result instead. */
+napi_value OpRows(napi_env env, napi_callback_info info) {
+  int slot = g_stat[W_SHAPE], n = g_stat[W_CHUNK], natts = g_stat[W_NATTS], offset = g_stat[W_OFFSET];
+  int total = g_stat[W_PROCESSED];
+  uint32_t values = (uint32_t)g_stat[W_VALUES], nulls = (uint32_t)g_stat[W_NULLS];
+  napi_value out;
+  int ok = slot >= 0 && slot < MAX_SHAPES && shapes[slot].desc && n >= 0 && offset >= 0 && offset + n <= total &&
+           (size_t)values + (size_t)4 * n * natts <= g_mem_len && (size_t)nulls + (size_t)n * natts <= g_mem_len;
+  gil_enter();
+  if (ok && offset == 0) {
+    Py_XSETREF(g_op_rows, PyList_New(total));
+    ok = g_op_rows != NULL;
+  }
+  ok = ok && g_op_rows && PyList_GET_SIZE(g_op_rows) == total;
+  Shape *s = &shapes[ok ? slot : 0];
+  for (int r = 0; ok && r < n; r++) {
+    PyObject *row = _PyDict_NewPresized(s->nlive);
+    ok = row != NULL;
+    for (int k = 0; ok && k < s->nlive; k++) {
+      int i = s->live[k];
+      size_t at = (size_t)r * natts + i;
+      PyObject *v;
+      if (g_mem[nulls + at]) {
+        v = Py_NewRef(Py_None);
+      } else {
+        uint32_t d;
+        memcpy(&d, g_mem + values + 4 * at, 4);
+        v = datum_to_py(s->kinds[k], d);
+      }
+      ok = v && PyDict_SetItem(row, s->keys[k], v) == 0;
+      Py_XDECREF(v);
+    }
+    if (ok) PyList_SET_ITEM(g_op_rows, offset + r, row);
+    else Py_XDECREF(row);
+  }
+  if (!ok) {
+    PyErr_Clear(); /* the encoded path reports what is wrong, inside the operation's PG_TRY */
+    Py_CLEAR(g_op_rows);
+  }
+  gil_leave();
+  napi_get_boolean(env, ok, &out);
+  return out;
+}
