@@ -26,7 +26,7 @@ PyObject *g_last_error;
 PyObject *s_args;
 
 static napi_ref g_dispatch;
-static pthread_t g_thread;
+pthread_t g_thread;
 int g_ready;
 static int g_gil_depth;
 static PyGILState_STATE g_gil_state;

@@ -7,6 +7,7 @@
 #include <node_api.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <pthread.h>
 
 /* ---- codec: tagged values JS -> Python (must match src/plpython/codec.ts) ---- */
 enum {
@@ -65,6 +66,7 @@ extern size_t g_codec_len;
 extern int32_t *g_stat; /* status words shared with JS: [0]=status [1]=length, f64 at 8, i64 at 16, [6]/[7] result buffer base/offset,
                           * [8..14] see STATW in src/plpython/host.ts, [16..28] OPW there (spiop.c) */
 extern int g_ready;            /* init() done: Python and the dispatcher are set up */
+extern pthread_t g_thread;     /* the engine thread: the only one that may enter the engine */
 extern PyObject *g_PgError;    /* _pyglite.PgError: an engine error handed to Python */
 extern PyObject *g_result;    /* pending bytes (S_GENERIC) or str (S_TEXT) */
 extern uint8_t *g_resbuf;     /* result buffer registered by JS (S_GENERIC_INLINE results land here) */

@@ -162,7 +162,9 @@ PyObject *py_spi_execute(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     PyErr_SetString(PyExc_RuntimeError, "plpy.execute: the plpy module is not initialised");
     return NULL;
   }
-  if (nargs < 1 || nargs > 3 || PyList_GET_SIZE(g_pending) || !g_ready || g_call_depth <= 0 || !g_spiop)
+  /* outside a call, on another thread, with releases pending: the Python path (which raises or flushes) */
+  if (nargs < 1 || nargs > 3 || PyList_GET_SIZE(g_pending) || !g_ready || g_call_depth <= 0 || !g_spiop ||
+      !pthread_equal(pthread_self(), g_thread))
     return fallback(args, nargs);
   PyObject *q = args[0];
   int32_t limit = 0, arg = 0, argmode = 0, kind;
