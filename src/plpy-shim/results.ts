@@ -12,6 +12,7 @@ import { type CodecWriter, T } from '../plpython/codec.js'
 import { OPW, STATW } from '../plpython/host.js'
 import { ARG_KIND } from '../plpython/procedures.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
+import type { SimpleRow } from './simple.js'
 import { shim } from './state.js'
 
 /** What a tuple descriptor contributes to a result, with its codec bytes made once. */
@@ -177,6 +178,33 @@ export function nativeResult(rt: PlPythonRuntime, status: number): boolean {
   return true
 }
 
+/**
+ * The one-row result of a simple expression (simple.ts), status SPI_OK_SELECT: converted in C like
+ * nativeResult when `native` and its columns allow it (the row's arrays are in heap_deform_tuple's
+ * form), else encoded.
+ */
+export function oneRowResult(rt: PlPythonRuntime, row: SimpleRow, native: boolean): Uint8Array | number {
+  const status = 5 // SPI_OK_SELECT
+  if (native) {
+    const s = shapeOf(rt, row.tupdesc)
+    const slot = nativeSlot(rt, s)
+    if (slot >= 0) {
+      const w = rt.host.stat
+      w[OPW.status] = status
+      w[OPW.processed] = 1
+      rt.syncMemory() // the evaluation may have grown the memory
+      w[OPW.shape] = slot
+      w[OPW.natts] = row.natts
+      w[OPW.values] = row.values
+      w[OPW.nulls] = row.nulls
+      w[OPW.offset] = 0
+      w[OPW.chunk] = 1
+      if (rt.host.native.opRows()) return status
+    }
+  }
+  return encodeOneRow(rt, status, row.tupdesc, row.values, row.nulls)
+}
+
 /** heap_deform_tuple's output arrays with room for n Datums (malloc'd once, grown as needed). */
 function deformArea(rt: PlPythonRuntime, n: number): number {
   const st = shim(rt)
@@ -208,14 +236,8 @@ function writeRows(
   if (n === 0) return
   const values = deformArea(rt, s.natts)
   const nulls = st.deformNulls
-  // the language core's encoder per column, looked up again when types changed
-  const gen = rt.watch.typeGen
-  if (s.gen !== gen) {
-    s.encoders = s.live.map((i) => rt.io.encoder(s.types[i]!))
-    s.gen = gen
-  }
   const live = s.live
-  const enc = s.encoders
+  const enc = encodersOf(rt, s)
   for (let r = 0; r < n; r++) {
     f.heap_deform_tuple(h.u32at(vals + 4 * r), tupdesc, values, nulls)
     const u32 = h.u32 // fresh after the call (u32at refreshes views of a grown memory)
@@ -226,6 +248,47 @@ function writeRows(
       else enc[k]!(w, u32[(values >>> 2) + i]!)
     }
   }
+}
+
+/** The language core's encoder per live column, looked up again when types changed. */
+function encodersOf(rt: PlPythonRuntime, s: Shape): Array<(w: CodecWriter, d: number) => void> {
+  const gen = rt.watch.typeGen
+  if (s.gen !== gen) {
+    s.encoders = s.live.map((i) => rt.io.encoder(s.types[i]!))
+    s.gen = gen
+  }
+  return s.encoders
+}
+
+/**
+ * (status, 1, [the row], desc) for a row whose Datums are already in wasm memory: `values`, and
+ * `nulls` as bool bytes (heap_deform_tuple's form). simple.ts's rows computed without the executor.
+ */
+export function encodeOneRow(
+  rt: PlPythonRuntime,
+  status: number,
+  tupdesc: number,
+  values: number,
+  nulls: number,
+): Uint8Array {
+  const h = rt.heap
+  const w = rt.codec
+  w.reset()
+  w.header(T.TUPLE, 4)
+  w.int32(status)
+  w.int32(1)
+  const s = shapeOf(rt, tupdesc)
+  w.raw(s.rowsHeader)
+  w.u32(1)
+  const enc = encodersOf(rt, s)
+  const live = s.live
+  for (let k = 0; k < live.length; k++) {
+    const i = live[k]!
+    if (h.u8at(nulls + i)) w.none()
+    else enc[k]!(w, h.u32at(values + 4 * i))
+  }
+  w.raw(s.desc)
+  return codecResult(rt, w)
 }
 
 function uintTo(w: CodecWriter, n: number): void {

@@ -5,7 +5,8 @@ import { PgError, type TryResult } from '../engine/elog.js'
 import { L } from '../engine/layout.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { convertArgs, fastKind, paramList, releaseArgContext } from './args.js'
-import { encodeFirstRow, encodeResult, nativeResult } from './results.js'
+import { encodeFirstRow, encodeResult, nativeResult, oneRowResult } from './results.js'
+import { forgetPlan, NO_ARGS, simpleRow } from './simple.js'
 import { addPlan, callFrame, type Plan, plans, shim } from './state.js'
 
 /** An engine error as the dispatcher hands it to Python (raised there as an SPI exception). */
@@ -74,6 +75,7 @@ function statement(rt: PlPythonRuntime, query: string): Statement {
       if (old.busy) continue
       cache.delete(q)
       rt.heap.M._free(old.text)
+      if (old.plan > 0) forgetPlan(rt, old.plan)
       if (old.plan > 0) rt.elog.tryCatch(() => rt.heap.M._SPI_freeplan(old.plan))
       if (cache.size < MAX_STATEMENTS) break
     }
@@ -104,6 +106,7 @@ function freePlan(rt: PlPythonRuntime, id: number): void {
     return
   }
   plans.delete(id)
+  forgetPlan(rt, p.ptr)
   rt.elog.tryCatch(() => rt.heap.M._SPI_freeplan(p.ptr))
   rt.heap.M._free(p.values)
   rt.heap.M._free(p.nulls)
@@ -133,6 +136,8 @@ export const spiOps = {
         if (plan && !M._SPI_keepplan(plan)) stmt.plan = plan
         else stmt.plan = 0 // not preparable: SPI_execute reports what is wrong
       }
+      const row = stmt.plan > 0 && Number(limit) >= 0 && simpleRow(rt, stmt.plan, 0, 0, NO_ARGS, !!readOnly)
+      if (row) return oneRowResult(rt, row, native)
       rc =
         stmt.plan > 0
           ? f.SPI_execute_plan(stmt.plan, 0, 0, readOnly, Number(limit) | 0)
@@ -187,6 +192,9 @@ export const spiOps = {
     let ctx = 0
     const r = rt.elog.tryCatch(() => {
       if (plan.types.length) ctx = convertArgs(rt, plan, args as Buffer | number)
+      const row =
+        Number(limit) >= 0 && simpleRow(rt, plan.ptr, plan.values, plan.nulls, plan.types, frame.readOnly)
+      if (row) return oneRowResult(rt, row, native)
       rc = shim(rt).fn.SPI_execute_plan(
         plan.ptr,
         plan.values,
