@@ -433,7 +433,5 @@ export function simpleRow(
     M._CommandCounterIncrement() // after the command, as _SPI_execute_plan
     M._PopActiveSnapshot()
   }
-  if (process.env.SIMPLE_DEBUG)
-    process.stderr.write(`SIMPLE ${h.str(h.u32at(e.source + L.cps_query_string))}\n`)
   return e.row
 }

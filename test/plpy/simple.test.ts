@@ -18,7 +18,6 @@ beforeAll(async () => {
   await c.query('CREATE TABLE log (v int)')
 })
 afterAll(async () => {
-  if (process.env.SIMPLE_DEBUG) console.log((srv.output().match(/SIMPLE .*/g) ?? []).join('\n'))
   await c?.end()
   await srv?.stop()
 })
@@ -149,5 +148,216 @@ return plpy.execute(p, [i])[0]['q'] $py$`)
     expect([a.message, a.code]).toEqual(['spiexceptions.DivisionByZero: division by zero', '22012'])
     expect([b.message, b.code]).toEqual([a.message, a.code])
     expect(a.where?.replace(/e_\d+/g, 'F')).toBe(b.where?.replace(/e_\d+/g, 'F').replace(' FROM one', ''))
+  })
+})
+
+describe('snapshots and writes', () => {
+  it('a volatile or stable function in the expression sees earlier writes of the same function', async () => {
+    await c.query(
+      `CREATE FUNCTION log_count() RETURNS bigint LANGUAGE sql VOLATILE AS 'SELECT count(*) FROM log'`,
+    )
+    await c.query(
+      `CREATE FUNCTION log_count_s() RETURNS bigint LANGUAGE sql STABLE AS 'SELECT count(*) FROM log'`,
+    )
+    const run = (from: string) =>
+      py(`
+p = plpy.prepare("SELECT log_count() AS a, log_count_s() AS b${from}", [])
+out = []
+for i in range(3):
+    plpy.execute("INSERT INTO log VALUES (%d)" % i)
+    r = plpy.execute(p)
+    out.append((r[0]['a'], r[0]['b']))
+plpy.execute("DELETE FROM log")
+return repr(out)`)
+    const simple = await run('')
+    expect(simple).toBe('[(1, 1), (2, 2), (3, 3)]')
+    expect(simple).toBe(await run(' FROM one'))
+  })
+
+  it('in a read-only (stable) function the expression runs with the caller’s snapshot, as with SPI', async () => {
+    await c.query('INSERT INTO log VALUES (100)')
+    const run = async (from: string) => {
+      const name = `ro_${n++}`
+      await c.query(`CREATE FUNCTION ${name}() RETURNS text LANGUAGE plpython3u STABLE AS $py$
+p = plpy.prepare("SELECT log_count() AS a${from}", [])
+return repr([plpy.execute(p)[0]['a'] for i in range(2)]) $py$`)
+      return (await c.query(`SELECT ${name}() AS v`)).rows[0].v
+    }
+    expect(await run('')).toBe('[1, 1]')
+    expect(await run('')).toBe(await run(' FROM one'))
+    await c.query('DELETE FROM log')
+  })
+})
+
+describe('invalidation', () => {
+  it('CREATE OR REPLACE, ALTER and DROP of a function in the expression replan or fail like SPI', async () => {
+    const fn = async (from: string) => {
+      const name = `inv_${n++}`
+      await c.query(`CREATE FUNCTION ${name}(i int) RETURNS text LANGUAGE plpython3u AS $py$
+if 'p' not in SD:
+    SD['p'] = plpy.prepare("SELECT add1($1) AS x${from}", ["int"])
+try:
+    return repr(plpy.execute(SD['p'], [i])[0]['x'])
+except plpy.SPIError as e:
+    return repr((getattr(e, 'sqlstate', None), str(e))) $py$`)
+      return async (i: number) => (await c.query(`SELECT ${name}($1) AS v`, [i])).rows[0].v
+    }
+    await c.query(`CREATE FUNCTION add1(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 + 1'`)
+    const s = await fn('')
+    const t = await fn(' FROM one')
+    const seen: unknown[][] = []
+    const step = async () => seen.push([await s(1), await t(1)])
+    await step()
+    await c.query(
+      `CREATE OR REPLACE FUNCTION add1(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 + 100'`,
+    )
+    await step()
+    await c.query(
+      `CREATE OR REPLACE FUNCTION add1(int) RETURNS int LANGUAGE plpython3u AS 'return args[0] + 1000'`,
+    )
+    await step()
+    await c.query('ALTER FUNCTION add1(int) STABLE')
+    await step()
+    await c.query('DROP FUNCTION add1(int)')
+    await step()
+    await c.query(`CREATE FUNCTION add1(int) RETURNS text LANGUAGE sql AS $$ SELECT 'text ' || $1 $$`)
+    await step()
+    expect(seen.map(([a]) => a)).toEqual([
+      '2',
+      '101',
+      '1001',
+      '1001',
+      "('42883', 'function add1(integer) does not exist')",
+      "'text 1'",
+    ])
+    for (const [a, b] of seen) expect(a).toBe(b)
+  })
+
+  it('a search_path change replans', async () => {
+    await c.query('CREATE SCHEMA sp1; CREATE SCHEMA sp2')
+    await c.query(`CREATE FUNCTION sp1.which() RETURNS text LANGUAGE sql AS $$ SELECT 'one' $$`)
+    await c.query(`CREATE FUNCTION sp2.which() RETURNS text LANGUAGE sql AS $$ SELECT 'two' $$`)
+    const run = (from: string) =>
+      py(`
+plpy.execute("SET LOCAL search_path = sp1")
+p = plpy.prepare("SELECT which() AS w${from}", [])
+out = []
+for sp in ['sp1', 'sp2', 'sp1, sp2', 'sp2, sp1', 'public']:
+    plpy.execute("SET LOCAL search_path = " + sp)
+    try:
+        out.append(plpy.execute(p)[0]['w'])
+    except plpy.SPIError as e:
+        out.append(str(e))
+return repr(out)`)
+    const simple = await run('')
+    expect(simple).toBe("['one', 'two', 'one', 'two', 'function which() does not exist']")
+    expect(simple).toBe(await run(' FROM public.one'))
+  })
+})
+
+describe('nesting, subtransactions and transactions', () => {
+  it('an expression that runs the same plan again (recursion) works', async () => {
+    const run = async (from: string) => {
+      const name = `rec_${n++}`
+      await c.query(`CREATE FUNCTION ${name}(d int) RETURNS int LANGUAGE plpython3u AS $py$
+if 'p' not in GD:
+    GD['p'] = {}
+if '${name}' not in GD['p']:
+    GD['p']['${name}'] = plpy.prepare("SELECT ${name}($1) + 1 AS x${from}", ["int"])
+if d == 0:
+    return 0
+return plpy.execute(GD['p']['${name}'], [d - 1])[0]['x'] $py$`)
+      return (await c.query(`SELECT ${name}(6) AS v, ${name}(3) AS w`)).rows[0]
+    }
+    const s = await run('')
+    expect(s).toEqual({ v: 6, w: 3 })
+    expect(s).toEqual(await run(' FROM one'))
+  })
+
+  it('errors, caught errors and rolled-back subtransactions leave the plan usable', async () => {
+    const run = (from: string) =>
+      py(`
+p = plpy.prepare("SELECT 10 / $1 AS q${from}", ["int"])
+out = []
+for d in [1, 0, 2, 0, 5]:
+    try:
+        with plpy.subtransaction():
+            out.append(plpy.execute(p, [d])[0]['q'])
+            if d == 2:
+                raise ValueError('roll back')
+    except plpy.SPIError as e:
+        out.append(e.sqlstate)
+    except ValueError:
+        out.append('rolled back')
+    out.append(plpy.execute(p, [d or 10])[0]['q'])
+return repr(out)`)
+    const simple = await run('')
+    expect(simple).toBe("[10, 10, '22012', 1, 5, 'rolled back', 5, '22012', 1, 2, 2]")
+    expect(simple).toBe(await run(' FROM one'))
+  })
+
+  it('explicit transactions commit and roll back without plan-cache or resource-owner warnings', async () => {
+    await c.query(`CREATE FUNCTION tx_val(i int) RETURNS int LANGUAGE plpython3u AS $py$
+if 'p' not in SD:
+    SD['p'] = plpy.prepare("SELECT $1 * 2 + log_count()::int AS x", ["int"])
+return plpy.execute(SD['p'], [i])[0]['x'] $py$`)
+    c.notices.length = 0
+    for (const end of ['COMMIT', 'ROLLBACK', 'COMMIT']) {
+      await c.query('BEGIN')
+      expect((await c.query('SELECT tx_val(1) AS a, tx_val(2) AS b')).rows[0]).toEqual({ a: 2, b: 4 })
+      await c.query('INSERT INTO log VALUES (1)')
+      expect((await c.query('SELECT tx_val(3) AS a')).rows[0]).toEqual({ a: 7 })
+      await failure(c, 'SELECT tx_val(1 / 0)')
+      await c.query(end)
+      await c.query('DELETE FROM log')
+    }
+    expect((await c.query('SELECT tx_val(5) AS a')).rows[0]).toEqual({ a: 10 })
+    expect(c.notices.map((m) => m.message)).toEqual([])
+  })
+
+  it('plpy.commit() and plpy.rollback() in a procedure', async () => {
+    const run = async (from: string) => {
+      const name = `pr_${n++}`
+      await c.query(`CREATE PROCEDURE ${name}() LANGUAGE plpython3u AS $py$
+p = plpy.prepare("SELECT $1::int + log_count()::int AS x${from}", ["int"])
+out = []
+for i in range(3):
+    out.append(plpy.execute(p, [i])[0]['x'])
+    plpy.execute("INSERT INTO log VALUES (1)")
+    plpy.commit()
+    out.append(plpy.execute(p, [i])[0]['x'])
+    plpy.execute("INSERT INTO log VALUES (2)")
+    out.append(plpy.execute(p, [i])[0]['x'])
+    plpy.rollback()
+    out.append(plpy.execute(p, [i])[0]['x'])
+plpy.execute("DELETE FROM log")
+plpy.commit()
+plpy.notice(repr(out)) $py$`)
+      c.notices.length = 0
+      await c.query(`CALL ${name}()`)
+      return c.notices.map((m) => m.message)
+    }
+    const s = await run('')
+    expect(s).toEqual(['[0, 1, 2, 1, 2, 3, 4, 3, 4, 5, 6, 5]'])
+    expect(s).toEqual(await run(' FROM one'))
+  })
+
+  it('notices raised inside the expression carry the SQL statement context', async () => {
+    await c.query(`CREATE FUNCTION noisy(i int) RETURNS int LANGUAGE plpython3u AS $py$
+plpy.notice('inside %d' % i)
+return i $py$`)
+    const run = async (from: string) => {
+      c.notices.length = 0
+      await py(`
+p = plpy.prepare("SELECT noisy($1) AS x${from}", ["int"])
+return repr([plpy.execute(p, [i])[0]['x'] for i in range(2)])`)
+      return c.notices.map((m) => [m.message, m.where?.replace(/s_\d+/g, 'F').replace(' FROM one', '')])
+    }
+    const s = await run('')
+    expect(s[0]).toEqual([
+      'inside 0',
+      'PL/Python function "noisy"\nSQL statement "SELECT noisy($1) AS x"\nPL/Python function "F"',
+    ])
+    expect(s).toEqual(await run(' FROM one'))
   })
 })
