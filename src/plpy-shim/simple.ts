@@ -69,13 +69,37 @@ interface SimpleState {
   va: number
   table: WebAssembly.Table
   fns: Map<number, (state: number, econtext: number, isnull: number) => number>
+  /** exports and data addresses of the hot path, looked up once (Module is a dictionary-mode object) */
+  f: HotFns
+}
+
+interface HotFns {
+  EnsurePortalSnapshotExists: () => void
+  CachedPlanIsSimplyValid: (source: number, plan: number, owner: number) => number
+  MemoryContextReset: (cxt: number) => void
+  CommandCounterIncrement: () => void
+  GetTransactionSnapshot: () => number
+  PushActiveSnapshot: (snap: number) => void
+  PopActiveSnapshot: () => void
+  /** &CurrentMemoryContext, &error_context_stack */
+  currentMemoryContext: number
+  errorContextStack: number
 }
 
 const states = new WeakMap<PlPythonRuntime, SimpleState>()
+/** the runtime asked for last (a loop asks for the same one again) */
+let lastRt: PlPythonRuntime | undefined
+let lastState: SimpleState | undefined
 
 function stateOf(rt: PlPythonRuntime): SimpleState {
-  const s = states.get(rt)
-  if (s) return s
+  if (rt === lastRt) return lastState!
+  const s = states.get(rt) ?? makeState(rt)
+  lastRt = rt
+  lastState = s
+  return s
+}
+
+function makeState(rt: PlPythonRuntime): SimpleState {
   const h = rt.heap
   const M = h.M
   const st: SimpleState = {
@@ -92,6 +116,17 @@ function stateOf(rt: PlPythonRuntime): SimpleState {
     va: M._malloc(8) as number,
     table: functionTable(h),
     fns: new Map(),
+    f: {
+      EnsurePortalSnapshotExists: M._EnsurePortalSnapshotExists,
+      CachedPlanIsSimplyValid: M._CachedPlanIsSimplyValid,
+      MemoryContextReset: M._MemoryContextReset,
+      CommandCounterIncrement: M._CommandCounterIncrement,
+      GetTransactionSnapshot: M._GetTransactionSnapshot,
+      PushActiveSnapshot: M._PushActiveSnapshot,
+      PopActiveSnapshot: M._PopActiveSnapshot,
+      currentMemoryContext: M._CurrentMemoryContext,
+      errorContextStack: M._error_context_stack,
+    },
   }
   // _SPI_error_callback: a syntax error position becomes an internal position in the query, anything
   // else gets CONTEXT `SQL statement "..."`; never throws into wasm
@@ -281,11 +316,28 @@ function save(rt: PlPythonRuntime, st: SimpleState, plan: number, e: Entry): boo
   return true
 }
 
+/**
+ * Whether the plan source's analyzed query may be simple (exec_is_simple_query's first checks: one
+ * table-free SELECT without aggregates, window functions, SRFs, sublinks or WITH), so that a statement
+ * that cannot be is never planned here. The generic plan decides for the others.
+ */
+function maybeSimple(rt: PlPythonRuntime, source: number): boolean {
+  const h = rt.heap
+  const list = h.u32at(source + L.cps_query_list)
+  if (!list) return true // not valid now: the plan check will tell
+  if (length(rt, list) !== 1) return false
+  const q = nth(rt, list, 0)
+  if (h.i32at(q) !== NODETAG.Query || h.i32at(q + L.query_commandType) !== 1 /* CMD_SELECT */) return false
+  if (h.u32at(q + L.query_rtable) || h.u32at(q + L.query_cteList)) return false
+  return h.u32at(q + L.query_hasAggs) === 0 // hasAggs, hasWindowFuncs, hasTargetSRFs, hasSubLinks
+}
+
 function newEntry(rt: PlPythonRuntime, plan: number): Entry {
   const h = rt.heap
   const sources = h.M._SPI_plan_get_plan_sources(plan) as number
   const source = length(rt, sources) === 1 ? nth(rt, sources, 0) : 0
-  const simple = source !== 0 && h.i32at(source + L.cps_magic) === CACHEDPLANSOURCE_MAGIC
+  const simple =
+    source !== 0 && h.i32at(source + L.cps_magic) === CACHEDPLANSOURCE_MAGIC && maybeSimple(rt, source)
   return {
     simple,
     source,
@@ -336,13 +388,14 @@ export function simpleRow(
   if (e.inUse && e.stateXact === xact) return null
   const h = rt.heap
   const M = h.M
-  M._EnsurePortalSnapshotExists() // after plpy.commit() in a procedure, as _SPI_execute_plan
+  const f = st.f
+  f.EnsurePortalSnapshotExists() // after plpy.commit() in a procedure, as _SPI_execute_plan
   // CachedPlanIsSimplyValid, plus the generation check plancache.c advises when the plan source is
   // also used otherwise (SPI_execute_plan runs the same plan when we fall back)
   let valid = false
   if (e.cplan) {
     const first = e.planXact !== xact
-    valid = !!M._CachedPlanIsSimplyValid(e.source, e.cplan, first ? owner(rt, st) : 0)
+    valid = !!f.CachedPlanIsSimplyValid(e.source, e.cplan, first ? owner(rt, st) : 0)
     if (valid && h.i32at(e.cplan + L.cp_generation) !== e.generation) {
       if (first) M._ReleaseCachedPlan(e.cplan, st.owner)
       valid = false
@@ -386,11 +439,11 @@ export function simpleRow(
   // PL/pgSQL skips both when no function in the expression is stable or volatile (need_snapshot)
   const snap = e.mutable && !readOnly
   if (snap) {
-    M._CommandCounterIncrement()
-    M._PushActiveSnapshot(M._GetTransactionSnapshot())
+    f.CommandCounterIncrement()
+    f.PushActiveSnapshot(f.GetTransactionSnapshot())
   }
   const tuplecxt = h.u32at(ec + L.econtext_per_tuple_memory)
-  M._MemoryContextReset(tuplecxt) // the previous row at this depth
+  f.MemoryContextReset(tuplecxt) // the previous row at this depth
   h.setU32(ec + L.econtext_param_list_info, nargs ? e.params : 0)
   // ErrorContextCallback with _SPI_error_callback's text
   let frame = st.errFrames[depth]
@@ -398,12 +451,12 @@ export function simpleRow(
     frame = M._malloc(L.ecc_size) as number
     st.errFrames[depth] = frame
   }
-  const ecs = M._error_context_stack as number
+  const ecs = f.errorContextStack
   h.setU32(frame + L.ecc_previous, h.u32at(ecs))
   h.setU32(frame + L.ecc_callback, st.errSlot)
   h.setU32(frame + L.ecc_arg, h.u32at(e.source + L.cps_query_string))
   h.setU32(ecs, frame)
-  const cur = M._CurrentMemoryContext as number
+  const cur = f.currentMemoryContext
   const old = h.u32at(cur)
   h.setU32(cur, tuplecxt)
   e.inUse = true
@@ -430,8 +483,8 @@ export function simpleRow(
   h.setU32(ecs, h.u32at(frame + L.ecc_previous))
   h.setU32(ec + L.econtext_param_list_info, 0)
   if (snap) {
-    M._CommandCounterIncrement() // after the command, as _SPI_execute_plan
-    M._PopActiveSnapshot()
+    f.CommandCounterIncrement() // after the command, as _SPI_execute_plan
+    f.PopActiveSnapshot()
   }
   return e.row
 }

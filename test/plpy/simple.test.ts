@@ -361,3 +361,27 @@ return repr([plpy.execute(p, [i])[0]['x'] for i in range(2)])`)
     expect(s).toEqual(await run(' FROM one'))
   })
 })
+
+describe('which statements take the simple path', () => {
+  it('only table-free one-row SELECTs keep a simple-expression entry, dropped with the plan', async () => {
+    // every plan evaluated without the executor owns a memory context of this name (simple.ts save)
+    const v = await py(`
+def entries():
+    return plpy.execute("SELECT count(*) AS n FROM pg_backend_memory_contexts WHERE name = 'pyglite simple expression'")[0]['n']
+base = entries()
+out = []
+for q, t in [("SELECT $1::int + 1 AS x", ["int"]), ("SELECT $1, 'a' AS b, now() AS c", ["int"]),
+             ("SELECT v FROM log WHERE v = $1", ["int"]), ("SELECT count(*) FROM generate_series(1, $1)", ["int"]),
+             ("SELECT generate_series(1, $1)", ["int"]), ("SELECT 1 WHERE $1 > 0", ["int"]),
+             ("SELECT (SELECT $1::int)", ["int"]), ("WITH w AS (SELECT $1::int AS x) SELECT x FROM w", ["int"]),
+             ("SELECT $1 LIMIT 1", ["int"]), ("VALUES ($1::int)", ["int"]), ("INSERT INTO log VALUES ($1)", ["int"])]:
+    p = plpy.prepare(q, t)
+    plpy.execute(p, [1])
+    out.append(entries() - base)
+    del p
+out.append(entries() - base)
+plpy.execute("DELETE FROM log")
+return repr(out)`)
+    expect(v).toBe('[1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]')
+  })
+})
