@@ -181,6 +181,7 @@ export const L = {
   te_resjunk: 26,
   // ExprState / ExprContext (execnodes.h)
   exprstate_evalfunc: 20,
+  exprstate_expr: 24,
   econtext_per_query_memory: 16,
   econtext_per_tuple_memory: 20,
   econtext_param_list_info: 28,

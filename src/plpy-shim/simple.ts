@@ -13,8 +13,10 @@
 // whose evaluation raised stays "in use" until the transaction ends and meanwhile goes through SPI
 // (expr_simple_in_use: its state may be bogus); a nested use of an entry being evaluated does too.
 import { functionTable } from '../engine/fntable.js'
-import { CACHEDPLAN_MAGIC, CACHEDPLANSOURCE_MAGIC, L, NODETAG, XACT_EVENT } from '../engine/layout.js'
+import { CACHEDPLANSOURCE_MAGIC, L, NODETAG, XACT_EVENT } from '../engine/layout.js'
+import { logger } from '../log.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
+import { length, maybeSimple, nth, resultDesc, simpleExprs } from './simple-plan.js'
 
 /** One row computed without the executor: Datums in `values`, null flags as bool bytes (0/1, like
  * heap_deform_tuple) in `nulls`, natts of each, and the result TupleDesc (ExecTypeFromTL's). */
@@ -53,6 +55,8 @@ interface Entry {
 }
 
 interface SimpleState {
+  /** the path cannot be used with this PGlite (no function table, or a struct layout differs) */
+  disabled: boolean
   entries: Map<number, Entry>
   /** transaction counter, bumped by the transaction callback at every transaction end */
   xact: number
@@ -67,7 +71,7 @@ interface SimpleState {
   isnull: number
   fmt: number
   va: number
-  table: WebAssembly.Table
+  table: WebAssembly.Table | undefined
   fns: Map<number, (state: number, econtext: number, isnull: number) => number>
   /** exports and data addresses of the hot path, looked up once (Module is a dictionary-mode object) */
   f: HotFns
@@ -103,6 +107,7 @@ function makeState(rt: PlPythonRuntime): SimpleState {
   const h = rt.heap
   const M = h.M
   const st: SimpleState = {
+    disabled: false,
     entries: new Map(),
     xact: 1,
     estate: 0,
@@ -114,7 +119,7 @@ function makeState(rt: PlPythonRuntime): SimpleState {
     isnull: M._malloc(8) as number,
     fmt: h.cstr('SQL statement "%s"'),
     va: M._malloc(8) as number,
-    table: functionTable(h),
+    table: undefined,
     fns: new Map(),
     f: {
       EnsurePortalSnapshotExists: M._EnsurePortalSnapshotExists,
@@ -161,8 +166,21 @@ function makeState(rt: PlPythonRuntime): SimpleState {
     return undefined
   }, 'vii')
   M._RegisterXactCallback(xactSlot, 0)
+  try {
+    st.table = functionTable(h)
+  } catch (e) {
+    disable(st, `no function table: ${(e as Error).message}`)
+  }
   states.set(rt, st)
   return st
+}
+
+const log = logger('plpy-simple')
+
+/** Stop using the path in this instance (every plan then runs through SPI, as without it). */
+function disable(st: SimpleState, why: string): void {
+  if (!st.disabled) log.warn({ why }, 'simple-expression evaluation disabled')
+  st.disabled = true
 }
 
 /** The plan was freed (SPI_freeplan): forget what was known about it. */
@@ -174,54 +192,6 @@ export function forgetPlan(rt: PlPythonRuntime, plan: number): void {
   // a plan is never freed while its own evaluation runs (Python holds the plan, busy statements are
   // kept): an entry left "in use" by an error has no evaluation running
   if (e.context) rt.heap.M._MemoryContextDelete(e.context)
-}
-
-/** The i-th element of a List of pointers (pg_list.h list_nth), 0 for NIL. */
-function nth(rt: PlPythonRuntime, list: number, i: number): number {
-  const h = rt.heap
-  return list ? h.u32at(h.u32at(list + L.list_elements) + 4 * i) : 0
-}
-
-function length(rt: PlPythonRuntime, list: number): number {
-  return list ? rt.heap.i32at(list + L.list_length) : 0
-}
-
-/**
- * The target-list expressions of a plan that is one plain Result node without input, quals, initplans
- * or junk columns (what exec_is_simple_query and exec_save_simple_expr accept, several columns
- * allowed), or null. Evaluating those expressions is what ExecResult does for such a plan.
- */
-function simpleExprs(rt: PlPythonRuntime, cplan: number): number[] | null {
-  const h = rt.heap
-  if (h.i32at(cplan + L.cp_magic) !== CACHEDPLAN_MAGIC) return null
-  const stmts = h.u32at(cplan + L.cp_stmt_list)
-  if (length(rt, stmts) !== 1) return null
-  const stmt = nth(rt, stmts, 0)
-  if (h.i32at(stmt) !== NODETAG.PlannedStmt || h.i32at(stmt + L.pstmt_commandType) !== 1 /* CMD_SELECT */)
-    return null
-  if (h.u32at(stmt + L.pstmt_utilityStmt) || h.u32at(stmt + L.pstmt_subplans)) return null
-  if (h.u32at(stmt + L.pstmt_paramExecTypes)) return null
-  const plan = h.u32at(stmt + L.pstmt_planTree)
-  if (!plan || h.i32at(plan) !== NODETAG.Result) return null
-  for (const off of [
-    L.plan_qual,
-    L.plan_lefttree,
-    L.plan_righttree,
-    L.plan_initPlan,
-    L.result_resconstantqual,
-  ])
-    if (h.u32at(plan + off)) return null
-  const tl = h.u32at(plan + L.plan_targetlist)
-  const n = length(rt, tl)
-  if (n < 1) return null
-  const exprs: number[] = []
-  for (let i = 0; i < n; i++) {
-    const te = nth(rt, tl, i)
-    if (h.i32at(te) !== NODETAG.TargetEntry || h.i16at(te + L.te_resno) !== i + 1) return null
-    if (h.u8at(te + L.te_resjunk)) return null
-    exprs.push(h.u32at(te + L.te_expr))
-  }
-  return exprs
 }
 
 /** The resource owner holding this transaction's plan refcounts (shared_simple_eval_resowner). */
@@ -248,7 +218,7 @@ function econtext(rt: PlPythonRuntime, st: SimpleState, depth: number): number {
     h.setU32(cur, old)
   }
   const made = M._CreateExprContext(st.estate) as number
-  if (h.i32at(made) !== NODETAG.ExprContext) throw new Error('simple.ts: ExprContext layout differs')
+  if (h.i32at(made) !== NODETAG.ExprContext) disable(st, 'ExprContext layout differs')
   st.econtexts[depth] = made
   return made
 }
@@ -296,17 +266,8 @@ function save(rt: PlPythonRuntime, st: SimpleState, plan: number, e: Entry): boo
   const cur2 = M._CurrentMemoryContext as number
   const old = h.u32at(cur2)
   h.setU32(cur2, e.context)
-  // the row's TupleDesc as ExecTypeFromTL makes it for the Result node (SPI hands out a copy of that)
   const n = exprs.length
-  const stmt = nth(rt, h.u32at(cplan + L.cp_stmt_list), 0)
-  const targetlist = h.u32at(h.u32at(stmt + L.pstmt_planTree) + L.plan_targetlist)
-  const desc = M._CreateTemplateTupleDesc(n) as number
-  for (let i = 0; i < n; i++) {
-    const x = exprs[i]!
-    const name = h.u32at(nth(rt, targetlist, i) + L.te_resname)
-    M._TupleDescInitEntry(desc, i + 1, name, M._exprType(x), M._exprTypmod(x), 0)
-    M._TupleDescInitEntryCollation(desc, i + 1, M._exprCollation(x))
-  }
+  const desc = resultDesc(rt, cplan, exprs)
   e.tupdesc = desc
   e.values = M._palloc(4 * n) as number
   e.nulls = M._palloc(n) as number
@@ -314,22 +275,6 @@ function save(rt: PlPythonRuntime, st: SimpleState, plan: number, e: Entry): boo
   e.row = { tupdesc: desc, values: e.values, nulls: e.nulls, natts: n }
   h.setU32(cur2, old)
   return true
-}
-
-/**
- * Whether the plan source's analyzed query may be simple (exec_is_simple_query's first checks: one
- * table-free SELECT without aggregates, window functions, SRFs, sublinks or WITH), so that a statement
- * that cannot be is never planned here. The generic plan decides for the others.
- */
-function maybeSimple(rt: PlPythonRuntime, source: number): boolean {
-  const h = rt.heap
-  const list = h.u32at(source + L.cps_query_list)
-  if (!list) return true // not valid now: the plan check will tell
-  if (length(rt, list) !== 1) return false
-  const q = nth(rt, list, 0)
-  if (h.i32at(q) !== NODETAG.Query || h.i32at(q + L.query_commandType) !== 1 /* CMD_SELECT */) return false
-  if (h.u32at(q + L.query_rtable) || h.u32at(q + L.query_cteList)) return false
-  return h.u32at(q + L.query_hasAggs) === 0 // hasAggs, hasWindowFuncs, hasTargetSRFs, hasSubLinks
 }
 
 function newEntry(rt: PlPythonRuntime, plan: number): Entry {
@@ -377,6 +322,7 @@ export function simpleRow(
   readOnly = false,
 ): SimpleRow | null {
   const st = stateOf(rt)
+  if (st.disabled) return null
   let e = st.entries.get(plan)
   if (e === undefined) {
     e = newEntry(rt, plan)
@@ -432,9 +378,17 @@ export function simpleRow(
     h.setU32(cur, h.u32at(ec + L.econtext_per_query_memory))
     e.states = e.exprs.map((x) => M._ExecInitExpr(x, 0) as number)
     h.setU32(cur, old)
+    // ExprState.expr is the expression it was made from: the layout (evalfunc next to it) is PG 18's
+    if (
+      e.states.some(
+        (x, i) => h.i32at(x) !== NODETAG.ExprState || h.u32at(x + L.exprstate_expr) !== e.exprs[i],
+      )
+    )
+      disable(st, 'ExprState layout differs')
     e.stateXact = xact
     e.inUse = false
   }
+  if (st.disabled) return null
   // SPI_execute_plan takes a new snapshot after a command counter increment unless read-only;
   // PL/pgSQL skips both when no function in the expression is stable or volatile (need_snapshot)
   const snap = e.mutable && !readOnly
@@ -468,7 +422,7 @@ export function simpleRow(
       const fp = h.u32at(state + L.exprstate_evalfunc)
       let fn = st.fns.get(fp)
       if (fn === undefined) {
-        fn = st.table.get(fp) as (state: number, econtext: number, isnull: number) => number
+        fn = st.table!.get(fp) as (state: number, econtext: number, isnull: number) => number
         st.fns.set(fp, fn)
       }
       const d = fn(state, ec, st.isnull)
