@@ -136,7 +136,8 @@ export const spiOps = {
         if (plan && !M._SPI_keepplan(plan)) stmt.plan = plan
         else stmt.plan = 0 // not preparable: SPI_execute reports what is wrong
       }
-      const row = stmt.plan > 0 && Number(limit) >= 0 && simpleRow(rt, stmt.plan, 0, 0, NO_ARGS, !!readOnly)
+      const row =
+        stmt.plan > 0 && (Number(limit) | 0) >= 0 && simpleRow(rt, stmt.plan, 0, 0, NO_ARGS, !!readOnly)
       if (row) return oneRowResult(rt, row, native)
       rc =
         stmt.plan > 0
@@ -193,7 +194,8 @@ export const spiOps = {
     const r = rt.elog.tryCatch(() => {
       if (plan.types.length) ctx = convertArgs(rt, plan, args as Buffer | number)
       const row =
-        Number(limit) >= 0 && simpleRow(rt, plan.ptr, plan.values, plan.nulls, plan.types, frame.readOnly)
+        (Number(limit) | 0) >= 0 &&
+        simpleRow(rt, plan.ptr, plan.values, plan.nulls, plan.types, frame.readOnly)
       if (row) return oneRowResult(rt, row, native)
       rc = shim(rt).fn.SPI_execute_plan(
         plan.ptr,
