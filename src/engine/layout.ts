@@ -160,7 +160,11 @@ export const L = {
   query_rtable: 52,
   cp_magic: 0,
   cp_stmt_list: 4,
+  cp_is_saved: 9,
+  cp_is_valid: 10,
   cp_generation: 24,
+  cp_refcount: 28,
+  cps_generation: 96,
   // PlannedStmt (plannodes.h): int64 queryId/planId align to 8
   pstmt_commandType: 4,
   pstmt_planTree: 36,

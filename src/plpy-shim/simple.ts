@@ -242,7 +242,18 @@ function save(rt: PlPythonRuntime, st: SimpleState, plan: number, e: Entry): boo
     return false
   }
   const cur = h.u32at(M._CurrentResourceOwner)
-  const exprs = simpleExprs(rt, cplan)
+  // a freshly fetched generic plan is saved and valid, referenced by its source and by us, and its
+  // generation is at most the source's: checks of the CachedPlan offsets used here
+  const gen = h.i32at(cplan + L.cp_generation)
+  if (
+    h.u8at(cplan + L.cp_is_saved) !== 1 ||
+    h.u8at(cplan + L.cp_is_valid) !== 1 ||
+    h.i32at(cplan + L.cp_refcount) < 2 ||
+    gen < 1 ||
+    gen > h.i32at(e.source + L.cps_generation)
+  )
+    disable(st, 'CachedPlan layout differs')
+  const exprs = st.disabled ? null : simpleExprs(rt, cplan)
   const ok = exprs !== null && M._CachedPlanAllowsSimpleValidityCheck(e.source, cplan, owner(rt, st))
   M._ReleaseCachedPlan(cplan, cur)
   if (!ok) {
@@ -250,7 +261,7 @@ function save(rt: PlPythonRuntime, st: SimpleState, plan: number, e: Entry): boo
     return false
   }
   e.cplan = cplan
-  e.generation = h.i32at(cplan + L.cp_generation)
+  e.generation = gen
   e.planXact = st.xact
   e.exprs = exprs
   e.mutable = exprs.some((x) => M._contain_mutable_functions(x))
