@@ -191,7 +191,8 @@ export function forgetPlan(rt: PlPythonRuntime, plan: number): void {
   st.entries.delete(plan)
   // a plan is never freed while its own evaluation runs (Python holds the plan, busy statements are
   // kept): an entry left "in use" by an error has no evaluation running
-  if (e.context) rt.heap.M._MemoryContextDelete(e.context)
+  const cxt = e.context
+  if (cxt) rt.elog.tryCatch(() => rt.heap.M._MemoryContextDelete(cxt))
 }
 
 /** The resource owner holding this transaction's plan refcounts (shared_simple_eval_resowner). */
