@@ -5,7 +5,7 @@
 export default {
   name: 'plpy-execute-table',
   description:
-    '10,000 x plpy.execute(plan, [i % 100 + 1])[0]["v"], plan = prepare("SELECT v FROM t WHERE id = $1")',
+    '10,000 x plpy.execute(plan, [i % 100 + 1])[0]["v"], plan = prepare("SELECT v FROM bench_small WHERE id = $1", ["int"])',
   rows: 10_000,
   maxRatio: 8.0,
   setup: [
