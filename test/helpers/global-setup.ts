@@ -4,13 +4,16 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { startServer, TEMPLATE_ENV } from './server.js'
+import { RUN_DIR_ENV, startServer, TEMPLATE_ENV } from './server.js'
 
 export default async function setup(): Promise<() => void> {
   execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-template-'))
+  const run = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-run-'))
+  const dir = path.join(run, 'template')
+  fs.mkdirSync(dir)
   const srv = await startServer({ dataDir: dir, template: false })
   await srv.stop()
   process.env[TEMPLATE_ENV] = dir
-  return () => fs.rmSync(dir, { recursive: true, force: true })
+  process.env[RUN_DIR_ENV] = run // the test servers' data directories go here (server.ts)
+  return () => fs.rmSync(run, { recursive: true, force: true })
 }

@@ -35,7 +35,14 @@ function defaultAuth(args: string[] = []): string[] {
   return args.includes('--auth') ? [] : ['--auth', 'trust']
 }
 
-/** Data directories made here, removed when the test process exits (a restarted server reuses one). */
+/** Directory global-setup makes for the run: test data directories go inside, and it removes the lot. */
+export const RUN_DIR_ENV = 'PYGLITE_TEST_RUN_DIR'
+
+/**
+ * Data directories made here, removed when the test process exits (a restarted server reuses one). The
+ * 'exit' handler does not run when vitest ends a fork worker, so they are also made inside the run's
+ * directory, which global-setup's teardown removes (each one is ~200 MB).
+ */
 const madeDirs = new Set<string>()
 process.once('exit', () => {
   for (const d of madeDirs) fs.rmSync(d, { recursive: true, force: true })
@@ -44,7 +51,7 @@ process.once('exit', () => {
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
   let dataDir = opts.dataDir
   if (!dataDir) {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-test-'))
+    dataDir = fs.mkdtempSync(path.join(process.env[RUN_DIR_ENV] ?? os.tmpdir(), 'pyglite-test-'))
     madeDirs.add(dataDir)
     const template = process.env[TEMPLATE_ENV]
     if (opts.template !== false && template) fs.cpSync(template, dataDir, { recursive: true })
