@@ -10,6 +10,7 @@ import { createDispatcher } from '../plpy-shim/dispatch.js'
 import { FatalOutput, fatalPending, takeFatal } from '../plpy-shim/fatal.js'
 import { type PythonHost, startPythonHost } from '../plpython/host.js'
 import { Backend } from './backend.js'
+import { Checkpoints } from './checkpoints.js'
 import { isLongjmp } from './elog.js'
 import { Instance } from './instance.js'
 import { type Delivery, routeNotifications, trackListen } from './notify.js'
@@ -20,6 +21,7 @@ import {
   type DbOpened,
   type EngineConfig,
   type FromWorker,
+  type QueryResult,
   type ToWorker,
   type WorkItem,
 } from './protocol.js'
@@ -92,6 +94,16 @@ function activate(inst: Instance): void {
 }
 
 // ---------------------------------------------------------------- the queue and the turns
+
+// automatic checkpoints (checkpoints.ts): only between work items, never inside an exec
+const checkpoints = new Checkpoints({
+  run: internalQuery,
+  wake: () => void pump(),
+  failed: (b, e) => {
+    if (e instanceof BackendExited) backendDied(e, b)
+    else log.error({ err: e }, 'automatic checkpoint failed')
+  },
+})
 
 /** Work waiting to run, in arrival order. A backend whose holder is busy only runs the holder's work. */
 const queue: WorkItem[] = []
@@ -173,9 +185,10 @@ async function pump(): Promise<void> {
     for (;;) {
       drainPort() // take what arrived meanwhile now, rather than one event-loop turn per message
       const i = queue.findIndex((m) => runnable(m, backendOf(m)))
-      if (i < 0) return
+      if (i < 0) return checkpoints.idle(backends) // idle: the time to checkpoint
       const m = queue.splice(i, 1)[0]!
       await handle(m)
+      checkpoints.idle(backends) // between two items too, or a steady load would never let it run
     }
   } finally {
     pumping = false
@@ -235,17 +248,8 @@ async function request(m: Exclude<WorkItem, { t: 'input' } | { t: 'idle-timeout'
       host.dropSession(m.sid)
       return null
     }
-    case 'query': {
-      const { backend } = await openDb(m.db)
-      activate(backend.inst)
-      backend.inst.runtime.session = 0
-      host.native.execBegin(0, 0)
-      try {
-        return besideHolder(backend, 0, () => backend.internal(m.sql))
-      } finally {
-        host.native.execEnd()
-      }
-    }
+    case 'query':
+      return internalQuery((await openDb(m.db)).backend, m.sql)
     case 'close-db': {
       // DROP DATABASE and idle databases: only when nobody uses it (the main thread checked; re-checked here)
       const b = backends.get(m.name)
@@ -259,16 +263,7 @@ async function request(m: Exclude<WorkItem, { t: 'input' } | { t: 'idle-timeout'
     case 'backup': {
       // nothing else runs on this thread until the copy is done, so the files hold still (src/backup)
       const t0 = performance.now()
-      for (const backend of backends.values()) {
-        activate(backend.inst)
-        backend.inst.runtime.session = 0
-        host.native.execBegin(0, 0)
-        try {
-          besideHolder(backend, 0, () => backend.internal('CHECKPOINT'))
-        } finally {
-          host.native.execEnd()
-        }
-      }
+      for (const backend of backends.values()) internalQuery(backend, 'CHECKPOINT')
       const mf = backupDataDir(config.dataDir, m.dest, true, m.version)
       const bytes = mf.files.reduce((a, f) => a + f.size, 0)
       return { files: mf.files.length, bytes, ms: Math.round(performance.now() - t0) }
@@ -277,6 +272,18 @@ async function request(m: Exclude<WorkItem, { t: 'input' } | { t: 'idle-timeout'
       for (const b of backends.values()) await b.inst.close()
       backends.clear()
       return null
+  }
+}
+
+/** A query of the engine's own (superuser, default settings), beside the holder's idle transaction if any. */
+function internalQuery(backend: Backend, sql: string): QueryResult {
+  activate(backend.inst)
+  backend.inst.runtime.session = 0
+  host.native.execBegin(0, 0)
+  try {
+    return besideHolder(backend, 0, () => backend.internal(sql))
+  } finally {
+    host.native.execEnd()
   }
 }
 
