@@ -98,7 +98,8 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     output: () => out,
     stop(signal: NodeJS.Signals = 'SIGTERM') {
       return new Promise((resolve) => {
-        if (proc.exitCode !== null) return resolve(proc.exitCode)
+        // already gone: exited (exitCode), or killed by a signal (exitCode stays null, signalCode is set)
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode)
         proc.once('exit', (code) => resolve(code))
         proc.kill(signal)
       })
