@@ -61,6 +61,8 @@ export const L = {
   attr_atttypid: 68,
   attr_atttypmod: 76,
   attr_attisdropped: 91,
+  /** the padding byte between attislocal (92) and attinhcount (94): not initialised by TupleDescInitEntry */
+  attr_padding: 93,
   // SPITupleTable
   stt_tupdesc: 0,
   stt_vals: 4,

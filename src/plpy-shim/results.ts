@@ -37,6 +37,11 @@ export interface Shape {
 }
 
 const MAX_SHAPES = 16
+/** FormData_pg_attribute in words, and the word holding its uninitialised padding byte (with the mask
+ * of the bytes that count in it) */
+const ATTR_WORDS = L.attr_size >>> 2
+const PAD_WORD = L.attr_padding >>> 2
+const PAD_KEEP = ~(0xff << (8 * (L.attr_padding & 3)))
 /** native/spiop.c MAX_SHAPES: slots shared by the shapes of every runtime */
 const NATIVE_SLOTS = 64
 const freeSlots: number[] = Array.from({ length: NATIVE_SLOTS }, (_, i) => NATIVE_SLOTS - 1 - i)
@@ -68,7 +73,12 @@ function shapeOf(rt: PlPythonRuntime, tupdesc: number): Shape {
   search: for (let i = 0; i < list.length; i++) {
     const s = list[i]!
     if (s.words.length !== nw) continue
-    for (let k = 0; k < nw; k++) if (s.words[k] !== mem[w0 + k]) continue search
+    for (let k = 0; k < nw; k++) {
+      const a = s.words[k]!
+      const b = mem[w0 + k]!
+      // a descriptor the executor made (ExecTypeFromTL) has garbage in a padding byte: ignore it
+      if (a !== b && (k % ATTR_WORDS !== PAD_WORD || ((a ^ b) & PAD_KEEP) !== 0)) continue search
+    }
     if (i > 0) {
       list.splice(i, 1)
       list.unshift(s)
