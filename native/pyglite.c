@@ -285,6 +285,27 @@ PyObject *js_to_py(napi_env env, napi_value v, int depth) {
   }
 }
 
+/* Call the JS function `fn` from inside a Python call, on the engine thread (a handle scope open): 0 with
+ * its result in *res; -1 with a RuntimeError set when it threw (the dispatchers never throw, so that is a
+ * bug of ours, and the JS exception is cleared). */
+int call_engine(napi_env env, napi_ref fn, size_t argc, napi_value *argv, napi_value *res, const char *what) {
+  napi_value f, recv;
+  napi_get_reference_value(env, fn, &f);
+  napi_get_undefined(env, &recv);
+  g_call_depth--; /* while JS runs, this thread is not inside the Python call */
+  napi_status st = napi_call_function(env, recv, f, argc, argv, res);
+  g_call_depth++;
+  if (st == napi_ok) return 0;
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) {
+    napi_value exc;
+    napi_get_and_clear_last_exception(env, &exc);
+  }
+  PyErr_Format(PyExc_RuntimeError, "internal error: %s threw", what);
+  return -1;
+}
+
 /* _pyglite.jscall(op, *args): call the JS dispatcher synchronously on the engine thread. */
 /* String arguments of jscall (the op name, a query text in a loop) are mostly the same few str objects
  * (constants of the calling code): their JS strings are made once and kept, keyed by the object's
@@ -336,26 +357,12 @@ static PyObject *py_jscall(PyObject *self, PyObject *const *args, Py_ssize_t nar
     return NULL;
   }
   PyObject *out = NULL;
-  napi_value argv[16], fn, recv, res;
+  napi_value argv[16], res;
   for (Py_ssize_t i = 0; i < nargs; i++) {
     argv[i] = PyUnicode_CheckExact(args[i]) ? str_arg(env, args[i]) : py_to_js(env, args[i], 0);
     if (!argv[i]) goto done;
   }
-  napi_get_reference_value(env, g_dispatch, &fn);
-  napi_get_undefined(env, &recv);
-  g_call_depth--; /* while JS runs, this thread is not inside the Python call */
-  napi_status st = napi_call_function(env, recv, fn, (size_t)nargs, argv, &res);
-  g_call_depth++;
-  if (st != napi_ok) {
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value exc;
-      napi_get_and_clear_last_exception(env, &exc);
-    }
-    PyErr_SetString(PyExc_RuntimeError, "internal error: the engine dispatcher threw");
-    goto done;
-  }
+  if (call_engine(env, g_dispatch, (size_t)nargs, argv, &res, "the engine dispatcher")) goto done;
   out = js_to_py(env, res, 0);
 done:
   napi_close_handle_scope(env, scope);

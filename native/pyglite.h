@@ -105,6 +105,7 @@ PyObject *datum_to_py(int kind, uint32_t datum);
  * (kept per str object: a loop's query text is made once) */
 PyObject *js_to_py(napi_env env, napi_value v, int depth);
 napi_value str_arg(napi_env env, PyObject *o);
+int call_engine(napi_env env, napi_ref fn, size_t argc, napi_value *argv, napi_value *res, const char *what);
 
 /* ---- plpy.execute's fast path (spiop.c) ---- */
 extern PyTypeObject PlanType;

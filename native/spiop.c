@@ -193,7 +193,7 @@ PyObject *py_spi_execute(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     return NULL;
   }
   PyObject *out = NULL;
-  napi_value argv[1], fn, recv, res;
+  napi_value argv[1], res;
   size_t argc = 0;
   if (kind == 1) {
     argv[0] = str_arg(env, q);
@@ -204,21 +204,9 @@ PyObject *py_spi_execute(PyObject *self, PyObject *const *args, Py_ssize_t nargs
   g_stat[W_ARG] = arg;
   g_stat[W_ARGMODE] = argmode;
   g_stat[W_LIMIT] = limit;
-  napi_get_reference_value(env, g_spiop, &fn);
-  napi_get_undefined(env, &recv);
   Py_CLEAR(g_op_rows);
-  g_call_depth--; /* while JS runs, this thread is not inside the Python call */
-  napi_status st = napi_call_function(env, recv, fn, argc, argv, &res);
-  g_call_depth++;
-  if (st != napi_ok) {
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value exc;
-      napi_get_and_clear_last_exception(env, &exc);
-    }
+  if (call_engine(env, g_spiop, argc, argv, &res, "the engine operation")) {
     Py_CLEAR(g_op_rows);
-    PyErr_SetString(PyExc_RuntimeError, "internal error: the engine operation threw");
     goto done;
   }
   napi_valuetype t;
