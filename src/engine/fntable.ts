@@ -6,6 +6,7 @@
 // module's constructor calls once when dlopen loads it. The bytes are assembled here (a few dozen).
 import type { Heap } from './heap.js'
 import { RTLD_NOW } from './layout.js'
+import { dylinkSection, uleb } from './sidemodule.js'
 
 const PATH = '/tmp/pyglite_fntable.so'
 const NAME = 'pyglite_expose_function_table'
@@ -13,16 +14,6 @@ const KEY = 'pygliteFunctionTable'
 const JS = `(void)<::>{ Module["${KEY}"] = wasmTable; }`
 
 const enc = (s: string): number[] => [...Buffer.from(s, 'utf8')]
-const uleb = (n: number): number[] => {
-  const out: number[] = []
-  do {
-    let b = n & 0x7f
-    n >>>= 7
-    if (n) b |= 0x80
-    out.push(b)
-  } while (n)
-  return out
-}
 const str = (s: string): number[] => [...uleb(Buffer.byteLength(s)), ...enc(s)]
 const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()]
 const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body]
@@ -30,9 +21,6 @@ const section = (id: number, body: number[]): number[] => [id, ...uleb(body.leng
 /** The side module: imports memory, __memory_base and the EM_JS function; its ctor calls that function. */
 function moduleBytes(): Uint8Array {
   const data = [...enc(JS), 0]
-  // dylink.0, WASM_DYLINK_MEM_INFO: memory size and alignment (log2), table size and alignment
-  const memInfo = [...uleb(data.length), 0, 0, 0]
-  const dylink = [...str('dylink.0'), 1, ...uleb(memInfo.length), ...memInfo]
   const I32 = 0x7f
   return new Uint8Array([
     0x00,
@@ -43,7 +31,7 @@ function moduleBytes(): Uint8Array {
     0x00,
     0x00,
     0x00,
-    ...section(0, dylink), // the loader wants dylink.0 first
+    ...dylinkSection(data.length, 0), // the loader wants dylink.0 first; the data is a byte string
     ...section(1, vec([[0x60, 0, 0]])), // type 0: () -> ()
     ...section(
       2,

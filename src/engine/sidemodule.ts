@@ -25,7 +25,8 @@ const cstr = (s: string): number[] => [...Buffer.from(s, 'utf8'), 0]
 const watBytes = (bytes: number[]): string =>
   bytes.map((b) => `\\${b.toString(16).padStart(2, '0')}`).join('')
 
-function uleb(n: number): number[] {
+/** Unsigned LEB128, the wasm binary format's integer encoding. */
+export function uleb(n: number): number[] {
   const out: number[] = []
   do {
     let b = n & 0x7f
@@ -103,8 +104,12 @@ function buildWat(): { wat: string; memSize: number } {
   return { wat, memSize }
 }
 
-function dylinkSection(memSize: number): number[] {
-  const memInfo = [...uleb(memSize), ...uleb(2), ...uleb(0), ...uleb(0)] // memsize, memalign(p2), table
+/**
+ * The `dylink.0` custom section Emscripten's loader wants first in a side module: WASM_DYLINK_MEM_INFO
+ * with the module's data size and alignment (log2), and no table.
+ */
+export function dylinkSection(memSize: number, memAlignLog2 = 2): number[] {
+  const memInfo = [...uleb(memSize), ...uleb(memAlignLog2), ...uleb(0), ...uleb(0)] // memsize, memalign(p2), table
   const name = Buffer.from('dylink.0')
   const payload = [...uleb(name.length), ...name, 1, ...uleb(memInfo.length), ...memInfo]
   return [0, ...uleb(payload.length), ...payload]
