@@ -4,6 +4,7 @@
 // listener's next ReadyForQuery, and the notifier is the only backend): it is taken out there and sent to
 // every session listening on its channel, with the notifier's process id (its session id).
 import { B } from './backend-stream.js'
+import { concat } from './frontend.js'
 import type { EngineSession } from './session.js'
 
 const utf8 = new TextDecoder('utf-8')
@@ -129,15 +130,7 @@ export function routeNotifications(
   }
   if (!out) return chunk
   out.push(chunk.subarray(last))
-  let n = 0
-  for (const p of out) n += p.length
-  const r = new Uint8Array(n)
-  n = 0
-  for (const p of out) {
-    r.set(p, n)
-    n += p.length
-  }
-  return r
+  return concat(out)
 }
 
 /** The LISTEN/UNLISTEN statements that make the backend listen on exactly the union of the sessions' sets. */

@@ -3,6 +3,7 @@
 // re-reports a SET to the value a setting already had, and its last_reported follows whichever session ran
 // last; so each session remembers what it was told, and reports it already has are dropped.
 import { B } from './backend-stream.js'
+import { concat } from './frontend.js'
 import type { EngineSession } from './session.js'
 
 const utf8 = new TextDecoder('utf-8')
@@ -33,13 +34,5 @@ export function filterReports(chunk: Uint8Array, s: EngineSession): Uint8Array {
   }
   if (!keep) return chunk
   keep.push(chunk.subarray(last))
-  let n = 0
-  for (const p of keep) n += p.length
-  const r = new Uint8Array(n)
-  n = 0
-  for (const p of keep) {
-    r.set(p, n)
-    n += p.length
-  }
-  return r
+  return concat(keep)
 }
