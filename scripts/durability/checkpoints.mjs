@@ -4,48 +4,19 @@
 // everything since the start is replayed) and on (2 s interval; the kill comes after the checkpoint that
 // followed the writes). Alternated in one run, so machine load hits both alike.
 // Usage: node scripts/durability/checkpoints.mjs [rows=200000] [rounds=2]   (run `npm run build` first)
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import pg from 'pg'
+import { start, stop } from './server.mjs'
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const BIN = path.join(ROOT, 'bin/pyglite.js')
 const ROWS = Number(process.argv[2] ?? 200_000)
 const ROUNDS = Number(process.argv[3] ?? 2)
-
-function start(dataDir, interval) {
-  const t0 = performance.now()
-  const proc = spawn(process.execPath, [BIN, '--port', '0', '--auth', 'trust', '--data-dir', dataDir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PYGLITE_CHECKPOINT_INTERVAL_MS: String(interval) },
-  })
-  let out = ''
-  return new Promise((resolve, reject) => {
-    const on = (d) => {
-      out += d
-      const m = /"port":(\d+),"msg":"listening"/.exec(out)
-      if (m)
-        resolve({ proc, ms: performance.now() - t0, url: `postgresql://postgres@127.0.0.1:${m[1]}/postgres` })
-    }
-    proc.stdout.on('data', on)
-    proc.stderr.on('data', on)
-    proc.once('exit', (c) => reject(new Error(`exited ${c}: ${out}`)))
-  })
-}
-const stop = (s, sig = 'SIGTERM') =>
-  new Promise((r) => {
-    s.proc.removeAllListeners('exit')
-    s.proc.once('exit', r)
-    s.proc.kill(sig)
-  })
 
 async function one(interval) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-ckpt-'))
   try {
-    let s = await start(dir, interval)
+    let s = await start(dir, { env: { PYGLITE_CHECKPOINT_INTERVAL_MS: String(interval) } })
     const c = new pg.Client({ connectionString: s.url })
     await c.connect()
     await c.query('CREATE TABLE k(id int, pad text)')
@@ -62,7 +33,7 @@ async function one(interval) {
     const replay = end - (await redo())
     await c.end()
     await stop(s, 'SIGKILL')
-    s = await start(dir, 0)
+    s = await start(dir, { env: { PYGLITE_CHECKPOINT_INTERVAL_MS: '0' } })
     const restartMs = s.ms
     await stop(s)
     return { replayMB: Number(replay) / 2 ** 20, restartMs }

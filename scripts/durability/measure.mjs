@@ -4,51 +4,15 @@
 //  - reopen time (spawn to "listening") after a clean stop vs after SIGKILL, with the same writes before;
 //  - a live and an offline `pyglite backup` of the same directory.
 // Usage: node scripts/durability/measure.mjs [commits=400] [rounds=3]   (run `npm run build` first)
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import pg from 'pg'
+import { BIN, start, stop } from './server.mjs'
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const BIN = path.join(ROOT, 'bin/pyglite.js')
 const COMMITS = Number(process.argv[2] ?? 400)
 const ROUNDS = Number(process.argv[3] ?? 3)
-
-function start(dataDir, args = []) {
-  const t0 = performance.now()
-  const proc = spawn(
-    process.execPath,
-    [BIN, '--port', '0', '--auth', 'trust', '--data-dir', dataDir, ...args],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  )
-  let out = ''
-  return new Promise((resolve, reject) => {
-    const on = (d) => {
-      out += d
-      const m = /"port":(\d+),"msg":"listening"/.exec(out)
-      if (m)
-        resolve({
-          proc,
-          port: Number(m[1]),
-          ms: performance.now() - t0,
-          url: `postgresql://postgres@127.0.0.1:${m[1]}/postgres`,
-        })
-    }
-    proc.stdout.on('data', on)
-    proc.stderr.on('data', on)
-    proc.once('exit', (c) => reject(new Error(`exited ${c}: ${out}`)))
-  })
-}
-const stop = (s, sig = 'SIGTERM') =>
-  new Promise((r) => {
-    s.proc.removeAllListeners('exit')
-    s.proc.once('exit', r)
-    s.proc.kill(sig)
-  })
 
 async function latencies(url, n) {
   const c = new pg.Client({ connectionString: url })
@@ -82,7 +46,7 @@ try {
   const lat = { on: [], off: [] }
   for (let r = 0; r < ROUNDS; r++)
     for (const mode of ['on', 'off']) {
-      s = await start(dir, ['--fsync', mode])
+      s = await start(dir, { args: ['--fsync', mode] })
       lat[mode].push(...(await latencies(s.url, COMMITS)))
       await stop(s)
     }
