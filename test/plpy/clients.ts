@@ -19,6 +19,18 @@ export async function connect(srv: TestServer): Promise<Client> {
   return c
 }
 
+/**
+ * Create a plpython3u function of no arguments with `body` (and `opts`, e.g. IMMUTABLE) and return the
+ * result of calling it once.
+ */
+export async function pyValue(c: pg.Client, body: string, returns = 'text', opts = ''): Promise<unknown> {
+  const name = `f_${Math.random().toString(36).slice(2)}`
+  await c.query(
+    `CREATE FUNCTION ${name}() RETURNS ${returns} LANGUAGE plpython3u ${opts} AS $py$\n${body}\n$py$`,
+  )
+  return (await c.query(`SELECT ${name}() AS v`)).rows[0].v
+}
+
 /** The error a query fails with (fails the test if it succeeds). */
 export async function failure(c: pg.Client, sql: string, values?: unknown[]): Promise<pg.DatabaseError> {
   try {

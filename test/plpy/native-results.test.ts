@@ -4,7 +4,7 @@
 // with literal values: the two paths must not be told apart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, type TestServer } from '../helpers/server.js'
-import { type Client, connect, failure } from './clients.js'
+import { type Client, connect, failure, pyValue } from './clients.js'
 
 let srv: TestServer
 let c: Client
@@ -31,11 +31,8 @@ afterAll(async () => {
   await srv?.stop()
 })
 
-async function py(body: string, returns = 'text'): Promise<unknown> {
-  const name = `f_${Math.random().toString(36).slice(2)}`
-  await c.query(`CREATE FUNCTION ${name}() RETURNS ${returns} LANGUAGE plpython3u AS $py$\n${body}\n$py$`)
-  return (await c.query(`SELECT ${name}() AS v`)).rows[0].v
-}
+/** Run a Python body in a function (returning text unless said) and give back its result. */
+const py = (body: string, returns = 'text') => pyValue(c, body, returns)
 
 /** Python that compares plpy.execute(q) with a cursor's fetch of q (the codec path) and returns both. */
 const SAME = `

@@ -6,7 +6,7 @@
 // looks at pyglite's own memory contexts, passes there unchanged when pointed at it).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, type TestServer } from '../helpers/server.js'
-import { type Client, connect, failure } from './clients.js'
+import { type Client, connect, failure, pyValue } from './clients.js'
 
 let srv: TestServer
 let c: Client
@@ -24,15 +24,10 @@ afterAll(async () => {
   await srv?.stop()
 })
 
+/** a counter for the names of the functions the tests create themselves */
 let n = 0
-/** Create a plpython3u function with `body` and return its result for `call` (default: no arguments). */
-async function py(body: string, returns = 'text', opts = ''): Promise<unknown> {
-  const name = `s_${n++}`
-  await c.query(
-    `CREATE FUNCTION ${name}() RETURNS ${returns} LANGUAGE plpython3u ${opts} AS $py$\n${body}\n$py$`,
-  )
-  return (await c.query(`SELECT ${name}() AS v`)).rows[0].v
-}
+/** Create a plpython3u function with `body` and return the result of calling it. */
+const py = (body: string, returns = 'text', opts = '') => pyValue(c, body, returns, opts)
 
 /**
  * The Python expression `expr` computed from plan `p` (prepared from `q` with `types`) run with `args`,
@@ -353,7 +348,7 @@ return i $py$`)
       await py(`
 p = plpy.prepare("SELECT noisy($1) AS x${from}", ["int"])
 return repr([plpy.execute(p, [i])[0]['x'] for i in range(2)])`)
-      return c.notices.map((m) => [m.message, m.where?.replace(/s_\d+/g, 'F').replace(' FROM one', '')])
+      return c.notices.map((m) => [m.message, m.where?.replace(/f_[0-9a-z]+/g, 'F').replace(' FROM one', '')])
     }
     const s = await run('')
     expect(s[0]).toEqual([

@@ -2,7 +2,7 @@
 // SPI inside the calling statement, results and errors are PL/Python's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, type TestServer } from '../helpers/server.js'
-import { type Client, connect, failure } from './clients.js'
+import { type Client, connect, failure, pyValue } from './clients.js'
 
 let srv: TestServer
 let c: Client
@@ -20,12 +20,8 @@ afterAll(async () => {
   await srv?.stop()
 })
 
-/** Run a Python body in a function returning text and give back its result. */
-async function py(body: string, returns = 'text'): Promise<unknown> {
-  const name = `f_${Math.random().toString(36).slice(2)}`
-  await c.query(`CREATE FUNCTION ${name}() RETURNS ${returns} LANGUAGE plpython3u AS $py$\n${body}\n$py$`)
-  return (await c.query(`SELECT ${name}() AS v`)).rows[0].v
-}
+/** Run a Python body in a function (returning text unless said) and give back its result. */
+const py = (body: string, returns = 'text') => pyValue(c, body, returns)
 
 describe('plpy.execute and its result object', () => {
   it('gives rows by index and column, len, slices, str and the metadata methods', async () => {
