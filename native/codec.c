@@ -1,4 +1,4 @@
-/* Decodes the tagged value encoding written by src/plpython/codec.ts into Python objects, without any
+/* Decodes the tagged value encoding written by src/python/codec.ts into Python objects, without any
  * per-value N-API traffic: arguments, SPI result sets and row data cross JS -> Python as one byte string. */
 #include "pyglite.h"
 #include <string.h>

@@ -1,6 +1,6 @@
 /* Python results -> the codec stream the engine builds Datums from, by PL/Python's output conversions
  * (plpy_typeio.c: PLyObject_ToScalar, _ToBool, _ToBytea, PLySequence_ToArray, PLyObject_ToComposite).
- * A converter is compiled once from a result descriptor (src/plpython/output.ts PyDesc) into a tree of
+ * A converter is compiled once from a result descriptor (src/python/output.ts PyDesc) into a tree of
  * nodes and walks each returned object in C. A failure becomes an ERROR tag at the point where PostgreSQL
  * would raise it, and the walk stops there; errors that carry a Python exception get their detail and
  * traceback from pyglite_host.convert (cold path). Scalars with a type hint (int2/4/8, float8, text) whose

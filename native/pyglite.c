@@ -217,7 +217,7 @@ PyObject *js_to_py(napi_env env, napi_value v, int depth) {
     case napi_object: {
       bool is;
       if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-        /* a Uint8Array result is codec-encoded (src/plpython/codec.ts) */
+        /* a Uint8Array result is codec-encoded (src/python/codec.ts) */
         napi_typedarray_type tt;
         size_t len, off;
         void *data;

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <pthread.h>
 
-/* ---- codec: tagged values JS -> Python (must match src/plpython/codec.ts) ---- */
+/* ---- codec: tagged values JS -> Python (must match src/python/codec.ts) ---- */
 enum {
   T_NONE = 0,
   T_FALSE = 1,
@@ -64,7 +64,7 @@ extern const uint8_t *g_codec; /* codec buffer registered by JS */
 extern size_t g_codec_len;
 #define STAT_WORDS 32
 extern int32_t *g_stat; /* status words shared with JS: [0]=status [1]=length, f64 at 8, i64 at 16, [6]/[7] result buffer base/offset,
-                          * [8..14] see STATW in src/plpython/host.ts, [16..28] OPW there (spiop.c) */
+                          * [8..14] see STATW in src/python/host.ts, [16..28] OPW there (spiop.c) */
 extern int g_ready;            /* init() done: Python and the dispatcher are set up */
 extern pthread_t g_thread;     /* the engine thread: the only one that may enter the engine */
 extern PyObject *g_PgError;    /* _pyglite.PgError: an engine error handed to Python */

@@ -3,7 +3,7 @@
  * call whose inputs are status words, and result rows of common types are converted to Python here,
  * straight from the Datums the engine deformed in wasm memory (PLy_input_from_tuple: a dict per row,
  * keys in attribute order). Everything else goes to the Python implementation (_plpy.spi.execute),
- * registered with set_spi_hooks. Status words: OPW in src/plpython/host.ts. */
+ * registered with set_spi_hooks. Status words: OPW in src/python/host.ts. */
 #include "pyglite.h"
 
 #include <structmember.h>

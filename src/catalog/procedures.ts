@@ -1,5 +1,5 @@
 // Function metadata from pg_proc/pg_type, read through SPI (as plpy_procedure.c reads the catalog row).
-import type { Spi } from '../engine/spi.js'
+import type { Spi } from '../engine/pg/spi.js'
 
 export interface ProcRow {
   oid: number

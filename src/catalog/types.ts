@@ -1,10 +1,10 @@
 // Type metadata from pg_type through the syscache (as plpy_typeio.c uses lookup_type_cache): storage,
 // kind (base/composite/domain/pseudo), array element, domain base. Cached per instance until a pg_type
 // invalidation arrives.
-import type { CatalogWatch } from '../engine/catalogwatch.js'
-import { PgError } from '../engine/elog.js'
-import type { Heap } from '../engine/heap.js'
-import { FUNC_OID, L, SYSCACHE } from '../engine/layout.js'
+import type { CatalogWatch } from '../engine/pg/catalogwatch.js'
+import { PgError } from '../engine/pg/elog.js'
+import type { Heap } from '../engine/pg/heap.js'
+import { FUNC_OID, L, SYSCACHE } from '../engine/pg/layout.js'
 
 export interface TypeInfo {
   oid: number

@@ -4,7 +4,7 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Engine } from '../engine/client.js'
+import type { Engine } from '../engine/channel/client.js'
 import { logger } from '../log.js'
 import type { RoleRow } from '../wire/auth.js'
 import { StartupError } from '../wire/startup.js'

@@ -1,6 +1,6 @@
 // Roles across databases: the initial database's pg_authid is the authority (passwords live only there);
 // other databases' clusters get the roles copied at CREATE DATABASE and made or refreshed at each login.
-import type { Engine } from '../engine/client.js'
+import type { Engine } from '../engine/channel/client.js'
 import type { RoleRow } from '../wire/auth.js'
 import { AUTHORITY_DB } from './layout.js'
 import { quoteIdent } from './statements.js'

@@ -8,14 +8,7 @@ import { clusterDir } from '../databases/layout.js'
 import { configureLogging, type LogLevel, logger } from '../log.js'
 import { createDispatcher } from '../plpy-shim/dispatch.js'
 import { FatalOutput, fatalPending, takeFatal } from '../plpy-shim/fatal.js'
-import { type PythonHost, startPythonHost } from '../plpython/host.js'
-import { Backend } from './backend.js'
-import { Checkpoints } from './checkpoints.js'
-import { isLongjmp } from './elog.js'
-import { Instance } from './instance.js'
-import { type Delivery, routeNotifications, trackListen } from './notify.js'
-import { Output } from './output.js'
-import { BackendExited, socketCallbackRecorder } from './pgio.js'
+import { type PythonHost, startPythonHost } from '../python/host.js'
 import {
   CTL,
   type DbOpened,
@@ -24,13 +17,20 @@ import {
   type QueryResult,
   type ToWorker,
   type WorkItem,
-} from './protocol.js'
-import { filterReports } from './reports.js'
-import { type EngineSession, SqlError } from './session.js'
-import { afterTurn, closeSession, openSession } from './sessions.js'
-import { mayCreateTemp } from './temps.js'
-import { IDLE_IN_TRANSACTION_FATAL, rewordTimeout, takeWaitingCommand } from './timeouts.js'
-import { besideHolder, joinBytes, runnable } from './turns.js'
+} from './channel/protocol.js'
+import { isLongjmp } from './pg/elog.js'
+import { Backend } from './sessions/backend.js'
+import { Checkpoints } from './sessions/checkpoints.js'
+import { type Delivery, routeNotifications, trackListen } from './sessions/notify.js'
+import { Output } from './sessions/output.js'
+import { filterReports } from './sessions/reports.js'
+import { type EngineSession, SqlError } from './sessions/session.js'
+import { afterTurn, closeSession, openSession } from './sessions/sessions.js'
+import { mayCreateTemp } from './sessions/temps.js'
+import { IDLE_IN_TRANSACTION_FATAL, rewordTimeout, takeWaitingCommand } from './sessions/timeouts.js'
+import { besideHolder, joinBytes, runnable } from './sessions/turns.js'
+import { Instance } from './storage/instance.js'
+import { BackendExited, socketCallbackRecorder } from './storage/pgio.js'
 
 const config = workerData as EngineConfig
 configureLogging(config.logLevel as LogLevel)

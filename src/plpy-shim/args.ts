@@ -7,9 +7,9 @@
 // UTF-8 bytes are the text). Out-of-range integers go the text way, for the input function's own error.
 // The Datums go to the plan's own values/nulls arrays: SPI copies them into its ParamListInfo before it
 // runs anything, so a nested execution of the same plan may reuse the arrays.
-import { L, OID } from '../engine/layout.js'
-import { CodecReader, T } from '../plpython/codec.js'
+import { L, OID } from '../engine/pg/layout.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
+import { CodecReader, T } from '../python/codec.js'
 import { type Plan, shim } from './state.js'
 
 /** How Python may send values of an argument type (kept in sync with _plpy/spi.py _converter). */

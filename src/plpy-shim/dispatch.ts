@@ -2,9 +2,9 @@
 // and the common forms of plpy.execute (native/spiop.c) at `execute`, whose inputs are status words.
 // Neither ever throws (the envelope rule): a PostgreSQL ERROR raised while serving an op is caught with
 // PG_TRY emulation and handed back to Python as {pgerror: fields}; JS bugs likewise.
-import { isLongjmp, PgError } from '../engine/elog.js'
-import { OPW } from '../plpython/host.js'
+import { isLongjmp, PgError } from '../engine/pg/elog.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
+import { OPW } from '../python/host.js'
 import { fatalError } from './fatal.js'
 import { messageOps } from './messages.js'
 import { errorValue, freePending, spiOps } from './spi.js'

@@ -8,9 +8,9 @@
 //     stays, the first ErrorResponse after the request is sent with severity FATAL, the rest (including
 //     ReadyForQuery) is dropped; it rolls back and answers the exec with { terminate: true };
 //  3. the session layer sends the output and closes that client's connection (the "terminate hook":
-//     `terminate` of the worker's 'out' message in src/engine/protocol.ts).
-import { PgError } from '../engine/elog.js'
-import { XACT_EVENT } from '../engine/layout.js'
+//     `terminate` of the worker's 'out' message in src/engine/channel/protocol.ts).
+import { PgError } from '../engine/pg/elog.js'
+import { XACT_EVENT } from '../engine/pg/layout.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { type FatalRequest, shim } from './state.js'
 

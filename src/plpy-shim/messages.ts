@@ -1,7 +1,7 @@
 // plpy.debug … plpy.warning, plpy.fatal and plpy.quote_* in the engine (PLy_output, PLy_quote_* in
 // plpy_plpymodule.c). Messages are ereport()ed at once: errstart applies client_min_messages and
 // log_min_messages, and the backend flushes each message to the client as it is sent.
-import type { PgErrorFields } from '../engine/elog.js'
+import type { PgErrorFields } from '../engine/pg/elog.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { requestFatal } from './fatal.js'
 import { outcome } from './spi.js'

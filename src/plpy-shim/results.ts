@@ -7,11 +7,11 @@
 // Wire shape, decoded by native/codec.c: TUPLE(status, nrows, ROWS | NONE, BYTES | NONE). ROWS carries
 // the column names once and then the values row by row; BYTES is the JSON [names, types, typmods] of the
 // tuple descriptor, made once per shape and parsed by Python only if colnames() etc. are called.
-import { L } from '../engine/layout.js'
-import { type CodecWriter, T } from '../plpython/codec.js'
-import { OPW, STATW } from '../plpython/host.js'
-import { ARG_KIND } from '../plpython/procedures.js'
+import { L } from '../engine/pg/layout.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
+import { type CodecWriter, T } from '../python/codec.js'
+import { OPW, STATW } from '../python/host.js'
+import { ARG_KIND } from '../python/procedures.js'
 import type { SimpleRow } from './simple.js'
 import { shim } from './state.js'
 

@@ -1,6 +1,6 @@
 // Looking at a plpy plan for simple.ts: whether its statement is a simple expression, the expressions
 // to evaluate, and the row's TupleDesc. Reads PostgreSQL 18's plan-cache and plan nodes (layout.ts).
-import { CACHEDPLAN_MAGIC, L, NODETAG } from '../engine/layout.js'
+import { CACHEDPLAN_MAGIC, L, NODETAG } from '../engine/pg/layout.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
 
 /** The i-th element of a List of pointers (pg_list.h list_nth), 0 for NIL. */

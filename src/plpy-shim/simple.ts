@@ -12,8 +12,8 @@
 // transaction end (plpgsql_xact_cb), so nothing survives COMMIT, ROLLBACK or plpy.commit(). An entry
 // whose evaluation raised stays "in use" until the transaction ends and meanwhile goes through SPI
 // (expr_simple_in_use: its state may be bogus); a nested use of an entry being evaluated does too.
-import { functionTable } from '../engine/fntable.js'
-import { CACHEDPLANSOURCE_MAGIC, L, NODETAG, XACT_EVENT } from '../engine/layout.js'
+import { functionTable } from '../engine/pg/fntable.js'
+import { CACHEDPLANSOURCE_MAGIC, L, NODETAG, XACT_EVENT } from '../engine/pg/layout.js'
 import { logger } from '../log.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { length, maybeSimple, nth, resultDesc, simpleExprs } from './simple-plan.js'

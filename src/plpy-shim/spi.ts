@@ -1,8 +1,8 @@
 // plpy.execute / plpy.prepare / plan.execute / plpy.cursor in the engine (plpy_spi.c, plpy_cursorobject.c).
 // Every operation runs as PL/Python runs it: inside PG_TRY and an internal subtransaction, so an error
 // rolls back only that operation and reaches Python as an SPI exception; results are converted inside.
-import { PgError, type TryResult } from '../engine/elog.js'
-import { L } from '../engine/layout.js'
+import { PgError, type TryResult } from '../engine/pg/elog.js'
+import { L } from '../engine/pg/layout.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { convertArgs, fastKind, paramList, releaseArgContext } from './args.js'
 import { encodeFirstRow, encodeResult, nativeResult, oneRowResult } from './results.js'

@@ -1,7 +1,7 @@
 // What the plpy module keeps per PGlite instance (per language runtime): kept plans, the explicit
 // subtransaction stack, argument memory contexts, and a pending plpy.fatal. PL/Python keeps the same
 // things in backend globals (plpy_planobject.c, plpy_subxactobject.c's explicit_subtransactions).
-import { PgError } from '../engine/elog.js'
+import { PgError } from '../engine/pg/elog.js'
 import type { CallFrame, PlPythonRuntime } from '../plpython/runtime.js'
 
 export interface Plan {

@@ -2,7 +2,7 @@
 // plpy_spi.c). PostgreSQL decides what is allowed: SPI_commit raises "invalid transaction termination"
 // in an atomic context (a function, a CALL inside a function or a transaction block) and "cannot commit
 // while a subtransaction is active" inside one; those errors reach Python as SPI exceptions.
-import { ELEVEL } from '../engine/layout.js'
+import { ELEVEL } from '../engine/pg/layout.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { outcome } from './spi.js'
 import { callFrame, shim } from './state.js'

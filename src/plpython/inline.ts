@@ -2,7 +2,7 @@
 // a transient procedure compiled, run once (non-atomic when the block may COMMIT) and released; the
 // validator runs PLy_procedure_create's checks and compiles the body so syntax errors show at CREATE.
 import type { ProcRow } from '../catalog/procedures.js'
-import { L, OID } from '../engine/layout.js'
+import { L, OID } from '../engine/pg/layout.js'
 import type { PlPythonRuntime } from './runtime.js'
 
 export function runInline(rt: PlPythonRuntime, fcinfo: number): number {

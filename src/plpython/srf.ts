@@ -4,11 +4,11 @@
 // LIMIT is only advanced as far as rows are needed. The iterator lives in the native addon; a reset
 // callback on the SRF's multi-call memory context drops it when the query stops early or fails
 // (plpython_srf_cleanup_callback).
-import { PgError } from '../engine/elog.js'
-import { EXPR_DONE, L, NODETAG, SFRM } from '../engine/layout.js'
+import { PgError } from '../engine/pg/elog.js'
+import { EXPR_DONE, L, NODETAG, SFRM } from '../engine/pg/layout.js'
 import { fatalError } from '../plpy-shim/fatal.js'
-import { S } from './host.js'
-import type { Procedure } from './procedures.js'
+import { S } from '../python/host.js'
+import type { Procedure } from '../python/procedures.js'
 import type { PlPythonRuntime } from './runtime.js'
 
 interface SrfState {

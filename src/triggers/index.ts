@@ -3,7 +3,7 @@
 // tuple, one native call that builds TD, runs the procedure and checks its result, and for "MODIFY" one
 // heap_modify_tuple_by_cols. The return Datum is the row to use (the trigger tuple, the modified one), or
 // a NULL pointer with isnull false ("SKIP", and always for statement-level triggers).
-import { ELEVEL, L, TRIGGER_EVENT } from '../engine/layout.js'
+import { ELEVEL, L, TRIGGER_EVENT } from '../engine/pg/layout.js'
 import { fatalError } from '../plpy-shim/fatal.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { applyModify } from './modify.js'

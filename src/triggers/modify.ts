@@ -4,8 +4,8 @@
 // heap_modify_tuple_by_cols (PLy_modify_tuple). Runs after SPI_finish, in the trigger manager's memory
 // context, under the "while modifying trigger row" CONTEXT line.
 
-import type { ErrorTuple } from '../plpython/host.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
+import type { ErrorTuple } from '../python/host.js'
 import { M, STAT, type TriggerNative } from './native.js'
 import type { Scratch, TriggerRows } from './rows.js'
 import type { Site } from './site.js'

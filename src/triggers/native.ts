@@ -1,6 +1,6 @@
 // The trigger half of the native addon (native/trigger.c): shapes, the per-row call and the MODIFY
 // staging copy, with the codes both sides share.
-import type { Native } from '../plpython/host.js'
+import type { Native } from '../python/host.js'
 
 export interface TriggerNative {
   /** register a trigger site's shape (JSON of shape.ts ShapeSpec) for procedure procId: shape id */

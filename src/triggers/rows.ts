@@ -1,9 +1,9 @@
 // The trigger tuples of one call, deformed once (heap_deform_tuple) into reusable wasm arrays that the
 // native side reads TD's values from; values of types converted in JS go to the codec. One set of
 // buffers per nesting level: a trigger's Python code can fire triggers again (plpy.execute).
-import type { Heap } from '../engine/heap.js'
-import { CodecReader } from '../plpython/codec.js'
+import type { Heap } from '../engine/pg/heap.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
+import { CodecReader } from '../python/codec.js'
 import type { Site } from './site.js'
 
 /** Wasm buffers of one nesting level, each for `cap` attributes. */

@@ -5,12 +5,12 @@
 // call (one per trigger per statement) points at it through fn_extra, so the rows of a statement find
 // it without a lookup. It is re-checked when pg_proc, pg_type or a relation changes, as PL/Python
 // re-checks its procedure and the relation's descriptor on every call.
-import type { Heap } from '../engine/heap.js'
-import { L, OID } from '../engine/layout.js'
-import type { Encoder } from '../plpython/input.js'
-import type { Builder } from '../plpython/output.js'
-import { A_CODEC, A_VARLENA, ARG_KIND, type Procedure } from '../plpython/procedures.js'
+import type { Heap } from '../engine/pg/heap.js'
+import { L, OID } from '../engine/pg/layout.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
+import type { Encoder } from '../python/input.js'
+import type { Builder } from '../python/output.js'
+import { A_CODEC, A_VARLENA, ARG_KIND, type Procedure } from '../python/procedures.js'
 import { F, OUT, type TriggerNative } from './native.js'
 
 /** One column of the triggering relation, as the per-row path needs it. */

@@ -12,7 +12,7 @@ import {
   trailingReadyStatus,
 } from '../databases/intercept.js'
 import type { DatabaseManager } from '../databases/manager.js'
-import type { Engine, SessionSink } from '../engine/client.js'
+import type { Engine, SessionSink } from '../engine/channel/client.js'
 import type { Logger } from '../log.js'
 import { type AuthMethod, authenticate, type RoleRow } from './auth.js'
 import { AuthCode } from './codes.js'

@@ -1,4 +1,4 @@
-// Automatic checkpoints (src/engine/checkpoints.ts): a standalone PostgreSQL backend never checkpoints by
+// Automatic checkpoints (src/engine/sessions/checkpoints.ts): a standalone PostgreSQL backend never checkpoints by
 // itself, so pyglite does it between statements. Proven on the real server with PGlite on disk, reading
 // pg_control from the disk while statements run: (1) the checkpoint LSN advances after
 // PYGLITE_CHECKPOINT_INTERVAL_MS without any client running CHECKPOINT, and never while a statement runs;

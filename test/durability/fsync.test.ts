@@ -1,5 +1,5 @@
 // Commits reach stable storage: PostgreSQL's WAL flush at COMMIT becomes a real fsync(2) of the WAL
-// segment (NODEFS had none: src/engine/durable.ts), and it happens before the client hears "COMMIT".
+// segment (NODEFS had none: src/engine/storage/durable.ts), and it happens before the client hears "COMMIT".
 // Proven with strace on the real server: every CommandComplete written to the client's socket follows
 // an fsync of a pg_wal file. With --fsync off there is none (the documented trade-off).
 import fs from 'node:fs'

@@ -173,7 +173,7 @@ del _c
 
 
 _MISSING = object()
-_NONE = b"\x00"  # the codec's NONE tag (src/plpython/codec.ts)
+_NONE = b"\x00"  # the codec's NONE tag (src/python/codec.ts)
 
 
 def _limit(v):

@@ -1,8 +1,9 @@
 // A client session as the engine keeps it between turns: what must look private to it on the shared
 // backend (role, settings, prepared statements) and where it stands (transaction, batch, COPY).
+
+import type { Login } from '../channel/protocol.js'
 import type { TxStatus } from './backend-stream.js'
 import { type SettingsState, settingsKey } from './gucs.js'
-import type { Login } from './protocol.js'
 
 /** An ErrorResponse from an internal query, with its fields (C = SQLSTATE, M = message, ...). */
 export class SqlError extends Error {

@@ -2,7 +2,7 @@
 // addon on the same interpreter, and imports the pyglite_host package. Runs on the engine thread only.
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
-import { PgError } from '../engine/elog.js'
+import { PgError } from '../engine/pg/elog.js'
 import { pkgPath } from '../paths.js'
 
 const require = createRequire(import.meta.url)
@@ -156,7 +156,7 @@ export function startPythonHost(
   const stat = native.init(plpy.dispatch)
   native.setSpiOp(plpy.execute)
   py.addImportPath(pkgPath('src', 'plpy-shim', 'python'))
-  py.addImportPath(pkgPath('src', 'plpython', 'python'))
+  py.addImportPath(pkgPath('src', 'python'))
   const host = py.importSync('pyglite_host', false)
   const version = py.callSync(host, 'init', JSON.stringify({ sys_path: sysPath }))
   if (isErrorReturn(version)) throw new Error(`Python host failed to start: ${String(version[1][0])}`)

@@ -2,13 +2,13 @@
 // InitPostgres applies them), and on disconnect everything it left behind (a COPY, a batch, a transaction,
 // prepared statements).
 
-import { logger } from '../log.js'
+import { logger } from '../../log.js'
+import type { Login } from '../channel/protocol.js'
+import type { PgError } from '../pg/elog.js'
 import type { Backend } from './backend.js'
-import type { PgError } from './elog.js'
 import { concat, copyFail, query, sync } from './frontend.js'
 import { type ResetEntry, SRC } from './gucs.js'
 import { reconcile } from './notify.js'
-import type { Login } from './protocol.js'
 import { type EngineSession, SqlError } from './session.js'
 import { claimTemps, dropTempsSql } from './temps.js'
 

@@ -5,12 +5,12 @@
 // error is an ERROR tag in the stream, raised when the builder reaches it, so errors surface in the order
 // PostgreSQL's converters would raise them.
 import type { TypeCatalog } from '../catalog/types.js'
-import type { Arrays } from '../engine/arrays.js'
-import type { CatalogWatch } from '../engine/catalogwatch.js'
-import { type Elog, PgError } from '../engine/elog.js'
-import type { Heap } from '../engine/heap.js'
-import { FUNC_OID, OID } from '../engine/layout.js'
-import type { Tuples } from '../engine/tuples.js'
+import type { Arrays } from '../engine/pg/arrays.js'
+import type { CatalogWatch } from '../engine/pg/catalogwatch.js'
+import { type Elog, PgError } from '../engine/pg/elog.js'
+import type { Heap } from '../engine/pg/heap.js'
+import { FUNC_OID, OID } from '../engine/pg/layout.js'
+import type { Tuples } from '../engine/pg/tuples.js'
 import { type CodecReader, T } from './codec.js'
 import type { DatumIo } from './datum.js'
 

@@ -4,10 +4,10 @@
 // pg_proc invalidation has arrived since (CatalogWatch), then by the row version (xmin:ctid).
 import { type ProcRow, readProc } from '../catalog/procedures.js'
 import type { TypeCatalog } from '../catalog/types.js'
-import type { CatalogWatch } from '../engine/catalogwatch.js'
-import { type Elog, PgError } from '../engine/elog.js'
-import { OID } from '../engine/layout.js'
-import type { Spi } from '../engine/spi.js'
+import type { CatalogWatch } from '../engine/pg/catalogwatch.js'
+import { type Elog, PgError } from '../engine/pg/elog.js'
+import { OID } from '../engine/pg/layout.js'
+import type { Spi } from '../engine/pg/spi.js'
 import type { ErrorTuple, PythonHost } from './host.js'
 import type { Builder, OutputConverters, PyDesc } from './output.js'
 

@@ -1,10 +1,10 @@
 // One exec's connection to its client, on the engine thread: backend output goes to the main thread in
 // batches with backpressure (the engine blocks while too many bytes wait for a slow client), and
 // COPY FROM STDIN waits here for the client's next CopyData.
-import type { FatalOutput } from '../plpy-shim/fatal.js'
+import type { FatalOutput } from '../../plpy-shim/fatal.js'
+import { CTL, type FromWorker, OUT_HIGH_WATER, OUT_LOW_WATER, type WorkItem } from '../channel/protocol.js'
+import type { ExecIo } from '../storage/pgio.js'
 import { copyFail } from './frontend.js'
-import type { ExecIo } from './pgio.js'
-import { CTL, type FromWorker, OUT_HIGH_WATER, OUT_LOW_WATER, type WorkItem } from './protocol.js'
 
 /** PostgreSQL flushes its 8 KiB send buffer when full; smaller flushes are explicit (end of a command,
  * a NOTICE, a COPY start, a Flush message) and go out at once. */

@@ -3,7 +3,7 @@
 // each time the backend flushes. Mirrors PGlite's execProtocolRawSync loop (pglite.ts), which we cannot
 // use because its read callback ends the input at the end of the message it was given.
 import type { Extension, PGlite } from '@electric-sql/pglite'
-import type { PgModule } from './heap.js'
+import type { PgModule } from '../pg/heap.js'
 
 /** PGlite's own socket callbacks (function-table slots), restored after each of our execs. */
 export interface SocketCallbacks {

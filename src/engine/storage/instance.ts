@@ -2,15 +2,15 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { type Extensions, PGlite } from '@electric-sql/pglite'
-import type { PythonHost } from '../plpython/host.js'
-import { PlPythonRuntime } from '../plpython/runtime.js'
-import { Bridge } from './bridge.js'
+import { PlPythonRuntime } from '../../plpython/runtime.js'
+import type { PythonHost } from '../../python/host.js'
+import { Bridge } from '../pg/bridge.js'
+import { ErrorContextStack } from '../pg/errcontext.js'
+import { Heap } from '../pg/heap.js'
+import { selfTest } from '../pg/selftest.js'
+import { buildSideModule } from '../pg/sidemodule.js'
+import { Spi } from '../pg/spi.js'
 import { durabilityParams, nodefsFsync, syncTree } from './durable.js'
-import { ErrorContextStack } from './errcontext.js'
-import { Heap } from './heap.js'
-import { selfTest } from './selftest.js'
-import { buildSideModule } from './sidemodule.js'
-import { Spi } from './spi.js'
 
 /**
  * PGlite's default start parameters minus `-F` (fsync off) and the `search_path=public` override:

@@ -1,6 +1,6 @@
 """Python results -> PostgreSQL values, by PL/Python's output conversions (plpy_typeio.c).
 
-A converter is compiled once per result descriptor (made by src/plpython/output.ts: scalar, bool, bytea,
+A converter is compiled once per result descriptor (made by src/python/output.ts: scalar, bool, bytea,
 void, array of X, row of named columns) into a native _pyglite.Converter, which walks a returned object
 the way PLyObject_ToScalar, PLyObject_ToBool, PLyObject_ToBytea, PLySequence_ToArray and
 PLyObject_ToComposite do (native/convert.c) and writes the codec stream the engine's builders turn into

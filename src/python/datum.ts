@@ -1,6 +1,6 @@
 // Datum primitives for the type converters: type input/output functions (fmgr infos cached per type),
 // varlena bytes, C strings and by-reference 8-byte values in wasm memory.
-import type { Heap } from '../engine/heap.js'
+import type { Heap } from '../engine/pg/heap.js'
 
 interface IoFunc {
   flinfo: number

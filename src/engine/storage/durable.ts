@@ -10,7 +10,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Extension } from '@electric-sql/pglite'
-import type { PgModule } from './heap.js'
+import type { PgModule } from '../pg/heap.js'
 
 /** Start parameters that make commits durable; `fsync=off` skips every flush (PostgreSQL's own switch). */
 export function durabilityParams(fsync: boolean): string[] {

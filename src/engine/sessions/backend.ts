@@ -1,14 +1,15 @@
 // One database's backend as its client sessions see it. All of them share one PostgreSQL backend, so
 // each session's private state is swapped in when its turn starts: login role (AuthenticatedUserId, session
 // and current user), settings (gucs.ts), named prepared statements and the unnamed statement.
+
+import type { QueryResult } from '../channel/protocol.js'
+import { type BackendStatics, probeStatics } from '../pg/statics.js'
+import type { Instance } from '../storage/instance.js'
+import { type ExecIo, PgIo, type SocketCallbacks } from '../storage/pgio.js'
 import { B, BackendStream, collected } from './backend-stream.js'
 import { concat, copyFail, literal, parseUnnamed, query, startup, sync } from './frontend.js'
 import { Gucs, type SettingsState, SRC } from './gucs.js'
-import type { Instance } from './instance.js'
-import { type ExecIo, PgIo, type SocketCallbacks } from './pgio.js'
-import type { QueryResult } from './protocol.js'
 import { EngineSession, SqlError } from './session.js'
-import { type BackendStatics, probeStatics } from './statics.js'
 
 /** Default idle_in_transaction_session_timeout (PostgreSQL's is 0, off); PYGLITE_IDLE_IN_TRANSACTION_TIMEOUT_MS overrides. */
 export const IDLE_IN_TRANSACTION_DEFAULT_MS = Number(

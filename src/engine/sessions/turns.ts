@@ -1,7 +1,8 @@
 // Whose work may run now on a backend: the turn rules (a session holds the backend while it is busy;
 // waiting work runs in arrival order) and the exceptions that run beside an idle transaction.
+
+import type { WorkItem } from '../channel/protocol.js'
 import type { Backend } from './backend.js'
-import type { WorkItem } from './protocol.js'
 
 /** Whether `m` may run now on backend `b` (the backend its session or database uses). */
 export function runnable(m: WorkItem, b: Backend | undefined): boolean {

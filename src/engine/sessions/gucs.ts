@@ -2,9 +2,9 @@
 // (which settings a session changed, cheaply, at every switch) and installs another session's settings with
 // set_config_option, reset values included, so that SET, RESET, RESET ALL and DISCARD ALL behave in each
 // session as in its own PostgreSQL backend. Layouts: utils/guc_tables.h (PG 18, wasm32), checked at start-up.
-import type { Elog, PgError } from './elog.js'
-import type { Heap } from './heap.js'
-import { ELEVEL } from './layout.js'
+import type { Elog, PgError } from '../pg/elog.js'
+import type { Heap } from '../pg/heap.js'
+import { ELEVEL } from '../pg/layout.js'
 
 /** GucSource (utils/guc.h). The sources a session's own settings have (ALTER ROLE/DATABASE SET, start-up, SET). */
 export const SRC = {

@@ -3,11 +3,11 @@
 // native/codec.c turns into Python objects. Domains convert as their base type, true arrays become nested
 // lists (lower bounds dropped, NULL → None), composites become dicts (dropped columns skipped).
 import type { TypeCatalog } from '../catalog/types.js'
-import type { Arrays } from '../engine/arrays.js'
-import type { CatalogWatch } from '../engine/catalogwatch.js'
-import type { Heap } from '../engine/heap.js'
-import { L, OID } from '../engine/layout.js'
-import type { Tuples } from '../engine/tuples.js'
+import type { Arrays } from '../engine/pg/arrays.js'
+import type { CatalogWatch } from '../engine/pg/catalogwatch.js'
+import type { Heap } from '../engine/pg/heap.js'
+import { L, OID } from '../engine/pg/layout.js'
+import type { Tuples } from '../engine/pg/tuples.js'
 import { type CodecWriter, T } from './codec.js'
 import type { DatumIo } from './datum.js'
 

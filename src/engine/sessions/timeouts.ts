@@ -2,10 +2,10 @@
 // cancelled statement, the answer to a CancelRequest for a command still waiting for its turn, and the
 // idle_in_transaction_session_timeout FATAL (postgres.c ProcessInterrupts, PostgresMain's ReadCommand wait).
 
+import type { WorkItem } from '../channel/protocol.js'
 import type { Backend } from './backend.js'
 import { B } from './backend-stream.js'
 import { concat } from './frontend.js'
-import type { WorkItem } from './protocol.js'
 
 const enc = new TextEncoder()
 const USER = enc.encode('Mcanceling statement due to user request\u0000')
