@@ -14,7 +14,7 @@ import sys
 
 import _pyglite
 
-from . import errors, guards, procedures, sessions
+from . import convert, errors, guards, procedures, sessions
 
 
 class QueryCanceled(BaseException):
@@ -51,6 +51,9 @@ def init(config_json):
         errors.QueryCanceled = QueryCanceled
         _pyglite.set_error_formatter(errors.format_for_engine)
         import plpy  # noqa: F401  (the module must import cleanly)
+        from _plpy import spi as _plpy_spi
+
+        _plpy_spi.use_result_converters(convert.result_converter)
 
         return sys.version.split()[0]
     except BaseException as e:  # noqa: BLE001 - reported to the engine, never raised into JS

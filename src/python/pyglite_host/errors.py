@@ -13,6 +13,7 @@ import traceback as _tb
 
 import plpy
 from _plpy import exc as _plpy_exc
+from _plpy.exc import exception_message
 
 from . import convert
 
@@ -39,24 +40,6 @@ FIELDS = (
 
 ELEVEL_ERROR = 21
 ELEVEL_FATAL = 22
-
-
-def exception_name(etype):
-    module = getattr(etype, "__module__", None)
-    name = getattr(etype, "__name__", None)
-    if name is None or module is None:
-        return "unrecognized exception"
-    if module in ("builtins", "__main__", "exceptions"):
-        return name
-    return "%s.%s" % (module, name)
-
-
-def exception_message(exc):
-    try:
-        v = str(exc)
-    except BaseException:  # noqa: BLE001 - a broken __str__ must not break error reporting
-        v = "unknown"
-    return "%s: %s" % (exception_name(type(exc)), v)
 
 
 def _source_line(source, lineno):

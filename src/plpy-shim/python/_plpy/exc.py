@@ -45,14 +45,41 @@ def unpack_sqlstate(v):
     return "".join(chr(((v >> (6 * i)) & 0x3F) + 48) for i in range(5))
 
 
+# SQLSTATE -> spiexceptions class; filled by the plpy package when it imports plpy.spiexceptions (plpy
+# depends on _plpy, never the other way round)
+_by_sqlstate = {}
+
+
+def register_conditions(by_sqlstate):
+    _by_sqlstate.update(by_sqlstate)
+
+
+def exception_name(etype):
+    """A Python exception's name as PL/Python prints it (PLy_get_error_data / PLy_traceback)."""
+    module = getattr(etype, "__module__", None)
+    name = getattr(etype, "__name__", None)
+    if name is None or module is None:
+        return "unrecognized exception"
+    if module in ("builtins", "__main__", "exceptions"):
+        return name
+    return "%s.%s" % (module, name)
+
+
+def exception_message(exc):
+    """"<name>: <str(exc)>", the form of a Python error in PL/Python's messages and details."""
+    try:
+        v = str(exc)
+    except BaseException:  # noqa: BLE001 - a broken __str__ must not break error reporting
+        v = "unknown"
+    return "%s: %s" % (exception_name(type(exc)), v)
+
+
 def spi_error(fields):
     """The exception for an engine error: PLy_spi_exception_set(<class of its SQLSTATE>, edata)."""
-    from plpy import spiexceptions
-
     if fields.get("plain"):
         return SPIError(fields.get("message") or "")  # PLy_exception_set(PLy_exc_spi_error, ...)
     sqlstate = fields.get("sqlstate") or "XX000"
-    cls = spiexceptions.by_sqlstate.get(sqlstate, SPIError)
+    cls = _by_sqlstate.get(sqlstate, SPIError)
     exc = cls(fields.get("message") or "")
     exc.spidata = (
         pack_sqlstate(sqlstate),
@@ -72,8 +99,6 @@ def spi_error(fields):
 def external_routine_error(message, cause):
     """PLy_elog(ERROR, message) inside a PG_TRY with a subtransaction: the Python error `cause` becomes
     the detail of an ERROR 38000, which the subtransaction abort turns into an SPI exception."""
-    from pyglite_host.errors import exception_message
-
     return spi_error({"message": message, "sqlstate": "38000", "detail": exception_message(cause)})
 
 

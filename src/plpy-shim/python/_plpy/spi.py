@@ -320,15 +320,27 @@ _i64 = struct.Struct("<q").pack
 _f64 = struct.Struct("<d").pack
 
 
+def _no_converters(desc):
+    raise RuntimeError("plpy is not initialised: no result converters")
+
+
+# the language core's result converters (pyglite_host.convert.result_converter), handed down by the host
+# at start-up so that plpy never imports the host
+_result_converter = _no_converters
+
+
+def use_result_converters(factory):
+    global _result_converter
+    _result_converter = factory
+
+
 def _converter(desc, kind):
     """The language core's output converter for an argument type (PL/Python's rules for function
     results), with the common exact values encoded here directly: for int2/int4/int8 an int as itself,
     for float8 a float as itself, for text a str (what the input functions make of str()/repr() anyway,
     src/plpy-shim/args.ts); for other scalars the same bytes the core writes (str(), the UTF-8 text up to
     its first NUL, repr() for floats)."""
-    from pyglite_host import convert
-
-    full = convert.result_converter(desc)
+    full = _result_converter(desc)
     if desc.get("k") != "s":
         return full
     if kind == "int":

@@ -17,10 +17,14 @@ from _plpy.elog import (
     quote_nullable,
     warning,
 )
+from _plpy import exc as _exc
 from _plpy.exc import Error, Fatal, SPIError
 from _plpy.spi import cursor, execute, prepare
 from _plpy.xact import commit, rollback, subtransaction
 from plpy import spiexceptions
+
+# engine errors become these classes (_plpy.exc.spi_error): handed down, so _plpy never imports plpy
+_exc.register_conditions(spiexceptions.by_sqlstate)
 
 __all__ = [
     "Error",
