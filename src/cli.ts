@@ -2,8 +2,8 @@
 // shuts down cleanly on SIGINT/SIGTERM (a second signal forces the exit).
 import fs from 'node:fs'
 import { ConfigError, helpText, parseConfig } from './config.js'
-import { configureLogging } from './log.js'
-import { pkgPath } from './paths.js'
+import { configureLogging } from './util/log.js'
+import { pkgPath } from './util/paths.js'
 
 const version = (JSON.parse(fs.readFileSync(pkgPath('package.json'), 'utf8')) as { version: string }).version
 

@@ -7,7 +7,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { DataDirInUse, DataDirLock } from '../datadir.js'
+import { DataDirInUse, DataDirLock } from '../util/datadir.js'
 import { requestBackup } from './control.js'
 import { backupDataDir, packageVersion } from './copy.js'
 import { restoreDataDir } from './restore.js'

@@ -7,8 +7,8 @@ import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import type { DataDirLock, LockInfo } from '../datadir.js'
-import { logger } from '../log.js'
+import type { DataDirLock, LockInfo } from '../util/datadir.js'
+import { logger } from '../util/log.js'
 
 const log = logger('control')
 

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { pkgPath } from '../paths.js'
+import { pkgPath } from '../util/paths.js'
 
 export function packageVersion(): string {
   return (JSON.parse(fs.readFileSync(pkgPath('package.json'), 'utf8')) as { version: string }).version

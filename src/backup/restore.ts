@@ -8,7 +8,7 @@
 // An interrupted restore leaves the marker; running the same restore again finishes it.
 import fs from 'node:fs'
 import path from 'node:path'
-import { LOCK_FILE } from '../datadir.js'
+import { LOCK_FILE } from '../util/datadir.js'
 import { copyTree, fsyncDir, type Manifest, RESTORE_TMP, RESTORING, readManifest } from './copy.js'
 
 export interface Restored {

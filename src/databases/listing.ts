@@ -1,7 +1,7 @@
 // The initial database's pg_database lists every database (psql -l, pg_dumpall): an empty placeholder
 // database per created database, kept in step in the background.
 import type { Engine } from '../engine/channel/client.js'
-import { logger } from '../log.js'
+import { logger } from '../util/log.js'
 import { AUTHORITY_DB, type DatabaseEntry } from './layout.js'
 import { quoteIdent } from './statements.js'
 

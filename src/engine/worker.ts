@@ -5,10 +5,10 @@ import path from 'node:path'
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import { backupDataDir } from '../backup/copy.js'
 import { clusterDir } from '../databases/layout.js'
-import { configureLogging, type LogLevel, logger } from '../log.js'
 import { createDispatcher } from '../plpy-shim/dispatch.js'
 import { FatalOutput, fatalPending, takeFatal } from '../plpy-shim/fatal.js'
 import { type PythonHost, startPythonHost } from '../python/host.js'
+import { configureLogging, type LogLevel, logger } from '../util/log.js'
 import {
   CTL,
   type DbOpened,

@@ -14,8 +14,8 @@
 // (expr_simple_in_use: its state may be bogus); a nested use of an entry being evaluated does too.
 import { functionTable } from '../engine/pg/fntable.js'
 import { CACHEDPLANSOURCE_MAGIC, L, NODETAG, XACT_EVENT } from '../engine/pg/layout.js'
-import { logger } from '../log.js'
 import type { PlPythonRuntime } from '../plpython/runtime.js'
+import { logger } from '../util/log.js'
 import { length, maybeSimple, nth, resultDesc, simpleExprs } from './simple-plan.js'
 
 /** One row computed without the executor: Datums in `values`, null flags as bool bytes (0/1, like

@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import { PgError } from '../engine/pg/elog.js'
-import { pkgPath } from '../paths.js'
+import { pkgPath } from '../util/paths.js'
 
 const require = createRequire(import.meta.url)
 

@@ -4,19 +4,19 @@
 import crypto from 'node:crypto'
 import type net from 'node:net'
 import tls from 'node:tls'
+import type { DatabaseManager } from '../databases/manager.js'
+import type { Engine, SessionSink } from '../engine/channel/client.js'
+import type { Logger } from '../util/log.js'
+import { type AuthMethod, authenticate, type RoleRow } from './auth.js'
+import { AuthCode } from './codes.js'
+import { MessageBuffer, ProtocolViolation } from './framing.js'
 import {
   answerExtended,
   encodeReply,
   type FoundCommand,
   findDatabaseCommand,
   trailingReadyStatus,
-} from '../databases/intercept.js'
-import type { DatabaseManager } from '../databases/manager.js'
-import type { Engine, SessionSink } from '../engine/channel/client.js'
-import type { Logger } from '../log.js'
-import { type AuthMethod, authenticate, type RoleRow } from './auth.js'
-import { AuthCode } from './codes.js'
-import { MessageBuffer, ProtocolViolation } from './framing.js'
+} from './intercept.js'
 import {
   authentication,
   backendKeyData,

@@ -1,8 +1,8 @@
 // The recogniser of CREATE/DROP DATABASE statements (src/databases/statements.ts): what it takes, what it
-// leaves to PostgreSQL, and the message scan of the wire layer (src/databases/intercept.ts).
+// leaves to PostgreSQL, and the message scan of the wire layer (src/wire/intercept.ts).
 import { describe, expect, it } from 'vitest'
-import { findDatabaseCommand, trailingReadyStatus } from '../../src/databases/intercept.js'
 import { parseDatabaseCommand } from '../../src/databases/statements.js'
+import { findDatabaseCommand, trailingReadyStatus } from '../../src/wire/intercept.js'
 
 describe('parseDatabaseCommand', () => {
   it('reads CREATE DATABASE with comments, quoting, case folding and options', () => {

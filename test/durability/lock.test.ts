@@ -1,4 +1,4 @@
-// The data directory's lock (src/datadir.ts): a second server on the same directory is refused with one
+// The data directory's lock (src/util/datadir.ts): a second server on the same directory is refused with one
 // line and exit status 1 (PGlite's postmaster.pid says pid -42, so PostgreSQL's own check protects
 // nothing); a lock left by a server killed with SIGKILL, or a lock file naming a process that is alive but
 // holds no lock, is taken over with a warning; a clean stop releases it and leaves a shut-down cluster.

@@ -1,8 +1,8 @@
 // The main thread's handle on the engine worker: starts it, sends it work, routes its output to sessions,
 // and releases the worker when a client has taken output off its hands (backpressure).
 import { Worker } from 'node:worker_threads'
-import { logger } from '../../log.js'
 import { CANCEL_TIMEOUT, CANCEL_USER, loadNative, type Native } from '../../python/host.js'
+import { logger } from '../../util/log.js'
 import {
   CTL,
   type DbOpened,

@@ -3,7 +3,7 @@
 // checkpoints by itself (xlog.c XLogWrite requests one only IsUnderPostmaster), so without this a
 // long-running pyglite kept every WAL segment and a crash replayed all of it. Runs on the engine thread,
 // only between two work items (never inside an exec): see docs/durability.md.
-import { type Logger, logger } from '../../log.js'
+import { type Logger, logger } from '../../util/log.js'
 import type { QueryResult } from '../channel/protocol.js'
 import type { Backend } from './backend.js'
 import { SqlError } from './session.js'

@@ -2,7 +2,7 @@
 // InitPostgres applies them), and on disconnect everything it left behind (a COPY, a batch, a transaction,
 // prepared statements).
 
-import { logger } from '../../log.js'
+import { logger } from '../../util/log.js'
 import type { Login } from '../channel/protocol.js'
 import type { PgError } from '../pg/elog.js'
 import type { Backend } from './backend.js'

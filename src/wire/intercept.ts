@@ -1,8 +1,9 @@
 // The wire layer's side of database commands: find a CREATE/DROP DATABASE Query message in a batch of
 // frontend messages, and encode the answer the main thread gives in place of PostgreSQL.
-import { concatBytes, errorResponse, noticeResponse, readyForQuery } from '../wire/serialize.js'
-import type { CommandReply } from './manager.js'
-import { type DatabaseCommand, parseDatabaseCommand } from './statements.js'
+
+import type { CommandReply } from '../databases/manager.js'
+import { type DatabaseCommand, parseDatabaseCommand } from '../databases/statements.js'
+import { concatBytes, errorResponse, noticeResponse, readyForQuery } from './serialize.js'
 
 const QUERY = 0x51 // 'Q'
 const dec = new TextDecoder()
