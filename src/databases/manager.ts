@@ -6,8 +6,6 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Engine } from '../engine/channel/client.js'
 import { logger } from '../util/log.js'
-import type { RoleRow } from '../wire/auth.js'
-import { StartupError } from '../wire/startup.js'
 import { runHelper } from './helper.js'
 import {
   AUTHORITY_DB,
@@ -18,7 +16,7 @@ import {
   writeRegistry,
 } from './layout.js'
 import { AuthorityListing } from './listing.js'
-import { Roles } from './roles.js'
+import { type RoleRow, Roles } from './roles.js'
 import { type CreateDatabase, type DatabaseCommand, type DropDatabase, quoteIdent } from './statements.js'
 
 const log = logger('databases')
@@ -142,12 +140,13 @@ export class DatabaseManager {
 
   /**
    * The OID the session of an authenticated role uses in `db`: in another database than the initial one
-   * the role is created there (or its attributes refreshed) first.
+   * the role is created there (or its attributes refreshed) first. Undefined: the database is being created
+   * or dropped, so to a new session it does not exist (3D000, said by the wire layer).
    */
-  async roleOid(db: string, name: string, authorityOid: number): Promise<number> {
+  async roleOid(db: string, name: string, authorityOid: number): Promise<number | undefined> {
     if (db === AUTHORITY_DB) return authorityOid
     if (db === 'template1') await this.ensureTemplate()
-    if (this.busy.has(db)) throw new StartupError('3D000', `database "${db}" does not exist`)
+    if (this.busy.has(db)) return undefined
     const oid = await this.roles.ensure(db, name)
     this.idleLater(db)
     return oid

@@ -1,7 +1,6 @@
 // Roles across databases: the initial database's pg_authid is the authority (passwords live only there);
 // other databases' clusters get the roles copied at CREATE DATABASE and made or refreshed at each login.
 import type { Engine } from '../engine/channel/client.js'
-import type { RoleRow } from '../wire/auth.js'
 import { AUTHORITY_DB } from './layout.js'
 import { quoteIdent } from './statements.js'
 
@@ -23,6 +22,18 @@ const ROLE_COLUMNS = ROLE_ATTRS.map(([c]) => c).join(', ')
 
 function attrs(row: Record<string, string | null>): string {
   return ROLE_ATTRS.map(([c, kw]) => (row[c] === 't' ? kw : `NO${kw}`)).join(' ')
+}
+
+/** A role as authentication and session start-up need it (pg_authid). */
+export interface RoleRow {
+  oid: number
+  name: string
+  superuser: boolean
+  canLogin: boolean
+  /** rolpassword: `SCRAM-SHA-256$iter:salt$StoredKey:ServerKey`, `md5<hex>` or null */
+  password: string | null
+  /** rolvaliduntil has passed */
+  expired: boolean
 }
 
 export class Roles {

@@ -1,8 +1,10 @@
 // Client authentication against PGlite's own pg_authid (auth.c, auth-scram.c, crypt.c): SCRAM-SHA-256 and
 // MD5 through pg-gateway's auth flows, cleartext password, trust. Unknown roles and roles without a usable
 // password go through the same exchange (a mock one for SCRAM) and fail the same way, as PostgreSQL does.
+
 import crypto from 'node:crypto'
 import { closeSignal, Md5AuthFlow, ScramSha256AuthFlow, verifyScramSha256Password } from 'pg-gateway'
+import type { RoleRow } from '../databases/roles.js'
 import { AuthCode, BackendCode } from './codes.js'
 import { ProtocolViolation } from './framing.js'
 import { authentication } from './serialize.js'
@@ -11,16 +13,6 @@ import { StartupError } from './startup.js'
 export type AuthMethod = 'scram-sha-256' | 'md5' | 'password' | 'trust'
 
 /** A role as pg_authid has it (null when it does not exist). */
-export interface RoleRow {
-  oid: number
-  name: string
-  superuser: boolean
-  canLogin: boolean
-  /** rolpassword: `SCRAM-SHA-256$iter:salt$StoredKey:ServerKey`, `md5<hex>` or null */
-  password: string | null
-  /** rolvaliduntil has passed */
-  expired: boolean
-}
 
 /** The connection as authentication sees it. */
 export interface AuthIo {

@@ -1,13 +1,15 @@
 // One client connection on the main thread: start-up (TLS, CancelRequest), authentication, then the
 // session: complete messages go to the engine in batches, output comes back and is written with
 // backpressure both ways. The engine decides whose turn it is; this side only frames and forwards.
+
 import crypto from 'node:crypto'
 import type net from 'node:net'
 import tls from 'node:tls'
 import type { DatabaseManager } from '../databases/manager.js'
+import type { RoleRow } from '../databases/roles.js'
 import type { Engine, SessionSink } from '../engine/channel/client.js'
 import type { Logger } from '../util/log.js'
-import { type AuthMethod, authenticate, type RoleRow } from './auth.js'
+import { type AuthMethod, authenticate } from './auth.js'
 import { AuthCode } from './codes.js'
 import { MessageBuffer, ProtocolViolation } from './framing.js'
 import {
@@ -214,6 +216,7 @@ export class Connection {
     if (!db) throw new StartupError('3D000', `database "${p.database}" does not exist`)
     // only now, authenticated: the role is made to exist in the target database's cluster (src/databases)
     const oid = this.ctx.databases ? await this.ctx.databases.roleOid(db, role.name, role.oid) : role.oid
+    if (oid === undefined) throw new StartupError('3D000', `database "${db}" does not exist`)
     this.db = db
     this.sid = this.ctx.nextSid()
     this.secret = crypto.randomBytes(4).readInt32BE(0) // unguessable: it is what authorizes a cancel
