@@ -8,8 +8,8 @@
 // The Datums go to the plan's own values/nulls arrays: SPI copies them into its ParamListInfo before it
 // runs anything, so a nested execution of the same plan may reuse the arrays.
 import { L, OID } from '../engine/pg/layout.js'
-import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { CodecReader, T } from '../python/codec.js'
+import type { PlRuntime } from '../python/language.js'
 import { type Plan, shim } from './state.js'
 
 /** How Python may send values of an argument type (kept in sync with _plpy/spi.py _converter). */
@@ -35,7 +35,7 @@ export function fastKind(typoid: number, typmod: number): string | null {
  * per-runtime pool: one per conversion in flight (a plan can run SQL that runs another plan). Give it
  * back with releaseArgContext once the statement ran.
  */
-function takeArgContext(rt: PlPythonRuntime): number {
+function takeArgContext(rt: PlRuntime): number {
   const ctx = shim(rt).argContexts.pop()
   if (ctx !== undefined) return ctx
   const h = rt.heap
@@ -49,7 +49,7 @@ function takeArgContext(rt: PlPythonRuntime): number {
   ) as number
 }
 
-export function releaseArgContext(rt: PlPythonRuntime, ctx: number): void {
+export function releaseArgContext(rt: PlRuntime, ctx: number): void {
   if (!ctx) return
   rt.heap.M._MemoryContextReset(ctx)
   shim(rt).argContexts.push(ctx)
@@ -60,7 +60,7 @@ export function releaseArgContext(rt: PlPythonRuntime, ctx: number): void {
  * (by-reference Datums) are allocated in an argument context, taken only when the first one is made;
  * returns it (0 if none was needed) for releaseArgContext after the statement.
  */
-export function convertArgs(rt: PlPythonRuntime, plan: Plan, args: Buffer | number): number {
+export function convertArgs(rt: PlRuntime, plan: Plan, args: Buffer | number): number {
   const h = rt.heap
   const M = h.M
   const n = plan.types.length
@@ -139,7 +139,7 @@ export function convertArgs(rt: PlPythonRuntime, plan: Plan, args: Buffer | numb
  * A ParamListInfo of the converted arguments for SPI_cursor_open_with_paramlist, as _SPI_convert_params
  * builds it for SPI_cursor_open.
  */
-export function paramList(rt: PlPythonRuntime, plan: Plan): number {
+export function paramList(rt: PlRuntime, plan: Plan): number {
   const h = rt.heap
   const n = plan.types.length
   const params = h.M._makeParamList(n) as number // in CurrentMemoryContext: SPI_cursor_open copies it

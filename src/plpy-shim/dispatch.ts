@@ -3,15 +3,15 @@
 // Neither ever throws (the envelope rule): a PostgreSQL ERROR raised while serving an op is caught with
 // PG_TRY emulation and handed back to Python as {pgerror: fields}; JS bugs likewise.
 import { isLongjmp, PgError } from '../engine/pg/elog.js'
-import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { OPW } from '../python/host.js'
+import type { PlRuntime } from '../python/language.js'
 import { fatalError } from './fatal.js'
 import { messageOps } from './messages.js'
 import { errorValue, freePending, spiOps } from './spi.js'
 import { shim } from './state.js'
 import { transactionOps } from './transaction.js'
 
-type Op = (rt: PlPythonRuntime, a?: unknown, b?: unknown, c?: unknown, d?: unknown) => unknown
+type Op = (rt: PlRuntime, a?: unknown, b?: unknown, c?: unknown, d?: unknown) => unknown
 
 const ops: Record<string, Op> = { ...messageOps, ...spiOps, ...transactionOps } as Record<string, Op>
 
@@ -31,7 +31,7 @@ function failure(e: unknown): { pgerror: Record<string, unknown> } {
  * The runtime an operation runs in, or the error Python gets instead: no statement running, or a
  * plpy.fatal before (nothing more runs in this session, fatal.ts). Frees plans released meanwhile.
  */
-function enter(rt: PlPythonRuntime | undefined, releasing: boolean): PlPythonRuntime | { pgerror: object } {
+function enter(rt: PlRuntime | undefined, releasing: boolean): PlRuntime | { pgerror: object } {
   if (!rt) return errorValue(new PgError('no statement is running'))
   const st = shim(rt)
   if (st.fatal && !releasing) return errorValue(fatalError(rt)!)
@@ -40,7 +40,7 @@ function enter(rt: PlPythonRuntime | undefined, releasing: boolean): PlPythonRun
 }
 
 /** Build the plpy entry points for the Python host; `current` yields the runtime of the running statement. */
-export function createDispatcher(current: () => PlPythonRuntime | undefined) {
+export function createDispatcher(current: () => PlRuntime | undefined) {
   return {
     // plpy passes at most four arguments to an operation
     dispatch(op: unknown, a?: unknown, b?: unknown, c?: unknown, d?: unknown): unknown {

@@ -11,20 +11,20 @@
 //     `terminate` of the worker's 'out' message in src/engine/channel/protocol.ts).
 import { PgError } from '../engine/pg/elog.js'
 import { XACT_EVENT } from '../engine/pg/layout.js'
-import type { PlPythonRuntime } from '../plpython/runtime.js'
+import type { PlRuntime } from '../python/language.js'
 import { type FatalRequest, shim } from './state.js'
 
-const guarded = new WeakSet<PlPythonRuntime>()
+const guarded = new WeakSet<PlRuntime>()
 
 /** Record plpy.fatal(message, fields) for the running exec. */
-export function requestFatal(rt: PlPythonRuntime, message: string, fields: Record<string, string>): void {
+export function requestFatal(rt: PlRuntime, message: string, fields: Record<string, string>): void {
   const st = shim(rt)
   if (!st.fatal) st.fatal = { message, fields }
   installCommitGuard(rt)
 }
 
 /** The pending FATAL as a PgError (raised wherever PL/Python would have been gone already). */
-export function fatalError(rt: PlPythonRuntime): PgError | null {
+export function fatalError(rt: PlRuntime): PgError | null {
   const f = shim(rt).fatal
   if (!f) return null
   const k = f.fields
@@ -41,12 +41,12 @@ export function fatalError(rt: PlPythonRuntime): PgError | null {
 }
 
 /** Whether plpy.fatal was requested during the running exec (cheap: for the output path). */
-export function fatalPending(rt: PlPythonRuntime): boolean {
+export function fatalPending(rt: PlRuntime): boolean {
   return shim(rt).fatal !== null
 }
 
 /** The exec is over: forget the request (returns it, if there was one). */
-export function takeFatal(rt: PlPythonRuntime): FatalRequest | null {
+export function takeFatal(rt: PlRuntime): FatalRequest | null {
   const st = shim(rt)
   const f = st.fatal
   st.fatal = null
@@ -54,7 +54,7 @@ export function takeFatal(rt: PlPythonRuntime): FatalRequest | null {
 }
 
 /** XACT_EVENT_PRE_COMMIT with a FATAL pending raises, so the transaction aborts instead of committing. */
-function installCommitGuard(rt: PlPythonRuntime): void {
+function installCommitGuard(rt: PlRuntime): void {
   if (guarded.has(rt)) return
   guarded.add(rt)
   const M = rt.heap.M
@@ -104,7 +104,7 @@ export class FatalOutput {
    * forwarded are still to come, or `head` holds the first bytes of an incomplete header.
    */
   constructor(
-    private readonly rt: PlPythonRuntime,
+    private readonly rt: PlRuntime,
     start?: { rest: number; head: Uint8Array },
   ) {
     if (start) {

@@ -8,9 +8,9 @@
 // the column names once and then the values row by row; BYTES is the JSON [names, types, typmods] of the
 // tuple descriptor, made once per shape and parsed by Python only if colnames() etc. are called.
 import { L } from '../engine/pg/layout.js'
-import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { type CodecWriter, T } from '../python/codec.js'
 import { OPW, STATW } from '../python/host.js'
+import type { PlRuntime } from '../python/language.js'
 import { ARG_KIND } from '../python/procedures.js'
 import type { SimpleRow } from './simple.js'
 import { shim } from './state.js'
@@ -61,7 +61,7 @@ function text(s: Buffer): Buffer {
  * The shape of tupdesc: a recently seen one when its attributes are word for word the same
  * (TupleDescAttr; a loop of plpy.execute sees the same few shapes again and again).
  */
-function shapeOf(rt: PlPythonRuntime, tupdesc: number): Shape {
+function shapeOf(rt: PlRuntime, tupdesc: number): Shape {
   const h = rt.heap
   const natts = h.i32at(tupdesc + L.tupdesc_natts)
   const base = tupdesc + L.tupdesc_compact_attrs + L.compact_attr_size * natts
@@ -129,7 +129,7 @@ function shapeOf(rt: PlPythonRuntime, tupdesc: number): Shape {
  * column has a type C converts (the kinds of function arguments, PLy_input_setup_func being the same for
  * both), -1 otherwise.
  */
-function nativeSlot(rt: PlPythonRuntime, s: Shape): number {
+function nativeSlot(rt: PlRuntime, s: Shape): number {
   if (s.slot !== -2) return s.slot
   const kinds = s.live.map((i) => ARG_KIND[s.types[i]!] ?? 0)
   const slot =
@@ -148,7 +148,7 @@ const CHUNK_DATUMS = 16384
  * like PLy_spi_execute_fetch_result. Returns false, with nothing consumed, when the codec must be used.
  * Frees SPI_tuptable.
  */
-export function nativeResult(rt: PlPythonRuntime, status: number): boolean {
+export function nativeResult(rt: PlRuntime, status: number): boolean {
   const h = rt.heap
   const st = shim(rt)
   const f = st.fn
@@ -193,7 +193,7 @@ export function nativeResult(rt: PlPythonRuntime, status: number): boolean {
  * nativeResult when `native` and its columns allow it (the row's arrays are in heap_deform_tuple's
  * form), else encoded.
  */
-export function oneRowResult(rt: PlPythonRuntime, row: SimpleRow, native: boolean): Uint8Array | number {
+export function oneRowResult(rt: PlRuntime, row: SimpleRow, native: boolean): Uint8Array | number {
   const status = 5 // SPI_OK_SELECT
   if (native) {
     const s = shapeOf(rt, row.tupdesc)
@@ -216,7 +216,7 @@ export function oneRowResult(rt: PlPythonRuntime, row: SimpleRow, native: boolea
 }
 
 /** heap_deform_tuple's output arrays with room for n Datums (malloc'd once, grown as needed). */
-function deformArea(rt: PlPythonRuntime, n: number): number {
+function deformArea(rt: PlRuntime, n: number): number {
   const st = shim(rt)
   if (st.deformCap < n) {
     const M = rt.heap.M
@@ -230,14 +230,7 @@ function deformArea(rt: PlPythonRuntime, n: number): number {
 }
 
 /** Rows [0, n) of an SPI tuple table as ROWS (heap_deform_tuple per row, PLy_input_from_tuple). */
-function writeRows(
-  rt: PlPythonRuntime,
-  w: CodecWriter,
-  s: Shape,
-  tupdesc: number,
-  vals: number,
-  n: number,
-): void {
+function writeRows(rt: PlRuntime, w: CodecWriter, s: Shape, tupdesc: number, vals: number, n: number): void {
   const h = rt.heap
   const st = shim(rt)
   const f = st.fn
@@ -261,7 +254,7 @@ function writeRows(
 }
 
 /** The language core's encoder per live column, looked up again when types changed. */
-function encodersOf(rt: PlPythonRuntime, s: Shape): Array<(w: CodecWriter, d: number) => void> {
+function encodersOf(rt: PlRuntime, s: Shape): Array<(w: CodecWriter, d: number) => void> {
   const gen = rt.watch.typeGen
   if (s.gen !== gen) {
     s.encoders = s.live.map((i) => rt.io.encoder(s.types[i]!))
@@ -275,7 +268,7 @@ function encodersOf(rt: PlPythonRuntime, s: Shape): Array<(w: CodecWriter, d: nu
  * `nulls` as bool bytes (heap_deform_tuple's form). simple.ts's rows computed without the executor.
  */
 export function encodeOneRow(
-  rt: PlPythonRuntime,
+  rt: PlRuntime,
   status: number,
   tupdesc: number,
   values: number,
@@ -310,7 +303,7 @@ function uintTo(w: CodecWriter, n: number): void {
  * The result of a command: (status, nrows, rows | None, (colnames, coltypes, coltypmods) | None).
  * Frees SPI_tuptable. `withDesc` false for cursor fetches (PL/Python keeps no tuple descriptor there).
  */
-export function encodeResult(rt: PlPythonRuntime, status: number, withDesc = true): Uint8Array {
+export function encodeResult(rt: PlRuntime, status: number, withDesc = true): Uint8Array {
   const h = rt.heap
   const f = shim(rt).fn
   const w = rt.codec
@@ -344,13 +337,13 @@ export function encodeResult(rt: PlPythonRuntime, status: number, withDesc = tru
  * The codec buffer itself as an op's result, its length in a status word: the native side decodes
  * `w.pos` bytes of it (pyglite.c js_to_py) and no view is made per operation.
  */
-function codecResult(rt: PlPythonRuntime, w: CodecWriter): Uint8Array {
+function codecResult(rt: PlRuntime, w: CodecWriter): Uint8Array {
   rt.host.stat[STATW.opResultLen] = w.pos
   return w.buf
 }
 
 /** The first row of SPI_tuptable as a one-row ROWS list (a cursor's next()), or null if there is none. */
-export function encodeFirstRow(rt: PlPythonRuntime): Uint8Array | null {
+export function encodeFirstRow(rt: PlRuntime): Uint8Array | null {
   const h = rt.heap
   const M = h.M
   const tt = h.u32at(M._SPI_tuptable)

@@ -1,15 +1,15 @@
 // Looking at a plpy plan for simple.ts: whether its statement is a simple expression, the expressions
 // to evaluate, and the row's TupleDesc. Reads PostgreSQL 18's plan-cache and plan nodes (layout.ts).
 import { CACHEDPLAN_MAGIC, L, NODETAG } from '../engine/pg/layout.js'
-import type { PlPythonRuntime } from '../plpython/runtime.js'
+import type { PlRuntime } from '../python/language.js'
 
 /** The i-th element of a List of pointers (pg_list.h list_nth), 0 for NIL. */
-export function nth(rt: PlPythonRuntime, list: number, i: number): number {
+export function nth(rt: PlRuntime, list: number, i: number): number {
   const h = rt.heap
   return list ? h.u32at(h.u32at(list + L.list_elements) + 4 * i) : 0
 }
 
-export function length(rt: PlPythonRuntime, list: number): number {
+export function length(rt: PlRuntime, list: number): number {
   return list ? rt.heap.i32at(list + L.list_length) : 0
 }
 
@@ -18,7 +18,7 @@ export function length(rt: PlPythonRuntime, list: number): number {
  * or junk columns (what exec_is_simple_query and exec_save_simple_expr accept, several columns
  * allowed), or null. Evaluating those expressions is what ExecResult does for such a plan.
  */
-export function simpleExprs(rt: PlPythonRuntime, cplan: number): number[] | null {
+export function simpleExprs(rt: PlRuntime, cplan: number): number[] | null {
   const h = rt.heap
   if (h.i32at(cplan + L.cp_magic) !== CACHEDPLAN_MAGIC) return null
   const stmts = h.u32at(cplan + L.cp_stmt_list)
@@ -56,7 +56,7 @@ export function simpleExprs(rt: PlPythonRuntime, cplan: number): number[] | null
  * table-free SELECT without aggregates, window functions, SRFs, sublinks or WITH), so that a statement
  * that cannot be is never planned here. The generic plan decides for the others.
  */
-export function maybeSimple(rt: PlPythonRuntime, source: number): boolean {
+export function maybeSimple(rt: PlRuntime, source: number): boolean {
   const h = rt.heap
   const list = h.u32at(source + L.cps_query_list)
   if (!list) return true // not valid now: the plan check will tell
@@ -71,7 +71,7 @@ export function maybeSimple(rt: PlPythonRuntime, source: number): boolean {
  * The row's TupleDesc as ExecTypeFromTL makes it for the Result node's target list (SPI hands out a
  * copy of that), in CurrentMemoryContext.
  */
-export function resultDesc(rt: PlPythonRuntime, cplan: number, exprs: number[]): number {
+export function resultDesc(rt: PlRuntime, cplan: number, exprs: number[]): number {
   const h = rt.heap
   const M = h.M
   const stmt = nth(rt, h.u32at(cplan + L.cp_stmt_list), 0)

@@ -14,7 +14,7 @@
 // (expr_simple_in_use: its state may be bogus); a nested use of an entry being evaluated does too.
 import { functionTable } from '../engine/pg/fntable.js'
 import { CACHEDPLANSOURCE_MAGIC, L, NODETAG, XACT_EVENT } from '../engine/pg/layout.js'
-import type { PlPythonRuntime } from '../plpython/runtime.js'
+import type { PlRuntime } from '../python/language.js'
 import { logger } from '../util/log.js'
 import { length, maybeSimple, nth, resultDesc, simpleExprs } from './simple-plan.js'
 
@@ -90,12 +90,12 @@ interface HotFns {
   errorContextStack: number
 }
 
-const states = new WeakMap<PlPythonRuntime, SimpleState>()
+const states = new WeakMap<PlRuntime, SimpleState>()
 /** the runtime asked for last (a loop asks for the same one again) */
-let lastRt: PlPythonRuntime | undefined
+let lastRt: PlRuntime | undefined
 let lastState: SimpleState | undefined
 
-function stateOf(rt: PlPythonRuntime): SimpleState {
+function stateOf(rt: PlRuntime): SimpleState {
   if (rt === lastRt) return lastState!
   const s = states.get(rt) ?? makeState(rt)
   lastRt = rt
@@ -103,7 +103,7 @@ function stateOf(rt: PlPythonRuntime): SimpleState {
   return s
 }
 
-function makeState(rt: PlPythonRuntime): SimpleState {
+function makeState(rt: PlRuntime): SimpleState {
   const h = rt.heap
   const M = h.M
   const st: SimpleState = {
@@ -184,7 +184,7 @@ function disable(st: SimpleState, why: string): void {
 }
 
 /** The plan was freed (SPI_freeplan): forget what was known about it. */
-export function forgetPlan(rt: PlPythonRuntime, plan: number): void {
+export function forgetPlan(rt: PlRuntime, plan: number): void {
   const st = states.get(rt)
   const e = st?.entries.get(plan)
   if (!st || !e) return
@@ -196,7 +196,7 @@ export function forgetPlan(rt: PlPythonRuntime, plan: number): void {
 }
 
 /** The resource owner holding this transaction's plan refcounts (shared_simple_eval_resowner). */
-function owner(rt: PlPythonRuntime, st: SimpleState): number {
+function owner(rt: PlRuntime, st: SimpleState): number {
   if (!st.owner) {
     const M = rt.heap.M
     const top = rt.heap.u32at(M._TopTransactionResourceOwner)
@@ -206,7 +206,7 @@ function owner(rt: PlPythonRuntime, st: SimpleState): number {
 }
 
 /** The expression context for evaluations at `depth`, in this transaction's EState. */
-function econtext(rt: PlPythonRuntime, st: SimpleState, depth: number): number {
+function econtext(rt: PlRuntime, st: SimpleState, depth: number): number {
   const ec = st.econtexts[depth]
   if (ec) return ec
   const h = rt.heap
@@ -229,7 +229,7 @@ function econtext(rt: PlPythonRuntime, st: SimpleState, depth: number): number {
  * exec_eval_simple_expr). False when the plan is not simple; may raise what replanning raises, as
  * SPI_execute_plan would (SPI_plan_get_cached_plan pushes the same error context).
  */
-function save(rt: PlPythonRuntime, st: SimpleState, plan: number, e: Entry): boolean {
+function save(rt: PlRuntime, st: SimpleState, plan: number, e: Entry): boolean {
   const h = rt.heap
   const M = h.M
   // a refcount on an older version of the plan held in this transaction: release it
@@ -289,7 +289,7 @@ function save(rt: PlPythonRuntime, st: SimpleState, plan: number, e: Entry): boo
   return true
 }
 
-function newEntry(rt: PlPythonRuntime, plan: number): Entry {
+function newEntry(rt: PlRuntime, plan: number): Entry {
   const h = rt.heap
   const sources = h.M._SPI_plan_get_plan_sources(plan) as number
   const source = length(rt, sources) === 1 ? nth(rt, sources, 0) : 0
@@ -326,7 +326,7 @@ export const NO_ARGS: number[] = []
  * connected. The row's by-reference Datums live until the next evaluation at the same nesting depth.
  */
 export function simpleRow(
-  rt: PlPythonRuntime,
+  rt: PlRuntime,
   plan: number,
   paramValues: number,
   paramNulls: number,

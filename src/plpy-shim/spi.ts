@@ -3,7 +3,7 @@
 // rolls back only that operation and reaches Python as an SPI exception; results are converted inside.
 import { PgError, type TryResult } from '../engine/pg/elog.js'
 import { L } from '../engine/pg/layout.js'
-import type { PlPythonRuntime } from '../plpython/runtime.js'
+import type { PlRuntime } from '../python/language.js'
 import { convertArgs, fastKind, paramList, releaseArgContext } from './args.js'
 import { encodeFirstRow, encodeResult, nativeResult, oneRowResult } from './results.js'
 import { forgetPlan, NO_ARGS, simpleRow } from './simple.js'
@@ -20,16 +20,16 @@ export function outcome<T>(r: TryResult<T>): T | { pgerror: Record<string, unkno
 }
 
 /** An SPI failure that PL/Python reports as a plain plpy.SPIError (no SQLSTATE, no spidata). */
-export function spiFailure(rt: PlPythonRuntime, what: string, rc: number): { pgerror: object } {
+export function spiFailure(rt: PlRuntime, what: string, rc: number): { pgerror: object } {
   return { pgerror: { message: `${what} failed: ${rt.spi.resultString(rc)}`, plain: true } }
 }
 
-function raise(rt: PlPythonRuntime, message: string): never {
+function raise(rt: PlRuntime, message: string): never {
   rt.elog.raise(message, { sqlstate: 'XX000' })
 }
 
 /** elog(ERROR, "SPI_... failed: %s", SPI_result_code_string(SPI_result)) */
-function raiseSpiResult(rt: PlPythonRuntime, what: string): never {
+function raiseSpiResult(rt: PlRuntime, what: string): never {
   const h = rt.heap
   raise(rt, `${what} failed: ${rt.spi.resultString(h.i32at(h.M._SPI_result))}`)
 }
@@ -57,7 +57,7 @@ export interface Statement {
   busy: number
 }
 
-function statement(rt: PlPythonRuntime, query: string): Statement {
+function statement(rt: PlRuntime, query: string): Statement {
   const st = shim(rt)
   const cache = st.statements
   let s = cache.get(query)
@@ -86,19 +86,19 @@ function statement(rt: PlPythonRuntime, query: string): Statement {
   return s
 }
 
-function planOf(rt: PlPythonRuntime, id: unknown): Plan {
+function planOf(rt: PlRuntime, id: unknown): Plan {
   const p = plans.get(Number(id))
   if (!p || p.rt !== rt) throw new PgError('plpy: this plan belongs to another database or was freed')
   return p
 }
 
 /** Free plans released while another instance was active. */
-export function freePending(rt: PlPythonRuntime): void {
+export function freePending(rt: PlRuntime): void {
   const st = shim(rt)
   while (st.pendingFrees.length) freePlan(rt, st.pendingFrees.pop()!)
 }
 
-function freePlan(rt: PlPythonRuntime, id: number): void {
+function freePlan(rt: PlRuntime, id: number): void {
   const p = plans.get(id)
   if (!p) return
   if (p.rt !== rt) {
@@ -116,13 +116,13 @@ function freePlan(rt: PlPythonRuntime, id: number): void {
  * The result of an operation: with `native` (the _pyglite.execute path) the status when C converted the
  * rows (native/spiop.c reads the rest from status words), else the encoded (status, nrows, rows, desc).
  */
-function result(rt: PlPythonRuntime, rc: number, native: boolean): Uint8Array | number {
+function result(rt: PlRuntime, rc: number, native: boolean): Uint8Array | number {
   return native && nativeResult(rt, rc) ? rc : encodeResult(rt, rc)
 }
 
 export const spiOps = {
   /** plpy.execute(query, limit) → (status, nrows, rows, desc) */
-  execute(rt: PlPythonRuntime, query: unknown, limit: unknown, native = false) {
+  execute(rt: PlRuntime, query: unknown, limit: unknown, native = false) {
     const frame = callFrame(rt)
     const M = rt.heap.M
     const f = shim(rt).fn
@@ -151,7 +151,7 @@ export const spiOps = {
   },
 
   /** plpy.prepare(query, typenames) → [planId, output descriptors of the argument types] */
-  prepare(rt: PlPythonRuntime, query: unknown, typenames: unknown) {
+  prepare(rt: PlRuntime, query: unknown, typenames: unknown) {
     callFrame(rt)
     const h = rt.heap
     const M = h.M
@@ -186,7 +186,7 @@ export const spiOps = {
   },
 
   /** plan.execute(args, limit) → (status, nrows, rows, desc) */
-  execute_plan(rt: PlPythonRuntime, id: unknown, args: unknown, limit: unknown, native = false) {
+  execute_plan(rt: PlRuntime, id: unknown, args: unknown, limit: unknown, native = false) {
     const frame = callFrame(rt)
     const plan = planOf(rt, id)
     let rc = 0
@@ -212,7 +212,7 @@ export const spiOps = {
   },
 
   /** plpy.cursor(query) → portal name */
-  cursor(rt: PlPythonRuntime, query: unknown) {
+  cursor(rt: PlRuntime, query: unknown) {
     const frame = callFrame(rt)
     const h = rt.heap
     const M = h.M
@@ -229,7 +229,7 @@ export const spiOps = {
   },
 
   /** plan.cursor(args) → portal name */
-  cursor_plan(rt: PlPythonRuntime, id: unknown, args: unknown) {
+  cursor_plan(rt: PlRuntime, id: unknown, args: unknown) {
     const frame = callFrame(rt)
     const plan = planOf(rt, id)
     const h = rt.heap
@@ -251,7 +251,7 @@ export const spiOps = {
   },
 
   /** next(cursor): a ROWS list with one row, null at the end, false if the portal is gone */
-  cursor_next(rt: PlPythonRuntime, name: unknown) {
+  cursor_next(rt: PlRuntime, name: unknown) {
     callFrame(rt)
     const M = rt.heap.M
     const portal = M._SPI_cursor_find(rt.heap.pstrdup(String(name))) as number
@@ -265,7 +265,7 @@ export const spiOps = {
   },
 
   /** cursor.fetch(n) → (SPI_OK_FETCH, nrows, rows, None), false if the portal is gone */
-  cursor_fetch(rt: PlPythonRuntime, name: unknown, count: unknown) {
+  cursor_fetch(rt: PlRuntime, name: unknown, count: unknown) {
     callFrame(rt)
     const M = rt.heap.M
     const portal = M._SPI_cursor_find(rt.heap.pstrdup(String(name))) as number
@@ -279,7 +279,7 @@ export const spiOps = {
   },
 
   /** cursor.close(): false if the portal is gone (closed by an aborted subtransaction) */
-  cursor_close(rt: PlPythonRuntime, name: unknown) {
+  cursor_close(rt: PlRuntime, name: unknown) {
     callFrame(rt)
     const M = rt.heap.M
     const portal = M._SPI_cursor_find(rt.heap.pstrdup(String(name))) as number
@@ -294,7 +294,7 @@ export const spiOps = {
   },
 
   /** a cursor object was destroyed while open (PLy_cursor_dealloc) */
-  cursor_release(rt: PlPythonRuntime, name: unknown) {
+  cursor_release(rt: PlRuntime, name: unknown) {
     if (!rt.frame) return null
     const M = rt.heap.M
     rt.elog.tryCatch(() => {
@@ -308,7 +308,7 @@ export const spiOps = {
   },
 
   /** a plan object was destroyed (PLy_plan_dealloc) */
-  plan_free(rt: PlPythonRuntime, id: unknown) {
+  plan_free(rt: PlRuntime, id: unknown) {
     freePlan(rt, Number(id))
     return null
   },

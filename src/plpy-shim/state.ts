@@ -2,12 +2,12 @@
 // subtransaction stack, argument memory contexts, and a pending plpy.fatal. PL/Python keeps the same
 // things in backend globals (plpy_planobject.c, plpy_subxactobject.c's explicit_subtransactions).
 import { PgError } from '../engine/pg/elog.js'
-import type { CallFrame, PlPythonRuntime } from '../plpython/runtime.js'
+import type { CallFrame, PlRuntime } from '../python/language.js'
 
 export interface Plan {
   /** the SPIPlanPtr, kept with SPI_keepplan (lives in its own context under CacheMemoryContext) */
   ptr: number
-  rt: PlPythonRuntime
+  rt: PlRuntime
   types: number[]
   typmods: number[]
   /** args.ts fastKind per argument */
@@ -58,9 +58,9 @@ export interface ShimState {
   deformCap: number
 }
 
-const states = new WeakMap<PlPythonRuntime, ShimState>()
+const states = new WeakMap<PlRuntime, ShimState>()
 
-export function shim(rt: PlPythonRuntime): ShimState {
+export function shim(rt: PlRuntime): ShimState {
   if (rt === lastRt) return lastState!
   let s = states.get(rt)
   if (!s) {
@@ -96,7 +96,7 @@ export function shim(rt: PlPythonRuntime): ShimState {
 export const plans = new Map<number, Plan>()
 
 /** The state of the runtime dispatched to last (a loop of plpy calls asks for the same one again). */
-let lastRt: PlPythonRuntime | undefined
+let lastRt: PlRuntime | undefined
 let lastState: ShimState | undefined
 let nextPlanId = 1
 export function addPlan(p: Plan): number {
@@ -106,7 +106,7 @@ export function addPlan(p: Plan): number {
 }
 
 /** The running PL/Python call, with SPI connected (plpy operations need both). */
-export function callFrame(rt: PlPythonRuntime): CallFrame {
+export function callFrame(rt: PlRuntime): CallFrame {
   const frame = rt.frame
   if (!frame) throw new PgError('plpy operations can only be used while a PL/Python function runs')
   if (!frame.spiConnected) {

@@ -3,13 +3,13 @@
 // in an atomic context (a function, a CALL inside a function or a transaction block) and "cannot commit
 // while a subtransaction is active" inside one; those errors reach Python as SPI exceptions.
 import { ELEVEL } from '../engine/pg/layout.js'
-import type { PlPythonRuntime } from '../plpython/runtime.js'
+import type { PlRuntime } from '../python/language.js'
 import { outcome } from './spi.js'
 import { callFrame, shim } from './state.js'
 
 export const transactionOps = {
   /** subxact.__enter__(): BeginInternalSubTransaction, remembered on the explicit stack */
-  subxact_enter(rt: PlPythonRuntime) {
+  subxact_enter(rt: PlRuntime) {
     callFrame(rt) // SPI must be connected outside the subtransaction (AtEOSubXact_SPI)
     const h = rt.heap
     const M = h.M
@@ -27,7 +27,7 @@ export const transactionOps = {
   },
 
   /** subxact.__exit__(type, value, tb): end the innermost one; false if there is none */
-  subxact_exit(rt: PlPythonRuntime, abort: unknown) {
+  subxact_exit(rt: PlRuntime, abort: unknown) {
     callFrame(rt)
     const h = rt.heap
     const M = h.M
@@ -45,7 +45,7 @@ export const transactionOps = {
     return outcome(r)
   },
 
-  commit(rt: PlPythonRuntime) {
+  commit(rt: PlRuntime) {
     callFrame(rt)
     const M = rt.heap.M
     return outcome(
@@ -56,7 +56,7 @@ export const transactionOps = {
     )
   },
 
-  rollback(rt: PlPythonRuntime) {
+  rollback(rt: PlRuntime) {
     callFrame(rt)
     const M = rt.heap.M
     return outcome(
@@ -69,7 +69,7 @@ export const transactionOps = {
 }
 
 /** The explicit-subtransaction depth when a PL/Python call starts (PLy_procedure_call). */
-export function subxactLevel(rt: PlPythonRuntime): number {
+export function subxactLevel(rt: PlRuntime): number {
   return shim(rt).subxacts.length
 }
 
@@ -77,7 +77,7 @@ export function subxactLevel(rt: PlPythonRuntime): number {
  * After a call: abort the subtransactions it entered and never exited, with PostgreSQL's WARNING
  * (PLy_abort_open_subtransactions). Runs outside Python, before SPI_finish.
  */
-export function abortOpenSubtransactions(rt: PlPythonRuntime, level: number): void {
+export function abortOpenSubtransactions(rt: PlRuntime, level: number): void {
   const h = rt.heap
   const M = h.M
   const st = shim(rt)

@@ -19,6 +19,7 @@ import { CodecReader, CodecWriter } from '../python/codec.js'
 import { DatumIo } from '../python/datum.js'
 import { type ErrorTuple, type PythonHost, S, STATW } from '../python/host.js'
 import { InputConverters } from '../python/input.js'
+import type { CallFrame, PlRuntime } from '../python/language.js'
 import { OutputConverters } from '../python/output.js'
 import { A_VARLENA, type Procedure, ProcedureCache } from '../python/procedures.js'
 import { TriggerRuntime } from '../triggers/index.js'
@@ -47,20 +48,7 @@ const E = {
   phase: 14,
 } as const
 
-/** One running PL/Python call: what plpy calls need (SPI connection, read-only mode, transaction control). */
-export interface CallFrame {
-  spiConnected: boolean
-  readOnly: boolean
-  nonatomic: boolean
-  /** the running procedure (undefined for trigger calls set up elsewhere) */
-  proc?: Procedure
-  /** explicit plpy subtransactions open when the call began */
-  subxactLevel: number
-  /** a trigger call's TriggerData: registered with SPI when it connects (transition tables) */
-  triggerData?: number
-}
-
-export class PlPythonRuntime implements LanguageRuntime {
+export class PlPythonRuntime implements LanguageRuntime, PlRuntime {
   /** The client session whose statement is running (set by the engine before each exec). */
   session = 0
   readonly watch: CatalogWatch

@@ -5,7 +5,7 @@
 // a NULL pointer with isnull false ("SKIP", and always for statement-level triggers).
 import { ELEVEL, L, TRIGGER_EVENT } from '../engine/pg/layout.js'
 import { fatalError } from '../plpy-shim/fatal.js'
-import type { PlPythonRuntime } from '../plpython/runtime.js'
+import type { PlRuntime } from '../python/language.js'
 import { applyModify } from './modify.js'
 import { ARG, STAT, TR, type TriggerNative, TS, triggerNative } from './native.js'
 import { TriggerRows } from './rows.js'
@@ -20,7 +20,7 @@ export class TriggerRuntime {
   /** nesting level of trigger calls (selects the scratch buffers) */
   private depth = 0
 
-  constructor(private readonly rt: PlPythonRuntime) {
+  constructor(private readonly rt: PlRuntime) {
     this.native = triggerNative(rt.host.native)
     this.args = this.native.trigArgs
     this.sites = new SiteCache(rt, this.native)

@@ -4,8 +4,8 @@
 // heap_modify_tuple_by_cols (PLy_modify_tuple). Runs after SPI_finish, in the trigger manager's memory
 // context, under the "while modifying trigger row" CONTEXT line.
 
-import type { PlPythonRuntime } from '../plpython/runtime.js'
 import type { ErrorTuple } from '../python/host.js'
+import type { PlRuntime } from '../python/language.js'
 import { M, STAT, type TriggerNative } from './native.js'
 import type { Scratch, TriggerRows } from './rows.js'
 import type { Site } from './site.js'
@@ -17,7 +17,7 @@ interface Fns {
 }
 const fns = new WeakMap<object, Fns>()
 
-function wasmFns(M: PlPythonRuntime['heap']['M']): Fns {
+function wasmFns(M: PlRuntime['heap']['M']): Fns {
   let f = fns.get(M)
   if (!f) {
     f = { modify: M._heap_modify_tuple_by_cols, palloc: M._palloc }
@@ -32,7 +32,7 @@ function wasmFns(M: PlPythonRuntime['heap']['M']): Fns {
  * return the modified tuple (or `base` itself when nothing needs replacing).
  */
 export function applyModify(
-  rt: PlPythonRuntime,
+  rt: PlRuntime,
   native: TriggerNative,
   rows: TriggerRows,
   site: Site,

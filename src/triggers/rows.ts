@@ -2,8 +2,8 @@
 // native side reads TD's values from; values of types converted in JS go to the codec. One set of
 // buffers per nesting level: a trigger's Python code can fire triggers again (plpy.execute).
 import type { Heap } from '../engine/pg/heap.js'
-import type { PlPythonRuntime } from '../plpython/runtime.js'
 import { CodecReader } from '../python/codec.js'
+import type { PlRuntime } from '../python/language.js'
 import type { Site } from './site.js'
 
 /** Wasm buffers of one nesting level, each for `cap` attributes. */
@@ -26,7 +26,7 @@ export class TriggerRows {
   /** heap_deform_tuple, looked up once (the module object has thousands of properties) */
   private readonly deformFn: (tuple: number, desc: number, values: number, nulls: number) => void
 
-  constructor(private readonly rt: PlPythonRuntime) {
+  constructor(private readonly rt: PlRuntime) {
     this.heap = rt.heap
     this.deformFn = rt.heap.M._heap_deform_tuple
   }

@@ -7,8 +7,8 @@
 // re-checks its procedure and the relation's descriptor on every call.
 import type { Heap } from '../engine/pg/heap.js'
 import { L, OID } from '../engine/pg/layout.js'
-import type { PlPythonRuntime } from '../plpython/runtime.js'
 import type { Encoder } from '../python/input.js'
+import type { PlRuntime } from '../python/language.js'
 import type { Builder } from '../python/output.js'
 import { A_CODEC, A_VARLENA, ARG_KIND, type Procedure } from '../python/procedures.js'
 import { F, OUT, type TriggerNative } from './native.js'
@@ -85,7 +85,7 @@ export class SiteCache {
   private readonly heap: Heap
 
   constructor(
-    private readonly rt: PlPythonRuntime,
+    private readonly rt: PlRuntime,
     private readonly native: TriggerNative,
   ) {
     this.heap = rt.heap
