@@ -1,8 +1,8 @@
 // The initial database's pg_database lists every database (psql -l, pg_dumpall): an empty placeholder
 // database per created database, kept in step in the background.
-import type { Engine } from '../engine/channel/client.js'
+import type { Engine } from '../engine/client.js'
+import { AUTHORITY_DB, type DatabaseEntry } from '../engine/storage/clusters.js'
 import { logger } from '../util/log.js'
-import { AUTHORITY_DB, type DatabaseEntry } from './layout.js'
 import { quoteIdent } from './statements.js'
 
 const log = logger('databases')

@@ -4,9 +4,7 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Engine } from '../engine/channel/client.js'
-import { logger } from '../util/log.js'
-import { runHelper } from './helper.js'
+import type { Engine } from '../engine/client.js'
 import {
   AUTHORITY_DB,
   clusterDir,
@@ -14,7 +12,9 @@ import {
   readRegistry,
   TEMPLATE_DIR,
   writeRegistry,
-} from './layout.js'
+} from '../engine/storage/clusters.js'
+import { logger } from '../util/log.js'
+import { runHelper } from './helper.js'
 import { AuthorityListing } from './listing.js'
 import { type RoleRow, Roles } from './roles.js'
 import { type CreateDatabase, type DatabaseCommand, type DropDatabase, quoteIdent } from './statements.js'

@@ -1,7 +1,7 @@
 // Roles across databases: the initial database's pg_authid is the authority (passwords live only there);
 // other databases' clusters get the roles copied at CREATE DATABASE and made or refreshed at each login.
-import type { Engine } from '../engine/channel/client.js'
-import { AUTHORITY_DB } from './layout.js'
+import type { Engine } from '../engine/client.js'
+import { AUTHORITY_DB } from '../engine/storage/clusters.js'
 import { quoteIdent } from './statements.js'
 
 /** A text literal of any string (no quoting pitfalls: hex through decode). */

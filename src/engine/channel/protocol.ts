@@ -1,7 +1,7 @@
 // Messages between the main thread (wire layer) and the engine worker thread, and their shared control block.
 
 export interface EngineConfig {
-  /** Root data directory; each database's cluster lives in <dataDir>/<clusterDir(name)> (src/databases/layout.ts). */
+  /** Root data directory; each database's cluster lives in <dataDir>/<clusterDir(name)> (src/engine/storage/clusters.ts). */
   dataDir: string
   /** Extra entries for Python's sys.path. */
   pythonPath: string[]

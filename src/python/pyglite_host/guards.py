@@ -17,7 +17,7 @@ deviations, documented in docs/hostile.md:
   SIGUSR2 for cancel, SIGSEGV/SIGBUS for wasm bounds checks, ...); others (SIGALRM) are the function's.
 - sys.setrecursionlimit() is clamped to MAX_RECURSION_LIMIT: Python 3.11 checks only its own frame
   count, and recursion that passes through C (map, sorted keys, __repr__, ...) takes native stack per
-  level; the engine thread has 256 MB (src/engine/channel/client.ts), which map-recursion exhausted between 400 000
+  level; the engine thread has 256 MB (src/engine/client.ts), which map-recursion exhausted between 400 000
   and 800 000 levels, killing the server with SIGSEGV. 50 000 leaves room for frames ten times larger.
 - Threads that are still running when the server stops are not waited for (PostgreSQL does not call
   Py_Finalize at backend exit either); Python's own shutdown would join them forever.

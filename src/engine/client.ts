@@ -1,8 +1,8 @@
 // The main thread's handle on the engine worker: starts it, sends it work, routes its output to sessions,
 // and releases the worker when a client has taken output off its hands (backpressure).
 import { Worker } from 'node:worker_threads'
-import { CANCEL_TIMEOUT, CANCEL_USER, loadNative, type Native } from '../../python/host.js'
-import { logger } from '../../util/log.js'
+import { CANCEL_TIMEOUT, CANCEL_USER, loadNative, type Native } from '../python/host.js'
+import { logger } from '../util/log.js'
 import {
   CTL,
   type DbOpened,
@@ -13,7 +13,7 @@ import {
   type SessionOpen,
   type SessionOpened,
   type ToWorker,
-} from './protocol.js'
+} from './channel/protocol.js'
 
 const log = logger('engine-client')
 
@@ -77,7 +77,7 @@ export class Engine {
   /** Start the engine thread; resolves once Python and the native path are up. */
   static async start(config: Omit<EngineConfig, 'control'>): Promise<Engine> {
     const control = new SharedArrayBuffer(CTL.SIZE * 4)
-    const worker = new Worker(new URL('../worker.js', import.meta.url), {
+    const worker = new Worker(new URL('./worker.js', import.meta.url), {
       workerData: { ...config, control },
       // deep SQL → Python → SQL recursion needs stack; the bridge caps depth well below this
       resourceLimits: { stackSizeMb: 256 },
