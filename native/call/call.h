@@ -1,8 +1,18 @@
-/* Internals shared by the call path (call.c) and set-returning functions (srf.c). */
+/* The call path of PL/Python procedures: the procedure registry (proc.c), the per-call path (call.c) and
+ * set-returning functions (srf.c); what triggers/, plpy/ and pyglite.c use of it, then what the three
+ * files share among themselves.
+ *
+ * Globals declared here, owned by call/proc.c:
+ *   procs, nprocs, capprocs   the registered procedures, indexed by procedure id (0 is never used)
+ * (call.c keeps the pending result g_result, the interned "args" and the text reservation to itself;
+ * srf.c keeps its iterator table to itself)
+ * Includes core/state.h, core/codec.h and call/convert.h. */
 #ifndef PYGLITE_CALL_H
 #define PYGLITE_CALL_H
 
-#include "pyglite.h"
+#include "core/state.h"
+#include "core/codec.h"
+#include "convert.h"
 
 #define MAX_ARGS 100
 
@@ -42,6 +52,36 @@ typedef struct {
 extern Proc **procs;
 extern uint32_t nprocs, capprocs;
 
+static inline Proc *proc_by_id(unsigned long id) {
+  return id > 0 && id < nprocs && procs[id] && !procs[id]->dead ? procs[id] : NULL;
+}
+
+/* ---- for pyglite.c: the _pyglite functions and N-API exports of the call path ---- */
+void call_init(void); /* interns "args" (init, GIL held) */
+PyObject *py_register_proc(PyObject *self, PyObject *args);
+PyObject *py_release_proc(PyObject *self, PyObject *arg);
+PyObject *py_set_converter(PyObject *self, PyObject *args);
+PyObject *py_sequence_check(PyObject *self, PyObject *o);
+PyObject *py_mapping_check(PyObject *self, PyObject *o);
+PyObject *py_object_bytes(PyObject *self, PyObject *o);
+napi_value Call(napi_env env, napi_callback_info info);
+napi_value CopyText(napi_env env, napi_callback_info info);
+napi_value TakeResult(napi_env env, napi_callback_info info);
+napi_value DropResult(napi_env env, napi_callback_info info);
+napi_value ReleaseProc(napi_env env, napi_callback_info info);
+napi_value SrfStart(napi_env env, napi_callback_info info);
+napi_value SrfNext(napi_env env, napi_callback_info info);
+napi_value SrfClose(napi_env env, napi_callback_info info);
+
+/* ---- for triggers/ and plpy/ ---- */
+/* Enter procedure `id` for a call (its function and globals, borrowed): the call depth before this call,
+ * -1 if unknown; every successful proc_enter is paired with one proc_leave (proc.c). */
+int proc_enter(uint32_t id, PyObject **func, PyObject **globals);
+void proc_leave(uint32_t id);
+/* A Datum of a natively read argument kind (A_INT2 … A_BYTEA) as a new Python object (call.c). */
+PyObject *datum_to_py(int kind, uint32_t datum);
+
+/* ---- between proc.c, call.c and srf.c ---- */
 /* Free a released procedure once nothing runs it (a recursive call, an open iterator). */
 void maybe_free(uint32_t id);
 void set_status(int s);

@@ -7,7 +7,7 @@
  * Python value needs no text round trip are written as INT64/FLOAT64/STR for the engine to store directly. */
 #include <string.h>
 
-#include "call.h"
+#include "convert.h"
 
 #define MAXDIM 6
 

@@ -1,6 +1,6 @@
 /* Decodes the tagged value encoding written by src/python/codec.ts into Python objects, without any
  * per-value N-API traffic: arguments, SPI result sets and row data cross JS -> Python as one byte string. */
-#include "pyglite.h"
+#include "codec.h"
 #include <string.h>
 
 static PyObject *decimal_type; /* decimal.Decimal */

@@ -8,7 +8,7 @@
  * blocking calls such as time.sleep. SA_RESTART is added so that other system calls of that thread
  * (file I/O in JS or wasm) are restarted rather than failing with EINTR.
  * All state changes happen under one mutex, so a request can only reach the exec it was meant for. */
-#include "pyglite.h"
+#include "cancel.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>

@@ -15,7 +15,7 @@
  * MemoryError where the allocation happened, the function fails with an ordinary ERROR, and what it
  * built is freed with its frame. After a refusal an emergency reserve (RESERVE bytes over the cap) lets
  * the error be formatted and reported; it closes again once usage is back under the cap. */
-#include "pyglite.h"
+#include "memlimit.h"
 #include <malloc.h>
 #include <stdatomic.h>
 

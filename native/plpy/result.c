@@ -3,7 +3,7 @@
  * every call is here: construction from (status, nrows, rows, desc) and len/subscript/iteration, which
  * PL/Python implements in C too (PLy_result_length, PLy_result_subscript, PLy_result_ass_subscript)
  * by delegating to the rows list. No Python frame runs for `plpy.execute(...)[0]`. */
-#include "pyglite.h"
+#include "result.h"
 
 #include <structmember.h>
 

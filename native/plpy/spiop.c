@@ -4,11 +4,9 @@
  * straight from the Datums the engine deformed in wasm memory (PLy_input_from_tuple: a dict per row,
  * keys in attribute order). Everything else goes to the Python implementation (_plpy.spi.execute),
  * registered with set_spi_hooks. Status words: OPW in src/python/host.ts. */
-#include "pyglite.h"
+#include "spiop.h"
 
 #include <structmember.h>
-
-#include "call.h"
 
 enum {
   W_KIND = 16,    /* 1 query text (the JS string is the one argument), 2 plan */

@@ -1,15 +1,26 @@
 /* Shared declarations of the trigger path (trigger.c: TD and the call; trigger_shape.c: shapes;
- * trigger_modify.c: the MODIFY walk). Codes shared with src/triggers/native.ts. */
+ * trigger_modify.c: the MODIFY walk). Codes shared with src/triggers/native.ts.
+ *
+ * Globals declared here, owned by triggers/trigger_shape.c:
+ *   k_TD, k_name, k_relid, … k_args        interned TD keys
+ *   v_BEFORE, v_AFTER, … v_STATEMENT, v_op  interned TD values
+ *   result_converter                       pyglite_host.convert.result_converter
+ * (the shape table is trigger_shape.c's, the trigArgs words trigger.c's, the MODIFY staging area
+ * trigger_modify.c's own statics)
+ * Includes core/state.h, core/codec.h, call/call.h and call/convert.h. */
 #ifndef PYGLITE_TRIGGER_H
 #define PYGLITE_TRIGGER_H
 
-#include "pyglite.h"
+#include "core/state.h"
+#include "core/codec.h"
+#include "call/call.h"
+#include "call/convert.h"
 
-/* how a column's Datum becomes a TD value: call.c's argument kinds (A_*); 0 = taken from the codec */
+/* how a column's Datum becomes a TD value: the call path's argument kinds (A_*, call/call.h); 0 = taken from the codec */
 enum { K_CODEC = 0, K_TEXT = 8, K_BYTEA = 9 };
-/* how a TD["new"] value becomes a Datum without the generic converter (src/triggers/shape.ts OUT) */
+/* how a TD["new"] value becomes a Datum without the generic converter (src/triggers/native.ts OUT) */
 enum { O_GENERIC = 0, O_INT2, O_INT4, O_INT8, O_FLOAT8, O_BOOL, O_TEXT, O_OID };
-/* column flags (src/triggers/shape.ts F) */
+/* column flags (src/triggers/native.ts F) */
 enum { F_DROPPED = 1, F_GEN_STORED = 2, F_GEN_VIRTUAL = 4, F_ROUNDTRIP = 8 };
 /* replacement entry kinds in the modify area (src/triggers/modify.ts M) */
 enum { M_READY = 0, M_INT8, M_FLOAT8, M_TEXT, M_GENERIC };
@@ -58,6 +69,9 @@ extern PyObject *result_converter; /* pyglite_host.convert.result_converter */
 static inline int in_mem(uint32_t addr, size_t len) {
   return (size_t)addr + len <= g_mem_len;
 }
+
+/* ---- for pyglite.c ---- */
+void trigger_define(napi_env env, napi_value exports); /* trigArgs and the trig* exports (trigger.c) */
 
 Shape *shape_by_id(uint32_t id);
 napi_value TrigSetup(napi_env env, napi_callback_info info);

@@ -124,7 +124,7 @@ static int fast_value(Shape *s, int j, PyObject *v, uint32_t *val, uint8_t *isnu
   }
 }
 
-/* The column's generic converter (pyglite_host.convert's compiled converter, native/convert.c: PL/Python's
+/* The column's generic converter (pyglite_host.convert's compiled converter, native/call/convert.c: PL/Python's
  * conversions to a codec stream; the engine applies the type's input function with the column's typmod, domain checks, composites, arrays).
  * May run the user's Python code (__str__ and friends). 0 or -1 with a Python error. */
 static int generic_value(Shape *s, int j, PyObject *v, uint32_t *val, uint8_t *isnull, uint8_t *kind) {

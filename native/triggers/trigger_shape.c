@@ -86,7 +86,7 @@ static PyObject *spec_str(PyObject *spec, const char *key) {
   return Py_NewRef(v);
 }
 
-/* Build a shape from its JSON spec (src/triggers/shape.ts). GIL held. */
+/* Build a shape from its JSON spec (src/triggers/site.ts). GIL held. */
 static Shape *shape_new(uint32_t proc, PyObject *spec) {
   PyObject *cols = PyDict_GetItemString(spec, "cols");
   PyObject *args = PyDict_GetItemString(spec, "args");
