@@ -1,5 +1,5 @@
 // The JS side of the plpy module: every _pyglite.jscall(op, ...args) from Python arrives at `dispatch`,
-// and the common forms of plpy.execute (native/spiop.c) at `execute`, whose inputs are status words.
+// and the common forms of plpy.execute (native/plpy/spiop.c) at `execute`, whose inputs are status words.
 // Neither ever throws (the envelope rule): a PostgreSQL ERROR raised while serving an op is caught with
 // PG_TRY emulation and handed back to Python as {pgerror: fields}; JS bugs likewise.
 import { isLongjmp, PgError } from '../engine/pg/elog.js'

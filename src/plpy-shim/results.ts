@@ -4,7 +4,7 @@
 // PL/Python maps them). Runs inside the operation's PG_TRY, so a failing output function becomes an SPI
 // exception, as in PL/Python.
 //
-// Wire shape, decoded by native/codec.c: TUPLE(status, nrows, ROWS | NONE, BYTES | NONE). ROWS carries
+// Wire shape, decoded by native/core/codec.c: TUPLE(status, nrows, ROWS | NONE, BYTES | NONE). ROWS carries
 // the column names once and then the values row by row; BYTES is the JSON [names, types, typmods] of the
 // tuple descriptor, made once per shape and parsed by Python only if colnames() etc. are called.
 import { L } from '../engine/pg/layout.js'
@@ -32,7 +32,7 @@ export interface Shape {
   desc: Buffer
   /** live column names, for the native registration */
   names: string[]
-  /** the shape's slot in native/spiop.c (rows converted in C); -1: a column needs the codec; -2: not yet asked */
+  /** the shape's slot in native/plpy/spiop.c (rows converted in C); -1: a column needs the codec; -2: not yet asked */
   slot: number
 }
 
@@ -42,7 +42,7 @@ const MAX_SHAPES = 16
 const ATTR_WORDS = L.attr_size >>> 2
 const PAD_WORD = L.attr_padding >>> 2
 const PAD_KEEP = ~(0xff << (8 * (L.attr_padding & 3)))
-/** native/spiop.c MAX_SHAPES: slots shared by the shapes of every runtime */
+/** native/plpy/spiop.c MAX_SHAPES: slots shared by the shapes of every runtime */
 const NATIVE_SLOTS = 64
 const freeSlots: number[] = Array.from({ length: NATIVE_SLOTS }, (_, i) => NATIVE_SLOTS - 1 - i)
 
@@ -125,7 +125,7 @@ function shapeOf(rt: PlRuntime, tupdesc: number): Shape {
 }
 
 /**
- * The shape's native slot: registered with native/spiop.c the first time it is asked for when every live
+ * The shape's native slot: registered with native/plpy/spiop.c the first time it is asked for when every live
  * column has a type C converts (the kinds of function arguments, PLy_input_setup_func being the same for
  * both), -1 otherwise.
  */
@@ -143,7 +143,7 @@ function nativeSlot(rt: PlRuntime, s: Shape): number {
 const CHUNK_DATUMS = 16384
 
 /**
- * The result of a command converted in C (native/spiop.c opRows) when its columns allow it: the rows are
+ * The result of a command converted in C (native/plpy/spiop.c opRows) when its columns allow it: the rows are
  * deformed here chunk by chunk and C makes the row dicts from the Datums, inside the operation's PG_TRY
  * like PLy_spi_execute_fetch_result. Returns false, with nothing consumed, when the codec must be used.
  * Frees SPI_tuptable.

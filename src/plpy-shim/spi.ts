@@ -114,7 +114,7 @@ function freePlan(rt: PlRuntime, id: number): void {
 
 /**
  * The result of an operation: with `native` (the _pyglite.execute path) the status when C converted the
- * rows (native/spiop.c reads the rest from status words), else the encoded (status, nrows, rows, desc).
+ * rows (native/plpy/spiop.c reads the rest from status words), else the encoded (status, nrows, rows, desc).
  */
 function result(rt: PlRuntime, rc: number, native: boolean): Uint8Array | number {
   return native && nativeResult(rt, rc) ? rc : encodeResult(rt, rc)

@@ -26,7 +26,7 @@ import { TriggerRuntime } from '../triggers/index.js'
 import { runInline, runValidator } from './inline.js'
 import { SrfRunner } from './srf.js'
 
-/** Bytes palloc'd before a text-returning call for its result (native/call.c text_reserve). */
+/** Bytes palloc'd before a text-returning call for its result (native/call/call.c text_reserve). */
 const TEXT_RESERVE = 128
 
 /** Error tuple positions (pyglite_host/errors.py FIELDS). */
@@ -71,7 +71,7 @@ export class PlPythonRuntime implements LanguageRuntime, PlRuntime {
   private readonly srf: SrfRunner
   /** a view of the memory the native side was given last (length 0 once that buffer is detached) */
   private memoryProbe = new Uint8Array(0)
-  /** F64 and I64 results in the native status block (native/call.c), views made once */
+  /** F64 and I64 results in the native status block (native/call/call.c), views made once */
   private readonly statF64: Float64Array
   private readonly statI64: BigInt64Array
   /** Module._palloc, looked up once */
@@ -291,7 +291,7 @@ export class PlPythonRuntime implements LanguageRuntime, PlRuntime {
         if (attempt) this.detoastArgs(p, fcinfo) // text stored compressed or out of line
         const codecLen = this.encodeCodecArgs(p, fcinfo)
         // a text result up to TEXT_RESERVE bytes is written by C straight into this chunk (palloc'd in
-        // the caller's context, where buildResult would make it; native/call.c text_reserve)
+        // the caller's context, where buildResult would make it; native/call/call.c text_reserve)
         const stat = this.host.stat
         const reserve = p.textResult ? this.palloc(TEXT_RESERVE) : 0
         stat[STATW.reserve] = reserve

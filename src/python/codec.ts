@@ -1,4 +1,4 @@
-// Tagged value encoding JS → Python (decoded in C by native/codec.c) and Python → JS (written by
+// Tagged value encoding JS → Python (decoded in C by native/core/codec.c) and Python → JS (written by
 // pyglite_host/convert.py). One byte string per call instead of one N-API call per value.
 
 export const T = {

@@ -59,7 +59,7 @@ export function loadNative(): Native {
   return require(pkgPath('build', 'Release', 'pyglite_native.node')) as Native
 }
 
-/** Status words shared with native/call.c besides stat[0] (the status). */
+/** Status words shared with native/call/call.c besides stat[0] (the status). */
 export const STATW = {
   reserve: 8,
   reserveLen: 9,
@@ -71,7 +71,7 @@ export const STATW = {
   opResultLen: 14,
 } as const
 
-/** Status words of _pyglite.execute's operation (native/spiop.c W_*). */
+/** Status words of _pyglite.execute's operation (native/plpy/spiop.c W_*). */
 export const OPW = {
   kind: 16,
   plan: 17,
@@ -88,7 +88,7 @@ export const OPW = {
   offset: 28,
 } as const
 
-/** Call status in stat[0] (native/call.c S_*). */
+/** Call status in stat[0] (native/call/call.c S_*). */
 export const S = {
   DATUM: 0,
   NULL: 1,
@@ -137,7 +137,7 @@ function isErrorReturn(v: unknown): v is ['error', ErrorTuple] {
 
 /**
  * Start Python on this thread. `plpy.dispatch` receives every plpy → engine call (op, ...args) and must
- * never throw; `plpy.execute` serves the common forms of plpy.execute (native/spiop.c). `sysPath` entries are appended to sys.path (site-packages a user wants to import from).
+ * never throw; `plpy.execute` serves the common forms of plpy.execute (native/plpy/spiop.c). `sysPath` entries are appended to sys.path (site-packages a user wants to import from).
  */
 export function startPythonHost(
   plpy: { dispatch: (...args: unknown[]) => unknown; execute: (query?: string) => unknown },

@@ -1,6 +1,6 @@
 // Datum → Python, by PL/Python's input conversions (plpy_typeio.c PLy_input_setup_func and the
 // PLy*_From* functions): an encoder is chosen once per type and writes the value into the codec that
-// native/codec.c turns into Python objects. Domains convert as their base type, true arrays become nested
+// native/core/codec.c turns into Python objects. Domains convert as their base type, true arrays become nested
 // lists (lower bounds dropped, NULL → None), composites become dicts (dropped columns skipped).
 import type { TypeCatalog } from '../catalog/types.js'
 import type { Arrays } from '../engine/pg/arrays.js'

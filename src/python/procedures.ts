@@ -11,7 +11,7 @@ import type { Spi } from '../engine/pg/spi.js'
 import type { ErrorTuple, PythonHost } from './host.js'
 import type { Builder, OutputConverters, PyDesc } from './output.js'
 
-/** Argument kinds read natively (native/call.c A_*); anything else goes through the codec. */
+/** Argument kinds read natively (native/call/call.c A_*); anything else goes through the codec. */
 export const ARG_KIND: Record<number, number> = {
   [OID.INT2]: 1,
   [OID.INT4]: 2,

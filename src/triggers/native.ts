@@ -1,4 +1,4 @@
-// The trigger half of the native addon (native/trigger.c): shapes, the per-row call and the MODIFY
+// The trigger half of the native addon (native/triggers/trigger.c): shapes, the per-row call and the MODIFY
 // staging copy, with the codes both sides share.
 import type { Native } from '../python/host.js'
 

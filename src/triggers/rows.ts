@@ -67,7 +67,7 @@ export class TriggerRows {
 
   /**
    * Encode the values the native side takes from the codec: every non-null codec column of the new tuple,
-   * then of the old one (native/trigger.c row_dict reads them in this order). Returns the codec length.
+   * then of the old one (native/triggers/trigger.c row_dict reads them in this order). Returns the codec length.
    */
   encode(site: Site, newValues: number, newNulls: number, oldValues: number, oldNulls: number): number {
     if (site.codecCols.length === 0) return 0

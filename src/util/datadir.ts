@@ -1,7 +1,7 @@
 // The data directory's interlock: one pyglite process (a server, or a backup/restore command) at a time.
 // PGlite writes postmaster.pid with process id -42, so PostgreSQL's own check (miscinit.c CreateLockFile)
 // never refuses a second server; two engines on one cluster would corrupt it. We hold flock(2) on
-// <dataDir>/pyglite.lock for the life of the process (native/fsutil.c): the kernel releases it when the
+// <dataDir>/pyglite.lock for the life of the process (native/guards/fsutil.c): the kernel releases it when the
 // process dies, however it dies, so a lock left by a killed server is recognised as stale without guessing
 // from process ids (which get reused), and two starters can never both take it.
 import fs from 'node:fs'

@@ -1,4 +1,4 @@
-// plpy.execute's C path (native/spiop.c): query texts and prepared plans with no or one int argument go to
+// plpy.execute's C path (native/plpy/spiop.c): query texts and prepared plans with no or one int argument go to
 // the engine in one call, and rows of common types become dicts in C. Every result here is compared with
 // the same rows fetched through a cursor, which still goes through the codec (results.ts encodeResult), and
 // with literal values: the two paths must not be told apart.

@@ -3,7 +3,7 @@
 A converter is compiled once per result descriptor (made by src/python/output.ts: scalar, bool, bytea,
 void, array of X, row of named columns) into a native _pyglite.Converter, which walks a returned object
 the way PLyObject_ToScalar, PLyObject_ToBool, PLyObject_ToBytea, PLySequence_ToArray and
-PLyObject_ToComposite do (native/convert.c) and writes the codec stream the engine's builders turn into
+PLyObject_ToComposite do (native/call/convert.c) and writes the codec stream the engine's builders turn into
 Datums. A failure is an ERROR tag at the point where PostgreSQL would raise it. This module keeps the
 descriptor cache, the procedure registry the error formatter reads, and the formatting of conversion
 errors that carry a Python exception (detail and traceback, as PLy_elog does).

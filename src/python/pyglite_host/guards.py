@@ -21,7 +21,7 @@ deviations, documented in docs/hostile.md:
   and 800 000 levels, killing the server with SIGSEGV. 50 000 leaves room for frames ten times larger.
 - Threads that are still running when the server stops are not waited for (PostgreSQL does not call
   Py_Finalize at backend exit either); Python's own shutdown would join them forever.
-- PYGLITE_PYTHON_MEMORY_LIMIT caps the memory Python allocates (native/memlimit.c); by default half of
+- PYGLITE_PYTHON_MEMORY_LIMIT caps the memory Python allocates (native/guards/memlimit.c); by default half of
   the physical memory, 0 for no cap.
 """
 

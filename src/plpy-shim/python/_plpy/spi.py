@@ -46,7 +46,7 @@ def _release(op, handle):
 class PLyResult(_pyglite.ResultBase):
     """The result of plpy.execute / cursor.fetch: a list of row dicts with the command's metadata.
     PLyResult(status, nrows, rows or None, desc); construction, len(), [i], [i] = v, del and iteration
-    are C (native/result.c), as in plpy_resultobject.c: a loop over plpy.execute runs no Python frame
+    are C (native/plpy/result.c), as in plpy_resultobject.c: a loop over plpy.execute runs no Python frame
     for them."""
 
     __slots__ = ()
@@ -82,7 +82,7 @@ def _result(r):
 
 class PLyPlan(_pyglite.PlanBase):
     """A prepared statement kept for the session (SPI_keepplan); reusable through SD and GD. _id, _nargs
-    and _int1 are C fields (native/spiop.c), read by plpy.execute's C path."""
+    and _int1 are C fields (native/plpy/spiop.c), read by plpy.execute's C path."""
 
     __slots__ = ("_converters", "__weakref__")
 
@@ -240,7 +240,7 @@ def _cursor_plan(plan, values):
 
 
 def _execute(query=_MISSING, arg2=_MISSING, arg3=_MISSING, *more):
-    """plpy.execute's forms that _pyglite.execute (native/spiop.c) leaves to Python: other argument
+    """plpy.execute's forms that _pyglite.execute (native/plpy/spiop.c) leaves to Python: other argument
     types, limits that are not plain ints, plans with other arguments, pending releases."""
     if type(query) is PLyPlan and not more:
         # _execute_plan, inlined: the path of a loop over a prepared statement
