@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Fails on an import circle among src/'s folders (TypeScript) or among the Python packages under src/: the
-// layering of docs/architecture.md ("Dependencies") as a check that `npm run lint` runs. Prints the folder
-// graph with --graph.
+// Fails on an import circle among src/'s folders (TypeScript), among the Python packages under src/, or among
+// native/'s folders (C #includes): the layering of docs/architecture.md ("Layout") as a check that
+// `npm run lint` runs. Prints the graphs with --graph.
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -74,6 +74,27 @@ function pyGraph(files) {
   return g
 }
 
+/** C: folder under native/ of the including file → folders of the headers it includes ("x.h" beside it or
+ * "dir/x.h" from native/, as binding.gyp's include_dirs resolve them). */
+function cGraph(files) {
+  const NATIVE = path.join(ROOT, 'native')
+  const g = new Map()
+  for (const f of files.filter((f) => /\.[ch]$/.test(f))) {
+    const from = path.relative(NATIVE, path.dirname(f)) || '.'
+    const edges = g.get(from) ?? new Map()
+    g.set(from, edges)
+    for (const m of fs.readFileSync(f, 'utf8').matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)) {
+      const spec = m[1] ?? ''
+      const beside = path.resolve(path.dirname(f), spec)
+      const target = fs.existsSync(beside) ? beside : path.resolve(NATIVE, spec)
+      const to = path.relative(NATIVE, path.dirname(target)) || '.'
+      if (to !== from && !to.startsWith('..') && !edges.has(to))
+        edges.set(to, `${path.relative(ROOT, f)} includes "${spec}"`)
+    }
+  }
+  return g
+}
+
 /** Strongly connected components with more than one node (Tarjan). */
 function cycles(g) {
   let index = 0
@@ -109,10 +130,13 @@ function cycles(g) {
 }
 
 const files = walk(SRC)
+const nativeDir = path.join(ROOT, 'native')
+const cFiles = fs.existsSync(nativeDir) ? walk(nativeDir) : []
 let failed = false
 for (const [kind, g] of [
   ['TypeScript folders', tsGraph(files)],
   ['Python packages', pyGraph(files)],
+  ['C folders (native/)', cGraph(cFiles)],
 ]) {
   if (process.argv.includes('--graph')) {
     console.log(`# ${kind}`)

@@ -1,5 +1,5 @@
 // The layering check of `npm run lint` (scripts/lint/import-cycles.mjs): the real tree has no import circle
-// among src/'s folders or its Python packages, and a circle — TypeScript or Python — is reported and fails.
+// among src/'s folders, its Python packages or native/'s folders, and a circle of each kind is reported and fails.
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -56,5 +56,18 @@ describe('import circles', () => {
     const r = check(root)
     expect(r.status).toBe(1)
     expect(r.stderr).toMatch(/import circle among Python packages: (one ⇄ two|two ⇄ one)/)
+  })
+
+  it('a circle between C folders under native/ fails', () => {
+    const root = tree({
+      'src/a/x.ts': 'export const x = 1\n',
+      'native/core/state.h': '#include "call/call.h"\n',
+      'native/call/call.h': '#include "core/state.h"\n',
+      'native/call/call.c': '#include "call.h"\n',
+    })
+    const r = check(root)
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/import circle among C folders \(native\/\): (core ⇄ call|call ⇄ core)/)
+    expect(r.stderr).toContain('native/core/state.h includes "call/call.h"')
   })
 })
