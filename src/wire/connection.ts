@@ -8,6 +8,7 @@ import tls from 'node:tls'
 import type { DatabaseManager } from '../databases/manager.js'
 import type { RoleRow } from '../databases/roles.js'
 import type { Engine, SessionSink } from '../engine/client.js'
+import { concatBytes } from '../util/bytes.js'
 import type { Logger } from '../util/log.js'
 import { type AuthMethod, authenticate } from './auth.js'
 import { AuthCode } from './codes.js'
@@ -22,7 +23,6 @@ import {
 import {
   authentication,
   backendKeyData,
-  concatBytes,
   type ErrorFields,
   errorResponse,
   fatal,

@@ -3,7 +3,8 @@
 
 import type { CommandReply } from '../databases/manager.js'
 import { type DatabaseCommand, parseDatabaseCommand } from '../databases/statements.js'
-import { concatBytes, errorResponse, noticeResponse, readyForQuery } from './serialize.js'
+import { concatBytes } from '../util/bytes.js'
+import { errorResponse, noticeResponse, readyForQuery } from './serialize.js'
 
 const QUERY = 0x51 // 'Q'
 const dec = new TextDecoder()

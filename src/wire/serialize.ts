@@ -90,15 +90,3 @@ export function negotiateProtocolVersion(minor: number, options: string[]): Uint
   for (const o of options) w.cstring(o)
   return w.message(BackendCode.NegotiateProtocolVersion)
 }
-
-export function concatBytes(parts: Uint8Array[]): Uint8Array {
-  let n = 0
-  for (const p of parts) n += p.length
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
-}

@@ -2,12 +2,13 @@
 // each session's private state is swapped in when its turn starts: login role (AuthenticatedUserId, session
 // and current user), settings (gucs.ts), named prepared statements and the unnamed statement.
 
+import { concatBytes } from '../../util/bytes.js'
 import type { QueryResult } from '../channel/protocol.js'
 import { type BackendStatics, probeStatics } from '../pg/statics.js'
 import type { Instance } from '../storage/instance.js'
 import { type ExecIo, PgIo, type SocketCallbacks } from '../storage/pgio.js'
 import { B, BackendStream, collected } from './backend-stream.js'
-import { concat, copyFail, literal, parseUnnamed, query, startup, sync } from './frontend.js'
+import { copyFail, literal, parseUnnamed, query, startup, sync } from './frontend.js'
 import { Gucs, type SettingsState, SRC } from './gucs.js'
 import { EngineSession, SqlError } from './session.js'
 
@@ -66,7 +67,7 @@ export class Backend {
     b.owner = b.internalSession
     const rows = (sql: string) => b.internal(sql).rows
     b.statics = probeStatics(inst.heap, rows, (sql) =>
-      b.runCollect((io) => b.io.exec(concat([parseUnnamed(sql), sync()]), io)),
+      b.runCollect((io) => b.io.exec(concatBytes([parseUnnamed(sql), sync()]), io)),
     )
     // a client idle in a transaction blocks every other client of this backend, so the server-wide
     // default is not PostgreSQL's 0 (off): see docs/sessions.md. Source "command line" makes it the reset
@@ -145,7 +146,7 @@ export class Backend {
   /** Several engine-made simple queries in one exec; returns the first error's fields, if any. */
   execAll(sqls: string[]): Record<string, string> | undefined {
     if (sqls.length === 0) return undefined
-    return this.runCollect((io) => this.io.exec(concat(sqls.map(query)), io)).error
+    return this.runCollect((io) => this.io.exec(concatBytes(sqls.map(query)), io)).error
   }
 
   /** A query as the internal session (superuser postgres, default settings). Throws SqlError. */
@@ -199,7 +200,7 @@ export class Backend {
     const chunks: Uint8Array[] = []
     this.trackInput(s, data)
     this.io.exec(data, { more: noInput, out: (c) => chunks.push(c.slice()) })
-    const out = concat(chunks)
+    const out = concatBytes(chunks)
     for (let o = 0; o + 5 <= out.length; ) {
       const len = (out[o + 1]! << 24) | (out[o + 2]! << 16) | (out[o + 3]! << 8) | out[o + 4]!
       if (out[o] === B.ReadyForQuery && len === 5) out[o + 5] = 0x49 // 'I'

@@ -1,5 +1,6 @@
 // The few frontend messages the engine writes itself (internal queries, session cleanup, startup).
 // Formats: PostgreSQL docs, "Message Formats".
+import { concatBytes } from '../../util/bytes.js'
 
 const enc = new TextEncoder()
 
@@ -15,18 +16,6 @@ function cstr(s: string): Uint8Array {
   const b = enc.encode(s)
   const out = new Uint8Array(b.length + 1)
   out.set(b)
-  return out
-}
-
-export function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0
-  for (const p of parts) n += p.length
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
   return out
 }
 
@@ -60,7 +49,7 @@ export function startup(params: Record<string, string>): Uint8Array {
   const parts: Uint8Array[] = [new Uint8Array([0, 3, 0, 0])]
   for (const [k, v] of Object.entries(params)) parts.push(cstr(k), cstr(v))
   parts.push(new Uint8Array([0]))
-  const body = concat(parts)
+  const body = concatBytes(parts)
   const m = new Uint8Array(4 + body.length)
   new DataView(m.buffer).setInt32(0, m.length)
   m.set(body, 4)

@@ -3,8 +3,10 @@
 // A NotificationResponse appears in the output of the notifying session's turn (PostgreSQL delivers at the
 // listener's next ReadyForQuery, and the notifier is the only backend): it is taken out there and sent to
 // every session listening on its channel, with the notifier's process id (its session id).
+
+import { concatBytes } from '../../util/bytes.js'
 import { B } from './backend-stream.js'
-import { concat } from './frontend.js'
+
 import type { EngineSession } from './session.js'
 
 const utf8 = new TextDecoder('utf-8')
@@ -130,7 +132,7 @@ export function routeNotifications(
   }
   if (!out) return chunk
   out.push(chunk.subarray(last))
-  return concat(out)
+  return concatBytes(out)
 }
 
 /** The LISTEN/UNLISTEN statements that make the backend listen on exactly the union of the sessions' sets. */

@@ -2,8 +2,10 @@
 // last one sent to that client (guc.c ReportGUCOption compares with last_reported). The shared backend
 // re-reports a SET to the value a setting already had, and its last_reported follows whichever session ran
 // last; so each session remembers what it was told, and reports it already has are dropped.
+
+import { concatBytes } from '../../util/bytes.js'
 import { B } from './backend-stream.js'
-import { concat } from './frontend.js'
+
 import type { EngineSession } from './session.js'
 
 const utf8 = new TextDecoder('utf-8')
@@ -34,5 +36,5 @@ export function filterReports(chunk: Uint8Array, s: EngineSession): Uint8Array {
   }
   if (!keep) return chunk
   keep.push(chunk.subarray(last))
-  return concat(keep)
+  return concatBytes(keep)
 }

@@ -2,11 +2,12 @@
 // InitPostgres applies them), and on disconnect everything it left behind (a COPY, a batch, a transaction,
 // prepared statements).
 
+import { concatBytes } from '../../util/bytes.js'
 import { logger } from '../../util/log.js'
 import type { Login } from '../channel/protocol.js'
 import type { PgError } from '../pg/elog.js'
 import type { Backend } from './backend.js'
-import { concat, copyFail, query, sync } from './frontend.js'
+import { copyFail, query, sync } from './frontend.js'
 import { type ResetEntry, SRC } from './gucs.js'
 import { reconcile } from './notify.js'
 import { type EngineSession, SqlError } from './session.js'
@@ -103,7 +104,7 @@ export function closeSession(b: Backend, s: EngineSession): void {
     if (drop) cleanup.push(query(drop))
     // DEALLOCATE ALL empties its statement table (kept for reuse); an empty Query drops the unnamed one
     cleanup.push(query('DEALLOCATE ALL'), query(''))
-    b.runCollect((io) => b.io.exec(concat(cleanup), io))
+    b.runCollect((io) => b.io.exec(concatBytes(cleanup), io))
   } finally {
     b.releaseOwner()
     const heap = b.inst.heap

@@ -2,10 +2,10 @@
 // cancelled statement, the answer to a CancelRequest for a command still waiting for its turn, and the
 // idle_in_transaction_session_timeout FATAL (postgres.c ProcessInterrupts, PostgresMain's ReadCommand wait).
 
+import { concatBytes } from '../../util/bytes.js'
 import type { WorkItem } from '../channel/protocol.js'
 import type { Backend } from './backend.js'
 import { B } from './backend-stream.js'
-import { concat } from './frontend.js'
 
 const enc = new TextEncoder()
 const USER = enc.encode('Mcanceling statement due to user request\u0000')
@@ -46,7 +46,7 @@ export function rewordTimeout(chunk: Uint8Array): Uint8Array {
     if (chunk[o] === B.ErrorResponse) {
       const at = indexOf(chunk, USER, o + 5, end)
       if (at >= 0) {
-        const body = concat([
+        const body = concatBytes([
           chunk.subarray(o + 5, at),
           enc.encode(`M${TIMEOUT}\u0000`),
           chunk.subarray(at + USER.length, end),
@@ -62,7 +62,7 @@ export function rewordTimeout(chunk: Uint8Array): Uint8Array {
   }
   if (last === 0) return chunk
   parts.push(chunk.subarray(last))
-  return concat(parts)
+  return concatBytes(parts)
 }
 
 function errorResponse(fields: Record<string, string>): Uint8Array {
@@ -108,7 +108,7 @@ export function cancelFirstCommand(
     M: 'canceling statement due to user request',
   })
   const rfq = new Uint8Array([B.ReadyForQuery, 0, 0, 0, 5, status === 'I' ? 0x49 : 0x45])
-  return { answer: concat([err, rfq]), consumed: end }
+  return { answer: concatBytes([err, rfq]), consumed: end }
 }
 
 /**
