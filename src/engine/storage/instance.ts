@@ -2,9 +2,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { type Extensions, PGlite } from '@electric-sql/pglite'
+import { installEncodingSupport } from '../../encodings/install.js'
 import { PlPythonRuntime } from '../../plpython/runtime.js'
 import type { PythonHost } from '../../python/host.js'
-import { Bridge } from '../pg/bridge.js'
+import { addPlpythonu, Bridge } from '../pg/bridge.js'
 import { ErrorContextStack } from '../pg/errcontext.js'
 import { Heap } from '../pg/heap.js'
 import { selfTest } from '../pg/selftest.js'
@@ -76,6 +77,7 @@ export class Instance {
     const heap = new Heap(db)
     Bridge.installFiles(heap, await buildSideModule())
     const bridge = new Bridge(db, heap, { maxDepth: opts.maxDepth })
+    await installEncodingSupport(heap, bridge.elog) // before any client_encoding or convert() can need it
     const runtime = new PlPythonRuntime(
       heap,
       bridge.elog,
@@ -87,6 +89,7 @@ export class Instance {
     await selfTest(db, heap, bridge.elog)
     const inst = new Instance(db, heap, bridge, runtime, fresh)
     if (fresh) await db.exec('CREATE EXTENSION IF NOT EXISTS plpython3u')
+    else await addPlpythonu(db)
     return inst
   }
 
