@@ -42,9 +42,38 @@ export function runValidator(rt: PlPythonRuntime, fcinfo: number): number {
   const M = h.M
   const oid = h.u32at(fcinfo + L.fcinfo_args)
   const flinfo = h.u32at(fcinfo + L.fcinfo_flinfo)
-  if (!M._CheckFunctionValidatorAccess(h.u32at(flinfo + L.fl_fn_oid), oid)) return 0
+  const validatorOid = h.u32at(flinfo + L.fl_fn_oid)
+  if (!M._CheckFunctionValidatorAccess(validatorOid, oid)) return 0
+  // plpythonu's validator (plpython3u's is plpython3_validator)
+  if (h.str(M._get_func_name(validatorOid)) === 'plpython_validator') storeAsPlpython3u(rt, oid)
   const check = h.str(M._GetConfigOption(h.cstr('check_function_bodies'), 0, 0))
   if (check === 'off') return 0
   rt.procs.validate(rt.procs.read(oid), rt.session)
   return 0
+}
+
+/**
+ * A function created with `LANGUAGE plpythonu` (bridge.ts PLPYTHONU_SQL) is stored as plpython3u, the
+ * language it runs in: pg_dump then writes plpython3u, which PostgreSQL 15+ has. ProcedureCreate calls the
+ * validator after the pg_proc row and its pg_depend entry on the language exist (pg_proc.c), so both are
+ * re-pointed here, in the same transaction as the CREATE.
+ */
+function storeAsPlpython3u(rt: PlPythonRuntime, oid: number): void {
+  const spi = rt.spi
+  spi.connect()
+  const lang = (name: string) => `(SELECT oid FROM pg_catalog.pg_language WHERE lanname = '${name}')`
+  const r = spi.queryText(
+    `SELECT 1 FROM pg_catalog.pg_proc WHERE oid = ${oid} AND prolang = ${lang('plpythonu')} AND ${lang('plpython3u')} IS NOT NULL`,
+    false, // not read-only: a fresh snapshot sees the row the CREATE just made
+  )
+  if (r.rows.length > 0) {
+    spi.queryText(`UPDATE pg_catalog.pg_proc SET prolang = ${lang('plpython3u')} WHERE oid = ${oid}`, false)
+    spi.queryText(
+      `UPDATE pg_catalog.pg_depend SET refobjid = ${lang('plpython3u')}
+       WHERE classid = 'pg_catalog.pg_proc'::regclass AND objid = ${oid}
+         AND refclassid = 'pg_catalog.pg_language'::regclass AND refobjid = ${lang('plpythonu')}`,
+      false,
+    )
+  }
+  spi.finish()
 }

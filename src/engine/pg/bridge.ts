@@ -26,7 +26,7 @@ export const STACK_DEPTH_ERROR = {
     "platform's stack depth limit is adequate.",
 }
 
-function controlFile(lang: string, comment: string): string {
+function controlFile(lang: string, comment: string, requires?: string): string {
   return [
     `# ${lang}: PL/Python served by pyglite (CPython in the host process)`,
     `comment = '${comment}'`,
@@ -35,31 +35,61 @@ function controlFile(lang: string, comment: string): string {
     'relocatable = false',
     'schema = pg_catalog',
     'superuser = true',
+    ...(requires ? [`requires = '${requires}'`] : []),
     '',
   ].join('\n')
 }
 
-function scriptFile(lang: string, prefix: string, comment: string): string {
-  return `\\echo Use "CREATE EXTENSION ${lang}" to load this file. \\quit
-CREATE FUNCTION ${prefix}_call_handler() RETURNS language_handler LANGUAGE c AS 'MODULE_PATHNAME';
-CREATE FUNCTION ${prefix}_inline_handler(internal) RETURNS void STRICT LANGUAGE c AS 'MODULE_PATHNAME';
-CREATE FUNCTION ${prefix}_validator(oid) RETURNS void STRICT LANGUAGE c AS 'MODULE_PATHNAME';
-CREATE LANGUAGE ${lang} HANDLER ${prefix}_call_handler INLINE ${prefix}_inline_handler VALIDATOR ${prefix}_validator;
-COMMENT ON LANGUAGE ${lang} IS '${comment}';
+const C3 = 'PL/Python3U untrusted procedural language'
+const CU = 'PL/PythonU untrusted procedural language (Python 3)'
+
+/**
+ * `LANGUAGE plpythonu` (the name PostgreSQL 14 and older gave PL/Python) is a second language of the
+ * plpython3u extension: it exists wherever plpython3u does, and since it is an extension member pg_dump
+ * writes only `CREATE EXTENSION plpython3u`. Its validator (plpython_validator) stores each function as
+ * LANGUAGE plpython3u (runtime.ts), so dumps restore into PostgreSQL 15+, which has no plpythonu.
+ */
+export const PLPYTHONU_SQL = `CREATE FUNCTION plpython_validator(oid) RETURNS void STRICT LANGUAGE c AS '$libdir/plpython3';
+CREATE LANGUAGE plpythonu HANDLER plpython3_call_handler INLINE plpython3_inline_handler VALIDATOR plpython_validator;
+COMMENT ON LANGUAGE plpythonu IS '${CU}';
 `
+
+function plpython3uScript(): string {
+  return `\\echo Use "CREATE EXTENSION plpython3u" to load this file. \\quit
+CREATE FUNCTION plpython3_call_handler() RETURNS language_handler LANGUAGE c AS 'MODULE_PATHNAME';
+CREATE FUNCTION plpython3_inline_handler(internal) RETURNS void STRICT LANGUAGE c AS 'MODULE_PATHNAME';
+CREATE FUNCTION plpython3_validator(oid) RETURNS void STRICT LANGUAGE c AS 'MODULE_PATHNAME';
+CREATE LANGUAGE plpython3u HANDLER plpython3_call_handler INLINE plpython3_inline_handler VALIDATOR plpython3_validator;
+COMMENT ON LANGUAGE plpython3u IS '${C3}';
+${PLPYTHONU_SQL}`
 }
 
 /** The files of the plpython3u extension and of its plpythonu alias (Python 3 too). */
 export function extensionFiles(so: Uint8Array): Array<[string, Uint8Array | string]> {
-  const c3 = 'PL/Python3U untrusted procedural language'
-  const cu = 'PL/PythonU untrusted procedural language (Python 3)'
   return [
     [MODULE_FILE, so],
-    [`${EXT_DIR}/plpython3u.control`, controlFile('plpython3u', c3)],
-    [`${EXT_DIR}/plpython3u--1.0.sql`, scriptFile('plpython3u', 'plpython3', c3)],
-    [`${EXT_DIR}/plpythonu.control`, controlFile('plpythonu', cu)],
-    [`${EXT_DIR}/plpythonu--1.0.sql`, scriptFile('plpythonu', 'plpython', cu)],
+    [`${EXT_DIR}/plpython3u.control`, controlFile('plpython3u', C3)],
+    [`${EXT_DIR}/plpython3u--1.0.sql`, plpython3uScript()],
+    // CREATE EXTENSION plpythonu (as dumps of PostgreSQL 14 and older say) is accepted and adds nothing:
+    // the language comes with plpython3u
+    [`${EXT_DIR}/plpythonu.control`, controlFile('plpythonu', CU, 'plpython3u')],
+    [
+      `${EXT_DIR}/plpythonu--1.0.sql`,
+      '\\echo Use "CREATE EXTENSION plpythonu" to load this file. \\quit\n-- LANGUAGE plpythonu is part of plpython3u\n',
+    ],
   ]
+}
+
+/** Data directories made before plpythonu joined the plpython3u extension get it at start (once). */
+export async function addPlpythonu(db: PGlite): Promise<void> {
+  const r = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_catalog.pg_extension WHERE extname = 'plpython3u'
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_language WHERE lanname = 'plpythonu')`,
+  )
+  if (!r.rows[0]?.n) return
+  await db.exec(`BEGIN; SET LOCAL search_path = pg_catalog; ${PLPYTHONU_SQL}
+    ALTER EXTENSION plpython3u ADD FUNCTION plpython_validator(oid);
+    ALTER EXTENSION plpython3u ADD LANGUAGE plpythonu; COMMIT`)
 }
 
 export interface BridgeOptions {

@@ -5,7 +5,7 @@ import { type Extensions, PGlite } from '@electric-sql/pglite'
 import { installEncodingSupport } from '../../encodings/install.js'
 import { PlPythonRuntime } from '../../plpython/runtime.js'
 import type { PythonHost } from '../../python/host.js'
-import { Bridge } from '../pg/bridge.js'
+import { addPlpythonu, Bridge } from '../pg/bridge.js'
 import { ErrorContextStack } from '../pg/errcontext.js'
 import { Heap } from '../pg/heap.js'
 import { selfTest } from '../pg/selftest.js'
@@ -89,6 +89,7 @@ export class Instance {
     await selfTest(db, heap, bridge.elog)
     const inst = new Instance(db, heap, bridge, runtime, fresh)
     if (fresh) await db.exec('CREATE EXTENSION IF NOT EXISTS plpython3u')
+    else await addPlpythonu(db)
     return inst
   }
 

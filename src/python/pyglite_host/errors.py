@@ -184,10 +184,15 @@ def format_compile_error(exc, meta_json):
     try:
         import json
 
-        name = json.loads(meta_json).get("name", "?")
+        meta = json.loads(meta_json)
     except BaseException:  # noqa: BLE001
-        name = "?"
-    f = fields_for(exc, None, 0, message='could not compile PL/Python function "%s"' % name)
+        meta = {}
+    # plpy_procedure.c PLy_procedure_compile: a DO block has no name; plpy_main.c's
+    # plpython_inline_error_callback adds its CONTEXT line (a function's callback has no proc yet)
+    if meta.get("kind") == "inline":
+        f = fields_for(exc, None, 0, message="could not compile anonymous PL/Python code block")
+        return list(f[:4]) + ["PL/Python anonymous code block"] + list(f[5:])
+    f = fields_for(exc, None, 0, message='could not compile PL/Python function "%s"' % meta.get("name", "?"))
     return list(f[:4]) + [None] + list(f[5:])
 
 
