@@ -4,6 +4,7 @@
 import path from 'node:path'
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import { backupDataDir } from '../backup/copy.js'
+import { columnOps } from '../columns/ops.js'
 import { createDispatcher } from '../plpy-shim/dispatch.js'
 import { FatalOutput, fatalPending, takeFatal } from '../plpy-shim/fatal.js'
 import { type PythonHost, startPythonHost } from '../python/host.js'
@@ -458,7 +459,7 @@ port.on('message', (m: ToWorker) => {
 })
 
 host = startPythonHost(
-  createDispatcher(() => active?.runtime),
+  createDispatcher(() => active?.runtime, columnOps),
   config.pythonPath,
 )
 post({ t: 'ready', python: host.version, libpython: host.libpython })

@@ -11,7 +11,7 @@ import { errorValue, freePending, spiOps } from './spi.js'
 import { shim } from './state.js'
 import { transactionOps } from './transaction.js'
 
-type Op = (rt: PlRuntime, a?: unknown, b?: unknown, c?: unknown, d?: unknown) => unknown
+export type Op = (rt: PlRuntime, a?: unknown, b?: unknown, c?: unknown, d?: unknown) => unknown
 
 const ops: Record<string, Op> = { ...messageOps, ...spiOps, ...transactionOps } as Record<string, Op>
 
@@ -39,13 +39,17 @@ function enter(rt: PlRuntime | undefined, releasing: boolean): PlRuntime | { pge
   return rt
 }
 
-/** Build the plpy entry points for the Python host; `current` yields the runtime of the running statement. */
-export function createDispatcher(current: () => PlRuntime | undefined) {
+/**
+ * Build the plpy entry points for the Python host; `current` yields the runtime of the running statement.
+ * `extra`: operations of features built on plpy (e.g. src/columns), served the same way.
+ */
+export function createDispatcher(current: () => PlRuntime | undefined, extra: Record<string, Op> = {}) {
+  const table: Record<string, Op> = { ...ops, ...extra }
   return {
     // plpy passes at most four arguments to an operation
     dispatch(op: unknown, a?: unknown, b?: unknown, c?: unknown, d?: unknown): unknown {
       try {
-        const fn = ops[op as string]
+        const fn = table[op as string]
         if (!fn) return errorValue(new PgError(`unknown plpy operation ${String(op)}`))
         const rt = enter(current(), op === 'cursor_release' || op === 'plan_free')
         if ('pgerror' in rt) return rt

@@ -1,0 +1,135 @@
+// plcolumns' streaming edges (docs/columns.md), on pyglite and, where PostgreSQL 15 behaves the same, on
+// the reference too: a transform stopped early by LIMIT stops reading its input, an error in the
+// seventh batch leaves nothing behind, statement_timeout and a cancel request stop a transform within a
+// second, and a cursor's batches stream a result larger than one batch without keeping it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cancelClient } from '../helpers/clients.js'
+import { type Both, rowsOf, startBoth } from './both.js'
+
+let b: Both
+beforeAll(async () => {
+  b = await startBoth()
+  await b.run(`
+    CREATE TABLE src(a float8, b float8);
+    INSERT INTO src SELECT g, g * 2 FROM generate_series(1, 20000) g;
+    CREATE TABLE dst(a float8, b float8, s float8);
+    CREATE SEQUENCE produced;
+    CREATE FUNCTION add_columns(q text, size int, fail_at int DEFAULT 0)
+      RETURNS TABLE(a float8, b float8, s float8) LANGUAGE plpython3u AS $$
+import plcolumns
+GD["batches"] = 0
+def add(c):
+    GD["batches"] += 1
+    if GD["batches"] == fail_at:
+        plpy.error("batch %d is bad" % fail_at, sqlstate="22023")
+    return {"a": c["a"], "b": c["b"], "s": c["a"] + c["b"]}
+t = plcolumns.transform(q, add, batch=size, kind="numpy")
+def run():
+    GD["finished"] = False
+    try:
+        yield from t
+    finally:
+        GD["finished"] = True
+return run()
+$$;
+    CREATE FUNCTION progress() RETURNS text LANGUAGE plpython3u AS $$
+return "%s %s" % (GD.get("batches"), GD.get("finished"))
+$$;
+  `)
+}, 600_000)
+afterAll(async () => {
+  await b?.stop()
+})
+
+async function same(sql: string): Promise<Record<string, unknown>[]> {
+  const [g, r] = await b.run(sql)
+  expect(g).toEqual(r)
+  return rowsOf(g)
+}
+
+describe('a transform over a query', () => {
+  it('LIMIT on the function in the select list stops reading the input after the first batch', async () => {
+    const rows = await same(
+      "SELECT (t).a, (t).s FROM (SELECT add_columns('SELECT g::float8 AS a, nextval(''produced'')::float8 AS b " +
+        "FROM generate_series(1, 100000) g', 500) AS t LIMIT 3) x",
+    )
+    expect(rows).toEqual([
+      { a: 1, s: 2 },
+      { a: 2, s: 4 },
+      { a: 3, s: 6 },
+    ])
+    // one batch of 500 input rows was computed, not 100,000, and the generator was closed
+    expect(await same('SELECT last_value FROM produced')).toEqual([{ last_value: '500' }])
+    expect(await same('SELECT progress()')).toEqual([{ progress: '1 True' }])
+  })
+
+  it('an error in batch 7 leaves no row and no open cursor behind', async () => {
+    const [g, r] = await b.run("INSERT INTO dst SELECT * FROM add_columns('SELECT a, b FROM src', 1000, 7)")
+    expect(g).toEqual(r)
+    // PL/Python reports an error raised while it fetches the next row so, keeping the SQLSTATE
+    expect(g).toMatchObject({ error: { code: '22023', message: 'error fetching next item from iterator' } })
+    expect(await same('SELECT count(*) AS n FROM dst')).toEqual([{ n: '0' }])
+    expect(await same('SELECT count(*) AS n FROM pg_cursors')).toEqual([{ n: '0' }])
+    expect(await same('SELECT progress()')).toEqual([{ progress: '7 True' }])
+    // the next statement runs normally
+    await same("INSERT INTO dst SELECT * FROM add_columns('SELECT a, b FROM src', 1000)")
+    expect(await same('SELECT count(*) AS n, sum(s) AS s FROM dst')).toEqual([{ n: '20000', s: 600030000 }])
+  })
+})
+
+describe('stopping a long transform', () => {
+  const endless =
+    "SELECT count(*) FROM add_columns('SELECT g::float8 AS a, g::float8 AS b FROM generate_series(1, 2000000000) g', 50000)"
+
+  it('statement_timeout stops it within a second, with 57014 (PostgreSQL 15 the same)', async () => {
+    const timed = async (c: typeof b.g) => {
+      await c.query("SET statement_timeout = '1500ms'")
+      const t0 = Date.now()
+      const err = await c.query(endless).then(
+        () => null,
+        (e: { code?: string; message: string }) => e,
+      )
+      const elapsed = Date.now() - t0
+      await c.query('RESET statement_timeout')
+      return { code: err?.code, message: err?.message, elapsed }
+    }
+    const g = await timed(b.g)
+    const r = await timed(b.r)
+    // raised inside the generator while it reads a batch: PL/Python reports it as the iterator's error
+    expect(g).toMatchObject({ code: '57014', message: r.message })
+    expect(r.code).toBe('57014')
+    expect(g.elapsed).toBeLessThan(2500)
+    expect((await b.g.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
+  })
+
+  it('a cancel request during a batch stops it within a second', async () => {
+    const q = b.g.query(endless).then(
+      () => null,
+      (e: { code?: string; message: string }) => e,
+    )
+    await new Promise((r) => setTimeout(r, 1000))
+    const t0 = Date.now()
+    await cancelClient(b.glite, b.g)
+    const err = await q
+    expect(Date.now() - t0).toBeLessThan(1000)
+    expect(err).toMatchObject({ code: '57014' })
+    expect(
+      (await b.g.query("SELECT count(*)::int AS n FROM add_columns('SELECT a, b FROM src', 4096)")).rows,
+    ).toEqual([{ n: 20000 }])
+  })
+})
+
+describe('a cursor streams', () => {
+  it('reads a result much larger than a batch batch by batch', async () => {
+    await b.run(`CREATE FUNCTION stream(n int, size int) RETURNS text LANGUAGE plpython3u AS $$
+import plcolumns
+count, total, biggest = 0, 0, 0
+for c in plcolumns.cursor("SELECT g::int8 AS g FROM generate_series(1, %d) g" % n, batch=size, kind="numpy"):
+    count += 1
+    total += int(c["g"].sum())
+    biggest = max(biggest, len(c["g"]))
+return "%d %d %d" % (count, total, biggest)
+$$`)
+    expect(await same('SELECT stream(250000, 10000)')).toEqual([{ stream: '25 31250125000 10000' }])
+  })
+})
