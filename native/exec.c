@@ -11,6 +11,10 @@ PyObject *py_cancel_kind(PyObject *self, PyObject *unused) {
   return PyLong_FromLong(cancel_kind());
 }
 
+PyObject *py_cancel_consumed(PyObject *self, PyObject *unused) {
+  return PyBool_FromLong(cancel_consumed());
+}
+
 /* in_call() -> bool: may plpy enter the engine now (a PL/Python call is running on this thread)? Destructors
  * of plpy objects use it: outside a call they must not touch the engine. */
 PyObject *py_in_call(PyObject *self, PyObject *unused) {

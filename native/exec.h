@@ -17,8 +17,9 @@ napi_value ExecEnd(napi_env env, napi_callback_info info);
 napi_value Cancel(napi_env env, napi_callback_info info);
 napi_value CancelKind(napi_env env, napi_callback_info info);
 
-/* _pyglite.cancel_kind() and _pyglite.in_call() */
+/* _pyglite.cancel_kind(), cancel_consumed() and in_call() */
 PyObject *py_cancel_kind(PyObject *self, PyObject *unused);
+PyObject *py_cancel_consumed(PyObject *self, PyObject *unused);
 PyObject *py_in_call(PyObject *self, PyObject *unused);
 
 #endif

@@ -39,6 +39,8 @@ static PyMethodDef module_methods[] = {
     {"object_bytes", py_object_bytes, METH_O, "PyObject_Bytes"},
     {"set_failure_fields", py_set_failure_fields, METH_O, "set failure_fields(message, exc, pid) -> 5-tuple"},
     {"cancel_kind", py_cancel_kind, METH_NOARGS, "pending cancel request of the running statement (0 = none)"},
+    {"cancel_consumed", py_cancel_consumed, METH_NOARGS,
+     "whether PostgreSQL already raised the pending cancel as its own error"},
     {"in_call", py_in_call, METH_NOARGS, "whether plpy may enter the engine now"},
     {"set_error_formatter", py_set_formatter, METH_O, "set formatter(proc_id, phase, exc) -> tuple"},
     {"set_memory_limit", py_set_memory_limit, METH_O, "cap the memory Python allocates (bytes, 0 = none)"},

@@ -32,9 +32,21 @@ static void write_flag(uint32_t addr, int32_t v) {
   if (mem_base && addr) *(volatile int32_t *)(mem_base + addr) = v;
 }
 
+static int32_t read_flag(uint32_t addr) {
+  return mem_base && addr ? *(volatile int32_t *)(mem_base + addr) : 0;
+}
+
+/* PostgreSQL's ProcessInterrupts clears QueryCancelPending before it raises "canceling statement …"
+ * (postgres.c): once it has, the request travels as that SQL error (inside plpy.execute an SPIError that
+ * Python may catch, as in PostgreSQL) and is done with; a later request may come. */
+int cancel_consumed(void) {
+  return atomic_load(&pending) != CANCEL_NONE && read_flag(addr_cancel) == 0;
+}
+
 /* Caller holds lock. */
 static int request_locked(double token, int kind) {
-  if (running == 0 || running != token || atomic_load(&pending) != CANCEL_NONE) return 0;
+  if (running == 0 || running != token) return 0;
+  if (atomic_load(&pending) != CANCEL_NONE && !cancel_consumed()) return 0;
   atomic_store(&pending, kind);
   write_flag(addr_cancel, 1);
   write_flag(addr_interrupt, 1);

@@ -13,6 +13,7 @@ void cancel_exec_begin(double token, int timeout_ms);
 void cancel_exec_end(void);
 int cancel_request(double token, int kind); /* 1 if the token was running and got the request */
 int cancel_kind(void);                       /* pending request for the running exec, or 0 */
+int cancel_consumed(void);                   /* PostgreSQL took the pending request (raised its 57014) */
 int cancel_install_restart_flag(int signo);
 
 #endif

@@ -30,11 +30,12 @@ describe('the language', () => {
         validator: 'plpython3_validator',
       },
     ])
-    await c.query('CREATE EXTENSION plpythonu')
+    // plpythonu comes with plpython3u (test/dump/plpythonu.test.ts)
     await c.query(
       `CREATE FUNCTION pyver() RETURNS int LANGUAGE plpythonu AS $$ import sys; return sys.version_info[0] $$`,
     )
     expect(await value(c, 'SELECT pyver()')).toBe(3)
+    await c.query('DROP FUNCTION pyver()')
   })
 
   it('CREATE EXTENSION plpython3u after DROP EXTENSION', async () => {

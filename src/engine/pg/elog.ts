@@ -68,6 +68,9 @@ export function isLongjmp(e: unknown): boolean {
 
 export type TryResult<T> = { ok: true; value: T } | { ok: false; error: PgError }
 
+/** The line of PLy_elog_impl's ereport in PostgreSQL 18.6's src/pl/plpython/plpy_elog.c. */
+const PLY_ELOG_LINE = 123
+
 /** Raising and catching PostgreSQL errors for one PGlite instance. */
 export class Elog {
   private readonly fmtS: number
@@ -130,7 +133,8 @@ export class Elog {
       const v = f[k]
       if (v != null) M._err_generic_string(DIAG[k], h.pstrdup(v))
     }
-    M._errfinish(this.file, 0, this.func)
+    // LOCATION as PostgreSQL 18.6 reports a PL/Python error: the ereport in plpy_elog.c PLy_elog_impl
+    M._errfinish(this.file, PLY_ELOG_LINE, this.func)
     if (level >= ELEVEL.ERROR) throw new Error('unreachable: errfinish returned for an ERROR')
   }
 

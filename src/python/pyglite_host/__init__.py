@@ -35,7 +35,9 @@ class QueryCanceled(BaseException):
 
 def _on_interrupt(signum, frame):
     kind = _pyglite.cancel_kind()
-    if kind:
+    # a cancel that arrived while SQL ran inside a plpy call was raised there by PostgreSQL (57014, an
+    # SPIError Python may catch, as PostgreSQL lets it): raising it again here would hide that error
+    if kind and not _pyglite.cancel_consumed():
         raise QueryCanceled(kind)
 
 

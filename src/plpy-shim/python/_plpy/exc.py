@@ -74,13 +74,20 @@ def exception_message(exc):
     return "%s: %s" % (exception_name(type(exc)), v)
 
 
+_USER_CANCEL = "canceling statement due to user request"
+
+
 def spi_error(fields):
     """The exception for an engine error: PLy_spi_exception_set(<class of its SQLSTATE>, edata)."""
     if fields.get("plain"):
         return SPIError(fields.get("message") or "")  # PLy_exception_set(PLy_exc_spi_error, ...)
     sqlstate = fields.get("sqlstate") or "XX000"
     cls = _by_sqlstate.get(sqlstate, SPIError)
-    exc = cls(fields.get("message") or "")
+    message = fields.get("message") or ""
+    if sqlstate == "57014" and message == _USER_CANCEL and _pyglite.cancel_kind() == 2:
+        # our watchdog cancels like a user; PostgreSQL's own timer would have said this (postgres.c)
+        message = "canceling statement due to statement timeout"
+    exc = cls(message)
     exc.spidata = (
         pack_sqlstate(sqlstate),
         fields.get("detail"),
