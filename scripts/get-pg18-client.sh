@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Build PostgreSQL 18.6's pg_dump, pg_dumpall and pg_restore (with their libpq) from Debian's postgresql-18
-# source package into DEST, for the tests: Debian bookworm ships pg_dump 15, which refuses to dump a
-# PostgreSQL 18 server ("aborting because of server version mismatch"). The apt mirror is read from this
+# Build PostgreSQL 18.6's pg_dump, pg_dumpall and pg_restore (with their libpq, TLS included) from Debian's
+# postgresql-18 source package into DEST, for the tests: Debian bookworm ships pg_dump 15, which refuses to
+# dump a PostgreSQL 18 server ("aborting because of server version mismatch"), and libpq 15 has no direct
+# TLS (sslnegotiation=direct). The apt mirror is read from this
 # machine's apt sources; a private sources list is used (the system's apt state is not touched). Needs gcc,
-# make, bison and flex (.ci/run installs them). Takes about 2-3 minutes once; idempotent: prints DEST/bin.
+# make, bison, flex and libssl-dev (.ci/run installs them). Takes about 2-3 minutes once; idempotent: prints DEST/bin.
 #
 # usage: scripts/get-pg18-client.sh [DEST]
 #   DEST defaults to $PYGLITE_PG18_CLIENT or ${TMPDIR:-/tmp}/pyglite-pg18-client
@@ -11,7 +12,8 @@ set -euo pipefail
 DEST=${1:-${PYGLITE_PG18_CLIENT:-${TMPDIR:-/tmp}/pyglite-pg18-client}}
 VERSION=18.6
 
-if [ -x "$DEST/bin/pg_dump" ]; then
+# a build without TLS (made before it was configured in: no marker) is made again
+if [ -x "$DEST/bin/pg_dump" ] && [ -e "$DEST/.with-openssl" ]; then
   echo "$DEST/bin"
   exit 0
 fi
@@ -23,10 +25,12 @@ done
 mkdir -p "$(dirname "$DEST")"
 exec 9>"$DEST.lock"
 flock 9
-if [ -x "$DEST/bin/pg_dump" ]; then
+# a build without TLS (made before it was configured in: no marker) is made again
+if [ -x "$DEST/bin/pg_dump" ] && [ -e "$DEST/.with-openssl" ]; then
   echo "$DEST/bin"
   exit 0
 fi
+rm -rf "$DEST"
 
 mirror=$({ grep -rhoE '^(URIs:|deb)[[:space:]]+https?://[^[:space:]]+/debian/?([[:space:]]|$)' \
   /etc/apt/sources.list /etc/apt/sources.list.d 2>/dev/null || true; } | awk '{print $2}' | grep -v security | head -1)
@@ -48,12 +52,13 @@ tar xf "$(ls "$work"/postgresql-18_*.orig.tar.* | head -1)" -C "$work"
 src=$(ls -d "$work"/postgresql-18*/ | head -1)
 (
   cd "$src"
-  # the client programs only: no server, no optional libraries
-  ./configure --prefix="$DEST" --without-readline --without-icu --without-zlib --without-openssl \
+  # the client programs only: no server, no optional libraries but OpenSSL
+  ./configure --prefix="$DEST" --without-readline --without-icu --without-zlib --with-openssl \
     --without-lz4 --without-zstd
   make -j"$(nproc)" -C src/backend generated-headers
   make -j"$(nproc)" -C src/interfaces/libpq install
   make -j"$(nproc)" -C src/bin/pg_dump install
 ) >>"$log" 2>&1 || { tail -40 "$log" >&2; exit 1; }
 "$DEST/bin/pg_dump" --version >/dev/null
+touch "$DEST/.with-openssl"
 echo "$DEST/bin"

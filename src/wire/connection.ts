@@ -4,6 +4,7 @@
 
 import crypto from 'node:crypto'
 import type net from 'node:net'
+import { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import type { DatabaseManager } from '../databases/manager.js'
 import type { RoleRow } from '../databases/roles.js'
@@ -57,6 +58,38 @@ const IN_LOW_WATER = 1 << 19
 const AUTH_TIMEOUT_MS = 60_000
 
 class Closed extends Error {}
+
+/** The first byte of a TLS handshake record (ClientHello). */
+const TLS_HANDSHAKE = 0x16
+/** The one ALPN protocol PostgreSQL speaks (PG_ALPN_PROTOCOL). */
+const ALPN = ['postgresql']
+
+/** A duplex over `raw` that first yields `head` (bytes already read from it), then what `raw` receives. */
+function replaying(raw: net.Socket, head: Uint8Array): Duplex {
+  const d = new Duplex({
+    read() {
+      raw.resume()
+    },
+    write(chunk: Buffer, _enc, cb) {
+      raw.write(chunk, cb)
+    },
+    final(cb) {
+      raw.end()
+      cb()
+    },
+    destroy(err, cb) {
+      raw.destroy()
+      cb(err)
+    },
+  })
+  d.push(Buffer.from(head))
+  raw.on('data', (c: Buffer) => {
+    if (!d.push(c)) raw.pause()
+  })
+  raw.on('end', () => d.push(null))
+  raw.on('close', () => d.destroy())
+  return d
+}
 
 export class Connection {
   sid = 0
@@ -136,7 +169,11 @@ export class Connection {
       await this.login(params)
     } catch (e) {
       if (e instanceof Closed) return
-      if (e instanceof ProtocolViolation) this.end(fatal('08P01', e.message))
+      if (e instanceof ProtocolViolation && e.quiet) {
+        // COMMERROR in backend_startup.c: logged, nothing sent, the connection closes
+        this.ctx.log.debug({ reason: e.message }, 'start-up ended')
+        this.end(null)
+      } else if (e instanceof ProtocolViolation) this.end(fatal('08P01', e.message))
       else if (e instanceof StartupError) this.end(fatal(e.code, e.message, e.extra))
       else {
         this.ctx.log.error({ err: e }, 'connection start-up failed')
@@ -151,6 +188,15 @@ export class Connection {
   private async startup(): Promise<StartupParams | null> {
     let sslDone = false
     let gssDone = false
+    // ProcessSSLStartup: a first byte 0x16 is a TLS handshake record, not a length (PostgreSQL 17+'s direct
+    // TLS, libpq's sslnegotiation=direct); nothing at all is a quiet close (Closed)
+    if ((await this.read(() => this.buf.peekByte())) === TLS_HANDSHAKE) {
+      if (!this.ctx.tls)
+        throw new ProtocolViolation('direct SSL connection rejected: SSL is not enabled', true)
+      await this.upgradeDirect(this.ctx.tls)
+      sslDone = true
+      gssDone = true
+    }
     for (;;) {
       const packet = parseStartupPacket(await this.read(() => this.buf.nextStartupPacket()))
       switch (packet.kind) {
@@ -182,14 +228,45 @@ export class Connection {
   }
 
   private upgrade(secureContext: tls.SecureContext): void {
+    const raw = this.detach()
+    // ALPN as be-secure-openssl.c: a client that offers protocols must offer "postgresql"
+    const t = new tls.TLSSocket(raw, { isServer: true, secureContext, ALPNProtocols: ALPN })
+    this.sock = t
+    this.listen(t)
+    raw.on('error', () => {})
+  }
+
+  /**
+   * Direct TLS: the ClientHello is already in our buffer, so the TLS socket reads it from a stream that
+   * replays those bytes before the socket's own. The handshake must have negotiated ALPN "postgresql"
+   * (ProcessSSLStartup), otherwise the connection closes without a word.
+   */
+  private async upgradeDirect(secureContext: tls.SecureContext): Promise<void> {
+    const head = this.buf.takeAll()
+    const raw = this.detach()
+    raw.on('error', () => {})
+    const t = new tls.TLSSocket(replaying(raw, head), { isServer: true, secureContext, ALPNProtocols: ALPN })
+    this.sock = t
+    this.listen(t)
+    await new Promise<void>((resolve) => {
+      t.once('secure', resolve)
+      t.once('close', resolve)
+    })
+    if (this.closed) throw new Closed()
+    if (t.alpnProtocol !== 'postgresql')
+      throw new ProtocolViolation(
+        'received direct SSL connection request without ALPN protocol negotiation extension',
+        true,
+      )
+  }
+
+  /** Stop listening on the plain socket (it is about to carry TLS). */
+  private detach(): net.Socket {
     const raw = this.sock
     raw.off('data', this.handlers.data)
     raw.off('close', this.handlers.close)
     raw.off('error', this.handlers.error)
-    const t = new tls.TLSSocket(raw, { isServer: true, secureContext })
-    this.sock = t
-    this.listen(t)
-    raw.on('error', () => {})
+    return raw
   }
 
   private async login(p: StartupParams): Promise<void> {

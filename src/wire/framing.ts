@@ -3,9 +3,19 @@
 // pqcomm.c pq_getmessage): a bad header ends the connection with FATAL 08P01 before any body is buffered.
 import { FrontendCode, MAX_STARTUP_PACKET, MESSAGE_LIMITS } from './codes.js'
 
-/** A protocol violation: reported to the client as FATAL 08P01, then the connection closes. */
+/**
+ * A protocol violation: reported to the client as FATAL 08P01, then the connection closes — or, `quiet`, as
+ * PostgreSQL's COMMERROR during start-up (a bad length word, a TLS handshake it refuses): nothing is sent,
+ * the server logs it, the connection closes.
+ */
 export class ProtocolViolation extends Error {
   readonly code = '08P01'
+  constructor(
+    message: string,
+    readonly quiet = false,
+  ) {
+    super(message)
+  }
 }
 
 /** Complete messages taken from the buffer in one piece, and what ended them. */
@@ -58,6 +68,18 @@ export class MessageBuffer {
     return (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!
   }
 
+  /** The first buffered byte, or null when nothing is buffered. */
+  peekByte(): number | null {
+    return this.length > 0 ? (this.buf[this.start] ?? null) : null
+  }
+
+  /** Everything buffered, taken out of the buffer. */
+  takeAll(): Uint8Array {
+    const out = this.buf.slice(this.start, this.end)
+    this.start = this.end
+    return out
+  }
+
   /**
    * The next packet of the start-up phase (StartupMessage, SSLRequest, GSSENCRequest, CancelRequest:
    * int32 length including itself, no type byte), or null while incomplete.
@@ -66,7 +88,7 @@ export class MessageBuffer {
     if (this.length < 4) return null
     const len = this.int32(this.start)
     if (len < 8 || len - 4 > MAX_STARTUP_PACKET)
-      throw new ProtocolViolation('invalid length of startup packet')
+      throw new ProtocolViolation('invalid length of startup packet', true)
     if (this.length < len) return null
     const p = this.buf.slice(this.start, this.start + len)
     this.start += len

@@ -41,7 +41,7 @@ export function parseStartupPacket(p: Uint8Array): StartupPacket {
   if (code === StartupCode.SSLRequest && p.length === 8) return { kind: 'ssl' }
   if (code === StartupCode.GSSENCRequest && p.length === 8) return { kind: 'gssenc' }
   if (code === StartupCode.CancelRequest) {
-    if (p.length !== 16) throw new ProtocolViolation('invalid length of cancel request packet')
+    if (p.length !== 16) throw new ProtocolViolation('invalid length of startup packet', true)
     return { kind: 'cancel', pid: dv.getInt32(8), secret: dv.getInt32(12) }
   }
   const major = code >>> 16
