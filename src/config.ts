@@ -32,6 +32,32 @@ export const OPTIONS = {
     env: 'PYGLITE_PYTHON_PATH',
     help: "extra directories for Python's sys.path (':'-separated; repeatable)",
   },
+  'python-venv': {
+    env: 'PYGLITE_PYTHON_VENV',
+    help: 'use this existing virtual environment (same Python version) instead of <data-dir>/python-env',
+  },
+  'python-system-site-packages': {
+    env: 'PYGLITE_PYTHON_SYSTEM_SITE_PACKAGES',
+    help: "on: functions also see the system Python's packages (Debian's python3-*), after the environment's; off: only the environment's",
+    default: 'on',
+  },
+  'python-index-url': {
+    env: 'PYGLITE_PYTHON_INDEX_URL',
+    help: 'package index for pyglite.install (pip --index-url)',
+  },
+  'python-extra-index-url': {
+    env: 'PYGLITE_PYTHON_EXTRA_INDEX_URL',
+    help: 'another package index (pip --extra-index-url; repeatable, space-separated)',
+  },
+  'python-find-links': {
+    env: 'PYGLITE_PYTHON_FIND_LINKS',
+    help: 'a wheelhouse directory or URL for pyglite.install (pip --find-links; repeatable, space-separated)',
+  },
+  'python-no-index': {
+    env: 'PYGLITE_PYTHON_NO_INDEX',
+    help: 'install only from --python-find-links, never from an index (pip --no-index)',
+    flag: true,
+  },
   fsync: {
     env: 'PYGLITE_FSYNC',
     help: 'flush each commit to stable storage: on, or off (faster; commits survive a crash of pyglite but not of the machine)',
@@ -58,6 +84,12 @@ const schema = z.object({
   tlsKey: z.string().optional(),
   logLevel: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }),
   pythonPath: z.array(z.string().min(1)),
+  pythonVenv: z.string().min(1, { error: 'must not be empty' }).optional(),
+  pythonSystemSitePackages: z.boolean(),
+  pythonIndexUrl: z.url({ error: 'expected a URL' }).optional(),
+  pythonExtraIndexUrl: z.array(z.url({ error: 'expected a URL' })),
+  pythonFindLinks: z.array(z.string().min(1)),
+  pythonNoIndex: z.boolean(),
   allowRemoteTrust: z.boolean(),
   fsync: z.boolean(),
 })
@@ -74,9 +106,18 @@ const FIELD_FLAG: Record<string, string> = {
   tlsKey: 'tls-key',
   logLevel: 'log-level',
   pythonPath: 'python-path',
+  pythonVenv: 'python-venv',
+  pythonSystemSitePackages: 'python-system-site-packages',
+  pythonIndexUrl: 'python-index-url',
+  pythonExtraIndexUrl: 'python-extra-index-url',
+  pythonFindLinks: 'python-find-links',
+  pythonNoIndex: 'python-no-index',
   allowRemoteTrust: 'allow-remote-trust',
   fsync: 'fsync',
 }
+
+/** Flags that may be given more than once. */
+const REPEATABLE = new Set(['python-path', 'python-extra-index-url', 'python-find-links'])
 
 export type Parsed = { help: true } | { version: true } | { config: Config }
 
@@ -101,7 +142,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       version: { type: 'boolean', short: 'V' },
     }
     for (const [name, o] of Object.entries(OPTIONS))
-      options[name] = { type: 'flag' in o ? 'boolean' : 'string', multiple: name === 'python-path' }
+      options[name] = { type: 'flag' in o ? 'boolean' : 'string', multiple: REPEATABLE.has(name) }
     values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values
   } catch (e) {
     const m = /'(-[^' ]*)/.exec((e as Error).message)
@@ -127,6 +168,16 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     ...((values['python-path'] as string[] | undefined) ?? []).flatMap((p) => p.split(':')),
   ].filter((p) => p !== '')
   const allowEnv = env.PYGLITE_ALLOW_REMOTE_TRUST
+  /** a repeatable flag's values, else its variable's (space-separated, as pip's PIP_FIND_LINKS) */
+  const list = (flag: 'python-extra-index-url' | 'python-find-links'): string[] => {
+    const given = values[flag] as string[] | undefined
+    if (given?.length) return given
+    return (env[OPTIONS[flag].env] ?? '').split(/\s+/).filter((v) => v !== '')
+  }
+  const envFlag = (flag: 'python-no-index'): boolean => {
+    const v = env[OPTIONS[flag].env]
+    return values[flag] === true || (v !== undefined && bool(flag, v))
+  }
   const raw = {
     port: get('port'),
     host: get('host'),
@@ -137,6 +188,15 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     tlsKey: get('tls-key'),
     logLevel: get('log-level'),
     pythonPath,
+    pythonVenv: get('python-venv'),
+    pythonSystemSitePackages: onOff(
+      'python-system-site-packages',
+      get('python-system-site-packages') ?? 'on',
+    ),
+    pythonIndexUrl: get('python-index-url'),
+    pythonExtraIndexUrl: list('python-extra-index-url'),
+    pythonFindLinks: list('python-find-links'),
+    pythonNoIndex: envFlag('python-no-index'),
     allowRemoteTrust:
       values['allow-remote-trust'] === true ||
       (allowEnv !== undefined && bool('allow-remote-trust', allowEnv)),
@@ -155,6 +215,14 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   const c = r.data
   c.dataDir = path.resolve(c.dataDir)
   c.pythonPath = c.pythonPath.map((p) => path.resolve(p))
+  if (c.pythonVenv) c.pythonVenv = path.resolve(c.pythonVenv)
+  // a wheelhouse is a directory (or a URL pip fetches); a missing one would only show at the first install
+  c.pythonFindLinks = c.pythonFindLinks.map((f) => {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(f)) return f
+    const dir = path.resolve(f)
+    if (!fs.existsSync(dir)) throw new ConfigError(`--python-find-links: no such directory "${f}"`)
+    return dir
+  })
   if (!!c.tlsCert !== !!c.tlsKey) throw new ConfigError('--tls-cert and --tls-key must be given together')
   for (const [flag, file] of [
     ['tls-cert', c.tlsCert],

@@ -11,6 +11,8 @@ import type { Config } from './config.js'
 import { DatabaseManager } from './databases/manager.js'
 import type { DbOpened } from './engine/channel/protocol.js'
 import { Engine } from './engine/client.js'
+import { indexSettings, prepareEnvironment } from './packages/index.js'
+import { PackageManager } from './packages/manager.js'
 import { DataDirLock } from './util/datadir.js'
 import { logger } from './util/log.js'
 import { scramSecret } from './wire/auth.js'
@@ -63,13 +65,21 @@ export async function startServer(config: Config, events: ServerEvents = {}): Pr
 async function serve(config: Config, events: ServerEvents, lock: DataDirLock): Promise<RunningServer> {
   const fresh = !fs.existsSync(path.join(config.dataDir, DEFAULT_DB, 'PG_VERSION'))
   if (fresh) events.initializing?.(config.dataDir)
+  const pyenv = prepareEnvironment(config)
   const engine = await Engine.start({
     dataDir: config.dataDir,
     pythonPath: config.pythonPath,
+    pythonEnvironment: pyenv.describe(),
     maxDepth: 100,
     logLevel: config.logLevel,
     fsync: config.fsync,
   })
+  try {
+    pyenv.attach(engine.python)
+  } catch (e) {
+    await engine.close()
+    throw e
+  }
   const opened = await engine.openDatabase(DEFAULT_DB)
   events.opened?.(opened)
   log.info(
@@ -99,6 +109,9 @@ async function serve(config: Config, events: ServerEvents, lock: DataDirLock): P
 
   const databases = new DatabaseManager(config.dataDir, engine)
   await databases.reconcile()
+  const packages = new PackageManager(pyenv, engine, indexSettings(config), async (role) =>
+    Boolean((await databases.lookupRole(role))?.superuser),
+  )
   const connections = new Set<Connection>()
   const byPid = new Map<number, Connection>()
   let sid = 0
@@ -110,10 +123,14 @@ async function serve(config: Config, events: ServerEvents, lock: DataDirLock): P
     resolveDatabase: (name) => databases.resolve(name),
     lookupRole: (_db, name) => databases.lookupRole(name),
     databases,
+    packages,
     cancel(pid, secret) {
       const c = byPid.get(pid)
       // a wrong key does nothing, and says nothing (PostgreSQL: processCancelRequest)
-      if (c && c.secret === secret) engine.cancel(c.sid)
+      if (c && c.secret === secret) {
+        packages.cancel(c.sid) // a pip run of its CALL pyglite.install
+        engine.cancel(c.sid)
+      }
     },
     register: (c) => {
       byPid.set(c.sid, c)
@@ -155,6 +172,7 @@ async function serve(config: Config, events: ServerEvents, lock: DataDirLock): P
         shuttingDown = true
         const stopped = new Promise<void>((r) => server.close(() => r()))
         for (const c of connections) c.terminate()
+        const packagesClosed = packages.close() // a pip run is ended and its change undone
         // running statements get a grace period, then are cancelled; a client that still does not let go
         // (one in the middle of a COPY FROM STDIN) is disconnected, which ends its COPY with an error
         // (and keep cancelling until the engine has closed: a session queued behind the cancelled one would
@@ -177,6 +195,7 @@ async function serve(config: Config, events: ServerEvents, lock: DataDirLock): P
           await databases.listed()
           databases.stop()
           control.close()
+          await packagesClosed
           await engine.close()
         } finally {
           clearTimeout(grace)

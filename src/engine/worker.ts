@@ -461,5 +461,6 @@ port.on('message', (m: ToWorker) => {
 host = startPythonHost(
   createDispatcher(() => active?.runtime, columnOps),
   config.pythonPath,
+  config.pythonEnvironment,
 )
 post({ t: 'ready', python: host.version, libpython: host.libpython })

@@ -106,6 +106,19 @@ export const S = {
 export const CANCEL_USER = 1
 export const CANCEL_TIMEOUT = 2
 
+/**
+ * The data directory's virtual environment (src/packages): pyglite_host/venv.py puts its site-packages on
+ * sys.path in place of the user's and (unless `systemSitePackages`) the system's.
+ */
+export interface PythonEnvironment {
+  venv: string
+  /** its site-packages; null: <venv>/lib/pythonX.Y/site-packages (it may not exist yet) */
+  site: string | null
+  systemSitePackages: boolean
+  /** the package operations' log, read by the pyglite.installs view */
+  log: string
+}
+
 /** Python-side error fields (pyglite_host/errors.py FIELDS). */
 export type ErrorTuple = Array<string | number | null>
 
@@ -142,6 +155,7 @@ function isErrorReturn(v: unknown): v is ['error', ErrorTuple] {
 export function startPythonHost(
   plpy: { dispatch: (...args: unknown[]) => unknown; execute: (query?: string) => unknown },
   sysPath: string[],
+  environment?: PythonEnvironment,
 ): PythonHost {
   const ncpDir = pkgPath('node_modules', 'node-calls-python')
   const binding = require(`${ncpDir}/build/Release/nodecallspython.node`) as {
@@ -158,7 +172,7 @@ export function startPythonHost(
   py.addImportPath(pkgPath('src', 'plpy-shim', 'python'))
   py.addImportPath(pkgPath('src', 'python'))
   const host = py.importSync('pyglite_host', false)
-  const version = py.callSync(host, 'init', JSON.stringify({ sys_path: sysPath }))
+  const version = py.callSync(host, 'init', JSON.stringify({ sys_path: sysPath, environment }))
   if (isErrorReturn(version)) throw new Error(`Python host failed to start: ${String(version[1][0])}`)
   native.enableInterrupts()
   // pyglite_host's entry points catch every exception, but a cancel's SIGUSR2 handler may raise

@@ -9,6 +9,8 @@ import tls from 'node:tls'
 import type { DatabaseManager } from '../databases/manager.js'
 import type { RoleRow } from '../databases/roles.js'
 import type { Engine, SessionSink } from '../engine/client.js'
+import type { PackageManager } from '../packages/manager.js'
+import { type FoundPackageCommand, findPackageCommand } from '../packages/statements.js'
 import { concatBytes } from '../util/bytes.js'
 import type { Logger } from '../util/log.js'
 import { type AuthMethod, authenticate } from './auth.js'
@@ -28,6 +30,7 @@ import {
   errorResponse,
   fatal,
   negotiateProtocolVersion,
+  noticeResponse,
   parameterStatus,
   readyForQuery,
 } from './serialize.js'
@@ -49,6 +52,8 @@ export interface WireContext {
   nextSid(): number
   /** CREATE/DROP DATABASE, answered on the main thread (src/databases) */
   databases?: DatabaseManager
+  /** CALL pyglite.install / uninstall / sync, answered on the main thread (src/packages) */
+  packages?: PackageManager
 }
 
 /** Input bytes handed to the engine and not yet consumed above which we stop reading the socket. */
@@ -358,7 +363,7 @@ export class Connection {
   private forward(): void {
     if (this.gated) return
     const b = this.buf.takeMessages()
-    const found = b.data && this.ctx.databases ? findDatabaseCommand(b.data) : null
+    const found = b.data ? this.mainCommand(b.data) : null
     if (found && b.data) {
       void this.databaseCommand(b.data, found, { violation: b.violation, terminate: b.terminate })
       return
@@ -379,6 +384,13 @@ export class Connection {
     else if (b.terminate) this.endAfterInput(null)
   }
 
+  /** The first statement of a batch that the main thread answers itself (a database or package command). */
+  private mainCommand(data: Uint8Array): FoundCommand | FoundPackageCommand | null {
+    const d = this.ctx.databases ? findDatabaseCommand(data) : null
+    const p = this.ctx.packages ? findPackageCommand(data) : null
+    return d && p ? (d.start < p.start ? d : p) : (d ?? p)
+  }
+
   /**
    * A CREATE/DROP DATABASE Query: the messages before it run first, then the main thread answers it (each
    * database is its own cluster: src/databases), then the rest goes on. Inside a transaction block it goes
@@ -386,7 +398,7 @@ export class Connection {
    */
   private async databaseCommand(
     data: Uint8Array,
-    found: FoundCommand,
+    found: FoundCommand | FoundPackageCommand,
     b: { violation?: Error; terminate: boolean },
   ): Promise<void> {
     this.gated = true
@@ -402,7 +414,13 @@ export class Connection {
       if (this.closed) return
       if (this.txStatus !== 0x49) this.send({ data: msg.slice(), terminate: false })
       else {
-        const run = () => this.ctx.databases!.execute(this, found.command)
+        // a package command's progress NOTICEs are written as they come (simple protocol; NoticeResponse may
+        // come at any time), with the extended protocol they come with its reply
+        const notice = found.extended ? null : (f: Record<string, string>) => this.write(noticeResponse(f))
+        const run =
+          'package' in found
+            ? () => this.ctx.packages!.execute(this, found.package, notice)
+            : () => this.ctx.databases!.execute(this, found.command)
         this.write(found.extended ? await answerExtended(msg, run) : encodeReply(await run()))
       }
     } catch (e) {
@@ -411,7 +429,7 @@ export class Connection {
       this.gated = false
     }
     const rest = data.subarray(found.end)
-    const next = rest.length ? findDatabaseCommand(rest) : null
+    const next = rest.length ? this.mainCommand(rest) : null
     if (next) return this.databaseCommand(rest.slice(), next, b)
     this.send({ data: rest.length ? rest.slice() : null, violation: b.violation, terminate: b.terminate })
     if (!this.ending) this.forward()

@@ -5,6 +5,8 @@ export interface EngineConfig {
   dataDir: string
   /** Extra entries for Python's sys.path. */
   pythonPath: string[]
+  /** The data directory's Python environment (src/packages; python/host.ts PythonEnvironment). */
+  pythonEnvironment?: { venv: string; site: string | null; systemSitePackages: boolean; log: string }
   /** Nesting limit of SQL → Python → SQL calls. */
   maxDepth: number
   logLevel: string

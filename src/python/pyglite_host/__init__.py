@@ -14,7 +14,10 @@ import sys
 
 import _pyglite
 
-from . import convert, errors, guards, procedures, sessions
+from . import convert, errors, guards, procedures, sessions, venv
+
+#: the data directory's Python environment as applied at init (read by the pyglite schema's functions)
+environment = None
 
 
 class QueryCanceled(BaseException):
@@ -45,6 +48,9 @@ def init(config_json):
     """Install the interrupt handler, the error formatter and extra sys.path entries."""
     try:
         config = json.loads(config_json)
+        global environment
+        if config.get("environment"):
+            environment = venv.use(config["environment"])
         for p in config.get("sys_path", []):
             if p not in sys.path:
                 sys.path.append(p)

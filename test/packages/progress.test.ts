@@ -1,0 +1,141 @@
+// A long install does not hold the server: its progress shows in pyglite.installs on a second connection
+// while that connection's queries (SQL and Python) keep running, a second operation meanwhile is refused
+// (55006), and a CancelRequest ends the pip run (57014) with the environment left as it was. The sdists
+// built here block in their build backend until the test creates a flag file: no timing guesses.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cancelClient } from '../helpers/clients.js'
+import { startServer, type TestServer } from '../helpers/server.js'
+import { type Client, connect, failure, fn, value } from '../plpython/util.js'
+import { buildSlowSdist, buildWheel, serverEnv } from './build.js'
+
+let dir: string
+let srv: TestServer
+let a: Client
+let b: Client
+const flag = () => path.join(dir, 'go')
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-packages-progress-'))
+  const wheelhouse = path.join(dir, 'wheelhouse')
+  fs.mkdirSync(wheelhouse)
+  buildWheel(wheelhouse, 'tinypkg', '1.0')
+  buildSlowSdist(wheelhouse, 'slowpkg', '1.0', flag())
+  buildSlowSdist(wheelhouse, 'hangpkg', '1.0', path.join(dir, 'never'))
+  fs.mkdirSync(path.join(dir, 'home'))
+  srv = await startServer({
+    args: ['--python-find-links', wheelhouse, '--python-no-index'],
+    env: serverEnv(path.join(dir, 'home')),
+  })
+  a = await connect(srv)
+  b = await connect(srv)
+  await a.query(`CALL pyglite.install('tinypkg==1.0')`) // the environment exists from here on
+  await fn(b, 'py_twice(i int) RETURNS int', 'return i * 2')
+}, 180_000)
+afterAll(async () => {
+  await a?.end()
+  await b?.end()
+  await srv?.stop()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+/** The newest operation as the second connection sees it. */
+const latest = async () =>
+  (
+    await b.query(
+      'SELECT id, action, arguments, state, progress, error FROM pyglite.installs ORDER BY id DESC LIMIT 1',
+    )
+  ).rows[0] as {
+    id: number
+    action: string
+    arguments: string[]
+    state: string
+    progress: string | null
+    error: string | null
+  }
+
+/** Poll (from the second connection, running queries each time) until the newest operation is building. */
+async function untilBuilding(name: string): Promise<number> {
+  let queries = 0
+  for (;;) {
+    const l = await latest()
+    // the second connection's own work goes on meanwhile: plain SQL and a Python function
+    expect(await value(b, 'SELECT count(*)::int FROM generate_series(1, 1000)')).toBe(1000)
+    expect(await value(b, 'SELECT py_twice(21)')).toBe(42)
+    queries++
+    if (
+      l.state === 'running' &&
+      l.arguments.includes(`${name}==1.0`) &&
+      /metadata|wheel/i.test(l.progress ?? '')
+    )
+      return queries
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+/** Processes working in a directory of `name`'s build (pip unpacks an sdist into a pip-install directory named after it). */
+const builders = (name: string) =>
+  fs
+    .readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return fs.readlinkSync(`/proc/${p}/cwd`).includes(name)
+      } catch {
+        return false
+      }
+    })
+
+const packages = async () =>
+  (await b.query('SELECT name, version FROM pyglite.packages ORDER BY name')).rows.map(
+    (r) => `${r.name} ${r.version}`,
+  )
+
+describe('a long install', () => {
+  it('shows its progress to another connection, whose queries keep running, and refuses a second one', async () => {
+    a.notices = []
+    let settled = false
+    const install = a.query(`CALL pyglite.install('slowpkg==1.0')`).finally(() => {
+      settled = true
+    })
+    const queries = await untilBuilding('slowpkg')
+    expect(queries).toBeGreaterThan(0)
+    expect(settled).toBe(false)
+    const busy = await failure(b, `CALL pyglite.install('tinypkg==1.0')`)
+    expect([busy.code, busy.message]).toEqual(['55006', 'another package operation is running'])
+    expect(busy.detail).toMatch(
+      /^install slowpkg==1\.0 started at .* by "postgres" in database "postgres"\.$/,
+    )
+    expect(settled).toBe(false)
+    fs.writeFileSync(flag(), '')
+    await install
+    expect(a.notices.map((n) => n.message)).toContain('pip: Successfully installed slowpkg-1.0')
+    expect(await latest()).toMatchObject({ action: 'install', state: 'succeeded', error: null })
+    await fn(b, 'slow_version() RETURNS text', 'import slowpkg\nreturn slowpkg.VERSION')
+    expect(await value(b, 'SELECT slow_version()')).toBe('1.0')
+  })
+
+  it('is cancelled by a CancelRequest, leaving the environment as it was', async () => {
+    const before = await packages()
+    const install = failure(a, `CALL pyglite.install('hangpkg==1.0')`)
+    await untilBuilding('hangpkg')
+    expect(builders('hangpkg').length).toBeGreaterThan(0)
+    await cancelClient(srv, a)
+    const e = await install
+    expect([e.code, e.message, e.detail]).toEqual([
+      '57014',
+      'canceling statement due to user request',
+      'The Python environment was left as it was before the command.',
+    ])
+    expect(await latest()).toMatchObject({ action: 'install', state: 'canceled' })
+    expect(builders('hangpkg')).toEqual([]) // pip and the build it started are gone
+    expect(await packages()).toEqual(before)
+    expect(fs.existsSync(path.join(srv.dataDir, 'python-env.previous'))).toBe(false)
+    // the connection goes on, and so do installs
+    expect(await value(a, 'SELECT 1')).toBe(1)
+    await a.query(`CALL pyglite.uninstall('slowpkg')`)
+    expect(await packages()).toEqual(before.filter((p) => !p.startsWith('slowpkg')))
+  })
+})
