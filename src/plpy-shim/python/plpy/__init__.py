@@ -25,6 +25,7 @@ from plpy import spiexceptions
 
 # engine errors become these classes (_plpy.exc.spi_error): handed down, so _plpy never imports plpy
 _exc.register_conditions(spiexceptions.by_sqlstate)
+del _exc  # dir(plpy) lists PL/Python's names only (plpython_test)
 
 __all__ = [
     "Error",
