@@ -140,6 +140,34 @@ return repr(out)`)
     expect(n.message).toBe('TypeError: Expected sequence of 1 argument, got 2: [1, 2]')
   })
 
+  it('plan.execute / plan.cursor (the method forms the docs show) take the same path, with the same errors', async () => {
+    const v = await py(`
+p1 = plpy.prepare("SELECT $1 * 2 AS d, $1::text AS t", ["int8"])
+g = plpy.prepare("SELECT i FROM generate_series(1, $1) i", ["int4"])
+two = plpy.prepare("SELECT $1 || $2 AS s", ["text", "text"])
+forms = [(p1, ([21],)), (p1, ((-4,),)), (p1, ([None],)), (g, ([10], 3)), (g, ([10], 0)), (two, (['a', 'b'],))]
+def seen(r):
+    return (r.status(), r.nrows(), r.colnames(), [dict(x) for x in r])
+same = [seen(plpy.execute(p, *a)) == seen(p.execute(*a)) for p, a in forms]
+errs = []
+for call in (lambda: g.execute([1], limit=2), lambda: g.execute([1], 2, 3), lambda: g.cursor([1], 2),
+             lambda: g.cursor([1], x=1), lambda: g.execute([1, 2])):
+    try:
+        call()
+    except Exception as e:
+        errs.append(repr(e))
+return repr([same, [r['i'] for r in g.cursor([3])], errs])`)
+    // the errors as PostgreSQL 15's PL/Python words them
+    expect(v).toBe(
+      '[[True, True, True, True, True, True], [1, 2, 3], ' +
+        '["TypeError(\'PLyPlan.execute() takes no keyword arguments\')", ' +
+        '"TypeError(\'function takes at most 2 arguments (3 given)\')", ' +
+        '"TypeError(\'function takes at most 1 argument (2 given)\')", ' +
+        '"TypeError(\'PLyPlan.cursor() takes no keyword arguments\')", ' +
+        '"TypeError(\'Expected sequence of 1 argument, got 2: [1, 2]\')"]]',
+    )
+  })
+
   it('raises engine errors as the SPI exception of their SQLSTATE', async () => {
     const v = await py(`
 p = plpy.prepare("SELECT 10 / $1 AS q", ["int"])

@@ -93,14 +93,17 @@ class PLyPlan(_pyglite.PlanBase):
         # one integer argument: an int32 value travels as itself (src/plpy-shim/args.ts)
         self._int1 = kinds == ["int"]
 
-    def execute(self, *args):
+    def execute(self, *args, **kwargs):
+        # PLy_plan_execute is PLy_spi_execute_plan, as plpy.execute(plan, ...) is: the same C path
+        if kwargs:
+            raise TypeError("PLyPlan.execute() takes no keyword arguments")
         if len(args) > 2:
             raise TypeError("function takes at most 2 arguments (%d given)" % len(args))
-        values = args[0] if args else _MISSING
-        limit = _limit(args[1]) if len(args) > 1 else 0
-        return _execute_plan(self, values, limit)
+        return execute(self, *args)
 
-    def cursor(self, *args):
+    def cursor(self, *args, **kwargs):
+        if kwargs:
+            raise TypeError("PLyPlan.cursor() takes no keyword arguments")
         if len(args) > 1:
             raise TypeError("function takes at most 1 argument (%d given)" % len(args))
         return _cursor_plan(self, args[0] if args else _MISSING)
@@ -221,17 +224,6 @@ def _args_bytes(plan, values, what):
         # PLy_output_convert: None is NULL for every type
         parts.append(_NONE if v is None else plan._converters[j](v))
     return b"".join(parts)
-
-
-def _execute_plan(plan, values, limit):
-    if _pending_release:
-        _flush_pending()
-    args = _args_bytes(plan, values, "execute")
-    try:
-        r = _jscall("execute_plan", plan._id, args, limit)
-    except _PgError as e:
-        raise spi_error(e.args[0]) from None
-    return PLyResult(*r)
 
 
 def _cursor_plan(plan, values):
