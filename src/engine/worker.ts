@@ -430,26 +430,35 @@ function sessionFailed(backend: Backend, sid: number, e: unknown): void {
   post({ t: 'session-failed', sid, fields })
 }
 
-/** The backend process exited (a FATAL): end its sessions; the database reopens on next use. */
+/**
+ * The backend exited (a FATAL), or failed beyond recovery (pg/faults.ts, which logged it with its session
+ * and statement): its sessions end with a FATAL that says which, and the database is reopened at once
+ * (crash recovery from the WAL keeps every acknowledged commit), so new connections work when it is open.
+ */
 function backendDied(e: BackendExited, backend?: Backend): void {
-  log.error({ err: e.cause }, 'the PostgreSQL backend exited; its sessions are closed')
+  if (!e.site) log.error({ err: e.cause }, 'the PostgreSQL backend exited; its sessions are closed')
+  const cause = e.cause as { name?: string; message?: string }
+  const fields = e.site
+    ? {
+        C: 'XX000',
+        M: `terminating connection because the database engine failed: ${cause?.name}: ${cause?.message}`,
+      }
+    : { C: '57P01', M: 'terminating connection because the backend exited' }
   for (const [name, b] of backends) {
     if (backend && b !== backend) continue
     for (const sid of b.sessions.keys()) {
       sessionDb.delete(sid)
-      post({
-        t: 'session-failed',
-        sid,
-        fields: {
-          S: 'FATAL',
-          V: 'FATAL',
-          C: '57P01',
-          M: 'terminating connection because the backend exited',
-        },
-      })
+      post({ t: 'session-failed', sid, fields: { S: 'FATAL', V: 'FATAL', ...fields } })
     }
     backends.delete(name)
-    b.inst.close().catch(() => {})
+    if (active === b.inst) active = undefined
+    // a failed engine must not write a shutdown checkpoint from its broken state: it is dropped instead
+    if (!e.site) b.inst.close().catch(() => {})
+    const t0 = performance.now()
+    openDb(name).then(
+      () => log.info({ db: name, ms: Math.round(performance.now() - t0) }, 'reopened the database'),
+      (err) => log.error({ err, db: name }, 'reopening the database failed'),
+    )
   }
 }
 

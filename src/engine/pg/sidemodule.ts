@@ -20,9 +20,9 @@ export function slotSymbol(entry: EntryPoint): string {
   return `pyglite_slot_${entry}`
 }
 
-const u32le = (n: number): number[] => [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255]
+export const u32le = (n: number): number[] => [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255]
 const cstr = (s: string): number[] => [...Buffer.from(s, 'utf8'), 0]
-const watBytes = (bytes: number[]): string =>
+export const watBytes = (bytes: number[]): string =>
   bytes.map((b) => `\\${b.toString(16).padStart(2, '0')}`).join('')
 
 /** Unsigned LEB128, the wasm binary format's integer encoding. */
@@ -37,21 +37,15 @@ export function uleb(n: number): number[] {
   return out
 }
 
-function buildWat(): { wat: string; memSize: number } {
-  const data: number[] = []
-  const off: Record<string, number> = {}
-  const put = (name: string, bytes: number[], align = 4) => {
-    while (data.length % align) data.push(0)
-    off[name] = data.length
-    data.push(...bytes)
-  }
-  put('finfo', u32le(1)) // Pg_finfo_record { int api_version = 1 }
-  for (const e of ENTRY_POINTS) put(`slot_${e}`, u32le(0))
+/**
+ * The Pg_magic_struct a side module's Pg_magic_func returns (PG 18): int len; Pg_abi_values {version,
+ * funcmaxargs, indexmaxkeys, namedatalen, float8byval, abi_extra[32]}; const char *name; const char
+ * *version (NULL: would need relocations).
+ */
+export function pgMagic(): number[] {
   const abiExtra = [...Buffer.from('PostgreSQL', 'utf8')]
   while (abiExtra.length < 32) abiExtra.push(0)
-  // Pg_magic_struct (PG 18): int len; Pg_abi_values {version, funcmaxargs, indexmaxkeys, namedatalen,
-  // float8byval, abi_extra[32]}; const char *name; const char *version (NULL: would need relocations)
-  const magic = [
+  return [
     ...u32le(64),
     ...u32le(ABI.pgMajor * 100),
     ...u32le(ABI.funcMaxArgs),
@@ -62,7 +56,19 @@ function buildWat(): { wat: string; memSize: number } {
     ...u32le(0),
     ...u32le(0),
   ]
-  put('magic', magic)
+}
+
+function buildWat(): { wat: string; memSize: number } {
+  const data: number[] = []
+  const off: Record<string, number> = {}
+  const put = (name: string, bytes: number[], align = 4) => {
+    while (data.length % align) data.push(0)
+    off[name] = data.length
+    data.push(...bytes)
+  }
+  put('finfo', u32le(1)) // Pg_finfo_record { int api_version = 1 }
+  for (const e of ENTRY_POINTS) put(`slot_${e}`, u32le(0))
+  put('magic', pgMagic())
   put('msg', cstr('plpython3u: the pyglite engine is not attached to this database instance'), 1)
   put('file', cstr('plpython3.so'), 1)
   put('func', cstr('plpython3_call_handler'), 1)

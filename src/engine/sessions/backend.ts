@@ -4,6 +4,7 @@
 
 import { concatBytes } from '../../util/bytes.js'
 import type { QueryResult } from '../channel/protocol.js'
+import { FaultContainment } from '../pg/faults.js'
 import { type BackendStatics, probeStatics } from '../pg/statics.js'
 import type { Instance } from '../storage/instance.js'
 import { type ExecIo, PgIo, type SocketCallbacks } from '../storage/pgio.js'
@@ -53,6 +54,8 @@ export class Backend {
     callbacks: SocketCallbacks,
   ) {
     this.io = new PgIo(inst.db, callbacks)
+    const faults = new FaultContainment(inst.heap, inst.bridge.elog)
+    this.io.fault = (e, at) => faults.contain(e, at, inst.runtime.session)
     this.stream = new BackendStream((name, value) => this.reported.set(name, value))
     this.internalSession = new EngineSession(0, { oid: 10, name: 'postgres', superuser: true })
     this.installed = this.internalSession.settings

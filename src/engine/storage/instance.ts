@@ -7,6 +7,7 @@ import { PlPythonRuntime } from '../../plpython/runtime.js'
 import type { PythonHost } from '../../python/host.js'
 import { addPlpythonu, Bridge } from '../pg/bridge.js'
 import { ErrorContextStack } from '../pg/errcontext.js'
+import { installTestFaults } from '../pg/faultmodule.js'
 import { Heap } from '../pg/heap.js'
 import { selfTest } from '../pg/selftest.js'
 import { buildSideModule } from '../pg/sidemodule.js'
@@ -78,6 +79,7 @@ export class Instance {
     Bridge.installFiles(heap, await buildSideModule())
     const bridge = new Bridge(db, heap, { maxDepth: opts.maxDepth })
     await installEncodingSupport(heap, bridge.elog) // before any client_encoding or convert() can need it
+    await installTestFaults(heap) // only with PYGLITE_TEST_FAULTS=1 (test/containment)
     const runtime = new PlPythonRuntime(
       heap,
       bridge.elog,

@@ -3,6 +3,7 @@
 // each time the backend flushes. Mirrors PGlite's execProtocolRawSync loop (pglite.ts), which we cannot
 // use because its read callback ends the input at the end of the message it was given.
 import type { Extension, PGlite } from '@electric-sql/pglite'
+import type { FaultOutcome, FaultSite, FaultStart } from '../pg/faults.js'
 import type { PgModule } from '../pg/heap.js'
 
 /** PGlite's own socket callbacks (function-table slots), restored after each of our execs. */
@@ -57,7 +58,11 @@ const POSTGRES_MAIN_LONGJMP = 100
 
 /** Raised when the backend exited (a FATAL, proc_exit): the instance is unusable afterwards. */
 export class BackendExited extends Error {
-  constructor(override readonly cause: unknown) {
+  constructor(
+    override readonly cause: unknown,
+    /** the statement whose fault could not be contained (pg/faults.ts; already logged), if that was it */
+    readonly site?: FaultSite,
+  ) {
     super(`the PostgreSQL backend exited: ${String((cause as { message?: string })?.message ?? cause)}`)
     this.name = 'BackendExited'
   }
@@ -81,6 +86,8 @@ export class PgIo {
   private running = false
   /** Bytes handed to the backend by the current exec (input and continuation). */
   consumed = 0
+  /** Turns a fault (wasm trap, JS exception) inside the backend into an ERROR if it can (pg/faults.ts). */
+  fault: ((e: unknown, at: FaultStart) => FaultOutcome) | undefined
 
   constructor(
     db: PGlite,
@@ -109,17 +116,22 @@ export class PgIo {
     this.consumed = 0
     this.io = io
     M._pgl_set_rw_cbs(this.readSlot, this.writeSlot)
+    const mainJmp = new DataView(M.wasmMemory.buffer).getUint32(M._PG_exception_stack as number, true)
     try {
       // a batch may hold several messages; PostgresMainLoopOnce handles one and returns
       while (this.pos < this.input.length || M._pq_buffer_remaining_data() > 0) {
         const sp = M.stackSave()
+        const nestLevel = M._GetCurrentTransactionNestLevel() as number
         try {
           M._PostgresMainLoopOnce()
         } catch (e) {
           M.stackRestore(sp)
           // an ERROR: PostgreSQL's sigsetjmp block (abort the transaction, report, resync) runs here
           if ((e as { status?: number })?.status === POSTGRES_MAIN_LONGJMP) M._PostgresMainLongJmp()
-          else throw new BackendExited(e)
+          else {
+            const r = this.fault?.(e, { mainJmp, nestLevel }) // a trap or a JS exception: an ERROR instead
+            if (!r?.contained) throw new BackendExited(e, r)
+          }
         }
       }
     } finally {

@@ -1,0 +1,67 @@
+// A deliberately broken C library for the containment tests (test/containment): `$libdir/pyglite_test_faults`
+// exports V1 functions that fail the ways a real library can — a wasm trap (`unreachable`), a call to a
+// C function nobody provides (Emscripten's lazy import stub throws "_ is not a function", the crash of
+// issue 20), and a trap inside a critical section (START_CRIT_SECTION, then `unreachable`: beyond recovery,
+// as PostgreSQL would PANIC). Installed only when PYGLITE_TEST_FAULTS=1 is in the environment.
+import wabtInit from 'wabt'
+import type { Heap } from './heap.js'
+import { buildJsModule, type JsFunction, loadJsModule } from './jsexports.js'
+import { dylinkSection, pgMagic, u32le, watBytes } from './sidemodule.js'
+
+export const FAULTS_ENV = 'PYGLITE_TEST_FAULTS'
+const FILE = '/pglite/lib/postgresql/pyglite_test_faults.so'
+
+async function build(): Promise<Uint8Array> {
+  const data = [...u32le(1), ...pgMagic()] // Pg_finfo_record { api_version = 1 }, then Pg_magic_struct
+  const mb = '(global.get $mb)'
+  const wat = `(module
+  (import "env" "memory" (memory 0))
+  (import "env" "__memory_base" (global $mb i32))
+  (import "env" "pyglite_test_no_such_symbol" (func $missing (param i32) (result i32)))
+  (import "env" "pyglite_test_start_crit_section" (func $crit))
+  (func (export "Pg_magic_func") (result i32) (i32.add ${mb} (i32.const 4)))
+  (func $finfo (result i32) ${mb})
+  (export "pg_finfo_pyglite_test_trap" (func $finfo))
+  (export "pg_finfo_pyglite_test_missing" (func $finfo))
+  (export "pg_finfo_pyglite_test_critical" (func $finfo))
+  (func (export "pyglite_test_critical") (param i32) (result i32) (call $crit) unreachable)
+  (func (export "pyglite_test_trap") (param i32) (result i32) unreachable)
+  (func (export "pyglite_test_missing") (param i32) (result i32) (call $missing (local.get 0)))
+  (data ${mb} "${watBytes(data)}")
+)`
+  const wabt = await wabtInit()
+  const mod = wabt.parseWat('faults.wat', wat, { mutable_globals: true })
+  try {
+    mod.resolveNames()
+    mod.validate()
+    const { buffer } = mod.toBinary({ canonicalize_lebs: true })
+    const sec = dylinkSection(data.length)
+    const out = new Uint8Array(buffer.length + sec.length)
+    out.set(buffer.subarray(0, 8), 0)
+    out.set(sec, 8) // dylink.0 first
+    out.set(buffer.subarray(8), 8 + sec.length)
+    return out
+  } finally {
+    mod.destroy()
+  }
+}
+
+/** Write the library into the instance's $libdir when the tests asked for it. */
+export async function installTestFaults(heap: Heap): Promise<void> {
+  if (process.env[FAULTS_ENV] !== '1') return
+  const M = heap.M
+  // START_CRIT_SECTION() is a macro (CritSectionCount++), so the helper that does it is a JS one
+  const crit: JsFunction[] = [
+    {
+      name: 'pyglite_test_start_crit_section',
+      params: 0,
+      returns: false,
+      body: () => {
+        heap.setU32(M._CritSectionCount as number, heap.u32at(M._CritSectionCount as number) + 1)
+        return undefined
+      },
+    },
+  ]
+  loadJsModule(heap, '/pglite/lib/postgresql/pyglite_test_crit.so', await buildJsModule(crit), crit)
+  M.FS.writeFile(FILE, await build())
+}

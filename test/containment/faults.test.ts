@@ -1,0 +1,178 @@
+// Containment (issue 20): a wasm trap or a missing C function while one session's statement runs is an ERROR
+// for that statement, and other sessions — one holding an open transaction while the fault happens beside
+// it — go on and commit. A fault PostgreSQL could not survive either (inside a critical section) ends every
+// session with a FATAL that says so, the database reopens at once, and acknowledged commits are kept.
+// The faults come from $libdir/pyglite_test_faults (src/engine/pg/faultmodule.ts, PYGLITE_TEST_FAULTS=1).
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fields, message, RawClient } from '../helpers/raw.js'
+import { startServer, type TestServer } from '../helpers/server.js'
+
+let srv: TestServer
+const clients: pg.Client[] = []
+
+async function connect(): Promise<pg.Client> {
+  const c = new pg.Client(srv.url())
+  c.on('error', () => {}) // the FATAL of the last test arrives as an error event too
+  await c.connect()
+  clients.push(c)
+  return c
+}
+
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => null,
+    (e: { code?: string; message?: string; detail?: string }) => ({
+      code: e.code,
+      message: e.message,
+      detail: e.detail,
+    }),
+  )
+
+/** Resolves with the time when cond() became true (polling the server's output, not sleeping for order). */
+async function until(cond: () => boolean, timeoutMs: number): Promise<number> {
+  const end = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  return Date.now()
+}
+
+const TRAP = {
+  code: 'XX000',
+  message: 'internal error in the database engine: RuntimeError: unreachable',
+  detail: 'The statement was aborted and its transaction rolled back; other sessions are not affected.',
+}
+
+/** Parse + Sync of `sql`: a preparation-only batch, which runs beside another session's open transaction. */
+const prepareOnly = (sql: string) =>
+  Buffer.concat([message('P', Buffer.from(`\0${sql}\0\0\0`)), message('S')])
+
+beforeAll(async () => {
+  srv = await startServer({ env: { PYGLITE_TEST_FAULTS: '1' } })
+  const c = await connect()
+  const lib = "'$libdir/pyglite_test_faults'"
+  await c.query(`
+    CREATE FUNCTION trap() RETURNS int LANGUAGE c AS ${lib}, 'pyglite_test_trap';
+    CREATE FUNCTION missing() RETURNS int LANGUAGE c AS ${lib}, 'pyglite_test_missing';
+    CREATE FUNCTION critical() RETURNS int LANGUAGE c AS ${lib}, 'pyglite_test_critical';
+    CREATE TYPE faulty;
+    CREATE FUNCTION faulty_in(cstring) RETURNS faulty LANGUAGE c STRICT AS ${lib}, 'pyglite_test_trap';
+    CREATE FUNCTION faulty_out(faulty) RETURNS cstring LANGUAGE c STRICT AS ${lib}, 'pyglite_test_trap';
+    CREATE TYPE faulty (INPUT = faulty_in, OUTPUT = faulty_out, INTERNALLENGTH = 4, PASSEDBYVALUE);
+    CREATE TABLE ledger (who text);
+    CREATE FUNCTION pl_trap() RETURNS text LANGUAGE plpgsql AS $$
+      BEGIN BEGIN PERFORM trap(); EXCEPTION WHEN others THEN RETURN 'caught'; END; RETURN 'no'; END $$;`)
+}, 120_000)
+afterAll(async () => {
+  for (const c of clients) await c.end().catch(() => {})
+  await srv?.stop()
+})
+
+describe('one session’s fault is its own ERROR', () => {
+  it('a trap beside another session’s open transaction: that transaction survives and commits', async () => {
+    const b = await connect()
+    await b.query('BEGIN')
+    await b.query("INSERT INTO ledger VALUES ('b1')")
+    await b.query("SET LOCAL application_name = 'holder'")
+    // a's statement is only prepared, so it runs now, inside b's transaction (in a savepoint); parsing
+    // 'x'::faulty calls the type's input function, which traps
+    const { c: a } = await RawClient.login(srv.port)
+    a.write(prepareOnly("SELECT 'x'::faulty"))
+    const got = await a.until('Z')
+    const err = got.find((m) => m.type === 'E')
+    expect(fields(err!.body)).toMatchObject({ S: 'ERROR', C: TRAP.code, M: TRAP.message, D: TRAP.detail })
+    expect(got.at(-1)!.body.toString()).toBe('I') // a is idle, not in a failed transaction
+    // b's transaction is untouched: its row, its SET LOCAL, and it commits
+    expect((await b.query('SELECT who FROM ledger')).rows).toEqual([{ who: 'b1' }])
+    expect((await b.query("SELECT current_setting('application_name') AS n")).rows).toEqual([{ n: 'holder' }])
+    await b.query("INSERT INTO ledger VALUES ('b2')")
+    await b.query('COMMIT')
+    const after = await a.query("SELECT string_agg(who, ',' ORDER BY who) FROM ledger")
+    expect(after.find((m) => m.type === 'D')!.body.toString()).toContain('b1,b2')
+    a.end()
+  })
+
+  it('a trap, a missing C function, a trap under PL/pgSQL and PL/Python: ERRORs; every session goes on', async () => {
+    const a = await connect()
+    const b = await connect()
+    await a.query("SET application_name = 'a-session'")
+    await a.query({ name: 'kept', text: 'SELECT $1::int + 1 AS v', values: [1] })
+    expect(await failure(a.query('SELECT trap()'))).toEqual(TRAP)
+    expect(await failure(a.query('SELECT missing()'))).toEqual({
+      ...TRAP,
+      message: 'internal error in the database engine: TypeError: _ is not a function',
+    })
+    // extended protocol, inside an explicit transaction: rolled back, the session resyncs
+    await a.query('BEGIN')
+    await a.query("INSERT INTO ledger VALUES ('a-rolled-back')")
+    expect(await failure(a.query('SELECT trap() + $1', [1]))).toEqual(TRAP)
+    expect(await failure(a.query('SELECT 1'))).toMatchObject({ code: '25P02' })
+    await a.query('ROLLBACK')
+    // the PL/pgSQL exception block cannot catch it (PostgreSQL never got an ERROR there), its subtransaction
+    // is rolled back all the same
+    expect(await failure(a.query('SELECT pl_trap()'))).toEqual(TRAP)
+    const py = await failure(a.query('DO $$ plpy.execute("SELECT trap()") $$ LANGUAGE plpython3u'))
+    expect(py?.code).toBe('XX000')
+    expect(
+      await failure(a.query('SELECT count(*) FROM (SELECT trap() FROM generate_series(1, 3)) s')),
+    ).toEqual(TRAP)
+    // a's own state is intact, and so is b's session
+    expect((await a.query({ name: 'kept', text: 'SELECT $1::int + 1 AS v', values: [41] })).rows).toEqual([
+      { v: 42 },
+    ])
+    expect((await a.query("SELECT current_setting('application_name') AS n")).rows).toEqual([
+      { n: 'a-session' },
+    ])
+    expect((await b.query("SELECT count(*)::int AS n FROM ledger WHERE who = 'a-rolled-back'")).rows).toEqual(
+      [{ n: 0 }],
+    )
+    // logged once each, at error level, with the session and the statement
+    const logged = srv
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"statement":"SELECT trap()"'))
+    expect(logged).toHaveLength(1)
+    expect(JSON.parse(logged[0]!)).toMatchObject({
+      level: 50,
+      session: expect.any(Number),
+      statement: 'SELECT trap()',
+    })
+  })
+})
+
+describe('a fault PostgreSQL could not survive', () => {
+  it('ends every session with a FATAL that says so; the database reopens at once with every commit', async () => {
+    const b = await connect()
+    await b.query("INSERT INTO ledger VALUES ('committed before')")
+    const bEnded = new Promise<{ code?: string; message?: string }>((resolve) => b.once('error', resolve))
+    const a = await connect()
+    const t0 = Date.now()
+    const err = await failure(a.query('SELECT critical()'))
+    expect(err).toMatchObject({
+      code: 'XX000',
+      message: 'terminating connection because the database engine failed: RuntimeError: unreachable',
+    })
+    expect(await bEnded).toMatchObject({
+      code: 'XX000',
+      message: 'terminating connection because the database engine failed: RuntimeError: unreachable',
+    })
+    // reopened at once, by itself (crash recovery: PostgreSQL fsyncs the data directory after an unclean
+    // stop, most of the time); then new connections work at once, with every acknowledged commit
+    const reopened = await until(() => /"msg":"reopened the database"/.test(srv.output()), 60_000)
+    const t1 = Date.now()
+    const c = await connect()
+    const r = await c.query("SELECT string_agg(who, ',' ORDER BY who) AS w FROM ledger")
+    const ms = Date.now() - t1
+    expect(r.rows[0].w).toBe('b1,b2,committed before')
+    console.log(`fault → reopened: ${reopened - t0} ms; then connect + first query: ${ms} ms`)
+    expect(ms).toBeLessThan(1000)
+    const logged = srv
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"statement":"SELECT critical()"'))
+    expect(logged).toHaveLength(1)
+    expect(JSON.parse(logged[0]!)).toMatchObject({ level: 50 })
+  })
+})
