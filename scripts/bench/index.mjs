@@ -105,7 +105,7 @@ async function main(argv) {
     for (const w of workloads) {
       if (typeof w.run === 'function') {
         console.log(`\n${w.name}: ${w.description}`)
-        const r = await w.run({ pyglite: py.url, postgresql: ref.url }, runs)
+        const r = await w.run({ pyglite: py.url, postgresql: ref.url, pygliteProcess: py.pid }, runs)
         for (const line of r.lines) console.log(`  ${line}`)
         if (r.ok === false) failed = true
         continue

@@ -51,19 +51,18 @@ function describe(rt: PlRuntime, tupdesc: number): Desc {
   return d
 }
 
-/** Per-runtime scratch: the deform area (malloc'd, grown as needed) and writers for object columns. */
+/** Per-runtime scratch: the deform area (malloc'd, grown as needed). */
 interface Scratch {
   values: number
   nulls: number
   cap: number
-  writers: CodecWriter[]
 }
 const scratches = new WeakMap<PlRuntime, Scratch>()
 
 function scratch(rt: PlRuntime, datums: number): Scratch {
   let s = scratches.get(rt)
   if (!s) {
-    s = { values: 0, nulls: 0, cap: 0, writers: [] }
+    s = { values: 0, nulls: 0, cap: 0 }
     scratches.set(rt, s)
   }
   if (s.cap < datums) {
@@ -80,56 +79,104 @@ function scratch(rt: PlRuntime, datums: number): Scratch {
 /** Datums deformed per chunk: bounds the scratch area whatever the row count. */
 const CHUNK_DATUMS = 1 << 16
 
+/** A growable byte buffer of packed values (or NULL flags). */
+class Packed {
+  bytes: Uint8Array
+  constructor(cap: number) {
+    this.bytes = new Uint8Array(Math.max(cap, 8))
+  }
+  /** room for `n` bytes in all */
+  ensure(n: number): void {
+    if (n <= this.bytes.length) return
+    let cap = this.bytes.length * 2
+    while (cap < n) cap *= 2
+    const b = new Uint8Array(cap)
+    b.set(this.bytes)
+    this.bytes = b
+  }
+}
+
 /**
- * Write SPI_tuptable's `n` rows as columns into `w` (the op's codec result). `temporal`: dates and
- * timestamps packed for datetime64 instead of PL/Python's text. Does not free the tuple table.
+ * The columns of a result, gathered from one or more SPI tuple tables of the same shape (a cursor read in
+ * chunks, so the whole result never sits in wasm memory as tuples). `temporal`: dates and timestamps
+ * packed for datetime64 instead of PL/Python's text.
  */
-export function writeColumns(rt: PlRuntime, w: CodecWriter, tt: number, n: number, temporal: boolean): void {
-  const h = rt.heap
-  const M = h.M
-  const tupdesc = h.u32at(tt + L.stt_tupdesc)
-  const vals = h.u32at(tt + L.stt_vals)
-  const d = describe(rt, tupdesc)
-  const ncol = d.live.length
-  const natts = Math.max(d.natts, 1)
-  const kinds = d.types.map((t) => FIXED[t] ?? (temporal ? TEMPORAL[t] : undefined))
-  const packed = kinds.map((k) => (k ? new Uint8Array(k.size * n) : null))
-  const nullmaps = kinds.map((k) => (k ? new Uint8Array(n) : null))
-  const hasNull = new Array<boolean>(ncol).fill(false)
-  const s = scratch(rt, Math.min(Math.max(n, 1), Math.floor(CHUNK_DATUMS / natts) || 1) * natts)
-  const per = Math.max(1, Math.floor(s.cap / natts))
-  const writers: Array<CodecWriter | null> = kinds.map((k, c) => {
-    if (k) return null
-    const cw = s.writers[c] ?? new CodecWriter(1 << 16)
-    s.writers[c] = cw
-    cw.reset()
-    cw.header(T.LIST, n)
-    return cw
-  })
-  const enc = d.types.map((t, c) => (kinds[c] ? null : rt.io.encoder(t)))
-  const deform = M._heap_deform_tuple as (t: number, desc: number, v: number, nl: number) => void
-  for (let off = 0; off < n; off += per) {
-    const m = Math.min(per, n - off)
-    for (let r = 0; r < m; r++)
-      deform(h.u32at(vals + 4 * (off + r)), tupdesc, s.values + 4 * natts * r, s.nulls + natts * r)
+export class ColumnBuilder {
+  private readonly d: Desc
+  private readonly kinds: Array<{ code: string; size: number; byref?: boolean } | undefined>
+  private readonly packed: Array<Packed | null>
+  private readonly nullmaps: Array<Packed | null>
+  private readonly hasNull: boolean[]
+  private readonly items: Array<CodecWriter | null>
+  private readonly enc: Array<((w: CodecWriter, d: number) => void) | null>
+  rows = 0
+
+  constructor(
+    private readonly rt: PlRuntime,
+    tupdesc: number,
+    temporal: boolean,
+  ) {
+    this.d = describe(rt, tupdesc)
+    this.kinds = this.d.types.map((t) => FIXED[t] ?? (temporal ? TEMPORAL[t] : undefined))
+    this.packed = this.kinds.map((k) => (k ? new Packed(k.size * 1024) : null))
+    this.nullmaps = this.kinds.map((k) => (k ? new Packed(1024) : null))
+    this.hasNull = this.kinds.map(() => false)
+    this.items = this.kinds.map((k) => (k ? null : new CodecWriter(1 << 16)))
+    this.enc = this.d.types.map((t, c) => (this.kinds[c] ? null : rt.io.encoder(t)))
+  }
+
+  /** Append the `n` rows of SPI tuple table `tt` (not freed here). */
+  add(tt: number, n: number): void {
+    const rt = this.rt
+    const h = rt.heap
+    const M = h.M
+    const { d, kinds } = this
+    const tupdesc = h.u32at(tt + L.stt_tupdesc)
+    const vals = h.u32at(tt + L.stt_vals)
+    const ncol = d.live.length
+    const natts = Math.max(d.natts, 1)
+    const total = this.rows + n
     for (let c = 0; c < ncol; c++) {
-      const i = d.live[c]!
       const k = kinds[c]
-      h.refresh()
-      const u8 = h.u8
-      const u32 = h.u32
-      const vbase = (s.values >>> 2) + i
-      const nbase = s.nulls + i
-      if (k) {
-        const out = packed[c]!
-        const nm = nullmaps[c]!
+      if (!k) continue
+      this.packed[c]!.ensure(k.size * total)
+      this.nullmaps[c]!.ensure(total)
+    }
+    const s = scratch(rt, Math.min(Math.max(n, 1), Math.floor(CHUNK_DATUMS / natts) || 1) * natts)
+    const per = Math.max(1, Math.floor(s.cap / natts))
+    const deform = M._heap_deform_tuple as (t: number, desc: number, v: number, nl: number) => void
+    for (let off = 0; off < n; off += per) {
+      const m = Math.min(per, n - off)
+      for (let r = 0; r < m; r++)
+        deform(h.u32at(vals + 4 * (off + r)), tupdesc, s.values + 4 * natts * r, s.nulls + natts * r)
+      const at = this.rows + off // output row of this chunk's first row
+      for (let c = 0; c < ncol; c++) {
+        const i = d.live[c]!
+        const k = kinds[c]
+        if (!k) {
+          const cw = this.items[c]!
+          const e = this.enc[c]!
+          for (let r = 0; r < m; r++) {
+            if (h.u8at(s.nulls + i + natts * r)) cw.none()
+            else e(cw, h.u32at(s.values + 4 * (i + natts * r)))
+          }
+          continue
+        }
+        h.refresh() // the encoders of other columns may have grown the memory
+        const u8 = h.u8
+        const u32 = h.u32
+        const vbase = (s.values >>> 2) + i
+        const nbase = s.nulls + i
+        const out = this.packed[c]!.bytes
+        const nm = this.nullmaps[c]!.bytes
+        let nulls = false
         if (k.byref) {
           const o32 = new Uint32Array(out.buffer, out.byteOffset, out.byteLength >>> 2)
           for (let r = 0; r < m; r++) {
-            const row = off + r
+            const row = at + r
             if (u8[nbase + natts * r]) {
               nm[row] = 1
-              hasNull[c] = true
+              nulls = true
               continue
             }
             const p = u32[vbase + natts * r]!
@@ -144,54 +191,58 @@ export function writeColumns(rt: PlRuntime, w: CodecWriter, tt: number, n: numbe
           const o32 = new Uint32Array(out.buffer, out.byteOffset, out.byteLength >>> 2)
           for (let r = 0; r < m; r++) {
             if (u8[nbase + natts * r]) {
-              nullmaps[c]![off + r] = 1
-              hasNull[c] = true
-            } else o32[off + r] = u32[vbase + natts * r]!
+              nm[at + r] = 1
+              nulls = true
+            } else o32[at + r] = u32[vbase + natts * r]!
           }
         } else if (k.size === 2) {
           const o16 = new Uint16Array(out.buffer, out.byteOffset, out.byteLength >>> 1)
           for (let r = 0; r < m; r++) {
             if (u8[nbase + natts * r]) {
-              nm[off + r] = 1
-              hasNull[c] = true
-            } else o16[off + r] = u32[vbase + natts * r]! & 0xffff
+              nm[at + r] = 1
+              nulls = true
+            } else o16[at + r] = u32[vbase + natts * r]! & 0xffff
           }
         } else {
           for (let r = 0; r < m; r++) {
             if (u8[nbase + natts * r]) {
-              nm[off + r] = 1
-              hasNull[c] = true
-            } else out[off + r] = u32[vbase + natts * r]! & 0xff ? 1 : 0
+              nm[at + r] = 1
+              nulls = true
+            } else out[at + r] = u32[vbase + natts * r]! & 0xff ? 1 : 0
           }
         }
-      } else {
-        const cw = writers[c]!
-        const e = enc[c]!
-        for (let r = 0; r < m; r++) {
-          if (h.u8at(nbase + natts * r)) cw.none()
-          else e(cw, h.u32at(s.values + 4 * (i + natts * r)))
-        }
+        if (nulls) this.hasNull[c] = true
       }
     }
+    this.rows = total
   }
-  w.header(T.TUPLE, 4)
-  w.header(T.LIST, ncol)
-  for (const name of d.names) w.text(name)
-  w.header(T.LIST, ncol)
-  for (const t of d.types) w.int32(t)
-  w.header(T.LIST, ncol)
-  for (let c = 0; c < ncol; c++) {
-    const k = kinds[c]
-    if (k) {
-      w.header(T.TUPLE, 3)
-      w.text(k.code)
-      w.bytes(packed[c]!)
-      if (hasNull[c]) w.bytes(nullmaps[c]!)
-      else w.none()
-    } else {
-      w.raw(writers[c]!.view())
-      if (writers[c]!.buf.length > 1 << 22) s.writers[c] = new CodecWriter(1 << 16) // do not keep a big one
+
+  /**
+   * Write the columns into `w` (the op's codec result): TUPLE(names, types, columns, nrows), each column
+   * TUPLE(STR code, BYTES data, BYTES nulls | NONE) or a LIST of values.
+   */
+  finish(w: CodecWriter): void {
+    const { d, kinds, rows } = this
+    const ncol = d.live.length
+    w.header(T.TUPLE, 4)
+    w.header(T.LIST, ncol)
+    for (const name of d.names) w.text(name)
+    w.header(T.LIST, ncol)
+    for (const t of d.types) w.int32(t)
+    w.header(T.LIST, ncol)
+    for (let c = 0; c < ncol; c++) {
+      const k = kinds[c]
+      if (k) {
+        w.header(T.TUPLE, 3)
+        w.text(k.code)
+        w.bytes(this.packed[c]!.bytes.subarray(0, k.size * rows))
+        if (this.hasNull[c]) w.bytes(this.nullmaps[c]!.bytes.subarray(0, rows))
+        else w.none()
+      } else {
+        w.header(T.LIST, rows)
+        w.raw(this.items[c]!.view())
+      }
     }
+    w.int32(rows)
   }
-  w.int32(n)
 }

@@ -10,7 +10,7 @@ import { errorValue, spiFailure } from '../plpy-shim/spi.js'
 import { callFrame, plans } from '../plpy-shim/state.js'
 import { STATW } from '../python/host.js'
 import type { PlRuntime } from '../python/language.js'
-import { writeColumns } from './encode.js'
+import { ColumnBuilder } from './encode.js'
 
 const SPI_OK_FETCH = 3
 
@@ -37,18 +37,54 @@ function result(rt: PlRuntime, status: number, temporal: boolean): Uint8Array {
   const M = h.M
   const tt = h.u32at(M._SPI_tuptable)
   const n = h.u64at(M._SPI_processed)
+  let b: ColumnBuilder | null = null
+  if (tt) {
+    if (n > 0x7fffffff)
+      throw new PgError('plcolumns: more than 2^31-1 rows in one result', { sqlstate: '54000' })
+    b = new ColumnBuilder(rt, h.u32at(tt + L.stt_tupdesc), temporal)
+    b.add(tt, n)
+    M._SPI_freetuptable(tt)
+  }
+  return encode(rt, status, b)
+}
+
+function encode(rt: PlRuntime, status: number, b: ColumnBuilder | null): Uint8Array {
   const w = rt.codec
   w.reset()
   w.header(13 /* TUPLE */, 2)
   w.int32(status)
-  if (!tt) w.none()
-  else {
-    if (n > 0x7fffffff)
-      throw new PgError('plcolumns: more than 2^31-1 rows in one result', { sqlstate: '54000' })
-    writeColumns(rt, w, tt, n, temporal)
-  }
-  if (tt) M._SPI_freetuptable(tt)
+  if (b) b.finish(w)
+  else w.none()
   return finish(rt)
+}
+
+/**
+ * A query text that a cursor can run with SPI_execute's result: one SELECT/VALUES/TABLE statement (not
+ * SELECT INTO, which creates a table). Those are read through a portal in chunks, so the result is never
+ * held as tuples in wasm memory (which does not shrink); other texts go to SPI_execute.
+ */
+const CURSOR_TEXT = /^\s*\(*\s*(select|values|table)\b[^;]*;?\s*$/i
+const CHUNK_ROWS = 50000
+
+function readPortal(rt: PlRuntime, portal: number, temporal: boolean): Uint8Array {
+  const h = rt.heap
+  const M = h.M
+  let b: ColumnBuilder | null = null
+  for (;;) {
+    M._SPI_cursor_fetch(portal, 1, CHUNK_ROWS)
+    const tt = h.u32at(M._SPI_tuptable)
+    const n = h.u64at(M._SPI_processed)
+    if (tt) {
+      b ??= new ColumnBuilder(rt, h.u32at(tt + L.stt_tupdesc), temporal)
+      if (b.rows + n > 0x7fffffff)
+        throw new PgError('plcolumns: more than 2^31-1 rows in one result', { sqlstate: '54000' })
+      b.add(tt, n)
+      M._SPI_freetuptable(tt)
+    }
+    if (n < CHUNK_ROWS) break
+  }
+  M._SPI_cursor_close(portal)
+  return encode(rt, 5 /* SPI_OK_SELECT */, b)
 }
 
 type Op = (rt: PlRuntime, a?: unknown, b?: unknown, c?: unknown) => unknown
@@ -59,8 +95,17 @@ export const columnOps: Record<string, Op> = {
     const frame = callFrame(rt)
     const h = rt.heap
     let rc = 0
+    const text = String(query)
     const r = rt.elog.tryCatch(() => {
-      rc = h.M._SPI_execute(h.pstrdup(String(query)), frame.readOnly ? 1 : 0, 0) as number
+      if (CURSOR_TEXT.test(text) && !/\binto\b/i.test(text)) {
+        const plan = h.M._SPI_prepare(h.pstrdup(text), 0, 0) as number
+        if (!plan) throw spiError(rt, 'SPI_prepare')
+        const portal = h.M._SPI_cursor_open_with_paramlist(0, plan, 0, frame.readOnly ? 1 : 0) as number
+        h.M._SPI_freeplan(plan)
+        if (!portal) throw spiError(rt, 'SPI_cursor_open()')
+        return readPortal(rt, portal, !!temporal)
+      }
+      rc = h.M._SPI_execute(h.pstrdup(text), frame.readOnly ? 1 : 0, 0) as number
       return rc < 0 ? null : result(rt, rc, !!temporal)
     }, true)
     if (!r.ok) return errorValue(r.error)

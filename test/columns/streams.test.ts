@@ -132,4 +132,15 @@ return "%d %d %d" % (count, total, biggest)
 $$`)
     expect(await same('SELECT stream(250000, 10000)')).toEqual([{ stream: '25 31250125000 10000' }])
   })
+
+  it('execute() of a result larger than the engine reads at once keeps every row, NULL and value', async () => {
+    await b.run(`CREATE FUNCTION big_execute() RETURNS text LANGUAGE plpython3u AS $$
+import plcolumns
+c = plcolumns.execute("SELECT g::int4 AS g, CASE WHEN g % 50000 = 0 THEN NULL ELSE g::text END AS t FROM generate_series(1, 120001) g", kind="numpy")
+return "%d %d %s %s %s" % (c.nrows, int(c["g"].sum()), c["t"][-1], c.nulls["t"].nonzero()[0].tolist(), c["t"][99999])
+$$`)
+    expect(await same('SELECT big_execute()')).toEqual([
+      { big_execute: '120001 7200180001 120001 [49999, 99999] None' },
+    ])
+  })
 })
