@@ -132,6 +132,8 @@ export interface PythonHost {
   /** point a procedure's result converter at a descriptor (JSON of output.ts PyDesc) */
   setResultDesc(procId: number, descJson: string): ErrorTuple | null
   dropSession(sid: number): void
+  /** call `module.fn(*args)` of a package on sys.path (features built on Python, e.g. src/fdw) */
+  callPython(module: string, fn: string, ...args: unknown[]): unknown
 }
 
 function mappedLibpython(): string[] {
@@ -171,6 +173,7 @@ export function startPythonHost(
   native.setSpiOp(plpy.execute)
   py.addImportPath(pkgPath('src', 'plpy-shim', 'python'))
   py.addImportPath(pkgPath('src', 'python'))
+  py.addImportPath(pkgPath('src', 'fdw', 'python')) // the multicorn package (foreign tables)
   const host = py.importSync('pyglite_host', false)
   const version = py.callSync(host, 'init', JSON.stringify({ sys_path: sysPath, environment }))
   if (isErrorReturn(version)) throw new Error(`Python host failed to start: ${String(version[1][0])}`)
@@ -178,9 +181,11 @@ export function startPythonHost(
   // pyglite_host's entry points catch every exception, but a cancel's SIGUSR2 handler may raise
   // QueryCanceled at a function's first bytecode, before its try block: it then escapes into JS as a
   // plain error. Report it as the cancel it is (57014), never as an internal error.
-  const call = (fn: string, ...args: unknown[]): unknown => {
+  const modules = new Map<string, NcpHandle>()
+  const call = (fn: string, ...args: unknown[]): unknown => call1(host, fn, ...args)
+  const call1 = (m: NcpHandle, fn: string, ...args: unknown[]): unknown => {
     try {
-      return py.callSync(host, fn, ...args)
+      return py.callSync(m, fn, ...args)
     } catch (e) {
       const kind = native.cancelKind()
       if (!kind) throw e
@@ -212,6 +217,14 @@ export function startPythonHost(
     },
     dropSession(sid) {
       py.callSync(host, 'drop_session', sid)
+    },
+    callPython(module, fn, ...args) {
+      let m = modules.get(module)
+      if (!m) {
+        m = py.importSync(module, false)
+        modules.set(module, m)
+      }
+      return call1(m, fn, ...args)
     },
   }
 }

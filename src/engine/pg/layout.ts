@@ -349,3 +349,149 @@ export function unpackSqlstate(v: number): string {
   }
   return s
 }
+
+/**
+ * Foreign-data wrapper structs (src/fdw), PG 18 wasm32: fdwapi.h, pathnodes.h, plannodes.h, execnodes.h,
+ * primnodes.h, parsenodes.h, foreign.h. Computed from the 18.x headers with wasm32's alignment (4-byte
+ * pointers, 8-byte double/int64) and probed at start-up where a value can be made (selftest.ts).
+ */
+export const FL = {
+  // FdwRoutine: NodeTag, then one function pointer per callback
+  fdw_size: 184,
+  fdw_GetForeignRelSize: 4,
+  fdw_GetForeignPaths: 8,
+  fdw_GetForeignPlan: 12,
+  fdw_BeginForeignScan: 16,
+  fdw_IterateForeignScan: 20,
+  fdw_ReScanForeignScan: 24,
+  fdw_EndForeignScan: 28,
+  fdw_AddForeignUpdateTargets: 40,
+  fdw_PlanForeignModify: 44,
+  fdw_BeginForeignModify: 48,
+  fdw_ExecForeignInsert: 52,
+  fdw_ExecForeignBatchInsert: 56,
+  fdw_GetForeignModifyBatchSize: 60,
+  fdw_ExecForeignUpdate: 64,
+  fdw_ExecForeignDelete: 68,
+  fdw_EndForeignModify: 72,
+  fdw_ExplainForeignScan: 116,
+  fdw_ImportForeignSchema: 132,
+  // RelOptInfo (rows is a double), PathTarget, RestrictInfo, PlannerInfo
+  rel_rows: 16,
+  rel_reltarget: 28,
+  rel_relid: 68,
+  rel_serverid: 156,
+  rel_fdw_private: 172,
+  rel_baserestrictinfo: 184,
+  pt_exprs: 4,
+  pt_width: 32,
+  ri_clause: 4,
+  root_parse: 4,
+  root_query_pathkeys: 156,
+  // ForeignScan (plan) and ForeignScanState
+  fs_scanrelid: 72,
+  fs_fdw_exprs: 96,
+  fs_fdw_private: 100,
+  fss_plan: 4,
+  fss_state: 8,
+  fss_econtext: 64,
+  fss_rel: 104,
+  fss_slot: 112,
+  fss_fdw_state: 132,
+  // TupleTableSlot
+  slot_flags: 4, // uint16
+  slot_nvalid: 6, // int16
+  slot_tupdesc: 12,
+  slot_values: 16,
+  slot_isnull: 20,
+  // expression nodes
+  var_varno: 4,
+  var_varattno: 8, // int16
+  var_vartype: 12,
+  var_varlevelsup: 28,
+  const_consttype: 4,
+  const_constvalue: 20,
+  const_constisnull: 24,
+  opexpr_opno: 4,
+  opexpr_args: 28,
+  saop_opno: 4,
+  saop_useOr: 20,
+  saop_args: 28,
+  relabel_arg: 4,
+  nulltest_arg: 4,
+  nulltest_type: 8,
+  // ExplainState, ResultRelInfo
+  es_verbose: 4,
+  rri_rel: 8,
+  rri_fdwstate: 88,
+  // foreign.h: ForeignTable, ForeignServer; DefElem, String, RangeVar, ImportForeignSchemaStmt
+  ft_serverid: 4,
+  fsrv_servername: 12,
+  defelem_defname: 8,
+  defelem_arg: 12,
+  string_sval: 4,
+  rangevar_relname: 12,
+  ifs_server_name: 4,
+  ifs_remote_schema: 8,
+  ifs_local_schema: 12,
+  ifs_list_type: 16,
+  ifs_table_list: 20,
+  ifs_options: 24,
+  // Query (parsenodes.h), FromExpr, RangeTblRef: is the whole query a plain scan (LIMIT push-down)?
+  query_commandType: 4,
+  query_hasAggs: 36, // bool; hasWindowFuncs 37, hasTargetSRFs 38
+  query_jointree: 60,
+  query_groupingSets: 108,
+  query_havingQual: 112,
+  query_distinctClause: 120,
+  query_sortClause: 124,
+  query_limitOffset: 128,
+  query_limitCount: 132,
+  query_setOperations: 144,
+  fromexpr_fromlist: 4,
+  fromexpr_quals: 8,
+  rtr_rtindex: 4,
+  // Path, PathKey, EquivalenceClass/Member (sort push-down)
+  path_pathkeys: 64,
+  pathkey_eclass: 4,
+  pathkey_cmptype: 12, // COMPARE_LT 1 (ASC), COMPARE_GT 5 (DESC)
+  pathkey_nulls_first: 16,
+  ec_members: 16,
+  em_expr: 4,
+  // TupleTableSlot's ops (tts_ops->clear: ExecClearTuple is a static inline)
+  slot_ops: 8,
+  ops_clear: 12,
+} as const
+
+/** More NodeTag values (nodetags.h) and flags for src/fdw. */
+export const FDW_NODETAG = {
+  List: 1,
+  Var: 6,
+  Const: 7,
+  Param: 8,
+  OpExpr: 17,
+  ScalarArrayOpExpr: 20,
+  RelabelType: 27,
+  NullTest: 52,
+  DefElem: 93,
+  RestrictInfo: 318,
+  ForeignScan: 354,
+  ForeignScanState: 418,
+  FdwRoutine: 444,
+  String: 468,
+  RangeTblRef: 63,
+  PathKey: 275,
+} as const
+
+/** TupleTableSlot.tts_flags TTS_FLAG_EMPTY (tuptable.h). */
+export const TTS_FLAG_EMPTY = 2
+/** FirstLowInvalidHeapAttributeNumber (sysattr.h): pull_varattnos' offset. */
+export const FIRST_LOW_INVALID_ATTNO = -7
+/** Catalog OIDs a validator is told about (pg_*.h). */
+export const CATALOG_OID = {
+  ForeignDataWrapper: 2328,
+  ForeignServer: 1417,
+  UserMapping: 1418,
+  ForeignTable: 3118,
+  Attribute: 1249,
+} as const

@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { type Extensions, PGlite } from '@electric-sql/pglite'
 import { installEncodingSupport } from '../../encodings/install.js'
+import { installForeignData } from '../../fdw/install.js'
 import { PlPythonRuntime } from '../../plpython/runtime.js'
 import type { PythonHost } from '../../python/host.js'
 import { addPlpythonu, Bridge } from '../pg/bridge.js'
@@ -88,6 +89,7 @@ export class Instance {
       opts.host,
     )
     bridge.attach(runtime)
+    await installForeignData(heap, bridge, runtime) // CREATE EXTENSION multicorn (Python foreign tables)
     await selfTest(db, heap, bridge.elog)
     const inst = new Instance(db, heap, bridge, runtime, fresh)
     if (fresh) await db.exec('CREATE EXTENSION IF NOT EXISTS plpython3u')

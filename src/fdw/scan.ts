@@ -1,0 +1,194 @@
+// Executing a foreign scan (multicorn2's multicornBegin/Iterate/ReScan/End/ExplainForeignScan): the first
+// IterateForeignScan calls execute(quals, columns[, sortkeys, limit, offset]); rows then come from the
+// Python iterator in batches that start at one row and double, never past what the query can use (the
+// LIMIT hint), so a LIMIT stops an endless generator after the rows it needs. EndForeignScan (or a ReScan,
+// or the end of the transaction after an error) closes the iterator: a generator's `finally` runs.
+
+import { functionTable } from '../engine/pg/fntable.js'
+import { FL, FDW_NODETAG as T } from '../engine/pg/layout.js'
+import type { FdwContext } from './context.js'
+import { listItems } from './nodes.js'
+import type { ScanPlan } from './planner.js'
+import type { ColumnKind } from './values.js'
+import { jsonToDatum } from './values.js'
+
+const EXEC_FLAG_EXPLAIN_ONLY = 0x0001
+const MAX_BATCH = 1024
+
+interface ScanState {
+  plan: ScanPlan
+  explainOnly: boolean
+  /** Python scan id, 0 before the first row was asked for */
+  sid: number
+  buf: unknown[]
+  pos: number
+  done: boolean
+  batch: number
+  produced: number
+  /** per wanted column: slot index, builder, type, typmod */
+  cols: Array<{ idx: number; kind: ColumnKind['build']; typoid: number; typmod: number }>
+}
+
+export class Scans {
+  private readonly states: Array<ScanState | undefined> = [undefined]
+  private readonly free: number[] = []
+  private table: WebAssembly.Table | undefined
+
+  constructor(private readonly cx: FdwContext) {}
+
+  private state(node: number): ScanState {
+    const st = this.states[this.cx.h.u32at(node + FL.fss_fdw_state)]
+    if (!st) throw new Error('foreign scan state lost')
+    return st
+  }
+
+  private readPlan(node: number): ScanPlan {
+    const h = this.cx.h
+    const plan = h.u32at(node + FL.fss_plan)
+    const priv = listItems(h, h.u32at(plan + FL.fs_fdw_private))[0]
+    if (!priv || h.u32at(priv) !== T.String) throw new Error('foreign scan plan without its JSON')
+    return JSON.parse(h.str(h.u32at(priv + FL.string_sval)) ?? '{}') as ScanPlan
+  }
+
+  /** BeginForeignScan(node, eflags) */
+  begin(node: number, eflags: number): void {
+    const plan = this.readPlan(node)
+    const def = plan.def
+    const cols = plan.attnums.map((a) => {
+      const i = def.cols.findIndex((c) => c.attnum === a)
+      const c = def.cols[i]!
+      return { idx: a - 1, kind: def.kinds[i]!.build, typoid: c.typoid, typmod: c.typmod }
+    })
+    const st: ScanState = {
+      plan,
+      explainOnly: (eflags & EXEC_FLAG_EXPLAIN_ONLY) !== 0,
+      sid: 0,
+      buf: [],
+      pos: 0,
+      done: false,
+      batch: 1,
+      produced: 0,
+      cols,
+    }
+    const idx = this.free.pop() ?? this.states.length
+    this.states[idx] = st
+    this.cx.h.setU32(node + FL.fss_fdw_state, idx)
+  }
+
+  private start(st: ScanState): void {
+    const { plan } = st
+    const def = plan.def
+    const scan = {
+      quals: plan.quals,
+      columns: plan.attnums.map((a) => def.cols.find((c) => c.attnum === a)!.name),
+      attnos: plan.attnums.map((a) => def.cols.findIndex((c) => c.attnum === a)),
+      kinds: plan.attnums.map((a) => def.kinds[def.cols.findIndex((c) => c.attnum === a)]!.py),
+      sortkeys: plan.sortkeys,
+      limit: plan.limit,
+      offset: plan.offset,
+    }
+    st.sid = this.cx.py.call('begin_scan', this.cx.json(def), JSON.stringify(scan)) as number
+    this.cx.liveScans.add(st.sid)
+  }
+
+  /** ExecClearTuple(slot): slot->tts_ops->clear(slot) */
+  private clear(slot: number): void {
+    const h = this.cx.h
+    this.table ??= functionTable(h)
+    const fn = this.table.get(h.u32at(h.u32at(slot + FL.slot_ops) + FL.ops_clear)) as (s: number) => void
+    fn(slot)
+  }
+
+  /** IterateForeignScan(node): the slot with the next row, or empty at the end. */
+  iterate(node: number): number {
+    const cx = this.cx
+    const h = cx.h
+    const st = this.state(node)
+    const slot = h.u32at(node + FL.fss_slot)
+    this.clear(slot)
+    const ncols = st.cols.length
+    if (st.pos >= st.buf.length) {
+      if (st.done) return slot
+      if (!st.sid) this.start(st)
+      let n = st.batch
+      if (st.plan.hint >= 0) n = Math.min(n, Math.max(1, st.plan.hint - st.produced))
+      const json = cx.py.call('fetch', st.sid, n) as string
+      st.buf = JSON.parse(json) as unknown[]
+      st.pos = 0
+      // no column needed (SELECT count(*)): one placeholder per row
+      const got = st.buf.length / (ncols || 1)
+      if (got < n) st.done = true
+      st.produced += got
+      st.batch = Math.min(MAX_BATCH, st.batch * 2)
+      if (!got) return slot
+    }
+    const desc = h.u32at(slot + FL.slot_tupdesc)
+    const natts = h.i32at(desc)
+    const values = h.u32at(slot + FL.slot_values)
+    const isnull = h.u32at(slot + FL.slot_isnull)
+    h.refresh()
+    h.u8.fill(1, isnull, isnull + natts)
+    const econtext = h.u32at(node + FL.fss_econtext)
+    const buf = st.buf
+    const base = st.pos
+    st.pos += ncols || 1
+    if (ncols) {
+      cx.inContext(h.u32at(econtext + 20), () => {
+        for (let i = 0; i < ncols; i++) {
+          const v = buf[base + i]
+          if (v === null || v === undefined) continue
+          const c = st.cols[i]!
+          const d = jsonToDatum(h, cx.rt.datum, v, c.kind, c.typoid, c.typmod)
+          h.setU32(values + 4 * c.idx, d)
+          h.setU8(isnull + c.idx, 0)
+        }
+      })
+    }
+    h.M._ExecStoreVirtualTuple(slot)
+    return slot
+  }
+
+  /** ReScanForeignScan: the next row starts a new execute() (parameters may have changed). */
+  rescan(node: number): void {
+    const st = this.state(node)
+    this.close(st, 'rescan')
+    Object.assign(st, { buf: [], pos: 0, done: false, batch: 1, produced: 0 })
+  }
+
+  /** EndForeignScan: close the iterator, then the wrapper's end_scan(). */
+  end(node: number): void {
+    const h = this.cx.h
+    const idx = h.u32at(node + FL.fss_fdw_state)
+    const st = this.states[idx]
+    if (!st) return
+    this.states[idx] = undefined
+    this.free.push(idx)
+    if (st.explainOnly) return
+    if (st.sid) this.close(st, 'end')
+    else this.cx.py.call('end_scan_instance', this.cx.json(st.plan.def))
+  }
+
+  private close(st: ScanState, how: 'rescan' | 'end'): void {
+    if (!st.sid) return
+    const sid = st.sid
+    st.sid = 0
+    this.cx.liveScans.delete(sid)
+    if (how === 'rescan') this.cx.py.call('rescan', sid)
+    else this.cx.py.call('end_scan', sid, true)
+  }
+
+  /** ExplainForeignScan: each line of explain() as "Multicorn: <line>". */
+  explain(node: number, es: number): void {
+    const { h, py } = this.cx
+    const st = this.state(node)
+    const scan = JSON.stringify({
+      quals: st.plan.quals,
+      columns: st.plan.attnums.map((a) => st.plan.def.cols.find((c) => c.attnum === a)!.name),
+      sortkeys: st.plan.sortkeys,
+      limit: st.plan.limit,
+      offset: st.plan.offset,
+    })
+    const lines = py.call('explain', this.cx.json(st.plan.def), scan, h.u8at(es + FL.es_verbose)) as string[]
+    for (const line of lines) h.M._ExplainPropertyText(h.cstr('Multicorn'), h.pstrdup(line), es)
+  }
+}

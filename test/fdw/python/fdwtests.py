@@ -1,0 +1,186 @@
+"""Wrappers the foreign-table tests use (test/fdw): each records what the engine passed it in LOG, a
+module-level list the tests read back through a plpython3u function."""
+
+import time
+
+from multicorn import ForeignDataWrapper, TransactionAwareForeignDataWrapper
+from multicorn.utils import ERROR, WARNING, log_to_postgres
+
+LOG = []
+SINK = []
+STATE = {"produced": 0, "closed": 0}
+
+
+class Numbers(ForeignDataWrapper):
+    """Rows (n, sq, label) for n in 1..options['count'] (default 10); records every call."""
+
+    def __init__(self, options, columns):
+        super().__init__(options, columns)
+        self.options = options
+        self.columns = columns
+        LOG.append(("init", sorted(options.items()), list(columns)))
+
+    def get_rel_size(self, quals, columns):
+        LOG.append(("get_rel_size", sorted(map(repr, quals)), sorted(columns)))
+        return (int(self.options.get("count", 10)), 30)
+
+    def can_sort(self, sortkeys):
+        LOG.append(("can_sort", [(k.attname, k.is_reversed, k.nulls_first) for k in sortkeys]))
+        return [k for k in sortkeys if k.attname == "n"]
+
+    def can_limit(self, limit, offset):
+        LOG.append(("can_limit", limit, offset))
+        return self.options.get("limit") == "yes"
+
+    def explain(self, quals, columns, sortkeys=None, verbose=False, limit=None, offset=None):
+        return ["quals: %s" % sorted(map(repr, quals)), "columns: %s" % sorted(columns), "verbose: %s" % verbose]
+
+    def execute(self, quals, columns, sortkeys=None, limit=None, offset=None):
+        LOG.append(("execute", sorted(map(repr, quals)), sorted(columns), [tuple(k[:4]) for k in sortkeys or []], limit, offset))
+        rng = range(1, int(self.options.get("count", 10)) + 1)
+        if sortkeys and sortkeys[0].is_reversed:
+            rng = reversed(rng)
+        if self.options.get("shape") == "tuple":
+            for n in rng:
+                yield (n, n * n, "n%d" % n)
+            return
+        for n in rng:
+            yield {"n": n, "sq": n * n, "label": "n%d" % n}
+
+    def end_scan(self):
+        LOG.append(("end_scan",))
+
+
+class Endless(ForeignDataWrapper):
+    """An endless generator; counts rows produced and whether its finally ran. sleep > 0 blocks in it."""
+
+    def __init__(self, options, columns):
+        self.sleep = float(options.get("sleep", "0"))
+        self.block = options.get("block")
+
+    def execute(self, quals, columns, sortkeys=None, limit=None, offset=None):
+        STATE["produced"] = 0
+        try:
+            n = 0
+            while True:
+                if self.block == "sleep":
+                    time.sleep(3600)
+                elif self.block == "queue":
+                    import queue
+
+                    queue.Queue().get()
+                n += 1
+                STATE["produced"] = n
+                yield {"n": n}
+        finally:
+            STATE["closed"] += 1
+
+
+class Failing(ForeignDataWrapper):
+    """Fails where options['where'] says: init, execute, iterate, log_error."""
+
+    def __init__(self, options, columns):
+        self.where = options.get("where")
+        if self.where == "init":
+            raise ValueError("bad options")
+
+    def execute(self, quals, columns, sortkeys=None, limit=None, offset=None):
+        if self.where == "execute":
+            raise KeyError("missing")
+        if self.where == "log_error":
+            log_to_postgres("it failed", ERROR, hint="try again", detail="the details")
+        if self.where == "warning":
+            log_to_postgres("careful", WARNING)
+        yield {"n": 1}
+        if self.where == "iterate":
+            1 / 0
+
+
+class Sink(TransactionAwareForeignDataWrapper):
+    """Writable: rowid 'id'; writes go to SINK at commit (pre_commit), events are logged."""
+
+    def __init__(self, options, columns):
+        super().__init__(options, columns)
+        self.batch = int(options.get("batch", "1"))
+
+    @property
+    def rowid_column(self):
+        return "id"
+
+    @property
+    def modify_batch_size(self):
+        return self.batch
+
+    def execute(self, quals, columns, sortkeys=None, limit=None, offset=None):
+        for op, v in list(SINK):
+            if op == "insert":
+                yield v
+
+    def bulk_insert(self, all_values):
+        LOG.append(("bulk_insert", len(all_values)))
+        for v in all_values:
+            self.insert(v)
+
+    def update(self, rowid, newvalues):
+        LOG.append(("update", rowid, sorted(newvalues.items())))
+        super().update(rowid, newvalues)
+
+    def delete(self, rowid):
+        LOG.append(("delete", rowid))
+        super().delete(rowid)
+
+    def begin(self, serializable):
+        LOG.append(("begin", serializable))
+
+    def pre_commit(self):
+        LOG.append(("pre_commit", len(self.current_transaction_state)))
+        SINK.extend(self.current_transaction_state)
+        self._init_transaction_state()
+
+    def commit(self):
+        LOG.append(("commit",))
+
+    def rollback(self):
+        LOG.append(("rollback", len(self.current_transaction_state)))
+        super().rollback()
+
+    def sub_begin(self, level):
+        LOG.append(("sub_begin", level))
+
+    def sub_commit(self, level):
+        LOG.append(("sub_commit", level))
+
+    def sub_rollback(self, level):
+        LOG.append(("sub_rollback", level))
+
+    def end_modify(self):
+        LOG.append(("end_modify",))
+
+    @classmethod
+    def import_schema(cls, schema, srv_options, options, restriction_type, restricts):
+        from multicorn import ColumnDefinition, TableDefinition
+
+        LOG.append(("import_schema", schema, sorted(srv_options.items()), sorted(options.items()), restriction_type, restricts))
+        names = ["alpha", "beta", "gamma"]
+        if restriction_type == "limit":
+            names = [n for n in names if n in restricts]
+        elif restriction_type == "except":
+            names = [n for n in names if n not in restricts]
+        return [
+            TableDefinition(
+                n,
+                columns=[ColumnDefinition("id", type_name="integer"), ColumnDefinition("v", type_name="text", options={"k": "x"})],
+                options={"source": "%s.%s" % (schema, n)},
+            )
+            for n in names
+        ]
+
+
+class Plpy(ForeignDataWrapper):
+    """Uses plpy inside execute: rows from a query in the current transaction."""
+
+    def execute(self, quals, columns, sortkeys=None, limit=None, offset=None):
+        import plpy
+
+        for r in plpy.execute("SELECT id, v FROM fdw_local ORDER BY id"):
+            yield {"n": r["id"], "label": r["v"]}
