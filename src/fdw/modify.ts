@@ -84,11 +84,17 @@ export class Modifier {
     return this.state(rinfo).batch
   }
 
+  /** slot_getsomeattrs (a static inline): deform only what is not valid yet */
+  private deform(slot: number, n: number): void {
+    const h = this.cx.h
+    if (h.i16at(slot + FL.slot_nvalid) < n) h.M._slot_getsomeattrs_int(slot, n)
+  }
+
   /** A slot's values as from_pg reads them, in column order. */
   private values(st: ModifyState, slot: number): unknown[] {
     const { h, rt } = this.cx
     const desc = h.u32at(slot + FL.slot_tupdesc)
-    h.M._slot_getsomeattrs_int(slot, h.i32at(desc))
+    this.deform(slot, h.i32at(desc))
     const values = h.u32at(slot + FL.slot_values)
     const isnull = h.u32at(slot + FL.slot_isnull)
     return st.def.cols.map((c) => {
@@ -129,7 +135,7 @@ export class Modifier {
     const desc = rt.tuples.readDesc(h.u32at(planSlot + FL.slot_tupdesc))
     const i = desc.attrs.findIndex((a) => a.name === st.rowid)
     if (!col || i < 0) throw new Error('The rowid_column could not be identified')
-    h.M._slot_getsomeattrs_int(planSlot, i + 1)
+    this.deform(planSlot, i + 1)
     const isnull = h.u8at(h.u32at(planSlot + FL.slot_isnull) + i)
     const d = h.u32at(h.u32at(planSlot + FL.slot_values) + 4 * i)
     const cat = st.cats[st.def.cols.indexOf(col)]!

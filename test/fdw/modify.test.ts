@@ -1,0 +1,96 @@
+// Writes to Python foreign tables on the real server with node-postgres: insert, bulk_insert in batches
+// of modify_batch_size, update(rowid, new values) and delete(rowid) as multicorn2 calls them, the
+// transaction callbacks (begin, pre_commit, commit, rollback on ROLLBACK), and IMPORT FOREIGN SCHEMA.
+import path from 'node:path'
+import pg from 'pg'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { ROOT, startServer, type TestServer } from '../helpers/server.js'
+
+let srv: TestServer
+let c: pg.Client
+
+async function log(): Promise<unknown[]> {
+  return JSON.parse((await c.query('SELECT fdwlog() AS l')).rows[0].l)
+}
+
+beforeAll(async () => {
+  srv = await startServer({ args: ['--python-path', path.join(ROOT, 'test', 'fdw', 'python')] })
+  c = new pg.Client(srv.url())
+  await c.connect()
+  await c.query(`
+    CREATE EXTENSION multicorn;
+    CREATE FUNCTION fdwlog() RETURNS text LANGUAGE plpython3u AS $$
+      import fdwtests, json
+      r = json.dumps(fdwtests.LOG, default=str)
+      fdwtests.LOG.clear()
+      return r $$;
+    CREATE SERVER sink FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper 'fdwtests.Sink');
+    CREATE FOREIGN TABLE fs (id int, v text) SERVER sink;
+    CREATE FOREIGN TABLE fsb (id int, v text) SERVER sink OPTIONS (batch '100');`)
+  await log()
+}, 120_000)
+
+afterAll(async () => {
+  await c?.end()
+  await srv?.stop()
+})
+
+it('inserts, commits at pre_commit, and rolls back on ROLLBACK', async () => {
+  await c.query("INSERT INTO fs VALUES (1, 'a'), (2, 'b')")
+  expect(await log()).toEqual([['begin', false], ['end_modify'], ['pre_commit', 2], ['commit']])
+  expect((await c.query('SELECT * FROM fs ORDER BY id')).rows).toEqual([
+    { id: 1, v: 'a' },
+    { id: 2, v: 'b' },
+  ])
+  await log()
+  await c.query('BEGIN')
+  await c.query("INSERT INTO fs VALUES (3, 'c')")
+  await c.query('ROLLBACK')
+  expect(await log()).toEqual([['begin', false], ['end_modify'], ['rollback', 1]])
+  expect((await c.query('SELECT count(*)::int AS n FROM fs')).rows).toEqual([{ n: 2 }])
+})
+
+it('sends INSERT … SELECT to bulk_insert in batches of modify_batch_size', async () => {
+  await log()
+  await c.query("INSERT INTO fsb SELECT g, 'x' || g FROM generate_series(1, 251) g")
+  expect(await log()).toEqual([
+    ['begin', false],
+    ['bulk_insert', 100],
+    ['bulk_insert', 100],
+    ['bulk_insert', 51],
+    ['end_modify'],
+    ['pre_commit', 251],
+    ['commit'],
+  ])
+})
+
+it('updates and deletes by rowid', async () => {
+  await log()
+  await c.query("UPDATE fs SET v = 'B' WHERE id = 2")
+  await c.query('DELETE FROM fs WHERE id = 1')
+  const l = (await log()) as unknown[][]
+  expect(l).toContainEqual([
+    'update',
+    2,
+    [
+      ['id', 2],
+      ['v', 'B'],
+    ],
+  ])
+  expect(l).toContainEqual(['delete', 1])
+})
+
+it('imports a foreign schema from import_schema', async () => {
+  await log()
+  await c.query(
+    "IMPORT FOREIGN SCHEMA remote LIMIT TO (alpha, gamma) FROM SERVER sink INTO public OPTIONS (o '1')",
+  )
+  expect(await log()).toEqual([['import_schema', 'remote', [], [['o', '1']], 'limit', ['alpha', 'gamma']]])
+  const r =
+    await c.query(`SELECT c.relname, ft.ftoptions FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
+    WHERE c.relname IN ('alpha', 'beta', 'gamma') ORDER BY 1`)
+  expect(r.rows).toEqual([
+    { relname: 'alpha', ftoptions: ['source=remote.alpha'] },
+    { relname: 'gamma', ftoptions: ['source=remote.gamma'] },
+  ])
+})
