@@ -21,6 +21,21 @@ PyObject *py_in_call(PyObject *self, PyObject *unused) {
   return PyBool_FromLong(g_ready && g_call_depth > 0 && pthread_equal(pthread_self(), g_thread));
 }
 
+/* callDepth(delta): a Python call a feature makes on the engine thread (src/fdw's wrapper callbacks) counts
+ * as a PL/Python call while it runs, so plpy may enter the engine from it (py_jscall checks g_call_depth).
+ * JS brackets the call with callDepth(1) / callDepth(-1). */
+napi_value CallDepth(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t delta = 0;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &delta) != napi_ok)
+    return throw_error(env, "callDepth(delta)");
+  g_call_depth += delta;
+  if (g_call_depth < 0) g_call_depth = 0;
+  return undefined(env);
+}
+
 /* setMemory(wasmMemoryBuffer, addrInterruptPending, addrQueryCancelPending[, addrLatchIsSet]) */
 napi_value SetMemory(napi_env env, napi_callback_info info) {
   size_t argc = 4;

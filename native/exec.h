@@ -16,6 +16,7 @@ napi_value ExecBegin(napi_env env, napi_callback_info info);
 napi_value ExecEnd(napi_env env, napi_callback_info info);
 napi_value Cancel(napi_env env, napi_callback_info info);
 napi_value CancelKind(napi_env env, napi_callback_info info);
+napi_value CallDepth(napi_env env, napi_callback_info info);
 
 /* _pyglite.cancel_kind(), cancel_consumed() and in_call() */
 PyObject *py_cancel_kind(PyObject *self, PyObject *unused);

@@ -108,6 +108,7 @@ NAPI_MODULE_INIT() {
       {"execEnd", 0, ExecEnd, 0, 0, 0, napi_default, 0},
       {"cancel", 0, Cancel, 0, 0, 0, napi_default, 0},
       {"cancelKind", 0, CancelKind, 0, 0, 0, napi_default, 0},
+      {"callDepth", 0, CallDepth, 0, 0, 0, napi_default, 0},
       {"call", 0, Call, 0, 0, 0, napi_default, 0},
       {"copyText", 0, CopyText, 0, 0, 0, napi_default, 0},
       {"takeResult", 0, TakeResult, 0, 0, 0, napi_default, 0},

@@ -30,7 +30,7 @@ function varAttno(h: Heap, node: number, relid: number): number {
   if (tag(h, node) !== T.Var) return 0
   if (h.u32at(node + FL.var_varno) !== relid || h.u32at(node + FL.var_varlevelsup) !== 0) return 0
   const a = h.i16at(node + FL.var_varattno)
-  return a > 0 ? a : 0
+  return Math.max(a, 0)
 }
 
 /** One pushed-down restriction: column, operator, list form, value as from_pg reads it, its category. */

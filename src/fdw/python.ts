@@ -34,9 +34,15 @@ export class FdwPython {
     if (!TIDYING.has(fn)) this.touched = true
     const frame = rt.pushFrame(undefined, 0, false)
     let r: unknown
+    const native = rt.host.native
     try {
       rt.syncMemory()
-      r = rt.host.callPython(MODULE, fn, ...args)
+      native.callDepth(1)
+      try {
+        r = rt.host.callPython(MODULE, fn, ...args)
+      } finally {
+        native.callDepth(-1)
+      }
     } finally {
       rt.popFrame(frame)
     }

@@ -33,6 +33,8 @@ export interface Native {
   execEnd(): void
   cancel(token: number, kind: number): boolean
   cancelKind(): number
+  /** bracket a feature's Python call (src/fdw) as a PL/Python call, so plpy may enter the engine: ±1 */
+  callDepth(delta: number): void
   /** the per-row call: inputs in stat[10..12] (procId, fcinfo, codec length), Datum out in stat[13] */
   call(): void
   copyText(ptr: number): void

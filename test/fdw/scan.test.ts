@@ -1,7 +1,7 @@
 // Python foreign tables (docs/foreign-tables.md) on the real server with node-postgres: CREATE EXTENSION
 // multicorn, servers and tables with options as multicorn2 passes them, scans with qual/column/sort/LIMIT
 // push-down (checked in what the wrapper received and in EXPLAIN), joins with local tables, errors with
-// SQLSTATE/message/detail/traceback, a LIMIT closing an endless generator, the validator's rules (wrapper only on servers, class must import, superusers only).
+// SQLSTATE/message/detail/traceback, a LIMIT closing an endless generator, plpy inside a wrapper, the validator's rules (wrapper only on servers, class must import, superusers only).
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -140,6 +140,20 @@ describe('scans', () => {
     expect((await q('SELECT f.n FROM fe f JOIN loc l USING (n) LIMIT 2')).map((r) => r.n)).toEqual([2, 4])
     const after2 = JSON.parse((await q('SELECT fdwstate() AS s'))[0]!.s as string)
     expect(after2.closed).toBe(before.closed + 2)
+  })
+
+  it('lets a wrapper query through plpy in the current transaction', async () => {
+    await c.query(`CREATE TABLE fdw_local (id int, v text);
+      CREATE SERVER pl FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper 'fdwtests.Plpy');
+      CREATE FOREIGN TABLE fpl (n int, label text) SERVER pl`)
+    await c.query('BEGIN')
+    try {
+      await c.query("INSERT INTO fdw_local VALUES (1, 'uncommitted')")
+      expect(await q('SELECT * FROM fpl')).toEqual([{ n: 1, label: 'uncommitted' }])
+    } finally {
+      await c.query('ROLLBACK')
+    }
+    expect(await q('SELECT * FROM fpl')).toEqual([])
   })
 })
 
