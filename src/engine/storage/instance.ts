@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { type Extensions, PGlite } from '@electric-sql/pglite'
 import { installEncodingSupport } from '../../encodings/install.js'
+import { installContrib } from '../../extensions/contrib.js'
 import { installForeignData } from '../../fdw/install.js'
 import { PlPythonRuntime } from '../../plpython/runtime.js'
 import type { PythonHost } from '../../python/host.js'
@@ -78,6 +79,7 @@ export class Instance {
     if (fresh && fsync) syncTree(opts.pgdata) // PGlite copied initdb's result in without flushing
     const heap = new Heap(db)
     Bridge.installFiles(heap, await buildSideModule())
+    installContrib(heap.M) // links only: each extension's files are read when PostgreSQL first opens them
     const bridge = new Bridge(db, heap, { maxDepth: opts.maxDepth })
     await installEncodingSupport(heap, bridge.elog) // before any client_encoding or convert() can need it
     await installTestFaults(heap) // only with PYGLITE_TEST_FAULTS=1 (test/containment)

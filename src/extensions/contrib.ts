@@ -1,0 +1,58 @@
+// PostgreSQL's contrib extensions as the pinned PGlite ships them, offered in every database: their
+// control, script and library files appear in the instance's lib/ and share/ directories as links into
+// the unpacked cache (bundles.ts), mounted read-only from disk. Nothing is read or compiled until
+// PostgreSQL opens a file: pg_available_extensions reads the control files, CREATE EXTENSION the scripts,
+// the first call of a C function dlopen()s its library (dfmgr.c). A server that uses none pays nothing.
+import fs from 'node:fs'
+import path from 'node:path'
+import type { PgModule } from '../engine/pg/heap.js'
+import { contribCache } from './bundles.js'
+
+/** Where the cache is mounted inside the instance (PGlite's install prefix is /pglite). */
+const MOUNT = '/pglite/contrib'
+const PREFIX = '/pglite'
+
+interface EmFs {
+  mkdirTree(p: string): void
+  mount(type: unknown, opts: { root: string }, mountpoint: string): void
+  symlink(target: string, link: string): void
+  analyzePath(p: string): { exists: boolean }
+}
+
+let files: { cache: string; rel: string[] } | undefined
+
+/** Files of the cache under lib/ and share/ (relative paths), listed once per process. */
+function cacheFiles(): { cache: string; rel: string[] } {
+  if (files) return files
+  const cache = contribCache()
+  const rel: string[] = []
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(path.join(cache, dir), { withFileTypes: true })) {
+      const r = `${dir}/${e.name}`
+      if (e.isDirectory()) walk(r)
+      else rel.push(r)
+    }
+  }
+  for (const top of ['lib', 'share']) if (fs.existsSync(path.join(cache, top))) walk(top)
+  files = { cache, rel: rel.sort() }
+  return files
+}
+
+/** Offer the contrib extensions in one instance (before any client can ask for them). */
+export function installContrib(M: PgModule): void {
+  const FS = M.FS as unknown as EmFs
+  const { cache, rel } = cacheFiles()
+  FS.mkdirTree(MOUNT)
+  FS.mount(M.NODEFS, { root: cache }, MOUNT)
+  const made = new Set<string>()
+  for (const r of rel) {
+    const link = `${PREFIX}/${r}`
+    const dir = link.slice(0, link.lastIndexOf('/'))
+    if (!made.has(dir)) {
+      if (!FS.analyzePath(dir).exists) FS.mkdirTree(dir)
+      made.add(dir)
+    }
+    // PGlite's own files (plpgsql, the encodings' conversion libraries, …) stay as they are
+    if (!FS.analyzePath(link).exists) FS.symlink(`${MOUNT}/${r}`, link)
+  }
+}
