@@ -15,6 +15,7 @@ let dir: string
 let srv: TestServer
 let a: Client
 let b: Client
+let srvArgs: string[]
 const flag = () => path.join(dir, 'go')
 
 beforeAll(async () => {
@@ -25,15 +26,21 @@ beforeAll(async () => {
   buildSlowSdist(wheelhouse, 'slowpkg', '1.0', flag())
   buildSlowSdist(wheelhouse, 'hangpkg', '1.0', path.join(dir, 'never'))
   fs.mkdirSync(path.join(dir, 'home'))
-  srv = await startServer({
-    args: ['--python-find-links', wheelhouse, '--python-no-index'],
-    env: serverEnv(path.join(dir, 'home')),
-  })
+  srvArgs = ['--python-find-links', wheelhouse, '--python-no-index']
+  srv = await startServer({ args: srvArgs, env: serverEnv(path.join(dir, 'home')) })
   a = await connect(srv)
   b = await connect(srv)
   await a.query(`CALL pyglite.install('tinypkg==1.0')`) // the environment exists from here on
   await fn(b, 'py_twice(i int) RETURNS int', 'return i * 2')
 }, 180_000)
+/** Start the server again on its data directory, with both connections. */
+async function restart(): Promise<void> {
+  await a.end().catch(() => {})
+  srv = await startServer({ dataDir: srv.dataDir, args: srvArgs, env: serverEnv(path.join(dir, 'home')) })
+  a = await connect(srv)
+  b = await connect(srv)
+}
+
 afterAll(async () => {
   await a?.end()
   await b?.end()
@@ -88,6 +95,16 @@ const builders = (name: string) =>
       }
     })
 
+/** The build processes once they run (pip prints its 'Preparing metadata' line before it starts them). */
+async function runningBuilders(name: string): Promise<string[]> {
+  for (let i = 0; i < 600; i++) {
+    const found = builders(name)
+    if (found.length > 0) return found
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return []
+}
+
 const packages = async () =>
   (await b.query('SELECT name, version FROM pyglite.packages ORDER BY name')).rows.map(
     (r) => `${r.name} ${r.version}`,
@@ -121,7 +138,7 @@ describe('a long install', () => {
     const before = await packages()
     const install = failure(a, `CALL pyglite.install('hangpkg==1.0')`)
     await untilBuilding('hangpkg')
-    expect(builders('hangpkg').length).toBeGreaterThan(0)
+    expect((await runningBuilders('hangpkg')).length).toBeGreaterThan(0)
     await cancelClient(srv, a)
     const e = await install
     expect([e.code, e.message, e.detail]).toEqual([
@@ -137,5 +154,52 @@ describe('a long install', () => {
     expect(await value(a, 'SELECT 1')).toBe(1)
     await a.query(`CALL pyglite.uninstall('slowpkg')`)
     expect(await packages()).toEqual(before.filter((p) => !p.startsWith('slowpkg')))
+  })
+
+  it('a server stopped during an install cancels it and undoes it; after kill -9 the next start undoes it', async () => {
+    const before = await packages()
+    // SIGTERM: the shutdown ends pip and puts the environment back before the server exits
+    const install = failure(a, `CALL pyglite.install('hangpkg==1.0')`)
+    await untilBuilding('hangpkg')
+    await b.end()
+    a.on('error', () => {}) // the server goes away under it: its pending query gets the error
+    expect(await srv.stop()).toBe(0)
+    expect((await install).message).toMatch(/terminating connection|Connection terminated/)
+    expect(builders('hangpkg')).toEqual([])
+    expect(fs.existsSync(path.join(srv.dataDir, 'python-env.previous'))).toBe(false)
+    expect(fs.existsSync(path.join(srv.dataDir, 'python-env.changing'))).toBe(false)
+    await restart()
+    expect(await packages()).toEqual(before)
+    expect(await latest()).toMatchObject({
+      action: 'install',
+      arguments: ['hangpkg==1.0'],
+      state: 'canceled',
+    })
+
+    // kill -9: pip outlives the server (its own process group); the next start puts the snapshot back
+    const again = failure(a, `CALL pyglite.install('hangpkg==1.0')`)
+    await untilBuilding('hangpkg')
+    const orphans = await runningBuilders('hangpkg')
+    expect(orphans.length).toBeGreaterThan(0)
+    await b.end()
+    a.on('error', () => {})
+    await srv.stop('SIGKILL')
+    await again
+    expect(fs.existsSync(path.join(srv.dataDir, 'python-env.changing'))).toBe(true)
+    // end the orphaned pip run (as the docs tell an operator to) before starting again
+    const group = Number(fs.readFileSync(`/proc/${orphans[0]}/stat`, 'utf8').split(') ')[1]!.split(' ')[2])
+    process.kill(-group, 'SIGKILL')
+    await restart()
+    expect(srv.output()).toContain(
+      'a package operation was interrupted by a stop: the environment was put back',
+    )
+    expect(fs.existsSync(path.join(srv.dataDir, 'python-env.previous'))).toBe(false)
+    expect(await packages()).toEqual(before)
+    expect(await latest()).toMatchObject({
+      action: 'install',
+      state: 'failed',
+      error: 'the server stopped during the operation; the environment was put back as it was before',
+    })
+    await a.query(`CALL pyglite.install('tinypkg==1.0')`) // and it installs again
   })
 })
