@@ -11,6 +11,7 @@ import { callFrame, plans } from '../plpy-shim/state.js'
 import { STATW } from '../python/host.js'
 import type { PlRuntime } from '../python/language.js'
 import { ColumnBuilder } from './encode.js'
+import { putOps } from './put.js'
 
 const SPI_OK_FETCH = 3
 
@@ -90,6 +91,7 @@ function readPortal(rt: PlRuntime, portal: number, temporal: boolean): Uint8Arra
 type Op = (rt: PlRuntime, a?: unknown, b?: unknown, c?: unknown) => unknown
 
 export const columnOps: Record<string, Op> = {
+  ...putOps,
   /** plcolumns.execute(query): (status, columns | None) */
   columns_execute(rt, query, temporal) {
     const frame = callFrame(rt)

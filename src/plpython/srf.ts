@@ -8,6 +8,7 @@ import { PgError } from '../engine/pg/elog.js'
 import { EXPR_DONE, L, NODETAG, SFRM } from '../engine/pg/layout.js'
 import { fatalError } from '../plpy-shim/fatal.js'
 import { S } from '../python/host.js'
+import { closeOffer, type MaterializeOffer, openOffer } from '../python/materialize.js'
 import type { Procedure } from '../python/procedures.js'
 import type { PlPythonRuntime } from './runtime.js'
 
@@ -72,6 +73,7 @@ export class SrfRunner {
     let status: number = S.DATUM
     let datum = 0
     let failure: PgError | undefined
+    let offer: MaterializeOffer | undefined
     const codecLen = st.iter ? 0 : rt.encodeCodecArgs(st.proc, fcinfo)
     const frame = rt.pushFrame(st.proc, fcinfo)
     try {
@@ -109,7 +111,17 @@ export class SrfRunner {
           })
       }
       if (st.iter && !failure) {
-        datum = native.srfNext(st.iter)
+        // the first step of a call that may return a tuplestore: plcolumns may fill it (python/materialize.ts)
+        if (
+          h.u32at(funcctx + L.fcc_call_cntr) === 0 &&
+          (h.i32at(rsi + L.rsi_allowedModes) & SFRM.Materialize) !== 0
+        )
+          offer = openOffer(rt, fcinfo, rsi, frame)
+        try {
+          datum = native.srfNext(st.iter)
+        } finally {
+          if (offer) closeOffer(rt, offer)
+        }
         status = stat[0]!
       }
     } finally {
@@ -125,6 +137,22 @@ export class SrfRunner {
     if (status === S.ERROR) {
       this.close(st)
       rt.raisePython(st.proc, native.lastError() ?? [])
+    }
+    if (offer?.error) {
+      // a value of the handed-over rows did not convert: PL/Python raises it while creating the value
+      this.close(st)
+      const e = offer.error
+      rt.contexts.push('while creating return value')
+      rt.elog.raiseJs(
+        new PgError(e.message, { sqlstate: e.sqlstate, detail: e.fields.detail, hint: e.fields.hint }),
+      )
+    }
+    if (offer?.state === 'accepted') {
+      // the rows are in the tuplestore (SFRM_Materialize, isDone left at ExprSingleResult)
+      this.close(st)
+      h.M._end_MultiFuncCall(fcinfo, funcctx)
+      h.setU8(fcinfo + L.fcinfo_isnull, 1)
+      return 0
     }
     if (status === S.DONE) {
       this.close(st)

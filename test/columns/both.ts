@@ -15,7 +15,7 @@ export interface Reference {
 /** A statement's outcome as the tests compare it. */
 export type Outcome =
   | { rows: Record<string, unknown>[] }
-  | { error: { code?: string; message: string; detail?: string; hint?: string } }
+  | { error: { code?: string; message: string; detail?: string; hint?: string; where?: string } }
 
 export interface Both {
   glite: TestServer
@@ -34,7 +34,9 @@ async function outcome(c: pg.Client, sql: string): Promise<Outcome> {
     return { rows: last.rows }
   } catch (e) {
     const err = e as pg.DatabaseError
-    return { error: { code: err.code, message: err.message, detail: err.detail, hint: err.hint } }
+    return {
+      error: { code: err.code, message: err.message, detail: err.detail, hint: err.hint, where: err.where },
+    }
   }
 }
 

@@ -25,7 +25,11 @@ except ImportError:
     FAST = False
 
 from ._aggregate import Aggregate, create_aggregate  # noqa: E402
+from . import _rows  # noqa: E402
 from ._rows import result_columns, rows  # noqa: E402
+
+if FAST:
+    _rows.stream = _impl.ColumnStream
 
 __all__ = [
     "Aggregate",
@@ -117,20 +121,33 @@ def cursor(query, args=None, batch=DEFAULT_BATCH, kind="list", nulls="mask", dat
     return Batches(fetcher, batch, kind, nulls, datetimes)
 
 
-def transform(query, fn, args=None, batch=DEFAULT_BATCH, kind="list", nulls="mask", datetimes=False):
+def transform(query, fn, args=None, batch=DEFAULT_BATCH, kind="list", nulls="mask", datetimes=False, lazy=False):
     """A table function over any query: read `query` in column batches, call fn(batch) on each and
     yield the rows of what it returns (a mapping of columns, a structured array, a DataFrame, or None
     for nothing). Return it from a set-returning plpython3u function. The input cursor is closed when
-    the output ends, stops early (LIMIT in the select list) or fails."""
+    the output ends, stops early or fails. In pyglite the rows are handed over batch by batch without a
+    Python object per value (PostgreSQL reads a function in FROM completely anyway); lazy=True keeps
+    PL/Python's one row per call instead, so that a LIMIT in the select list stops reading the input."""
     # the function's result columns are looked up now, while its frame is on the stack
-    return _transform(result_columns(), cursor(query, args, batch, kind, nulls, datetimes), fn)
+    cols = result_columns()
+    batches = cursor(query, args, batch, kind, nulls, datetimes)
+    outs = _outputs(cols, batches, fn)
+    if _rows.stream is not None and not lazy:
+        return _rows.stream(cols, outs)
+    return _lazy_rows(cols, outs)
 
 
-def _transform(cols, batches, fn):
+def _outputs(cols, batches, fn):
+    """(out, matched columns) of each batch's result, the input cursor closed at the end or on failure."""
     try:
         for b in batches:
             out = fn(b)
             if out is not None:
-                yield from rows(out, cols)
+                yield out, _rows.match(out, cols)
     finally:
         batches.close()
+
+
+def _lazy_rows(cols, outs):
+    for out, matched in outs:
+        yield from _rows.value_rows(out, matched, cols)

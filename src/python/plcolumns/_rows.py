@@ -109,35 +109,32 @@ def _values(col):
     return list(col)
 
 
-def rows(out, cols=None):
-    """The rows of `out` for the running set-returning function: `return plcolumns.rows(out)`.
-    `out` is a mapping of equal-length columns (lists, numpy arrays, pandas Series), a numpy structured
-    array or a pandas DataFrame; for a function returning one scalar column also a plain sequence.
-    Columns are matched to the function's result columns by name; a missing or extra column or columns
-    of different lengths are errors (SQLSTATE 42804), raised before any row is returned."""
-    if cols is None:
-        cols = result_columns()
+# pyglite sets this (plcolumns/_fast.py): rows handed over as column batches when the engine offers it
+stream = None
+
+
+def match(out, cols):
+    """The columns of `out` in the order of the function's result columns (the checks rows() documents),
+    or None when the rows must be dicts (RETURNS SETOF record without OUT parameters)."""
     names, columns = _columns_of(out)
     if names is None:
         if cols.scalar:
-            return iter(_values(out))
+            return [out]
         _fail(
             "plcolumns.rows: expected a mapping of columns, a structured array or a DataFrame, not %s"
             % type(out).__name__
         )
-    lists = [_values(c) for c in columns]
-    lengths = {len(v) for v in lists}
-    if len(lengths) > 1:
+    lengths = [_length(c) for c in columns]
+    if len(set(lengths)) > 1:
         _fail(
             "plcolumns.rows: the columns have different lengths",
-            detail=", ".join("%s: %d" % (n, len(v)) for n, v in zip(names, lists)),
+            detail=", ".join("%s: %d" % (n, k) for n, k in zip(names, lengths)),
         )
     if not cols.known:
-        n = lengths.pop() if lengths else 0
-        return iter([dict(zip(names, vals)) for vals in zip(*lists)] if n else [])
+        return None
     if cols.scalar and len(names) == 1 and (len(cols.names) != 1 or names[0] not in cols.names):
-        return iter(lists[0])  # one value per row: its name does not matter
-    by_name = dict(zip(names, lists))
+        return columns  # one value per row: its name does not matter
+    by_name = dict(zip(names, columns))
     missing = [n for n in cols.names if n not in by_name]
     extra = [n for n in names if n not in cols.names]
     if missing or extra:
@@ -150,7 +147,39 @@ def rows(out, cols=None):
             "plcolumns.rows: the columns returned do not match the function's result columns",
             detail="; ".join(parts) + " (result columns: %s)" % ", ".join(cols.names),
         )
-    ordered = [by_name[n] for n in cols.names]
+    return [by_name[n] for n in cols.names]
+
+
+def _length(col):
+    if isinstance(col, (str, bytes)) or not hasattr(col, "__len__"):
+        _fail(
+            "plcolumns.rows: a column must be a sequence of values, not %s" % type(col).__name__,
+            hint="Return a mapping of equal-length lists or numpy arrays, a structured array or a DataFrame.",
+        )
+    return len(col)
+
+
+def value_rows(out, matched, cols):
+    """Rows one by one, converted by PL/Python per value: tuples, values (scalar results) or dicts."""
+    if matched is None:
+        names, columns = _columns_of(out)
+        lists = [_values(c) for c in columns]
+        return iter([dict(zip(names, vals)) for vals in zip(*lists)])
+    lists = [_values(c) for c in matched]
     if cols.scalar:
-        return iter(ordered[0])
-    return zip(*ordered)
+        return iter(lists[0])
+    return zip(*lists)
+
+
+def rows(out, cols=None):
+    """The rows of `out` for the running set-returning function: `return plcolumns.rows(out)`.
+    `out` is a mapping of equal-length columns (lists, numpy arrays, pandas Series), a numpy structured
+    array or a pandas DataFrame; for a function returning one scalar column also a plain sequence.
+    Columns are matched to the function's result columns by name; a missing or extra column or columns
+    of different lengths are errors (SQLSTATE 42804), raised before any row is returned."""
+    if cols is None:
+        cols = result_columns()
+    matched = match(out, cols)
+    if stream is not None:
+        return stream(cols, iter([(out, matched)]))
+    return value_rows(out, matched, cols)
