@@ -155,7 +155,7 @@ export class Engine {
   }
 
   /** Inputs that arrived during this event-loop turn, sent to the worker as one message. */
-  private inputs: Array<{ t: 'input'; sid: number; data: Uint8Array }> = []
+  private inputs: Array<{ t: 'input'; sid: number; data: Uint8Array; at: number }> = []
   private inputsScheduled = false
 
   private flushInputs(): void {
@@ -202,7 +202,8 @@ export class Engine {
   input(sid: number, data: Uint8Array): void {
     if (this.exited) return
     // batched per event-loop turn: several clients' messages read in one poll phase cost one post
-    this.inputs.push({ t: 'input', sid, data })
+    // its arrival time: pg_stat_activity's query_start while it waits for its turn
+    this.inputs.push({ t: 'input', sid, data, at: Date.now() })
     if (!this.inputsScheduled) {
       this.inputsScheduled = true
       setImmediate(() => {

@@ -21,11 +21,13 @@ import {
 import { isLongjmp } from './pg/elog.js'
 import { Backend } from './sessions/backend.js'
 import { Checkpoints } from './sessions/checkpoints.js'
+import { sessionDirectory } from './sessions/directory.js'
 import { type Delivery, routeNotifications, trackListen } from './sessions/notify.js'
 import { Output } from './sessions/output.js'
 import { filterReports } from './sessions/reports.js'
 import { type EngineSession, SqlError } from './sessions/session.js'
 import { afterTurn, closeSession, openSession } from './sessions/sessions.js'
+import { installSessionFunctions } from './sessions/sysfuncs.js'
 import { mayCreateTemp } from './sessions/temps.js'
 import { IDLE_IN_TRANSACTION_FATAL, rewordTimeout, takeWaitingCommand } from './sessions/timeouts.js'
 import { besideHolder, joinBytes, runnable } from './sessions/turns.js'
@@ -69,6 +71,7 @@ async function openDb(name: string): Promise<{ backend: Backend; info: DbOpened 
       activate(inst)
       const t1 = performance.now()
       const backend = Backend.open(inst, recorder.callbacks())
+      installSessionFunctions(inst.heap, inst.bridge.elog, inst.runtime, directory, () => backend)
       log.debug(
         { db: name, pgliteMs: Math.round(t1 - t0), probesMs: Math.round(performance.now() - t1) },
         'database opened',
@@ -138,6 +141,9 @@ function enqueue(m: ToWorker): void {
 
 /** the session whose input is running now (a cancel for it is native: see Engine.cancel) */
 let executing = 0
+
+/** every session as pg_stat_activity and pg_terminate_backend/pg_cancel_backend see them (sysfuncs.ts) */
+const directory = sessionDirectory({ backends, queue, executing: () => executing, post, cancelWaiting })
 
 /** A CancelRequest for a session that waits for its turn: its first waiting command fails with 57014. */
 function cancelWaiting(sid: number): void {
@@ -229,6 +235,8 @@ async function request(m: Exclude<WorkItem, { t: 'input' } | { t: 'idle-timeout'
           openSession(backend, m.sid, m.login, m.settings),
         )
         sessionDb.set(m.sid, m.db)
+        const s = backend.sessions.get(m.sid)
+        if (s && m.client) s.activity.client = m.client
         return { ok: true, parameters }
       } catch (e) {
         if (e instanceof SqlError) return { ok: false, error: e.fields }
@@ -293,7 +301,7 @@ function input(sid: number, first: Uint8Array): void {
   const db = sessionDb.get(sid)
   const backend = db === undefined ? undefined : backends.get(db)
   const s = backend?.sessions.get(sid)
-  if (!backend || !s) {
+  if (!backend || !s || s.terminated) {
     post({ t: 'out', sid, consumed: first.length }) // the session is gone: just release the bytes
     return
   }
@@ -314,6 +322,7 @@ function input(sid: number, first: Uint8Array): void {
   }
   clearTimeout(s.idleTimer)
   s.turns++
+  s.activity.begin(data, s.status, Date.now())
   if (trackListen(s, data)) backend.listenDirty = true
   const temps = mayCreateTemp(data)
   const heap = backend.inst.heap
@@ -362,6 +371,7 @@ function input(sid: number, first: Uint8Array): void {
       terminate = true
       closeEngineSession(backend, sid)
     }
+    s.activity.end(s.status, Date.now())
     if (!s.closed && !terminate) afterTurn(backend, s, temps)
     host.native.execEnd()
     executing = 0
@@ -391,6 +401,9 @@ function inputBeside(backend: Backend, s: EngineSession, data: Uint8Array): void
   try {
     out = backend.aside(() => {
       backend.switchTo(s)
+      // inside another session's transaction, in a savepoint rolled back: a write would be lost, so none
+      // may happen (a preparation writes nothing; a monitoring SELECT fails with 25006 if it tries)
+      backend.exec('SET LOCAL transaction_read_only = on')
       return backend.runBeside(s, data)
     })
   } catch (e) {

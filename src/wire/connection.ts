@@ -8,6 +8,7 @@ import { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import type { DatabaseManager } from '../databases/manager.js'
 import type { RoleRow } from '../databases/roles.js'
+import type { ClientInfo } from '../engine/channel/protocol.js'
 import type { Engine, SessionSink } from '../engine/client.js'
 import type { PackageManager } from '../packages/manager.js'
 import { type FoundPackageCommand, findPackageCommand } from '../packages/statements.js'
@@ -117,12 +118,15 @@ export class Connection {
   /** a database command is being answered: later input waits in the buffer */
   private gated = false
   private drainWaiter: (() => void) | null = null
+  /** the TCP peer (the socket TLS may wrap later knows it no more) */
+  private readonly peer: { addr?: string; port?: number }
 
   constructor(
     socket: net.Socket,
     private readonly ctx: WireContext,
   ) {
     this.sock = socket
+    this.peer = { addr: socket.remoteAddress, port: socket.remotePort }
     socket.setNoDelay(true)
     this.listen(socket)
     void this.run()
@@ -308,6 +312,7 @@ export class Connection {
         db,
         login: { oid, name: role.name, superuser: role.superuser },
         settings: p.settings,
+        client: clientInfo(this.sock, this.peer),
       },
       this.sink(),
     )
@@ -508,4 +513,17 @@ function pick(fields: ErrorFields): ErrorFields {
   const out: ErrorFields = {}
   for (const k of ['D', 'H', 'W'] as const) if (fields[k] !== undefined) out[k] = fields[k]
   return out
+}
+
+/** Where the client is (pg_stat_activity client_addr/client_port; pg_stat_ssl when TLS is in use). */
+function clientInfo(sock: net.Socket, peer: { addr?: string; port?: number }): ClientInfo {
+  // an IPv4 client of a dual-stack listener: PostgreSQL shows the IPv4 address
+  const addr = peer.addr?.replace(/^::ffff:(?=\d+\.)/, '')
+  const info: ClientInfo = addr ? { addr, port: peer.port } : {}
+  if (sock instanceof tls.TLSSocket) {
+    const c = sock.getCipher()
+    const bits = /256|CHACHA20/.test(c.name) ? 256 : /128/.test(c.name) ? 128 : 0
+    info.ssl = { version: sock.getProtocol() ?? c.version, cipher: c.name, bits }
+  }
+  return info
 }

@@ -41,7 +41,7 @@ export function runJdbcProgram(
 ): Record<string, string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-jdbc-'))
   try {
-    execFileSync('javac', ['-d', dir, javaFile])
+    execFileSync('javac', ['-cp', '/usr/share/java/postgresql.jar', '-d', dir, javaFile])
     const out = execFileSync(
       'java',
       [

@@ -42,12 +42,22 @@ export interface Login {
   superuser: boolean
 }
 
+/** Where a client is, as the main thread knows it (pg_stat_activity client_addr/client_port, pg_stat_ssl). */
+export interface ClientInfo {
+  /** numeric address; absent for a non-TCP client */
+  addr?: string
+  port?: number
+  /** TLS in use: protocol version and cipher */
+  ssl?: { version: string; cipher: string; bits: number }
+}
+
 export interface SessionOpen {
   sid: number
   db: string
   login: Login
   /** startup-packet settings (GUCs), applied in order after the database's and role's defaults */
   settings: Array<[string, string]>
+  client?: ClientInfo
 }
 
 /** Result of opening a session: the ParameterStatus set to report, or a startup error (reported as FATAL). */
@@ -60,10 +70,10 @@ export type ToWorker =
   | ({ t: 'session-open'; id: number } & SessionOpen)
   /** rolls back what the session left open, frees its state; replies when done */
   | { t: 'session-close'; id: number; sid: number }
-  /** complete frontend messages of a session (no reply: output streams back as 'out') */
-  | { t: 'input'; sid: number; data: Uint8Array }
+  /** complete frontend messages of a session (no reply: output streams back as 'out'); `at`: arrival, ms */
+  | { t: 'input'; sid: number; data: Uint8Array; at?: number }
   /** several inputs, in arrival order (the main thread batches one event-loop turn's worth) */
-  | { t: 'inputs'; items: Array<{ t: 'input'; sid: number; data: Uint8Array }> }
+  | { t: 'inputs'; items: Array<{ t: 'input'; sid: number; data: Uint8Array; at?: number }> }
   /** an internal query on a database (simple protocol, superuser, rows as text) */
   | { t: 'query'; id: number; db: string; sql: string }
   /** close a database's PGlite if it has no sessions (reply: true when closed or not open) */

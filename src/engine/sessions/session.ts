@@ -2,6 +2,7 @@
 // backend (role, settings, prepared statements) and where it stands (transaction, batch, COPY).
 
 import type { Login } from '../channel/protocol.js'
+import { Activity } from './activity.js'
 import type { TxStatus } from './backend-stream.js'
 import { type SettingsState, settingsKey } from './gucs.js'
 
@@ -41,6 +42,10 @@ export class EngineSession {
   tempsPending = false
   /** LISTEN channels (committed) */
   readonly channels = new Set<string>()
+  /** what pg_stat_activity shows of it (activity.ts) */
+  readonly activity = new Activity()
+  /** ended by pg_terminate_backend: its client got FATAL 57P01, nothing of it runs any more */
+  terminated = false
 
   constructor(
     readonly sid: number,

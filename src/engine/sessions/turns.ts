@@ -21,7 +21,7 @@ function besideOk(m: WorkItem, b: Backend): boolean {
     case 'session-close':
       return !b.sessions.get(m.sid)?.busy
     case 'input':
-      return preparationOnly(m.data)
+      return preparationOnly(m.data) || (!b.sessions.get(m.sid)?.busy && monitoringOnly(m.data))
     default:
       return false
   }
@@ -41,6 +41,58 @@ function preparationOnly(data: Uint8Array): boolean {
     if (!ok) return false
     last = t
     o += 1 + ((data[o + 1]! << 24) | (data[o + 2]! << 16) | (data[o + 3]! << 8) | data[o + 4]!)
+  }
+  return last === 0x53
+}
+
+/** What an administrator runs to see and end sessions: it must not wait behind the transaction it looks at. */
+const MONITORING =
+  /\bpg_(?:stat_activity|stat_get_activity|terminate_backend|cancel_backend|backend_pid|blocking_pids|locks|stat_ssl)\b/i
+const utf8 = new TextDecoder()
+
+/** One SELECT (no second statement: it runs inside another session's transaction) that monitors sessions. */
+export function monitoringSql(sql: string): boolean {
+  const t = sql.replace(/^(?:\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)*/, '')
+  if (!/^select\b/i.test(t) || !MONITORING.test(t)) return false
+  const semi = t.indexOf(';')
+  return semi < 0 || /^[\s;]*$/.test(t.slice(semi))
+}
+
+/**
+ * A batch that only looks at sessions (pg_stat_activity, pg_terminate_backend(…), …): one simple Query, or
+ * Parse/Bind/Describe/Execute/Close up to Sync whose every Parse is such a statement and whose Binds name
+ * only statements parsed in the batch. It runs beside the holder's idle transaction, read-only, so that a
+ * waiting session can be seen and the session everyone waits for ended (docs/sessions.md).
+ */
+function monitoringOnly(data: Uint8Array): boolean {
+  const len = (o: number) =>
+    ((data[o + 1]! << 24) | (data[o + 2]! << 16) | (data[o + 3]! << 8) | data[o + 4]!) >>> 0
+  const cstr = (o: number, end: number) => {
+    let i = o
+    while (i < end && data[i] !== 0) i++
+    return i
+  }
+  if (data[0] === 0x51) {
+    const end = 1 + len(0)
+    return end === data.length && monitoringSql(utf8.decode(data.subarray(5, cstr(5, end))))
+  }
+  const parsed = new Set<string>()
+  let o = 0
+  let last = 0
+  while (o + 5 <= data.length) {
+    const t = data[o]!
+    const end = o + 1 + len(o)
+    if (end > data.length) return false
+    if (t === 0x50) {
+      const n = cstr(o + 5, end)
+      if (!monitoringSql(utf8.decode(data.subarray(n + 1, cstr(n + 1, end))))) return false
+      parsed.add(utf8.decode(data.subarray(o + 5, n)))
+    } else if (t === 0x42) {
+      const p = cstr(o + 5, end) + 1
+      if (!parsed.has(utf8.decode(data.subarray(p, cstr(p, end))))) return false
+    } else if (t !== 0x44 && t !== 0x45 && t !== 0x53 && t !== 0x43 && t !== 0x48) return false
+    last = t
+    o = end
   }
   return last === 0x53
 }

@@ -1,0 +1,102 @@
+// Gives built-in SQL functions (pg_proc.prolang = internal) JavaScript bodies without touching the catalog:
+// fmgr looks a built-in up by OID in fmgr_builtins[] (fmgr.c fmgr_isbuiltin, utils/fmgrtab.h) and calls its
+// `func` pointer, which in wasm is a function-table index; pointing that word at a table slot of ours makes
+// every later call (views such as pg_stat_activity included) land in JS, while pg_proc — names, OIDs,
+// signatures, what psql, drivers and pg_dump read — stays exactly PostgreSQL's. The array is not exported,
+// so its entries are found by probing the static data for their exact contents.
+import { isLongjmp } from './elog.js'
+import type { Heap } from './heap.js'
+
+/** FmgrBuiltin (utils/fmgrtab.h) on wasm32: Oid foid; short nargs; bool strict; bool retset; char *funcName; PGFunction func. */
+const FB = { size: 16, foid: 0, nargs: 4, strict: 6, retset: 7, funcName: 8, func: 12 } as const
+
+/** A built-in as pg_proc describes it (the probe matches all of it). */
+export interface BuiltinSpec {
+  oid: number
+  /** pg_proc.prosrc: the C function's name */
+  prosrc: string
+  nargs: number
+  retset: boolean
+}
+
+/** A V1 function body: gets the FunctionCallInfo, returns the Datum; throws PgError for an ERROR. */
+export type V1Body = (fcinfo: number) => number
+
+/** Upper bound of the static data region: the initial stack pointer (statics lie below the stack). */
+function staticsEnd(heap: Heap): number {
+  const sp = heap.M.___stack_pointer as WebAssembly.Global | undefined
+  const v = sp ? Number(sp.value) : 0
+  return v > 0 ? Math.min(v, heap.u8.length) : heap.u8.length
+}
+
+/**
+ * Find the fmgr_builtins[] entries of `specs` (one pass over the static data). Each must match its OID,
+ * nargs, retset and function name exactly, and sit between entries of smaller and larger OID (the array is
+ * sorted by OID), or start-up fails: a PGlite whose layout differs must not be patched blindly.
+ */
+export function findBuiltins(heap: Heap, specs: BuiltinSpec[]): Map<number, number> {
+  heap.refresh()
+  const h = heap.i32
+  const u8 = heap.u8
+  const want = new Map(specs.map((s) => [s.oid, s]))
+  const names = new Map(specs.map((s) => [s.oid, Buffer.from(`${s.prosrc}\0`, 'latin1')]))
+  const found = new Map<number, number[]>()
+  const end = staticsEnd(heap) - FB.size
+  for (let a = 1024; a < end; a += 4) {
+    const spec = want.get(h[a >> 2]!)
+    if (!spec) continue
+    if (heap.i16[(a + FB.nargs) >> 1] !== spec.nargs || u8[a + FB.retset] !== (spec.retset ? 1 : 0)) continue
+    const p = h[(a + FB.funcName) >> 2]!
+    const name = names.get(spec.oid)!
+    if (p <= 0 || p + name.length > u8.length) continue
+    let same = true
+    for (let i = 0; i < name.length && same; i++) same = u8[p + i] === name[i]
+    if (!same) continue
+    const prev = h[(a - FB.size) >> 2]!
+    const next = h[(a + FB.size) >> 2]!
+    if (!(prev < spec.oid && next > spec.oid)) continue
+    found.set(spec.oid, [...(found.get(spec.oid) ?? []), a])
+  }
+  const out = new Map<number, number>()
+  for (const s of specs) {
+    const at = found.get(s.oid) ?? []
+    if (at.length !== 1)
+      throw new Error(
+        `probe: fmgr_builtins entry of ${s.prosrc} (oid ${s.oid}) not found (${at.length} candidates)`,
+      )
+    out.set(s.oid, at[0]!)
+  }
+  return out
+}
+
+/**
+ * Point the built-ins' entries at JS bodies. Every exit of a body is a Datum or a PostgreSQL ERROR: a
+ * thrown PgError is raised with its fields, any other JS exception as XX000, and a longjmp (an ERROR
+ * raised by a C function the body called) passes through untouched (docs/architecture.md hard rule 1).
+ * Returns the original `func` words (table indexes of the C functions), by OID.
+ */
+export function replaceBuiltins(
+  heap: Heap,
+  raise: (e: unknown) => never,
+  bodies: Array<{ spec: BuiltinSpec; body: V1Body }>,
+): Map<number, number> {
+  const at = findBuiltins(
+    heap,
+    bodies.map((b) => b.spec),
+  )
+  const originals = new Map<number, number>()
+  for (const { spec, body } of bodies) {
+    const entry = at.get(spec.oid)!
+    const slot = heap.M.addFunction((fcinfo: number) => {
+      try {
+        return body(fcinfo)
+      } catch (e) {
+        if (isLongjmp(e)) throw e
+        raise(e)
+      }
+    }, 'ii')
+    originals.set(spec.oid, heap.u32at(entry + FB.func))
+    heap.setU32(entry + FB.func, slot)
+  }
+  return originals
+}
