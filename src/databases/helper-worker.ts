@@ -3,7 +3,7 @@
 // and the main thread keep serving everyone else meanwhile.
 import { parentPort, workerData } from 'node:worker_threads'
 import { PGlite } from '@electric-sql/pglite'
-import { START_PARAMS } from '../engine/storage/instance.js'
+import { START_PARAMS } from '../engine/storage/params.js'
 
 export interface HelperJob {
   /** the cluster directory (initdb runs if it is empty) */
