@@ -2,10 +2,10 @@
 // the global symbol table, so other side modules' imports of those names (resolved lazily by Emscripten's
 // loader) land in JS. Used for C functions PGlite's main module does not export (encodings/, the test hooks).
 // Same mechanism as plpython3.so (sidemodule.ts): each export calls its JS function through a table slot.
-import wabtInit from 'wabt'
 import type { Heap } from './heap.js'
 import { RTLD_GLOBAL, RTLD_NOW } from './layout.js'
 import { dylinkSection } from './sidemodule.js'
+import { assembleWat } from './wat.js'
 
 /** One exported C function: `int name(int, …)` (returns) or `void name(int, …)`; every argument an i32. */
 export interface JsFunction {
@@ -50,23 +50,15 @@ export async function buildJsModule(fns: JsFunction[]): Promise<Uint8Array> {
   const key = fns.map((f) => `${f.name}/${f.params}/${f.returns}`).join(',')
   const hit = built.get(key)
   if (hit) return hit
-  const wabt = await wabtInit()
-  const mod = wabt.parseWat('jsexports.wat', buildWat(fns), { mutable_globals: true })
-  try {
-    mod.resolveNames()
-    mod.validate()
-    const { buffer } = mod.toBinary({ canonicalize_lebs: true })
-    const sec = dylinkSection(Math.max(4, fns.length * 4)) // the slots: one i32 each, zeroed by the loader
-    const out = new Uint8Array(buffer.length + sec.length)
-    out.set(buffer.subarray(0, 8), 0)
-    out.set(sec, 8) // dylink.0 must come first
-    out.set(buffer.subarray(8), 8 + sec.length)
-    new WebAssembly.Module(out)
-    built.set(key, out)
-    return out
-  } finally {
-    mod.destroy()
-  }
+  const buffer = await assembleWat('jsexports.wat', buildWat(fns))
+  const sec = dylinkSection(Math.max(4, fns.length * 4)) // the slots: one i32 each, zeroed by the loader
+  const out = new Uint8Array(buffer.length + sec.length)
+  out.set(buffer.subarray(0, 8), 0)
+  out.set(sec, 8) // dylink.0 must come first
+  out.set(buffer.subarray(8), 8 + sec.length)
+  new WebAssembly.Module(out)
+  built.set(key, out)
+  return out
 }
 
 /**

@@ -3,8 +3,8 @@
 // Built at run time from WAT with npm `wabt`; the loader needs a `dylink.0` section first, which we splice in.
 // Facts: ../shared/notes/pglite-bridge-study.md §2–3. Exports keep PL/Python's real symbol names, so the
 // catalog rows (probin '$libdir/plpython3', prosrc 'plpython3_call_handler', …) match a stock server.
-import wabtInit from 'wabt'
 import { ABI } from './layout.js'
+import { assembleWat } from './wat.js'
 
 /** The three entry points; each has its own slot so JS knows which one PostgreSQL called. */
 export const ENTRY_POINTS = ['call_handler', 'inline_handler', 'validator'] as const
@@ -123,25 +123,17 @@ export function dylinkSection(memSize: number, memAlignLog2 = 2): number[] {
 
 let cached: Uint8Array | undefined
 
-/** The side module's bytes (built once per process, ~10 ms). */
+/** The side module's bytes (built once per process; assembled text cached on disk, wat.ts). */
 export async function buildSideModule(): Promise<Uint8Array> {
   if (cached) return cached
-  const wabt = await wabtInit()
   const { wat, memSize } = buildWat()
-  const mod = wabt.parseWat('plpython3.wat', wat, { mutable_globals: true })
-  try {
-    mod.resolveNames()
-    mod.validate()
-    const { buffer } = mod.toBinary({ canonicalize_lebs: true })
-    const sec = dylinkSection(memSize)
-    const out = new Uint8Array(buffer.length + sec.length)
-    out.set(buffer.subarray(0, 8), 0) // magic + version
-    out.set(sec, 8) // Emscripten's loader requires dylink.0 to be the first section
-    out.set(buffer.subarray(8), 8 + sec.length)
-    new WebAssembly.Module(out) // must compile
-    cached = out
-    return out
-  } finally {
-    mod.destroy()
-  }
+  const buffer = await assembleWat('plpython3.wat', wat)
+  const sec = dylinkSection(memSize)
+  const out = new Uint8Array(buffer.length + sec.length)
+  out.set(buffer.subarray(0, 8), 0) // magic + version
+  out.set(sec, 8) // Emscripten's loader requires dylink.0 to be the first section
+  out.set(buffer.subarray(8), 8 + sec.length)
+  new WebAssembly.Module(out) // must compile
+  cached = out
+  return out
 }
