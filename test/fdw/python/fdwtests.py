@@ -69,6 +69,15 @@ class Endless(ForeignDataWrapper):
                     import queue
 
                     queue.Queue().get()
+                elif self.block == "socket":
+                    import socket
+
+                    a, b = socket.socketpair()
+                    try:
+                        a.recv(1)  # nothing is ever sent: blocks in recv(2)
+                    finally:
+                        a.close()
+                        b.close()
                 n += 1
                 STATE["produced"] = n
                 yield {"n": n}

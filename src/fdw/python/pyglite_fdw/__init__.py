@@ -10,6 +10,7 @@ change, as multicorn2 keeps one per foreign table in each backend (getCacheEntry
 
 import json
 import os
+import signal
 import traceback
 from collections import OrderedDict
 
@@ -75,6 +76,11 @@ def _fields(exc):
 
 def _guard(fn):
     def run(*args):
+        # SIGUSR2 (cancel, statement_timeout) is installed with SA_RESTART, under which a blocked lock wait
+        # (queue.get) or socket read is resumed by the kernel and Python never sees the signal. While a
+        # wrapper runs, only Python is on this thread: let the signal interrupt those waits (EINTR), so the
+        # handler raises QueryCanceled inside the wrapper and its finally blocks run.
+        signal.siginterrupt(signal.SIGUSR2, True)
         try:
             return fn(*args)
         except BaseException as e:  # noqa: BLE001 - everything goes back to the engine as an ERROR
@@ -82,6 +88,8 @@ def _guard(fn):
                 return ["error", _fields(e)]
             except BaseException as e2:  # noqa: BLE001
                 return ["error", ["could not report a Python error: %s" % e2, "XX000"] + [None] * 13]
+        finally:
+            signal.siginterrupt(signal.SIGUSR2, False)
 
     run.__name__ = fn.__name__
     return run
