@@ -162,7 +162,14 @@ export class ForeignData {
     const catalog = h.u32at(arg + L.nd_size + L.nd_value)
     let wrapper: string | null = null
     for (const def of listItems(h, M._untransformRelOptions(h.u32at(arg + L.nd_value)) as number)) {
-      if (h.str(h.u32at(def + FL.defelem_defname)) !== 'wrapper') continue
+      const name = h.str(h.u32at(def + FL.defelem_defname))
+      // the short form's code (multicorn.pyfunc) must be a superuser's: only on servers
+      if (name === 'code' && (catalog === CATALOG_OID.ForeignTable || catalog === CATALOG_OID.UserMapping))
+        throw new PgError('Cannot set the code option on a foreign table or a user mapping', {
+          sqlstate: 'HV00D',
+          hint: 'Set it on the server (only superusers may create one).',
+        })
+      if (name !== 'wrapper') continue
       if (catalog === CATALOG_OID.ForeignTable)
         throw new PgError('Cannot set the wrapper class on the table', {
           sqlstate: 'HV00D',
