@@ -369,7 +369,11 @@ describe('hostile protocol input, case by case', () => {
 
   it('start-up garbage with a bad length word: closed without a word, as the postmaster does (COMMERROR)', async () => {
     // checked against PostgreSQL 15: nothing is sent, its log says "invalid length of startup packet"
-    for (const bytes of [[0x7f, 0xff, 0xff, 0xff, 0, 3, 0, 0], [0, 0, 0, 3], [0x58, 0, 0, 0, 4]]) {
+    for (const bytes of [
+      [0x7f, 0xff, 0xff, 0xff, 0, 3, 0, 0],
+      [0, 0, 0, 3],
+      [0x58, 0, 0, 0, 4],
+    ]) {
       const c = await RawClient.connect(srv.port)
       c.write(Buffer.from(bytes))
       expect(await c.closedByServer(), JSON.stringify(bytes)).toEqual([])
