@@ -18,7 +18,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const DB = 'pl_regression'
+const DEFAULT_DB = 'pl_regression'
 
 /** The environment pg_regress gives psql (initialize_environment in pg_regress.c). */
 function psqlEnv() {
@@ -38,6 +38,7 @@ function psqlEnv() {
     ...env,
     PGTZ: 'America/Los_Angeles',
     PGDATESTYLE: 'Postgres, MDY',
+    PGOPTIONS: '-c intervalstyle=postgres_verbose',
     LC_MESSAGES: 'C',
     PGAPPNAME: 'pg_regress',
   }
@@ -60,13 +61,13 @@ function psqlSync(psql, url, sql) {
 }
 
 /** psql -X -a -q ... < sql/T.sql > results/T.out 2>&1 (stdout and stderr interleaved, as pg_regress). */
-function runPsql(psql, url, sqlFile, outFile, timeoutMs) {
+function runPsql(psql, url, sqlFile, outFile, timeoutMs, cwd) {
   return new Promise((resolve) => {
     const out = fs.openSync(outFile, 'w')
     const child = spawn(
       psql,
       ['-X', '-a', '-q', '-d', url, '-v', 'HIDE_TABLEAM=on', '-v', 'HIDE_TOAST_COMPRESSION=on'],
-      { env: psqlEnv(), stdio: [fs.openSync(sqlFile, 'r'), out, out] },
+      { env: psqlEnv(), stdio: [fs.openSync(sqlFile, 'r'), out, out], cwd },
     )
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
     child.on('exit', (code, signal) => {
@@ -86,8 +87,21 @@ function diffLines(a, b) {
 /**
  * Run the suite. Returns { total, passed, results: [{ name, ok, expected, diff, ms, timedOut }], database,
  * notes }. `diff` is a unified diff against the closest expected file (empty when the test passed).
+ * Options as pg_regress's for a contrib module: `database` (contrib_regression), `load` (--load-extension:
+ * created in the fresh database first); psql runs in the suite's directory (its data/ files). `created`: the
+ * caller already made `database` fresh from template0 (e.g. while the previous suite ran).
  */
-export async function runSuite({ url, suite, out, psql = 'psql', tests, timeoutMs = 120_000 }) {
+export async function runSuite({
+  url,
+  suite,
+  out,
+  psql = 'psql',
+  tests,
+  timeoutMs = 120_000,
+  database = DEFAULT_DB,
+  load = [],
+  created = false,
+}) {
   const { base, db: fallbackDb } = splitUrl(url)
   const schedule = fs.readFileSync(path.join(suite, 'schedule'), 'utf8').split('\n').filter(Boolean)
   const names = tests?.length ? tests : schedule
@@ -95,12 +109,15 @@ export async function runSuite({ url, suite, out, psql = 'psql', tests, timeoutM
   fs.mkdirSync(path.join(outDir, 'results'), { recursive: true })
   const notes = []
 
+  const DB = database
   let db = DB
-  const create = psqlSync(
-    psql,
-    `${base}/postgres`,
-    `DROP DATABASE IF EXISTS "${DB}";\nCREATE DATABASE "${DB}" TEMPLATE=template0;\n`,
-  )
+  const create = created
+    ? { ok: true, out: '' }
+    : psqlSync(
+        psql,
+        `${base}/postgres`,
+        `DROP DATABASE IF EXISTS "${DB}";\nCREATE DATABASE "${DB}" TEMPLATE=template0;\n`,
+      )
   // a server may accept CREATE DATABASE yet not connect clients to the new database
   const probe = create.ok && psqlSync(psql, `${base}/${DB}`, 'SELECT current_database();\n')
   const landed = probe?.ok && probe.out.includes(DB)
@@ -125,13 +142,17 @@ export async function runSuite({ url, suite, out, psql = 'psql', tests, timeoutM
       .concat([`ALTER DATABASE "${db}" SET timezone_abbreviations TO 'Default';`])
       .join('\n'),
   )
+  for (const ext of load) {
+    const r = psqlSync(psql, `${base}/${db}`, `CREATE EXTENSION IF NOT EXISTS "${ext}";\n`)
+    if (!r.ok) notes.push(`--load-extension=${ext} failed: ${r.out.trim()}`)
+  }
 
   const results = []
   for (const name of names) {
     const sqlFile = path.join(suite, 'sql', `${name}.sql`)
     const outFile = path.join(outDir, 'results', `${name}.out`)
     const t0 = performance.now()
-    const { timedOut } = await runPsql(psql, `${base}/${db}`, sqlFile, outFile, timeoutMs)
+    const { timedOut } = await runPsql(psql, `${base}/${db}`, sqlFile, outFile, timeoutMs, suite)
     const ms = Math.round(performance.now() - t0)
     const candidates = [path.join(suite, 'expected', `${name}.out`)]
     for (let i = 0; i < 10; i++) {

@@ -39,3 +39,60 @@ export const REQUIRED: Record<string, string[]> = {
 export const PENDING: Record<string, string> = {}
 
 export const ALL_REQUIRED: string[] = Object.values(REQUIRED).flat()
+
+/**
+ * PostgreSQL 18.6's contrib regression suites (scripts/get-pg18-contrib.sh, run by test/regress/
+ * contrib.test.ts): suite → its tests that must match exactly (issue 18). The whole suite unless noted.
+ */
+export const CONTRIB_REQUIRED: Record<string, string[] | 'all'> = {
+  hstore: 'all',
+  pgcrypto: 'all',
+  pg_trgm: 'all',
+  'uuid-ossp': 'all',
+  ltree: 'all',
+  citext: 'all',
+  cube: 'all',
+  earthdistance: 'all',
+  fuzzystrmatch: 'all',
+  intarray: 'all',
+  btree_gin: 'all',
+  // without_overlaps: psql 15's \d prints a temporal primary key as "PRIMARY KEY, gist (…)"; the expected
+  // output is psql 18's "PRIMARY KEY (… WITHOUT OVERLAPS)" (the server's answer is the same)
+  btree_gist: [
+    'init',
+    'int2',
+    'int4',
+    'int8',
+    'float4',
+    'float8',
+    'cash',
+    'oid',
+    'timestamp',
+    'timestamptz',
+    'time',
+    'timetz',
+    'date',
+    'interval',
+    'macaddr',
+    'macaddr8',
+    'inet',
+    'cidr',
+    'text',
+    'varchar',
+    'char',
+    'bytea',
+    'bit',
+    'varbit',
+    'numeric',
+    'uuid',
+    'not_equal',
+    'enum',
+    'bool',
+    'partitions',
+    'stratnum',
+  ],
+  tablefunc: 'all',
+  unaccent: 'all',
+  isn: 'all',
+  seg: 'all',
+}
