@@ -244,10 +244,15 @@ $$`)
 })
 
 describe('batch aggregates', () => {
-  it('mean and stddev over batches equal avg and stddev_samp, with GROUP BY and NULLs', async () => {
-    await b.run(`DO $$
+  // state "array": array_append collects a group's values (no Python per row); "object": an int4 handle
+  // of a live Python object whose buffer is processed every `batch` values
+  it.each(['array', 'object'])(
+    'mean and stddev over batches equal avg and stddev_samp, with GROUP BY and NULLs (state %s)',
+    async (state) => {
+      const name = `py_stats_${state}`
+      await b.run(`DO $$
 import plcolumns
-plcolumns.create_aggregate("py_stats", ["float8"], "float8[]", '''
+plcolumns.create_aggregate("${name}", ["float8"], "float8[]", '''
 import math
 class Stats:
     def __init__(self):
@@ -265,25 +270,39 @@ class Stats:
         mean = self.s / self.n
         sd = math.sqrt((self.ss - self.n * mean * mean) / (self.n - 1)) if self.n > 1 else None
         return [mean, sd, self.calls]
-''', "Stats", batch=128, kind="numpy")
+''', "Stats", batch=128, kind="numpy", state="${state}")
 $$ LANGUAGE plpython3u`)
-    const got = await same(
-      'SELECT grp, round((py_stats(a))[1]::numeric, 9) AS mean, round((py_stats(a))[2]::numeric, 9) AS sd, ' +
-        '(py_stats(a))[3] AS calls FROM pairs GROUP BY grp ORDER BY grp',
-    )
-    const want = await same(
-      'SELECT grp, round(avg(a)::numeric, 9) AS mean, round(stddev_samp(a)::numeric, 9) AS sd, count(a) AS n FROM pairs GROUP BY grp ORDER BY grp',
-    )
-    expect(got.map((r) => [r.grp, r.mean, r.sd])).toEqual(want.map((r) => [r.grp, r.mean, r.sd]))
-    // process() ran once per batch of 128 values, not once per row
-    expect(got.map((r) => r.calls)).toEqual(
-      want.map((r) => (Number(r.n) ? Math.ceil(Number(r.n) / 128) : null)),
-    )
-    // no rows at all: NULL, as avg
-    expect(await same('SELECT py_stats(a) AS p, avg(a) AS a FROM pairs WHERE false')).toEqual([
-      { p: null, a: null },
-    ])
-  })
+      const got = await same(
+        `SELECT grp, round((${name}(a))[1]::numeric, 9) AS mean, round((${name}(a))[2]::numeric, 9) AS sd, ` +
+          `(${name}(a))[3] AS calls FROM pairs GROUP BY grp ORDER BY grp`,
+      )
+      const want = await same(
+        'SELECT grp, round(avg(a)::numeric, 9) AS mean, round(stddev_samp(a)::numeric, 9) AS sd, count(a) AS n FROM pairs GROUP BY grp ORDER BY grp',
+      )
+      expect(got.map((r) => [r.grp, r.mean, r.sd])).toEqual(want.map((r) => [r.grp, r.mean, r.sd]))
+      // process() ran once per batch of 128 values, not once per row
+      expect(got.map((r) => r.calls)).toEqual(
+        want.map((r) => (Number(r.n) ? Math.ceil(Number(r.n) / 128) : null)),
+      )
+      // no rows at all: NULL, as avg
+      expect(await same(`SELECT ${name}(a) AS p, avg(a) AS a FROM pairs WHERE false`)).toEqual([
+        { p: null, a: null },
+      ])
+      const window = `SELECT grp, round((${name}(a) OVER w)[1]::numeric, 9) AS mean, round(avg(a) OVER w::numeric, 9) AS avg
+        FROM pairs WHERE grp IN (1, 2) WINDOW w AS (PARTITION BY grp ORDER BY b, a ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        ORDER BY grp, b, a LIMIT 400`
+      if (state === 'array') {
+        // the array state is only read by the final function: usable as a window aggregate
+        const rows = await same(window)
+        expect(rows).toHaveLength(400)
+        expect(rows.every((r) => r.mean === r.avg)).toBe(true)
+      } else {
+        // the object state is consumed by its final function (FINALFUNC_MODIFY = READ_WRITE)
+        const e = await sameError(window)
+        expect(e.message).toBe(`aggregate function ${name}(double precision) does not support use as a window function`)
+      }
+    },
+  )
 })
 
 describe('without numpy', () => {

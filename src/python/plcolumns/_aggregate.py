@@ -1,14 +1,16 @@
 """Batch aggregates: a Python class whose process() sees batches of values, usable with GROUP BY.
 
-PostgreSQL calls an aggregate's transition function once per row. The one plcolumns generates does
-almost nothing per row: its state is an int8 handle of a live Python object kept in GD (per session),
-and it appends the row's values to that object's buffer; every `batch` values the class's
-process(*columns) runs once on the whole batch (lists, or numpy arrays with kind="numpy"). The final
-function flushes the buffer, returns finalize() and forgets the object; the combine function (when the
-class has merge) merges two objects. NULL inputs are skipped, as a strict transition function's are.
-The handles only mean something inside the backend that made them: the functions are PARALLEL UNSAFE
-(the default), so states never cross processes. Objects of a statement that failed are dropped when
-the next transaction makes its first group.
+PostgreSQL calls an aggregate's transition function once per row; two ways keep Python out of that:
+* state="array" (one non-array argument): the transition function is array_append, the final function
+  hands the group's values to process() in batches (final_array);
+* state="object": the state is an int4 handle (by value, unlike int8 on 32-bit builds) of a live
+  Python object kept in GD (per session); the generated transition body appends the row's values to
+  its buffer, and every `batch` values process(*columns) runs once on the batch. The final function
+  flushes, returns finalize() and forgets the object; the combine function merges two objects. The
+  handles only mean something in the backend that made them: the functions are PARALLEL UNSAFE (the
+  default), so states never cross processes. Objects of a statement that failed are dropped when the
+  next transaction makes its first group.
+NULL inputs are skipped, as a strict transition function's are.
 """
 
 import itertools
@@ -52,6 +54,9 @@ class _Registry:
             self.live.clear()
             self.stamp = stamp
         h = next(self.ids)
+        if h > 2**31 - 1:  # int4 handles: start again (older handles are long finished)
+            self.ids = itertools.count(2)
+            h = 1
         self.live[h] = entry
         return h
 
@@ -104,40 +109,24 @@ def _spec(SD, source, clsname, types, batch, kind):
     return spec
 
 
-def stepper(GD, SD, source, clsname, types, batch, kind):
-    """The transition function's per-row body, made once per session: step(state, *values) -> state."""
+def slow_step(GD, SD, source, clsname, types, batch, kind, state, values):
+    """The transition function's first call in a session, and a group's first row: the object is made
+    (or found), SD gets the registry the generated body looks objects up in, the values are added."""
     reg = _registry(GD)
+    SD["live"] = reg.live
     spec = _spec(SD, source, clsname, types, batch, kind)
-    live = reg.live
-    if len(types) == 1:
-
-        def step(state, v):
-            e = live.get(state) if state is not None else None
-            if e is None:
-                e = _Entry(spec)
-                state = reg.new(e) if state is None else _lost(state)
-            if v is not None:
-                buf = e.bufs[0]
-                buf.append(v)
-                if len(buf) >= batch:
-                    e.flush()
-            return state
-
-        return step
-
-    def step_n(state, *values):
-        e = live.get(state) if state is not None else None
-        if e is None:
-            e = _Entry(spec)
-            state = reg.new(e) if state is None else _lost(state)
-        if None not in values:
-            for buf, v in zip(e.bufs, values):
-                buf.append(v)
-            if len(e.bufs[0]) >= batch:
-                e.flush()
-        return state
-
-    return step_n
+    e = reg.live.get(state) if state is not None else None
+    if e is None:
+        if state is not None:
+            _lost(state)
+        e = _Entry(spec)
+        state = reg.new(e)
+    if None not in values:
+        for buf, v in zip(e.bufs, values):
+            buf.append(v)
+        if len(e.bufs[0]) >= batch:
+            e.flush()
+    return state
 
 
 def _lost(state):
@@ -159,6 +148,18 @@ def final(GD, SD, source, clsname, types, batch, kind, state):
     return e.obj.finalize()
 
 
+def final_array(SD, source, clsname, types, batch, kind, state):
+    """The final function of an array-state aggregate: the group's values, collected by array_append
+    without any Python per row, go to process() in batches of `batch` non-NULL values."""
+    spec = _spec(SD, source, clsname, types, batch, kind)
+    obj = spec.cls()
+    if state is not None:
+        values = [v for v in state if v is not None]
+        for i in range(0, len(values), batch):
+            obj.process(spec.column(values[i : i + batch], types[0]))
+    return obj.finalize()
+
+
 def merge(GD, a, b):
     if a is None or b is None:
         return b if a is None else a
@@ -176,10 +177,16 @@ def merge(GD, a, b):
 _TAG = "$plcolumns$"
 
 
-def aggregate_sql(name, argtypes, rettype, source, cls, batch=4096, kind="list", types=None):
+def aggregate_sql(name, argtypes, rettype, source, cls, batch=4096, kind="list", types=None, state=None):
     """The CREATE FUNCTION / CREATE AGGREGATE statements of a batch aggregate `name`(argtypes) returning
     `rettype`, whose class `cls` is defined by the Python `source`. `types`: the argument types' oids
-    (looked up when not given). Put them in a migration, or run them with create_aggregate."""
+    (looked up when not given). Put them in a migration, or run them with create_aggregate.
+
+    state="array" (the default for one non-array argument): the transition function is PostgreSQL's
+    array_append, so no Python runs per row; the final function hands the group's values to process()
+    in batches. It keeps a group's values until its end (an array, at most 1 GB) and works as a window
+    aggregate. state="object": the int4-handle transition function described in this module's doc,
+    which holds at most `batch` values per group and calls merge() as the combine function."""
     # a body written inside a plpython3u function or DO block arrives indented (PL/Python indents every
     # line of a body before compiling it, string literals included)
     source = textwrap.dedent(source)
@@ -192,38 +199,74 @@ def aggregate_sql(name, argtypes, rettype, source, cls, batch=4096, kind="list",
     argtypes = list(argtypes)
     if types is None:
         types = [plpy.execute("SELECT %s::regtype::oid::int AS o" % plpy.quote_literal(t))[0]["o"] for t in argtypes]
-    hasmerge = "def merge" in source
+    if state is None:
+        single = len(argtypes) == 1 and not argtypes[0].rstrip().endswith("]")
+        if single and types[0]:
+            r = plpy.execute("SELECT typcategory::text AS c FROM pg_type WHERE oid = %d" % int(types[0]))
+            single = len(r) == 1 and r[0]["c"] != "A"
+        state = "array" if single else "object"
+    if state not in ("array", "object"):
+        raise ValueError("plcolumns: an aggregate's state is 'array' or 'object', not %r" % (state,))
     spec = "%r, %r, %r, %d, %r" % (source, cls, list(types), batch, kind)
+    if state == "array":
+        if len(argtypes) != 1:
+            raise ValueError("plcolumns: state='array' needs exactly one argument")
+        return [
+            "CREATE FUNCTION %s__final(state %s[]) RETURNS %s LANGUAGE plpython3u AS %s\n"
+            "from plcolumns import _aggregate\n"
+            "return _aggregate.final_array(SD, %s, state)\n%s" % (name, argtypes[0], rettype, _TAG, spec, _TAG),
+            "CREATE AGGREGATE %s(%s) (SFUNC = array_append, STYPE = %s[], FINALFUNC = %s__final)"
+            % (name, argtypes[0], argtypes[0], name),
+        ]
+    hasmerge = "def merge" in source
     params = ", ".join("v%d %s" % (i + 1, t) for i, t in enumerate(argtypes))
     vals = ", ".join("v%d" % (i + 1) for i in range(len(argtypes)))
     sig = ", ".join(argtypes)
     stmts = [
-        "CREATE FUNCTION %s__step(state int8, %s) RETURNS int8 LANGUAGE plpython3u AS %s\n"
-        "s = SD.get('step')\n"
-        "if s is None:\n"
-        "    from plcolumns import _aggregate\n"
-        "    s = SD['step'] = _aggregate.stepper(GD, SD, %s)\n"
-        "return s(state, %s)\n%s" % (name, params, _TAG, spec, vals, _TAG),
-        "CREATE FUNCTION %s__final(state int8) RETURNS %s LANGUAGE plpython3u AS %s\n"
+        # the per-row body: a dict lookup and an append, no further Python call (slow_step otherwise)
+        "CREATE FUNCTION %s__step(state int4, %s) RETURNS int4 LANGUAGE plpython3u AS %s\n"
+        "L = SD.get('live')\n"
+        "e = L.get(state) if L is not None else None\n"
+        "if e is not None:\n"
+        "    if %s:\n"
+        "        b = e.bufs\n"
+        "%s"
+        "        if len(b[0]) >= %d:\n"
+        "            e.flush()\n"
+        "    return state\n"
+        "from plcolumns import _aggregate\n"
+        "return _aggregate.slow_step(GD, SD, %s, state, (%s,))\n%s"
+        % (
+            name,
+            params,
+            _TAG,
+            " and ".join("v%d is not None" % (i + 1) for i in range(len(argtypes))),
+            "".join("        b[%d].append(v%d)\n" % (i, i + 1) for i in range(len(argtypes))),
+            batch,
+            spec,
+            vals,
+            _TAG,
+        ),
+        "CREATE FUNCTION %s__final(state int4) RETURNS %s LANGUAGE plpython3u AS %s\n"
         "from plcolumns import _aggregate\n"
         "return _aggregate.final(GD, SD, %s, state)\n%s" % (name, rettype, _TAG, spec, _TAG),
     ]
     combine = ""
     if hasmerge:
         stmts.append(
-            "CREATE FUNCTION %s__merge(a int8, b int8) RETURNS int8 LANGUAGE plpython3u AS %s\n"
+            "CREATE FUNCTION %s__merge(a int4, b int4) RETURNS int4 LANGUAGE plpython3u AS %s\n"
             "from plcolumns import _aggregate\n"
             "return _aggregate.merge(GD, a, b)\n%s" % (name, _TAG, _TAG)
         )
         combine = ", COMBINEFUNC = %s__merge" % name
     stmts.append(
-        "CREATE AGGREGATE %s(%s) (SFUNC = %s__step, STYPE = int8, FINALFUNC = %s__final,"
+        "CREATE AGGREGATE %s(%s) (SFUNC = %s__step, STYPE = int4, FINALFUNC = %s__final,"
         " FINALFUNC_MODIFY = READ_WRITE%s)" % (name, sig, name, name, combine)
     )
     return stmts
 
 
-def create_aggregate(name, argtypes, rettype, source, cls, batch=4096, kind="list"):
+def create_aggregate(name, argtypes, rettype, source, cls, batch=4096, kind="list", state=None):
     """Create the batch aggregate `name` (see aggregate_sql) in the current database."""
-    for s in aggregate_sql(name, argtypes, rettype, source, cls, batch, kind):
+    for s in aggregate_sql(name, argtypes, rettype, source, cls, batch, kind, state=state):
         plpy.execute(s)
