@@ -209,7 +209,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     const issue = r.error.issues[0]!
     const field = String(issue.path[0] ?? '')
     const flag = FIELD_FLAG[field] ?? field
-    const given = (raw as Record<string, unknown>)[field]
+    let given = (raw as Record<string, unknown>)[field]
+    // a list flag (--python-find-links …): the value at fault
+    if (Array.isArray(given) && typeof issue.path[1] === 'number') given = given[issue.path[1]]
     throw new ConfigError(`--${flag}: ${issue.message}${typeof given === 'string' ? `, got "${given}"` : ''}`)
   }
   const c = r.data
@@ -261,7 +263,8 @@ export function helpText(version: string): string {
   for (const [name, o] of Object.entries(OPTIONS)) {
     const arg = 'flag' in o ? '' : ' <value>'
     const dflt = 'default' in o ? ` (default ${o.default})` : ''
-    lines.push(`${`  --${name}${arg}`.padEnd(30)}${o.help}${dflt}   [${o.env}]`)
+    const head = `  --${name}${arg}`
+    lines.push(`${head.length < 30 ? head.padEnd(30) : `${head} `}${o.help}${dflt}   [${o.env}]`)
   }
   lines.push(`${'  -h, --help'.padEnd(30)}show this help`, `${'  -V, --version'.padEnd(30)}show the version`)
   return lines.join('\n')

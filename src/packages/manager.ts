@@ -229,17 +229,21 @@ export class PackageManager {
     after: Map<string, Distribution>,
     requested: Map<string, string>,
   ): Promise<void> {
+    // named in this install (also when already satisfied, so pip's report has nothing for it), or a path
+    // or URL pip's report says it installed as requested
     const given = new Map<string, string>()
-    if (cmd.kind === 'install')
+    if (cmd.kind === 'install') {
       for (const spec of cmd.requirements) {
-        const n = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(spec)?.[1]
-        if (n && requested.has(normalizeName(n))) given.set(normalizeName(n), spec)
+        const n = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([<>=!~;@]|$)/.exec(spec)?.[1]
+        if (n && after.has(normalizeName(n))) given.set(normalizeName(n), spec.trim())
       }
+      for (const k of requested.keys())
+        if (!given.has(k)) given.set(k, `${after.get(k)?.name}==${requested.get(k)}`)
+    }
     const rows = [...after.entries()].filter(([k]) => !TOOLING.has(k))
     const values = rows.map(([k, d]) => {
-      const req =
-        given.get(k) ?? (requested.has(k) && cmd.kind === 'install' ? `${d.name}==${d.version}` : null)
-      return `(${lit(d.name)}, ${lit(d.version)}, ${requested.has(k) && cmd.kind === 'install'}, ${req === null ? 'NULL' : lit(req)})`
+      const req = given.get(k) ?? null
+      return `(${lit(d.name)}, ${lit(d.version)}, ${given.has(k)}, ${req === null ? 'NULL' : lit(req)})`
     })
     const keep = rows.map(([, d]) => lit(d.name))
     await this.engine.queryRows(

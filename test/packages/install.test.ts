@@ -236,4 +236,20 @@ describe('packages from SQL', () => {
     expect(e.message).toBe(`ModuleNotFoundError: No module named 'tinypkg'`)
     expect(await value(c, `SELECT hello('again')`)).toBe('hello again')
   })
+
+  it('serves every database: each gets its own pyglite schema and manifest of the one shared environment', async () => {
+    await c.query('CREATE DATABASE pk2')
+    const d = new pg.Client({ connectionString: srv.url('pk2') })
+    await d.connect()
+    try {
+      expect((await failure(d, 'SELECT name FROM pyglite.packages')).code).toBe('42P01')
+      await d.query(`CALL pyglite.install('otherpkg')`) // already there: pip has nothing to do
+      const m = await d.query('SELECT name, version, requested, requirement FROM pyglite.manifest')
+      expect(m.rows).toEqual([{ name: 'otherpkg', version: '0.5', requested: true, requirement: 'otherpkg' }])
+      await fn(d, 'hello2(n text) RETURNS text', 'import otherpkg\nreturn otherpkg.hello(n)')
+      expect((await d.query(`SELECT hello2('pk2') AS v`)).rows[0].v).toBe('hello pk2')
+    } finally {
+      await d.end()
+    }
+  })
 })
