@@ -57,6 +57,7 @@ beforeAll(async () => {
     CREATE FUNCTION trap() RETURNS int LANGUAGE c AS ${lib}, 'pyglite_test_trap';
     CREATE FUNCTION missing() RETURNS int LANGUAGE c AS ${lib}, 'pyglite_test_missing';
     CREATE FUNCTION critical() RETURNS int LANGUAGE c AS ${lib}, 'pyglite_test_critical';
+    CREATE FUNCTION jsthrow() RETURNS int LANGUAGE c AS ${lib}, 'pyglite_test_js';
     CREATE TYPE faulty;
     CREATE FUNCTION faulty_in(cstring) RETURNS faulty LANGUAGE c STRICT AS ${lib}, 'pyglite_test_trap';
     CREATE FUNCTION faulty_out(faulty) RETURNS cstring LANGUAGE c STRICT AS ${lib}, 'pyglite_test_trap';
@@ -94,15 +95,23 @@ describe('one session’s fault is its own ERROR', () => {
     a.end()
   })
 
-  it('a trap, a missing C function, a trap under PL/pgSQL and PL/Python: ERRORs; every session goes on', async () => {
+  it('a trap, a missing C function, a JS exception, a trap under PL/pgSQL and PL/Python: ERRORs; all go on', async () => {
     const a = await connect()
     const b = await connect()
     await a.query("SET application_name = 'a-session'")
     await a.query({ name: 'kept', text: 'SELECT $1::int + 1 AS v', values: [1] })
     expect(await failure(a.query('SELECT trap()'))).toEqual(TRAP)
+    // a C function nobody provides: a clean 0A000 naming it (src/engine/pg/missing.ts)
     expect(await failure(a.query('SELECT missing()'))).toEqual({
+      code: '0A000',
+      message:
+        'function pyglite_test_no_such_symbol (needed by pyglite_test_faults.so) is not supported by pyglite',
+      detail: 'PGlite, the PostgreSQL build pyglite runs, does not include this C function.',
+    })
+    // a JavaScript exception from a function the library calls: contained like a trap
+    expect(await failure(a.query('SELECT jsthrow()'))).toEqual({
       ...TRAP,
-      message: 'internal error in the database engine: TypeError: _ is not a function',
+      message: 'internal error in the database engine: TypeError: simulated failure in JavaScript',
     })
     // extended protocol, inside an explicit transaction: rolled back, the session resyncs
     await a.query('BEGIN')

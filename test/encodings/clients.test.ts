@@ -52,7 +52,9 @@ afterAll(async () => {
 
 /** Up to n characters of the encoding (as its bytes) that PostgreSQL 15 converts to UTF8, spread out. */
 async function characters(enc: string, n: number): Promise<Buffer[]> {
-  const candidates = repertoire(enc === 'SQL_ASCII' ? 'LATIN1' : enc).filter((x) => x.length > 2 || (x >= '20' && x !== '7f'))
+  const candidates = repertoire(enc === 'SQL_ASCII' ? 'LATIN1' : enc).filter(
+    (x) => x.length > 2 || (x >= '20' && x !== '7f'),
+  )
   const step = Math.max(1, Math.floor(candidates.length / (n * 4)))
   const picked = candidates.filter((_, i) => i % step === 0)
   const r = await refc.query<{ x: string; ok: string | null }>(

@@ -1,12 +1,13 @@
 // A deliberately broken C library for the containment tests (test/containment): `$libdir/pyglite_test_faults`
 // exports V1 functions that fail the ways a real library can — a wasm trap (`unreachable`), a call to a
-// C function nobody provides (Emscripten's lazy import stub throws "_ is not a function", the crash of
-// issue 20), and a trap inside a critical section (START_CRIT_SECTION, then `unreachable`: beyond recovery,
-// as PostgreSQL would PANIC). Installed only when PYGLITE_TEST_FAULTS=1 is in the environment.
-import wabtInit from 'wabt'
+// C function nobody provides (before missing.ts: Emscripten's lazy import stub threw "_ is not a function",
+// the crash of issue 20), a JavaScript exception from a function the library calls, and a trap inside a
+// critical section (START_CRIT_SECTION, then `unreachable`: beyond recovery, as PostgreSQL would PANIC).
+// Installed only when PYGLITE_TEST_FAULTS=1 is in the environment.
 import type { Heap } from './heap.js'
 import { buildJsModule, type JsFunction, loadJsModule } from './jsexports.js'
 import { dylinkSection, pgMagic, u32le, watBytes } from './sidemodule.js'
+import { assembleWat } from './wat.js'
 
 export const FAULTS_ENV = 'PYGLITE_TEST_FAULTS'
 const FILE = '/pglite/lib/postgresql/pyglite_test_faults.so'
@@ -19,31 +20,26 @@ async function build(): Promise<Uint8Array> {
   (import "env" "__memory_base" (global $mb i32))
   (import "env" "pyglite_test_no_such_symbol" (func $missing (param i32) (result i32)))
   (import "env" "pyglite_test_start_crit_section" (func $crit))
+  (import "env" "pyglite_test_js_throw" (func $throw))
   (func (export "Pg_magic_func") (result i32) (i32.add ${mb} (i32.const 4)))
   (func $finfo (result i32) ${mb})
   (export "pg_finfo_pyglite_test_trap" (func $finfo))
   (export "pg_finfo_pyglite_test_missing" (func $finfo))
   (export "pg_finfo_pyglite_test_critical" (func $finfo))
+  (export "pg_finfo_pyglite_test_js" (func $finfo))
+  (func (export "pyglite_test_js") (param i32) (result i32) (call $throw) (i32.const 0))
   (func (export "pyglite_test_critical") (param i32) (result i32) (call $crit) unreachable)
   (func (export "pyglite_test_trap") (param i32) (result i32) unreachable)
   (func (export "pyglite_test_missing") (param i32) (result i32) (call $missing (local.get 0)))
   (data ${mb} "${watBytes(data)}")
 )`
-  const wabt = await wabtInit()
-  const mod = wabt.parseWat('faults.wat', wat, { mutable_globals: true })
-  try {
-    mod.resolveNames()
-    mod.validate()
-    const { buffer } = mod.toBinary({ canonicalize_lebs: true })
-    const sec = dylinkSection(data.length)
-    const out = new Uint8Array(buffer.length + sec.length)
-    out.set(buffer.subarray(0, 8), 0)
-    out.set(sec, 8) // dylink.0 first
-    out.set(buffer.subarray(8), 8 + sec.length)
-    return out
-  } finally {
-    mod.destroy()
-  }
+  const buffer = await assembleWat('faults.wat', wat)
+  const sec = dylinkSection(data.length)
+  const out = new Uint8Array(buffer.length + sec.length)
+  out.set(buffer.subarray(0, 8), 0)
+  out.set(sec, 8) // dylink.0 first
+  out.set(buffer.subarray(8), 8 + sec.length)
+  return out
 }
 
 /** Write the library into the instance's $libdir when the tests asked for it. */
@@ -59,6 +55,14 @@ export async function installTestFaults(heap: Heap): Promise<void> {
       body: () => {
         heap.setU32(M._CritSectionCount as number, heap.u32at(M._CritSectionCount as number) + 1)
         return undefined
+      },
+    },
+    {
+      name: 'pyglite_test_js_throw',
+      params: 0,
+      returns: false,
+      body: () => {
+        throw new TypeError('simulated failure in JavaScript')
       },
     },
   ]

@@ -11,6 +11,7 @@ import { addPlpythonu, Bridge } from '../pg/bridge.js'
 import { ErrorContextStack } from '../pg/errcontext.js'
 import { installTestFaults } from '../pg/faultmodule.js'
 import { Heap } from '../pg/heap.js'
+import { guardMissingSymbols } from '../pg/missing.js'
 import { selfTest } from '../pg/selftest.js'
 import { buildSideModule } from '../pg/sidemodule.js'
 import { Spi } from '../pg/spi.js'
@@ -60,6 +61,7 @@ export class Instance {
     const bridge = new Bridge(db, heap, { maxDepth: opts.maxDepth })
     await installEncodingSupport(heap, bridge.elog) // before any client_encoding or convert() can need it
     await installTestFaults(heap) // only with PYGLITE_TEST_FAULTS=1 (test/containment)
+    await guardMissingSymbols(heap, bridge.elog) // after the libraries above: what is still missing → 0A000
     const runtime = new PlPythonRuntime(
       heap,
       bridge.elog,

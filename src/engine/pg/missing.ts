@@ -1,0 +1,233 @@
+// C functions that PostgreSQL's loadable libraries import but nobody provides (PGlite's main module does not
+// export them, no other library does): calling one made Emscripten's lazy import stub throw "_ is not a
+// function". Before a library is instantiated — PGlite's own in $libdir at start-up, every other one when
+// dlopen opens its file — its imports are checked, and each missing one is provided by a stub with the
+// import's exact signature (a side module assembled here) that calls one JS function, which raises
+// `ERROR: function pg_saslprep (needed by libpqwalreceiver.so) is not supported by pyglite` (0A000).
+import fs from 'node:fs'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { logger } from '../../util/log.js'
+import type { Elog } from './elog.js'
+import type { Heap } from './heap.js'
+import { buildJsModule, loadJsModule } from './jsexports.js'
+import { RTLD_GLOBAL, RTLD_NOW } from './layout.js'
+import { dylinkSection, uleb } from './sidemodule.js'
+
+const LIB_DIR = '/pglite/lib/postgresql'
+/** Emscripten's loader makes these itself (resolveGlobalSymbol: invoke_*; the runtime's tempRet helpers). */
+const RUNTIME = /^(invoke_\w+|setTempRet0|getTempRet0)$/
+// wasm value types (binary format): 0x7f i32, 0x7e i64, 0x7d f32, 0x7c f64
+const LETTER: Record<number, string> = { 127: 'i', 126: 'j', 125: 'f', 124: 'd' }
+const VALTYPE: Record<string, number> = { i: 0x7f, j: 0x7e, f: 0x7d, d: 0x7c }
+/** The JS function every stub calls with its number (jsexports.ts; it raises the 0A000). */
+const RAISE = 'pyglite_missing_function'
+
+interface Sections {
+  /** function imports from "env": name → signature in Emscripten's letters (result first) */
+  imports: Map<string, string>
+  exports: string[]
+}
+
+/** The import and export sections of a wasm binary (the code is not compiled). */
+export function sections(b: Uint8Array): Sections {
+  let p = 8
+  const uleb = (): number => {
+    let r = 0
+    let s = 0
+    let x: number
+    do {
+      x = b[p++]!
+      r += (x & 0x7f) * 2 ** s
+      s += 7
+    } while (x & 0x80)
+    return r
+  }
+  const name = (): string => {
+    const n = uleb()
+    const s = Buffer.from(b.subarray(p, p + n)).toString('utf8')
+    p += n
+    return s
+  }
+  const types: string[] = []
+  const out: Sections = { imports: new Map(), exports: [] }
+  while (p < b.length) {
+    const id = b[p++]!
+    const size = uleb()
+    const end = p + size
+    if (id === 1) {
+      for (let n = uleb(); n > 0; n--) {
+        p++ // 0x60
+        const params = Array.from({ length: uleb() }, () => LETTER[b[p++]!] ?? '?').join('')
+        const results = Array.from({ length: uleb() }, () => LETTER[b[p++]!] ?? '?').join('')
+        types.push((results || 'v') + params)
+      }
+    } else if (id === 2) {
+      for (let n = uleb(); n > 0; n--) {
+        const mod = name()
+        const field = name()
+        const kind = b[p++]!
+        if (kind === 0) {
+          const t = types[uleb()]!
+          if (mod === 'env') out.imports.set(field, t)
+        } else if (kind === 1) {
+          p++
+          if (uleb() & 1) uleb()
+          uleb()
+        } else if (kind === 2) {
+          if (uleb() & 1) uleb()
+          uleb()
+        } else if (kind === 3) p += 2
+      }
+    } else if (id === 7) {
+      for (let n = uleb(); n > 0; n--) {
+        out.exports.push(name())
+        p++
+        uleb()
+      }
+    }
+    p = end
+  }
+  return out
+}
+
+const str = (s: string): number[] => [...uleb(Buffer.byteLength(s)), ...Buffer.from(s, 'utf8')]
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()]
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body]
+/** Signed LEB128 of a non-negative number (an i32.const operand). */
+const sleb = (n: number): number[] => {
+  const out: number[] = []
+  for (;;) {
+    const b = n & 0x7f
+    n >>>= 7
+    if (n === 0 && !(b & 0x40)) return [...out, b]
+    out.push(b | 0x80)
+  }
+}
+
+/**
+ * A side module exporting `stubs` (name, signature in Emscripten's letters), each `RAISE(first + i);
+ * unreachable`: the exact signature each importer expects, whatever it is, and one JS function behind all of
+ * them. A few hundred bytes, assembled here (no wabt at run time).
+ */
+function stubModule(stubs: Array<[string, string]>, first: number): Uint8Array {
+  const sigs = [...new Set(stubs.map(([, sig]) => sig))]
+  const type = (sig: string): number[] => [
+    0x60,
+    ...vec([...sig.slice(1)].map((c) => [VALTYPE[c]!])),
+    ...vec(sig[0] === 'v' ? [] : [[VALTYPE[sig[0]!]!]]),
+  ]
+  const body = (k: number): number[] => {
+    const code = [0x00, 0x41, ...sleb(k), 0x10, 0x00, 0x00, 0x0b] // no locals; i32.const k; call 0; unreachable
+    return [...uleb(code.length), ...code]
+  }
+  return new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...dylinkSection(0, 0),
+    ...section(1, vec([type('vi'), ...sigs.map(type)])),
+    ...section(2, vec([[...str('env'), ...str(RAISE), 0x00, 0x00]])),
+    ...section(3, vec(stubs.map(([, sig]) => uleb(1 + sigs.indexOf(sig))))),
+    ...section(7, vec(stubs.map(([name], i) => [...str(name), 0x00, ...uleb(1 + i)]))),
+    ...section(10, vec(stubs.map((_, i) => body(first + i)))),
+  ])
+}
+
+let mainNames: Set<string> | undefined
+
+/** What PGlite's main module exports and what its JS runtime gives it (its imports), read once. */
+function mainModuleNames(): Set<string> {
+  if (mainNames) return mainNames
+  const dist = path.dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite'))
+  const s = sections(fs.readFileSync(path.join(dist, 'pglite.wasm')))
+  mainNames = new Set([...s.exports, ...s.imports.keys()])
+  return mainNames
+}
+
+/** Install the check into one instance: PGlite's own libraries now, every library dlopen reads later. */
+export async function guardMissingSymbols(heap: Heap, elog: Elog): Promise<void> {
+  const M = heap.M
+  const missing: Array<{ name: string; lib: string }> = []
+  const raise = {
+    name: RAISE,
+    params: 1,
+    returns: false,
+    body: (k: number) => {
+      const f = missing[k]!
+      elog.raise(`function ${f.name} (needed by ${f.lib}) is not supported by pyglite`, {
+        sqlstate: '0A000',
+        detail: 'PGlite, the PostgreSQL build pyglite runs, does not include this C function.',
+      })
+    },
+  }
+  loadJsModule(heap, '/tmp/pyglite_missing.so', await buildJsModule([raise]), [raise])
+  const main = mainModuleNames()
+  const known = new Set<string>() // exported by a library of this instance, or stubbed already
+  const seen = new Set<string>()
+  let n = 0
+  /** Libraries about to be loaded: their exports count as provided before their imports are checked. */
+  const check = (libs: Array<[string, Uint8Array]>) => {
+    const parsed: Array<[string, Sections]> = []
+    for (const [file, bytes] of libs) {
+      if (seen.has(file)) continue
+      seen.add(file)
+      try {
+        parsed.push([path.basename(file), sections(bytes)])
+      } catch {
+        // not a wasm library: the loader will say so
+      }
+    }
+    for (const [, s] of parsed) for (const e of s.exports) known.add(e)
+    const stubs: Array<[string, string]> = []
+    const first = missing.length
+    for (const [lib, s] of parsed) {
+      for (const [name, sig] of s.imports) {
+        if (known.has(name) || main.has(name) || RUNTIME.test(name) || typeof M[`_${name}`] === 'function')
+          continue
+        if (sig.includes('?')) continue
+        known.add(name)
+        stubs.push([name, sig])
+        missing.push({ name, lib })
+      }
+    }
+    if (!stubs.length) return
+    logger('engine').debug(
+      { libraries: parsed.map(([l]) => l), missing: stubs.map(([name]) => name) },
+      'missing C functions',
+    )
+    const file = `/tmp/pyglite_missing_${++n}.so`
+    M.FS.writeFile(file, stubModule(stubs, first))
+    if (!M._dlopen(heap.cstr(file), RTLD_NOW | RTLD_GLOBAL)) throw new Error(`dlopen(${file}) failed`)
+  }
+  const FS = M.FS as unknown as {
+    readdir(p: string): string[]
+    lstat(p: string): { mode: number }
+    isLink(mode: number): boolean
+    readFile(p: string, o?: unknown): Uint8Array | string
+    open(p: unknown, ...rest: unknown[]): unknown
+  }
+  // PGlite's own libraries (links into the contrib cache are left for their first dlopen)
+  const own: Array<[string, Uint8Array]> = []
+  for (const f of FS.readdir(LIB_DIR)) {
+    const file = `${LIB_DIR}/${f}`
+    if (f.endsWith('.so') && !FS.isLink(FS.lstat(file).mode))
+      own.push([file, FS.readFile(file) as Uint8Array])
+  }
+  check(own)
+  // dlopen reads the file through libc (open, read) before the loader sees it: check it when it is opened
+  const open = FS.open.bind(FS)
+  let inside = false
+  FS.open = (p: unknown, ...rest: unknown[]) => {
+    if (!inside && typeof p === 'string' && p.endsWith('.so') && !seen.has(p)) {
+      inside = true
+      try {
+        const data = FS.readFile(p)
+        if (data instanceof Uint8Array) check([[p, data]])
+      } catch {
+        // not readable: the open below reports it
+      } finally {
+        inside = false
+      }
+    }
+    return open(p, ...rest)
+  }
+}
