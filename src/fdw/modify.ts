@@ -90,29 +90,32 @@ export class Modifier {
     if (h.i16at(slot + FL.slot_nvalid) < n) h.M._slot_getsomeattrs_int(slot, n)
   }
 
-  /** A slot's values as from_pg reads them, in column order. */
-  private values(st: ModifyState, slot: number): unknown[] {
+  /** Append a slot's values (as from_pg reads them) to the column lists. */
+  private values(st: ModifyState, slot: number, cols: unknown[][]): void {
     const { h, rt } = this.cx
     const desc = h.u32at(slot + FL.slot_tupdesc)
     this.deform(slot, h.i32at(desc))
     const values = h.u32at(slot + FL.slot_values)
     const isnull = h.u32at(slot + FL.slot_isnull)
-    return st.def.cols.map((c) => {
+    st.def.cols.forEach((c, k) => {
       const i = c.attnum - 1
-      if (h.u8at(isnull + i)) return null
-      return datumToJson(h, rt.datum, h.u32at(values + 4 * i), c.typoid, c.baseoid)
+      cols[k]!.push(
+        h.u8at(isnull + i) ? null : datumToJson(h, rt.datum, h.u32at(values + 4 * i), c.typoid, c.baseoid),
+      )
     })
   }
 
-  private send(st: ModifyState, op: string, rows: unknown[][], rowid?: unknown, rowidcat?: string): void {
-    const payload = JSON.stringify({ names: st.names, cats: st.cats, rows, rowid, rowidcat })
+  private send(st: ModifyState, op: string, slots: number[], rowid?: unknown, rowidcat?: string): void {
+    const cols: unknown[][] = st.def.cols.map(() => [])
+    for (const s of slots) this.values(st, s, cols)
+    const payload = JSON.stringify({ names: st.names, cats: st.cats, cols, n: slots.length, rowid, rowidcat })
     this.cx.py.call('modify', this.cx.json(st.def), op, payload)
   }
 
   /** ExecForeignInsert */
   insert(rinfo: number, slot: number): number {
     const st = this.state(rinfo)
-    this.send(st, 'insert', [this.values(st, slot)])
+    this.send(st, 'insert', [slot])
     return slot
   }
 
@@ -121,9 +124,9 @@ export class Modifier {
     const h = this.cx.h
     const st = this.state(rinfo)
     const n = h.i32at(numSlots)
-    const rows: unknown[][] = []
-    for (let i = 0; i < n; i++) rows.push(this.values(st, h.u32at(slots + 4 * i)))
-    this.send(st, 'bulk_insert', rows)
+    const list: number[] = []
+    for (let i = 0; i < n; i++) list.push(h.u32at(slots + 4 * i))
+    this.send(st, 'bulk_insert', list)
     return slots
   }
 
@@ -146,7 +149,7 @@ export class Modifier {
   update(rinfo: number, slot: number, planSlot: number): number {
     const st = this.state(rinfo)
     const [rowid, cat] = this.rowid(st, planSlot)
-    this.send(st, 'update', [this.values(st, slot)], rowid, cat)
+    this.send(st, 'update', [slot], rowid, cat)
     return slot
   }
 

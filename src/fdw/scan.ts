@@ -5,22 +5,25 @@
 // or the end of the transaction after an error) closes the iterator: a generator's `finally` runs.
 
 import { functionTable } from '../engine/pg/fntable.js'
-import { FL, FDW_NODETAG as T } from '../engine/pg/layout.js'
+import { FL, L, FDW_NODETAG as T, TTS_FLAG_EMPTY } from '../engine/pg/layout.js'
+import { Batch } from './batch.js'
 import type { FdwContext } from './context.js'
 import { listItems } from './nodes.js'
 import type { ScanPlan } from './planner.js'
 import type { ColumnKind } from './values.js'
-import { jsonToDatum } from './values.js'
 
 const EXEC_FLAG_EXPLAIN_ONLY = 0x0001
 const MAX_BATCH = 1024
+const EMPTY = new Batch([0])
 
 interface ScanState {
   plan: ScanPlan
   explainOnly: boolean
   /** Python scan id, 0 before the first row was asked for */
   sid: number
-  buf: unknown[]
+  /** the current batch */
+  data: Batch
+  rows: number
   pos: number
   done: boolean
   batch: number
@@ -33,6 +36,8 @@ export class Scans {
   private readonly states: Array<ScanState | undefined> = [undefined]
   private readonly free: number[] = []
   private table: WebAssembly.Table | undefined
+  private clearOps = 0
+  private clearFn: ((s: number) => void) | undefined
 
   constructor(private readonly cx: FdwContext) {}
 
@@ -63,7 +68,8 @@ export class Scans {
       plan,
       explainOnly: (eflags & EXEC_FLAG_EXPLAIN_ONLY) !== 0,
       sid: 0,
-      buf: [],
+      data: EMPTY,
+      rows: 0,
       pos: 0,
       done: false,
       batch: 1,
@@ -91,12 +97,30 @@ export class Scans {
     this.cx.liveScans.add(st.sid)
   }
 
-  /** ExecClearTuple(slot): slot->tts_ops->clear(slot) */
+  /** ExecClearTuple(slot): slot->tts_ops->clear(slot) (a static inline), the function looked up once per ops */
   private clear(slot: number): void {
     const h = this.cx.h
-    this.table ??= functionTable(h)
-    const fn = this.table.get(h.u32at(h.u32at(slot + FL.slot_ops) + FL.ops_clear)) as (s: number) => void
-    fn(slot)
+    const ops = h.u32at(slot + FL.slot_ops)
+    if (ops !== this.clearOps) {
+      this.table ??= functionTable(h)
+      this.clearFn = this.table.get(h.u32at(ops + FL.ops_clear)) as (s: number) => void
+      this.clearOps = ops
+    }
+    this.clearFn!(slot)
+  }
+
+  /** The next batch from Python: [rows, column, column, ...] (column-major JSON). */
+  private fill(st: ScanState): void {
+    let n = st.batch
+    if (st.plan.hint >= 0) n = Math.min(n, Math.max(1, st.plan.hint - st.produced))
+    const batch = new Batch(this.cx.py.call('fetch', st.sid, n) as unknown[])
+    const got = batch.rows
+    if (got < n) st.done = true
+    st.produced += got
+    st.batch = Math.min(MAX_BATCH, st.batch * 2)
+    st.data = batch
+    st.rows = got
+    st.pos = 0
   }
 
   /** IterateForeignScan(node): the slot with the next row, or empty at the end. */
@@ -106,21 +130,11 @@ export class Scans {
     const st = this.state(node)
     const slot = h.u32at(node + FL.fss_slot)
     this.clear(slot)
-    const ncols = st.cols.length
-    if (st.pos >= st.buf.length) {
+    if (st.pos >= st.rows) {
       if (st.done) return slot
       if (!st.sid) this.start(st)
-      let n = st.batch
-      if (st.plan.hint >= 0) n = Math.min(n, Math.max(1, st.plan.hint - st.produced))
-      const json = cx.py.call('fetch', st.sid, n) as string
-      st.buf = JSON.parse(json) as unknown[]
-      st.pos = 0
-      // no column needed (SELECT count(*)): one placeholder per row
-      const got = st.buf.length / (ncols || 1)
-      if (got < n) st.done = true
-      st.produced += got
-      st.batch = Math.min(MAX_BATCH, st.batch * 2)
-      if (!got) return slot
+      this.fill(st)
+      if (!st.rows) return slot
     }
     const desc = h.u32at(slot + FL.slot_tupdesc)
     const natts = h.i32at(desc)
@@ -128,23 +142,31 @@ export class Scans {
     const isnull = h.u32at(slot + FL.slot_isnull)
     h.refresh()
     h.u8.fill(1, isnull, isnull + natts)
-    const econtext = h.u32at(node + FL.fss_econtext)
-    const buf = st.buf
-    const base = st.pos
-    st.pos += ncols || 1
-    if (ncols) {
-      cx.inContext(h.u32at(econtext + 20), () => {
-        for (let i = 0; i < ncols; i++) {
-          const v = buf[base + i]
-          if (v === null || v === undefined) continue
-          const c = st.cols[i]!
-          const d = jsonToDatum(h, cx.rt.datum, v, c.kind, c.typoid, c.typmod)
+    const row = st.pos++
+    const cols = st.cols
+    if (cols.length) {
+      // build the values in the per-tuple memory ExecScan resets for every row (MemoryContextSwitchTo)
+      const cur = h.M._CurrentMemoryContext as number
+      const old = h.u32at(cur)
+      h.setU32(cur, h.u32at(h.u32at(node + FL.fss_econtext) + L.econtext_per_tuple_memory))
+      try {
+        const data = st.data
+        const io = cx.rt.datum
+        for (let i = 0; i < cols.length; i++) {
+          const c = cols[i]!
+          const d = data.datum(h, io, i, row, c)
+          if (d === null) continue
           h.setU32(values + 4 * c.idx, d)
           h.setU8(isnull + c.idx, 0)
         }
-      })
+      } finally {
+        h.setU32(cur, old)
+      }
     }
-    h.M._ExecStoreVirtualTuple(slot)
+    // ExecStoreVirtualTuple (execTuples.c): the values are valid, the slot is not empty
+    h.refresh()
+    h.dv.setUint16(slot + FL.slot_flags, h.dv.getUint16(slot + FL.slot_flags, true) & ~TTS_FLAG_EMPTY, true)
+    h.dv.setInt16(slot + FL.slot_nvalid, natts, true)
     return slot
   }
 
@@ -152,7 +174,7 @@ export class Scans {
   rescan(node: number): void {
     const st = this.state(node)
     this.close(st, 'rescan')
-    Object.assign(st, { buf: [], pos: 0, done: false, batch: 1, produced: 0 })
+    Object.assign(st, { data: EMPTY, rows: 0, pos: 0, done: false, batch: 1, produced: 0 })
   }
 
   /** EndForeignScan: close the iterator, then the wrapper's end_scan(). */

@@ -108,12 +108,17 @@ export function datumToJson(h: Heap, io: DatumIo, d: number, typoid: number, bas
     }
     case OID.BOOL:
       return (d & 0xff) !== 0
+    case OID.TEXT:
+    case OID.VARCHAR:
+    case OID.BPCHAR:
+      return utf8d.decode(io.varlenaBytes(d))
     default:
       return io.output(d, typoid)
   }
 }
 
 const utf8 = new TextEncoder()
+const utf8d = new TextDecoder()
 const f32 = new Float32Array(1)
 const u32 = new Uint32Array(f32.buffer)
 
@@ -153,7 +158,8 @@ export function jsonToDatum(
       if (typeof v === 'boolean') return v ? 1 : 0
       break
     case 't':
-      if (typeof v === 'string') return textDatum(h, v)
+      // a NUL cannot be stored in text: the input function reports it as PostgreSQL would
+      if (typeof v === 'string' && !v.includes('\0')) return textDatum(h, v)
       break
   }
   return io.input(typeof v === 'string' ? v : String(v), typoid, typmod)

@@ -13,6 +13,7 @@ import os
 import signal
 import traceback
 from collections import OrderedDict
+from itertools import islice
 
 import multicorn
 from multicorn.utils import MulticornException
@@ -225,35 +226,45 @@ def begin_scan(defn, scan):
 
 @_guard
 def fetch(sid, n):
-    """Up to n rows as one JSON list, each row the wanted columns' values (values.to_pg); fewer than n
-    rows means the iterator is exhausted."""
+    """Up to n rows, column by column: [rows, column, column, ...], each column packed by values.pack
+    (binary for integers, floats, booleans and text; JSON otherwise). Fewer than n rows means the iterator
+    is exhausted. The rows are pulled first (islice: no more than n are taken from a generator)."""
     st = _scans[sid]
-    out = []
     if st.done:
-        return "[]"
-    to_pg = values.to_pg
+        return [0]
+    rows = list(islice(st.it, n))
+    if len(rows) < n:
+        st.done = True
+    out = [len(rows)]
+    if not rows or not st.attnos:
+        return out
     names, attnos, kinds = st.names, st.attnos, st.kinds
-    pairs = list(zip(attnos, kinds))
-    nxt = st.it.__next__
-    for _ in range(n):
-        try:
-            row = nxt()
-        except StopIteration:
-            st.done = True
-            break
-        if not pairs:
-            out.append(0)  # no column wanted (count(*)): one placeholder per row
-        elif isinstance(row, dict):
-            get = row.get
-            for a, k in pairs:
-                out.append(to_pg(get(names[a]), k))
-        elif isinstance(row, (list, tuple)):
-            ln = len(row)
-            for a, k in pairs:
-                out.append(to_pg(row[a], k) if a < ln else None)
-        else:
-            raise TypeError("a row must be a dict or a sequence, not %s" % type(row).__name__)
-    return json.dumps(out, allow_nan=False, default=str)
+    types = set(map(type, rows))
+    pack = values.pack
+    if types <= _SEQUENCES and min(map(len, rows)) > max(attnos):
+        cols = list(zip(*rows))
+        for a, k in zip(attnos, kinds):
+            out.append(pack(cols[a], k))
+    elif types == _DICT:
+        for a, k in zip(attnos, kinds):
+            name = names[a]
+            out.append(pack([r.get(name) for r in rows], k))
+    else:
+        for a, k in zip(attnos, kinds):
+            out.append(pack([_cell(r, a, names[a]) for r in rows], k))
+    return out
+
+
+_SEQUENCES = {tuple, list}
+_DICT = {dict}
+
+
+def _cell(row, a, name):
+    if isinstance(row, dict):
+        return row.get(name)
+    if isinstance(row, (list, tuple)):
+        return row[a] if a < len(row) else None
+    raise TypeError("a row must be a dict or a sequence, not %s" % type(row).__name__)
 
 
 def _close(st):
@@ -317,8 +328,11 @@ def modify_info(defn):
     return json.dumps({"batch": int(inst.modify_batch_size or 1)})
 
 
-def _row(names, cats, vals):
-    return {n: values.from_pg(v, c) for n, c, v in zip(names, cats, vals)}
+def _rows(p):
+    """The rows of a payload (column-major JSON from src/fdw/modify.ts) as dicts by column name."""
+    names = p["names"]
+    cols = [values.column_from_pg(col, c) for col, c in zip(p["cols"], p["cats"])]
+    return [dict(zip(names, vals)) for vals in zip(*cols)] if cols else [{} for _ in range(p["n"])]
 
 
 @_guard
@@ -327,13 +341,12 @@ def modify(defn, op, payload):
     d = json.loads(defn)
     inst = _instance(d)
     p = json.loads(payload)
-    names, cats = p["names"], p["cats"]
     if op == "insert":
-        inst.insert(_row(names, cats, p["rows"][0]))
+        inst.insert(_rows(p)[0])
     elif op == "bulk_insert":
-        inst.bulk_insert([_row(names, cats, r) for r in p["rows"]])
+        inst.bulk_insert(_rows(p))
     elif op == "update":
-        inst.update(values.from_pg(p["rowid"], p["rowidcat"]), _row(names, cats, p["rows"][0]))
+        inst.update(values.from_pg(p["rowid"], p["rowidcat"]), _rows(p)[0])
     elif op == "delete":
         inst.delete(values.from_pg(p["rowid"], p["rowidcat"]))
     return None

@@ -11,6 +11,7 @@ itself, otherwise the text the column type's input function reads (as multicorn2
 import datetime
 import decimal
 import json
+from array import array
 
 
 def _parse_array(s):
@@ -114,6 +115,17 @@ def from_pg(v, c):
     return _convert(v, c)
 
 
+_NATIVE = {"i": {int, type(None)}, "f": {float, int, type(None)}, "b": {bool, type(None)}, "t": {str, type(None)}}
+
+
+def column_from_pg(col, c):
+    """A column of values as from_pg makes them; numbers, booleans and text are already right in JSON."""
+    ok = _NATIVE.get(c)
+    if ok is not None and set(map(type, col)) <= ok:
+        return col
+    return [from_pg(v, c) for v in col]
+
+
 # ------------------------------------------------------------------------------------------ to_pg
 
 _MAX_EXACT = 1 << 53
@@ -147,6 +159,64 @@ def _text(v):
     if isinstance(v, (list, tuple)):
         return _array_literal(v)
     return str(v)
+
+
+def _finite(x):
+    return x is None or (x == x and x not in (_INF, -_INF))
+
+
+_INF = float("inf")
+_NONE = type(None)
+
+
+def column_to_pg(col, k):
+    """to_pg over a whole column; a column already of the kind's Python type is returned as it is."""
+    types = set(map(type, col))
+    if k == "t":
+        if types <= {str, _NONE}:
+            return col
+    elif k == "i":
+        if types <= {int, _NONE}:
+            vals = [x for x in col if x is not None] if _NONE in types else col
+            if not vals or (-_MAX_EXACT < min(vals) and max(vals) < _MAX_EXACT):
+                return col
+    elif k == "f":
+        if types <= {float, _NONE} and all(map(_finite, col)):
+            return col
+    elif k == "b":
+        if types <= {bool, _NONE}:
+            return col
+    return [to_pg(v, k) for v in col]
+
+
+def pack(col, k):
+    """A column for JS (src/fdw/scan.ts): ("i4"|"i8", int32/int64 bytes), ("f8", double bytes), ("b", one
+    byte each), ("t", the UTF-8 of the values joined by NUL), or ("j", JSON of to_pg's values) when a
+    value is NULL, of another type, out of range or contains a NUL."""
+    types = set(map(type, col))
+    try:
+        if k == "t" and types == _STR:
+            joined = "\x00".join(col)
+            if joined.count("\x00") == len(col) - 1:
+                return ("t", joined.encode("utf-8", "surrogatepass"))
+        elif k == "i" and types == _INT:
+            try:
+                return ("i4", array("i", col).tobytes())
+            except OverflowError:
+                return ("i8", array("q", col).tobytes())
+        elif k == "f" and types <= _FLOAT:
+            return ("f8", array("d", col).tobytes())
+        elif k == "b" and types == _BOOL:
+            return ("b", bytes(col))
+    except OverflowError:
+        pass
+    return ("j", json.dumps(column_to_pg(col, k), allow_nan=False, default=str))
+
+
+_STR = {str}
+_INT = {int}
+_FLOAT = {float} | {int}
+_BOOL = {bool}
 
 
 def to_pg(v, k):
