@@ -252,4 +252,17 @@ describe('packages from SQL', () => {
       await d.end()
     }
   })
+
+  it('installs a wheel given by its path, recorded in the manifest by name and version', async () => {
+    const elsewhere = path.join(dir, 'elsewhere')
+    fs.mkdirSync(elsewhere)
+    const whl = buildWheel(elsewhere, 'pathpkg', '1.5')
+    await c.query(`CALL pyglite.install('${whl}')`)
+    expect(await value(c, `SELECT requirement FROM pyglite.manifest WHERE name = 'pathpkg'`)).toBe(
+      'pathpkg==1.5',
+    )
+    expect(await value(c, 'SELECT pyglite.requirements_txt()')).toBe('otherpkg==0.5\npathpkg==1.5\n')
+    await fn(c, 'path_version() RETURNS text', 'import pathpkg\nreturn pathpkg.VERSION')
+    expect(await value(c, 'SELECT path_version()')).toBe('1.5')
+  })
 })
