@@ -3,6 +3,8 @@
 // would pass (int, Decimal, date, list …) by the column's category. Writing: integers, floats, booleans
 // and text are stored directly; any other value is the text the column type's input function reads, with
 // the column's typmod (varchar(n), numeric(p,s)), as multicorn2 converts most values.
+
+import { PgError } from '../engine/pg/elog.js'
 import type { Heap } from '../engine/pg/heap.js'
 import { OID } from '../engine/pg/layout.js'
 import type { DatumIo } from '../python/datum.js'
@@ -135,6 +137,12 @@ export function jsonToDatum(
   typoid: number,
   typmod: number,
 ): number {
+  // a C string ends at a NUL: refuse it rather than store a truncated value (as PL/Python does)
+  if (typeof v === 'string' && v.includes('\0'))
+    throw new PgError(
+      'could not convert Python object into cstring: Python string representation appears to contain null bytes',
+      { sqlstate: '22021' },
+    )
   switch (kind) {
     case 'i4':
       if (typeof v === 'number' && Number.isInteger(v) && v >= -2147483648 && v <= 2147483647) return v | 0
@@ -158,8 +166,7 @@ export function jsonToDatum(
       if (typeof v === 'boolean') return v ? 1 : 0
       break
     case 't':
-      // a NUL cannot be stored in text: the input function reports it as PostgreSQL would
-      if (typeof v === 'string' && !v.includes('\0')) return textDatum(h, v)
+      if (typeof v === 'string') return textDatum(h, v)
       break
   }
   return io.input(typeof v === 'string' ? v : String(v), typoid, typmod)

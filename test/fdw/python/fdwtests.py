@@ -193,3 +193,34 @@ class Plpy(ForeignDataWrapper):
 
         for r in plpy.execute("SELECT id, v FROM fdw_local ORDER BY id"):
             yield {"n": r["id"], "label": r["v"]}
+
+
+class Values(ForeignDataWrapper):
+    """Rows chosen by options['case'], for the conversion tests."""
+
+    def __init__(self, options, columns):
+        self.case = options["case"]
+
+    def execute(self, quals, columns, sortkeys=None, limit=None, offset=None):
+        import datetime
+        import decimal
+
+        if self.case == "types":
+            utc = datetime.timezone.utc
+            yield {
+                "i2": 7, "i8": 2**62, "f4": 1.5, "f8": float("nan"), "b": True, "n": decimal.Decimal("1.25"),
+                "d": datetime.date(2024, 1, 2), "ts": datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=utc),
+                "j": {"a": [1, 2]}, "a": [1, None, 3], "y": b"\x00\xff", "vc": "abc", "t": "h\u00e9llo",
+            }
+            yield {}
+        elif self.case == "nulls":
+            yield (None, None, None)
+            yield (1, "x", 1.5)
+        elif self.case == "int_overflow":
+            yield {"v": 2**31}
+        elif self.case == "varchar_long":
+            yield {"v": "abcd"}
+        elif self.case == "nul":
+            yield {"v": "a\x00b"}
+        elif self.case == "bad_row":
+            yield 42

@@ -1,0 +1,74 @@
+// Values a wrapper returns, converted to the foreign table's column types (packed columns and the JSON
+// path): every common type, NULLs, and the errors of values that do not fit (22003, 22001, 22021, a
+// row that is neither a dict nor a sequence).
+import path from 'node:path'
+import pg from 'pg'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { ROOT, startServer, type TestServer } from '../helpers/server.js'
+
+let srv: TestServer
+let c: pg.Client
+
+beforeAll(async () => {
+  srv = await startServer({ args: ['--python-path', path.join(ROOT, 'test', 'fdw', 'python')] })
+  c = new pg.Client(srv.url())
+  await c.connect()
+  await c.query(`
+    CREATE EXTENSION multicorn;
+    CREATE SERVER vals FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper 'fdwtests.Values');
+    CREATE FOREIGN TABLE types (i2 int2, i8 int8, f4 real, f8 float8, b bool, n numeric, d date,
+      ts timestamptz, j jsonb, a int[], y bytea, vc varchar(3), t text) SERVER vals OPTIONS (case 'types');
+    CREATE FOREIGN TABLE nulls (i int, t text, f float8) SERVER vals OPTIONS (case 'nulls');
+    CREATE FOREIGN TABLE int_overflow (v int) SERVER vals OPTIONS (case 'int_overflow');
+    CREATE FOREIGN TABLE varchar_long (v varchar(3)) SERVER vals OPTIONS (case 'varchar_long');
+    CREATE FOREIGN TABLE nul (v text) SERVER vals OPTIONS (case 'nul');
+    CREATE FOREIGN TABLE bad_row (v int) SERVER vals OPTIONS (case 'bad_row');
+    SET timezone = 'UTC';`)
+}, 120_000)
+
+afterAll(async () => {
+  await c?.end()
+  await srv?.stop()
+})
+
+it('converts every common type', async () => {
+  const r = await c.query(`SELECT i2, i8::text, f4, f8::text, b, n::text, d::text, ts::text, j::text,
+    a::text, encode(y, 'hex') AS y, vc, t FROM types`)
+  expect(r.rows[0]).toEqual({
+    i2: 7,
+    i8: '4611686018427387904',
+    f4: 1.5,
+    f8: 'NaN',
+    b: true,
+    n: '1.25',
+    d: '2024-01-02',
+    ts: '2024-01-02 03:04:05+00',
+    j: '{"a": [1, 2]}',
+    a: '{1,NULL,3}',
+    y: '00ff',
+    vc: 'abc',
+    t: 'héllo',
+  })
+  expect(Object.values(r.rows[1]).every((v) => v === null)).toBe(true)
+})
+
+it('keeps NULLs beside values', async () => {
+  expect((await c.query('SELECT * FROM nulls')).rows).toEqual([
+    { i: null, t: null, f: null },
+    { i: 1, t: 'x', f: 1.5 },
+  ])
+})
+
+it("raises the column type's error for a value that does not fit", async () => {
+  const e1 = await c.query('SELECT * FROM int_overflow').catch((x) => x)
+  expect([e1.code, e1.message]).toEqual(['22003', 'value "2147483648" is out of range for type integer'])
+  const e2 = await c.query('SELECT * FROM varchar_long').catch((x) => x)
+  expect([e2.code, e2.message]).toEqual(['22001', 'value too long for type character varying(3)'])
+  const e3 = await c.query('SELECT * FROM nul').catch((x) => x)
+  expect(e3.code).toBe('22021')
+  const e4 = await c.query('SELECT * FROM bad_row').catch((x) => x)
+  expect([e4.message, e4.detail]).toEqual([
+    'Error in python: TypeError',
+    'a row must be a dict or a sequence, not int',
+  ])
+})
