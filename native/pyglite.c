@@ -38,6 +38,7 @@ static PyMethodDef module_methods[] = {
     {"mapping_check", py_mapping_check, METH_O, "PyMapping_Check"},
     {"object_bytes", py_object_bytes, METH_O, "PyObject_Bytes"},
     {"set_failure_fields", py_set_failure_fields, METH_O, "set failure_fields(message, exc, pid) -> 5-tuple"},
+    {"set_transform", py_set_transform, METH_O, "set to_sql(symbol, value) for TRANSFORM FOR TYPE results"},
     {"cancel_kind", py_cancel_kind, METH_NOARGS, "pending cancel request of the running statement (0 = none)"},
     {"cancel_consumed", py_cancel_consumed, METH_NOARGS,
      "whether PostgreSQL already raised the pending cancel as its own error"},

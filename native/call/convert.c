@@ -11,7 +11,7 @@
 
 #define MAXDIM 6
 
-enum { N_SCALAR, N_BOOL, N_BYTEA, N_VOID, N_ARRAY, N_ROW, N_RECORD };
+enum { N_SCALAR, N_BOOL, N_BYTEA, N_VOID, N_ARRAY, N_ROW, N_RECORD, N_TRANSFORM };
 enum { H_NONE, H_INT2, H_INT4, H_INT8, H_FLOAT8, H_TEXT };
 
 typedef struct Node {
@@ -22,6 +22,7 @@ typedef struct Node {
   int natts, live;   /* N_ROW */
   PyObject **names;  /* N_ROW: str, NULL for dropped columns */
   struct Node **atts;
+  PyObject *fn; /* N_TRANSFORM: the TO SQL function's symbol (str) */
 } Node;
 
 typedef struct {
@@ -32,6 +33,7 @@ typedef struct {
 } Out;
 
 static PyObject *g_fail_fields; /* pyglite_host.convert.failure_fields(message, exc, pid) -> 5-tuple */
+static PyObject *g_transform;   /* pyglite_host.transforms.to_sql(symbol, value) -> str or an error tuple */
 
 /* ------------------------------------------------------------------ output buffer */
 
@@ -298,6 +300,38 @@ static int row(Node *n, Out *o, PyObject *v, int inarray) {
   return 0;
 }
 
+/* TRANSFORM FOR TYPE (PLyObject_ToTransform): the TO SQL function (pyglite_host/transforms.py) returns the
+ * value's text form, which the engine gives the type's input function; or ("error", message, sqlstate,
+ * cause): with a cause, PLy_elog's detail and traceback come from it. */
+static int transform(Node *n, Out *o, PyObject *v) {
+  PyObject *r = g_transform ? PyObject_CallFunctionObjArgs(g_transform, n->fn, v, NULL) : NULL;
+  if (!r) return fail_py(o, "could not convert Python object by its transform");
+  if (PyUnicode_Check(r)) {
+    Py_ssize_t len;
+    const char *u = PyUnicode_AsUTF8AndSize(r, &len);
+    int rc = u ? put_text(o, T_STR, u, (size_t)len) : -1;
+    Py_DECREF(r);
+    return rc;
+  }
+  int rc;
+  if (PyTuple_Check(r) && PyTuple_GET_SIZE(r) == 4) {
+    const char *msg = PyUnicode_AsUTF8(PyTuple_GET_ITEM(r, 1));
+    const char *state = PyUnicode_AsUTF8(PyTuple_GET_ITEM(r, 2));
+    PyObject *cause = PyTuple_GET_ITEM(r, 3);
+    if (!msg || !state) rc = -1;
+    else if (cause != Py_None) {
+      PyErr_SetObject((PyObject *)Py_TYPE(cause), cause);
+      rc = fail_py(o, msg);
+    } else
+      rc = fail(o, msg, state, NULL, NULL);
+  } else {
+    PyErr_SetString(PyExc_TypeError, "transform: bad result");
+    rc = -1;
+  }
+  Py_DECREF(r);
+  return rc;
+}
+
 /* ------------------------------------------------------------------ dispatch */
 
 /* 0 ok, 1 an ERROR tag was written (stop), -1 internal failure (a Python exception is set). */
@@ -332,6 +366,8 @@ static int conv(Node *n, Out *o, PyObject *v, int inarray) {
       return array(n, o, v);
     case N_ROW:
       return row(n, o, v, inarray);
+    case N_TRANSFORM:
+      return transform(n, o, v);
     default: /* N_RECORD: RETURNS record where the call site cannot accept one */
       return fail(o, "function returning record called in context that cannot accept type record", "0A000", NULL,
                   NULL);
@@ -343,6 +379,7 @@ static int conv(Node *n, Out *o, PyObject *v, int inarray) {
 static void free_node(Node *n) {
   if (!n) return;
   free_node(n->elem);
+  Py_XDECREF(n->fn);
   for (int i = 0; i < n->natts; i++) {
     Py_XDECREF(n->names[i]);
     free_node(n->atts[i]);
@@ -393,6 +430,16 @@ static Node *compile(PyObject *d, int depth) {
     case 'R':
       n->kind = N_RECORD;
       return n;
+    case 'x': {
+      n->kind = N_TRANSFORM;
+      PyObject *f = PyDict_GetItemString(d, "f");
+      if (!f || !PyUnicode_Check(f)) {
+        PyErr_SetString(PyExc_ValueError, "converter: transform without a function");
+        break;
+      }
+      n->fn = Py_NewRef(f);
+      return n;
+    }
     case 'a': {
       n->kind = N_ARRAY;
       PyObject *e = PyDict_GetItemString(d, "e");
@@ -483,6 +530,12 @@ PyTypeObject ConverterType = {
     .tp_dealloc = conv_dealloc,
     .tp_call = conv_call,
 };
+
+/* _pyglite.set_transform(callable(symbol, value) -> str | ("error", message, sqlstate, cause)) */
+PyObject *py_set_transform(PyObject *self, PyObject *f) {
+  Py_XSETREF(g_transform, Py_NewRef(f));
+  Py_RETURN_NONE;
+}
 
 /* _pyglite.set_failure_fields(callable(message, exc, pid) -> (message, sqlstate, detail, hint, context)) */
 PyObject *py_set_failure_fields(PyObject *self, PyObject *f) {

@@ -23,6 +23,11 @@ export interface ProcRow {
   rettypname: string
   /** catalog row version: the procedure is recompiled when it changes (CREATE OR REPLACE) */
   version: string
+  /**
+   * TRANSFORM FOR TYPE: pg_proc.protrftypes that have a transform for the function's language, with the
+   * names of its FROM SQL and TO SQL functions' C symbols (null where the transform has none)
+   */
+  transforms?: Array<{ type: number; fromSql: string | null; toSql: string | null }>
 }
 
 const PROC_SQL = (
@@ -30,7 +35,11 @@ const PROC_SQL = (
 ) => `SELECT p.proname, n.nspname, p.prosrc, p.prorettype::int, p.proretset, p.prokind,
   p.provolatile, array_to_json(p.proargtypes::oid[])::text, array_to_json(p.proallargtypes)::text,
   array_to_json(p.proargmodes)::text, array_to_json(p.proargnames)::text, p.xmin::text || ':' || p.ctid::text,
-  t.typtype, t.typname
+  t.typtype, t.typname,
+  (SELECT json_agg(json_build_array(x.trftype::int, f.prosrc, s.prosrc))
+     FROM pg_catalog.pg_transform x LEFT JOIN pg_catalog.pg_proc f ON f.oid = x.trffromsql
+     LEFT JOIN pg_catalog.pg_proc s ON s.oid = x.trftosql
+    WHERE x.trflang = p.prolang AND x.trftype = ANY (p.protrftypes))::text
 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_catalog.pg_type t ON t.oid = p.prorettype WHERE p.oid = ${oid >>> 0}`
 
@@ -71,5 +80,10 @@ export function readProc(spi: Spi, oid: number): ProcRow | null {
     version: row[11] ?? '',
     rettyptype: row[12] ?? 'b',
     rettypname: row[13] ?? '',
+    transforms: (json<Array<[number, string | null, string | null]>>(row[14]) ?? []).map(([type, f, s]) => ({
+      type,
+      fromSql: f,
+      toSql: s,
+    })),
   }
 }

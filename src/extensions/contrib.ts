@@ -7,6 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { PgModule } from '../engine/pg/heap.js'
 import { contribCache } from './bundles.js'
+import { installTransforms } from './transforms.js'
 
 /** Where the cache is mounted inside the instance (PGlite's install prefix is /pglite). */
 const MOUNT = '/pglite/contrib'
@@ -38,8 +39,11 @@ function cacheFiles(): { cache: string; rel: string[] } {
   return files
 }
 
-/** Offer the contrib extensions in one instance (before any client can ask for them). */
-export function installContrib(M: PgModule): void {
+/** Offer the contrib extensions, and PL/Python's transforms, in one instance (before any client asks). */
+export async function installContrib(M: PgModule): Promise<void> {
+  // off: none of it (the measurement's baseline: scripts/measure-contrib.mjs, docs/extensions.md)
+  if (process.env.PYGLITE_CONTRIB === 'off') return
+  await installTransforms(M)
   const FS = M.FS as unknown as EmFs
   const { cache, rel } = cacheFiles()
   FS.mkdirTree(MOUNT)

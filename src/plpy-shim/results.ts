@@ -260,7 +260,10 @@ function encodersOf(rt: PlRuntime, s: Shape): Array<(w: CodecWriter, d: number) 
     s.encoders = s.live.map((i) => rt.io.encoder(s.types[i]!))
     s.gen = gen
   }
-  return s.encoders
+  // the running procedure's TRANSFORM FOR TYPE applies to its query results too (PLy_input_setup_tuple)
+  const trf = rt.frame?.proc?.fromSql
+  if (!trf) return s.encoders
+  return s.live.map((i, k) => rt.io.transformEncoder(s.types[i]!, trf) ?? s.encoders[k]!)
 }
 
 /**

@@ -22,6 +22,7 @@ import { InputConverters } from '../python/input.js'
 import type { CallFrame, PlRuntime } from '../python/language.js'
 import { OutputConverters } from '../python/output.js'
 import { A_VARLENA, type Procedure, ProcedureCache } from '../python/procedures.js'
+import type { TransformMap } from '../python/transforms.js'
 import { TriggerRuntime } from '../triggers/index.js'
 import { runInline, runValidator } from './inline.js'
 import { SrfRunner } from './srf.js'
@@ -323,8 +324,13 @@ export class PlPythonRuntime implements LanguageRuntime, PlRuntime {
    * pyglite_host.convert.result_converter turns into a converter; the Datum is then built with
    * `out.build(reader, typoid, typmod)`. Used for function results and plpy plan arguments alike.
    */
-  outputDescriptor(typoid: number, typmod = -1): object {
-    return this.out.pyDesc(typoid, typmod)
+  outputDescriptor(
+    typoid: number,
+    typmod = -1,
+    trf: TransformMap | undefined = this.frame?.proc?.toSql,
+  ): object {
+    // the running procedure's TRANSFORM FOR TYPE applies, as PLy_output_setup_func is given curr_proc
+    return this.out.pyDesc(typoid, typmod, trf)
   }
 
   /**
@@ -349,7 +355,7 @@ export class PlPythonRuntime implements LanguageRuntime, PlRuntime {
     if (typmod !== p.recTypmod || (p.descGen !== this.out.generation && typmod >= 0)) {
       p.recTypmod = typmod
       p.descGen = this.out.generation
-      const json = JSON.stringify(typmod < 0 ? { k: 'R' } : this.out.pyDesc(OID.RECORD, typmod))
+      const json = JSON.stringify(typmod < 0 ? { k: 'R' } : this.out.pyDesc(OID.RECORD, typmod, p.toSql))
       if (json !== p.descJson) this.procs.setDesc(p, json)
     }
     return typmod
@@ -361,9 +367,18 @@ export class PlPythonRuntime implements LanguageRuntime, PlRuntime {
     const w = this.codec
     w.reset()
     const types = p.row.argtypes
+    // TRANSFORM FOR TYPE: those arguments' encoders, chosen once (the others stay as they are)
+    const trf = p.fromSql
+    if (trf && !p.argEncoders) p.argEncoders = types.map((t) => this.io.transformEncoder(t, trf))
+    const special = p.argEncoders
     for (const i of p.codecArgs) {
       const a = fcinfo + L.fcinfo_args + i * L.nd_size
-      this.io.encode(w, h.u32at(a + L.nd_value), h.u8at(a + L.nd_isnull) !== 0, types[i]!)
+      const e = special?.[i]
+      const isnull = h.u8at(a + L.nd_isnull) !== 0
+      if (e) {
+        if (isnull) w.none()
+        else e(w, h.u32at(a + L.nd_value))
+      } else this.io.encode(w, h.u32at(a + L.nd_value), isnull, types[i]!)
     }
     return w.pos
   }

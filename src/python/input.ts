@@ -10,6 +10,7 @@ import { L, OID } from '../engine/pg/layout.js'
 import type { Tuples } from '../engine/pg/tuples.js'
 import { type CodecWriter, T } from './codec.js'
 import type { DatumIo } from './datum.js'
+import { fromSqlWriter, type TransformMap } from './transforms.js'
 
 export type Encoder = (w: CodecWriter, datum: number) => void
 
@@ -57,6 +58,23 @@ export class InputConverters {
     else this.encoder(typoid)(w, datum)
   }
 
+  /**
+   * The encoder of `typoid` under a procedure's TRANSFORM FOR TYPE list (PLy_input_setup_func looks for a
+   * transform first, then through domains and array elements), or undefined when no transform applies.
+   */
+  transformEncoder(typoid: number, trf: TransformMap): Encoder | undefined {
+    const symbol = trf.get(typoid)
+    const write = symbol ? fromSqlWriter(symbol) : undefined
+    if (write) return (w, d) => write(w, this.io.output(d, typoid))
+    const t = this.types.get(typoid)
+    if (t.typtype === 'd') return this.transformEncoder(this.types.base(typoid, -1).oid, trf)
+    if (t.elem) {
+      const e = this.transformEncoder(t.elem, trf)
+      return e && this.arrayEncoder(t.elem, e)
+    }
+    return undefined
+  }
+
   /** Forget cached encoders (types changed). */
   clear(): void {
     this.encoders.clear()
@@ -102,9 +120,9 @@ export class InputConverters {
   }
 
   /** PLyList_FromArray: nested lists in storage order, one level per dimension. */
-  private arrayEncoder(elemType: number): Encoder {
+  private arrayEncoder(elemType: number, elemEncoder?: Encoder): Encoder {
     const el = this.types.get(elemType)
-    const enc = this.encoder(elemType)
+    const enc = elemEncoder ?? this.encoder(elemType)
     const storage = { len: el.len, byval: el.byval, align: el.align }
     return (w, d) => {
       let dims: number[] = []

@@ -15,6 +15,7 @@ import type { ErrorTuple, PythonHost } from './host.js'
 import type { InputConverters } from './input.js'
 import type { OutputConverters } from './output.js'
 import type { Procedure, ProcedureCache } from './procedures.js'
+import type { TransformMap } from './transforms.js'
 
 /** One running PL/Python call: what plpy calls need (SPI connection, read-only mode, transaction control). */
 export interface CallFrame {
@@ -61,7 +62,7 @@ export interface PlRuntime {
   /** call a compiled procedure with fcinfo's arguments; its result Datum */
   invoke(p: Procedure, fcinfo: number, nonatomic?: boolean): number
   /** the result descriptor the native converter is compiled from (OutputConverters.pyDesc) */
-  outputDescriptor(typoid: number, typmod?: number): object
+  outputDescriptor(typoid: number, typmod?: number, trf?: TransformMap): object
   /** set up the record result of `p` for this call site; its typmod (-1: not a record) */
   prepareResult(p: Procedure, fcinfo: number): number
   /** encode the arguments JS converts into the codec; their byte length */

@@ -13,6 +13,7 @@ import { FUNC_OID, OID } from '../engine/pg/layout.js'
 import type { Tuples } from '../engine/pg/tuples.js'
 import { type CodecReader, T } from './codec.js'
 import type { DatumIo } from './datum.js'
+import type { TransformMap } from './transforms.js'
 
 /** What the Python converter needs to know about a result type (flattened through domains). */
 export type PyDesc =
@@ -25,6 +26,7 @@ export type PyDesc =
   | { k: 'a'; e: PyDesc } // array of e
   | { k: 'r'; n: Array<string | null>; t: PyDesc[] } // composite: names (null = dropped), types
   | { k: 'R' } // RECORD whose columns are known only at call time
+  | { k: 'x'; f: string } // TRANSFORM FOR TYPE: the TO SQL function f (pyglite_host/transforms.py) makes its text
 
 /** Scalar types whose values may skip the text round trip (the results are the same as their input
  * functions would give: int2in/int4in/int8in of str(int), float8in of repr(float), textin). */
@@ -90,7 +92,10 @@ export class OutputConverters {
   }
 
   /** The descriptor the Python converter walks a result by. */
-  pyDesc(typoid: number, typmod = -1): PyDesc {
+  pyDesc(typoid: number, typmod = -1, trf?: TransformMap): PyDesc {
+    // PLy_output_setup_func: a transform first, then domains and array elements (with the same list)
+    const f = trf?.get(typoid)
+    if (f) return { k: 'x', f }
     if (typoid === OID.RECORD && typmod < 0) return { k: 'R' }
     if (typoid === OID.VOID) return { k: 'v' }
     if (typoid === OID.BOOL) return { k: 'b' }
@@ -98,8 +103,8 @@ export class OutputConverters {
     const hint = SCALAR_HINT[typoid]
     if (hint) return { k: 's', h: hint }
     const t = typoid === OID.RECORD ? null : this.types.get(typoid)
-    if (t?.typtype === 'd') return this.pyDesc(t.basetype, t.basetypmod)
-    if (t?.elem) return { k: 'a', e: this.pyDesc(t.elem, typmod) }
+    if (t?.typtype === 'd') return this.pyDesc(t.basetype, t.basetypmod, trf)
+    if (t?.elem) return { k: 'a', e: this.pyDesc(t.elem, typmod, trf) }
     if (t && t.typtype !== 'c') return { k: 's' }
     const desc = this.tuples.lookupRowtype(typoid, typmod)
     const rd = this.tuples.readDesc(desc)
@@ -107,7 +112,7 @@ export class OutputConverters {
     return {
       k: 'r',
       n: rd.attrs.map((a) => (a.dropped ? null : a.name)),
-      t: rd.attrs.map((a) => (a.dropped ? { k: 's' } : this.pyDesc(a.typid, a.typmod))),
+      t: rd.attrs.map((a) => (a.dropped ? { k: 's' } : this.pyDesc(a.typid, a.typmod, trf))),
     }
   }
 

@@ -9,7 +9,9 @@ import { type Elog, PgError } from '../engine/pg/elog.js'
 import { OID } from '../engine/pg/layout.js'
 import type { Spi } from '../engine/pg/spi.js'
 import type { ErrorTuple, PythonHost } from './host.js'
+import type { Encoder } from './input.js'
 import type { Builder, OutputConverters, PyDesc } from './output.js'
+import { FROM_SQL, TO_SQL, type TransformMap } from './transforms.js'
 
 /** Argument kinds read natively (native/call/call.c A_*); anything else goes through the codec. */
 export const ARG_KIND: Record<number, number> = {
@@ -74,6 +76,22 @@ export interface Procedure {
   builderGen: number
   builderTypmod: number
   valid: boolean
+  /** TRANSFORM FOR TYPE: type → FROM SQL / TO SQL function symbol (transforms.ts); absent without any */
+  fromSql?: TransformMap
+  toSql?: TransformMap
+  /** the codec arguments' encoders under fromSql (runtime.ts fills it at the first call; undefined: none applies) */
+  argEncoders?: Array<Encoder | undefined>
+}
+
+/** The procedure's transforms whose functions this handler implements, one direction (undefined if none). */
+function transformMap(row: ProcRow, dir: 'fromSql' | 'toSql'): TransformMap | undefined {
+  const known: readonly string[] = dir === 'fromSql' ? FROM_SQL : TO_SQL
+  const m: TransformMap = new Map()
+  for (const t of row.transforms ?? []) {
+    const f = t[dir]
+    if (f && known.includes(f)) m.set(t.type, f)
+  }
+  return m.size ? m : undefined
 }
 
 function dependsOnCatalog(d: PyDesc): boolean {
@@ -199,9 +217,11 @@ export class ProcedureCache {
     const argkinds = row.argtypes.map((t) => ARG_KIND[t] ?? A_CODEC)
     const recordResult = row.rettype === OID.RECORD && !asTrigger
     let desc: PyDesc
+    const fromSql = transformMap(row, 'fromSql')
+    const toSql = transformMap(row, 'toSql')
     if (asTrigger) desc = { k: 'R' }
     else if (row.rettype === OID.VOID) desc = { k: 'v', p: isProcedure }
-    else desc = this.out.pyDesc(row.rettype)
+    else desc = this.out.pyDesc(row.rettype, -1, toSql)
     const descJson = JSON.stringify(desc)
     const retkind = recordResult || asTrigger ? 0 : (RET_KIND[row.rettype] ?? 0)
     const r = this.host.compile({
@@ -249,6 +269,8 @@ export class ProcedureCache {
       builderGen: -1,
       builderTypmod: -2,
       valid: true,
+      fromSql,
+      toSql,
     }
     if (!transient) this.table[index] = p
     return p
@@ -258,7 +280,7 @@ export class ProcedureCache {
   refreshDesc(p: Procedure): void {
     if (!p.descDependsOnCatalog || p.descGen === this.out.generation || p.recordResult) return
     p.descGen = this.out.generation
-    const json = JSON.stringify(this.out.pyDesc(p.row.rettype))
+    const json = JSON.stringify(this.out.pyDesc(p.row.rettype, -1, p.toSql))
     if (json !== p.descJson) this.setDesc(p, json)
   }
 

@@ -135,7 +135,7 @@ export class SiteCache {
     }
     // PLy_procedure_get(fn_oid, relid, true): compiled per (function, relation)
     const proc = rt.procs.getTrigger(sid, fnoid, relid)
-    const spec = this.spec(rel, trig, desc)
+    const spec = this.spec(rel, trig, desc, proc)
     const specJson = JSON.stringify(spec.json)
     if (!s) {
       const index = this.free.pop() ?? this.table.length
@@ -184,7 +184,7 @@ export class SiteCache {
   }
 
   /** The columns and TD constants of a trigger on a relation (PLy_input/output_setup_tuple, TD setup). */
-  private spec(rel: number, trig: number, desc: number): { json: object; cols: Column[] } {
+  private spec(rel: number, trig: number, desc: number, proc: Procedure): { json: object; cols: Column[] } {
     const h = this.heap
     const M = h.M
     const rt = this.rt
@@ -207,9 +207,11 @@ export class SiteCache {
         inkind = ARG_KIND[base] ?? A_CODEC
         outkind = OUT_KIND[a.typid] ?? (a.typid === OID.VARCHAR && a.typmod < 0 ? OUT.TEXT : OUT.GENERIC)
         if (ROUNDTRIP.has(a.typid)) flags |= F.ROUNDTRIP
-        desc = JSON.stringify(rt.outputDescriptor(a.typid, a.typmod))
+        desc = JSON.stringify(rt.outputDescriptor(a.typid, a.typmod, proc.toSql))
       }
-      const encoder = inkind === A_CODEC && !a.dropped ? rt.io.encoder(a.typid) : null
+      // TD["new"]/TD["old"] under the function's TRANSFORM FOR TYPE, as PLy_input_setup_tuple with proc
+      const trf = !a.dropped && proc.fromSql ? rt.io.transformEncoder(a.typid, proc.fromSql) : undefined
+      const encoder = inkind === A_CODEC && !a.dropped ? (trf ?? rt.io.encoder(a.typid)) : null
       cols.push({ typid: a.typid, typmod: a.typmod, inkind, flags, encoder, builder: null })
       jcols.push([a.name, inkind, outkind, flags, desc])
     }

@@ -95,4 +95,8 @@ export const CONTRIB_REQUIRED: Record<string, string[] | 'all'> = {
   unaccent: 'all',
   isn: 'all',
   seg: 'all',
+  // PL/Python's transforms (pyglite's handler converts these types itself: src/python/transforms.ts)
+  jsonb_plpython: 'all',
+  hstore_plpython: 'all',
+  ltree_plpython: 'all',
 }

@@ -57,7 +57,7 @@ export class Instance {
     if (fresh && fsync) syncTree(opts.pgdata) // PGlite copied initdb's result in without flushing
     const heap = new Heap(db)
     Bridge.installFiles(heap, await buildSideModule())
-    installContrib(heap.M) // links only: each extension's files are read when PostgreSQL first opens them
+    await installContrib(heap.M) // links only: each extension's files are read when PostgreSQL first opens them
     const bridge = new Bridge(db, heap, { maxDepth: opts.maxDepth })
     await installEncodingSupport(heap, bridge.elog) // before any client_encoding or convert() can need it
     await installTestFaults(heap) // only with PYGLITE_TEST_FAULTS=1 (test/containment)

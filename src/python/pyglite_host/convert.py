@@ -13,7 +13,7 @@ import json
 
 import _pyglite
 
-from . import errors
+from . import errors, transforms
 
 # procedure id -> metadata used by the error formatter (name, munged source, kind)
 procedures = {}
@@ -53,3 +53,4 @@ def failure_fields(message, exc, pid):
 
 
 _pyglite.set_failure_fields(failure_fields)
+_pyglite.set_transform(transforms.to_sql)

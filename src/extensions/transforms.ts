@@ -1,0 +1,175 @@
+// The PL/Python transform extensions PostgreSQL ships (contrib/hstore_plpython, jsonb_plpython,
+// ltree_plpython: hstore_plpython3u, jsonb_plpython3u, ltree_plpython3u), as control files, scripts and
+// libraries. Their CREATE TRANSFORM names C functions (hstore_to_plpython, plpython_to_hstore, …) that
+// PostgreSQL's PL/Python calls; pyglite's handler converts those types itself (src/python/transforms.ts,
+// pyglite_host/transforms.py) when a function says TRANSFORM FOR TYPE, so the libraries here only export
+// the symbols, each raising an error if anything else ever calls it.
+import wabtInit from 'wabt'
+import type { PgModule } from '../engine/pg/heap.js'
+import { ABI } from '../engine/pg/layout.js'
+import { dylinkSection } from '../engine/pg/sidemodule.js'
+
+interface TransformExt {
+  name: string
+  lib: string
+  type: string
+  requires: string
+  /** [SQL function, C symbol] */
+  from: [string, string]
+  to?: [string, string]
+  comment: string
+}
+
+const TRANSFORMS: TransformExt[] = [
+  {
+    name: 'hstore_plpython3u',
+    lib: 'hstore_plpython3',
+    type: 'hstore',
+    requires: 'hstore,plpython3u',
+    from: ['hstore_to_plpython3', 'hstore_to_plpython'],
+    to: ['plpython3_to_hstore', 'plpython_to_hstore'],
+    comment: 'transform between hstore and Python dict',
+  },
+  {
+    name: 'jsonb_plpython3u',
+    lib: 'jsonb_plpython3',
+    type: 'jsonb',
+    requires: 'plpython3u',
+    from: ['jsonb_to_plpython3', 'jsonb_to_plpython'],
+    to: ['plpython3_to_jsonb', 'plpython_to_jsonb'],
+    comment: 'transform between jsonb and Python',
+  },
+  {
+    name: 'ltree_plpython3u',
+    lib: 'ltree_plpython3',
+    type: 'ltree',
+    requires: 'ltree,plpython3u',
+    from: ['ltree_to_plpython3', 'ltree_to_plpython'],
+    comment: 'transform between ltree and Python',
+  },
+]
+
+const EXT_DIR = '/pglite/share/postgresql/extension'
+const LIB_DIR = '/pglite/lib/postgresql'
+
+function control(t: TransformExt): string {
+  const base = t.name.replace(/3u$/, '3u')
+  return [
+    `# ${base}: served by pyglite's PL/Python handler`,
+    `comment = 'transform between ${t.type} and plpython3u'`,
+    "default_version = '1.0'",
+    `module_pathname = '$libdir/${t.lib}'`,
+    'relocatable = true',
+    `requires = '${t.requires}'`,
+    '',
+  ].join('\n')
+}
+
+function script(t: TransformExt): string {
+  // the type lives in its own extension's schema (hstore, ltree); jsonb is built in
+  const ty = t.type === 'jsonb' ? 'jsonb' : `@extschema:${t.type}@.${t.type}`
+  const fns = [
+    `CREATE FUNCTION ${t.from[0]}(val internal) RETURNS internal LANGUAGE C STRICT IMMUTABLE AS 'MODULE_PATHNAME', '${t.from[1]}';`,
+  ]
+  const parts = [`FROM SQL WITH FUNCTION ${t.from[0]}(internal)`]
+  if (t.to) {
+    fns.push(
+      `CREATE FUNCTION ${t.to[0]}(val internal) RETURNS ${ty} LANGUAGE C STRICT IMMUTABLE AS 'MODULE_PATHNAME', '${t.to[1]}';`,
+    )
+    parts.push(`TO SQL WITH FUNCTION ${t.to[0]}(internal)`)
+  }
+  return [
+    `\\echo Use "CREATE EXTENSION ${t.name}" to load this file. \\quit`,
+    ...fns,
+    `CREATE TRANSFORM FOR ${ty} LANGUAGE plpython3u (\n    ${parts.join(',\n    ')}\n);`,
+    `COMMENT ON TRANSFORM FOR ${ty} LANGUAGE plpython3u IS '${t.comment}';`,
+    '',
+  ].join('\n')
+}
+
+const u32le = (n: number): number[] => [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255]
+const watBytes = (bytes: number[]): string =>
+  bytes.map((b) => `\\${b.toString(16).padStart(2, '0')}`).join('')
+
+/** A side module exporting V1 functions `symbols` that raise an ERROR (and their pg_finfo records). */
+async function stubModule(lib: string, symbols: string[]): Promise<Uint8Array> {
+  const data: number[] = []
+  const at: Record<string, number> = {}
+  const put = (name: string, bytes: number[], align = 4) => {
+    while (data.length % align) data.push(0)
+    at[name] = data.length
+    data.push(...bytes)
+  }
+  put('finfo', u32le(1))
+  const abiExtra = [...Buffer.from('PostgreSQL')]
+  while (abiExtra.length < 32) abiExtra.push(0)
+  put('magic', [
+    ...u32le(64),
+    ...u32le(ABI.pgMajor * 100),
+    ...u32le(ABI.funcMaxArgs),
+    ...u32le(ABI.indexMaxKeys),
+    ...u32le(ABI.nameDataLen),
+    ...u32le(ABI.float8ByVal),
+    ...abiExtra,
+    ...u32le(0),
+    ...u32le(0),
+  ])
+  const msg = `${lib}: transform functions are applied by pyglite's PL/Python handler, not called`
+  put('msg', [...Buffer.from(msg), 0], 1)
+  put('file', [...Buffer.from(`${lib}.c`), 0], 1)
+  const mb = '(global.get $mb)'
+  const wat = `(module
+  (type $pgfn (func (param i32) (result i32)))
+  (import "env" "memory" (memory 0))
+  (import "env" "__memory_base" (global $mb i32))
+  (import "env" "errstart" (func $errstart (param i32 i32) (result i32)))
+  (import "env" "errmsg_internal" (func $errmsg_internal (param i32 i32) (result i32)))
+  (import "env" "errfinish" (func $errfinish (param i32 i32 i32)))
+  (func (export "Pg_magic_func") (result i32) (i32.add ${mb} (i32.const ${at.magic})))
+  (func $finfo (result i32) (i32.add ${mb} (i32.const ${at.finfo})))
+  (func $raise (param $fcinfo i32) (result i32)
+    (drop (call $errstart (i32.const 21) (i32.const 0)))
+    (drop (call $errmsg_internal (i32.add ${mb} (i32.const ${at.msg})) (i32.const 0)))
+    (call $errfinish (i32.add ${mb} (i32.const ${at.file})) (i32.const 1) (i32.add ${mb} (i32.const ${at.msg})))
+    unreachable)
+  ${symbols.map((s) => `(export "${s}" (func $raise)) (export "pg_finfo_${s}" (func $finfo))`).join('\n  ')}
+  (data ${mb} "${watBytes(data)}")
+)`
+  const wabt = await wabtInit()
+  const mod = wabt.parseWat(`${lib}.wat`, wat, { mutable_globals: true })
+  try {
+    mod.resolveNames()
+    mod.validate()
+    const { buffer } = mod.toBinary({ canonicalize_lebs: true })
+    const sec = dylinkSection((data.length + 3) & ~3)
+    const out = new Uint8Array(buffer.length + sec.length)
+    out.set(buffer.subarray(0, 8), 0)
+    out.set(sec, 8) // Emscripten's loader wants dylink.0 first
+    out.set(buffer.subarray(8), 8 + sec.length)
+    return out
+  } finally {
+    mod.destroy()
+  }
+}
+
+let files: Promise<Array<[string, Uint8Array | string]>> | undefined
+
+/** Every file of the three extensions (the libraries are built once per process, a few ms). */
+function transformFiles(): Promise<Array<[string, Uint8Array | string]>> {
+  files ??= (async () => {
+    const out: Array<[string, Uint8Array | string]> = []
+    for (const t of TRANSFORMS) {
+      const symbols = [t.from[1], ...(t.to ? [t.to[1]] : [])]
+      out.push([`${LIB_DIR}/${t.lib}.so`, await stubModule(t.lib, symbols)])
+      out.push([`${EXT_DIR}/${t.name}.control`, control(t)])
+      out.push([`${EXT_DIR}/${t.name}--1.0.sql`, script(t)])
+    }
+    return out
+  })()
+  return files
+}
+
+/** Put the transform extensions into one instance's lib/ and share/ directories. */
+export async function installTransforms(M: PgModule): Promise<void> {
+  for (const [p, data] of await transformFiles()) M.FS.writeFile(p, data)
+}
