@@ -9,6 +9,7 @@ import { packageVersion } from './backup/copy.js'
 import { restoreInterrupted } from './backup/restore.js'
 import type { Config } from './config.js'
 import { DatabaseManager } from './databases/manager.js'
+import { clusterFromPristine } from './databases/pristine.js'
 import type { DbOpened } from './engine/channel/protocol.js'
 import { Engine } from './engine/client.js'
 import { indexSettings, prepareEnvironment } from './packages/index.js'
@@ -65,6 +66,8 @@ export async function startServer(config: Config, events: ServerEvents = {}): Pr
 async function serve(config: Config, events: ServerEvents, lock: DataDirLock): Promise<RunningServer> {
   const fresh = !fs.existsSync(path.join(config.dataDir, DEFAULT_DB, 'PG_VERSION'))
   if (fresh) events.initializing?.(config.dataDir)
+  // a new data directory's cluster is a copy of the pristine one (no initdb), made while the engine starts
+  const copying = fresh ? clusterFromPristine(config.dataDir, DEFAULT_DB, config.fsync) : undefined
   const pyenv = prepareEnvironment(config)
   const engine = await Engine.start({
     dataDir: config.dataDir,
@@ -80,6 +83,7 @@ async function serve(config: Config, events: ServerEvents, lock: DataDirLock): P
     await engine.close()
     throw e
   }
+  await copying
   const opened = await engine.openDatabase(DEFAULT_DB)
   events.opened?.(opened)
   log.info(
@@ -107,7 +111,7 @@ async function serve(config: Config, events: ServerEvents, lock: DataDirLock): P
         })
       : null
 
-  const databases = new DatabaseManager(config.dataDir, engine)
+  const databases = new DatabaseManager(config.dataDir, engine, config.fsync)
   await databases.reconcile()
   const packages = new PackageManager(pyenv, engine, indexSettings(config), async (role) =>
     Boolean((await databases.lookupRole(role))?.superuser),

@@ -13,11 +13,22 @@ import {
   TEMPLATE_DIR,
   writeRegistry,
 } from '../engine/storage/clusters.js'
+import { pgliteWasmModule } from '../engine/storage/wasm.js'
+import { cacheDisabled } from '../util/cache.js'
 import { logger } from '../util/log.js'
 import { runHelper } from './helper.js'
 import { AuthorityListing } from './listing.js'
+import { fromPrototype, prototypeOptions, runCreateStatement } from './newcluster.js'
+import {
+  COPYING_PREFIX,
+  clusterFromPristine,
+  copyTree,
+  flushTree,
+  fsyncDir,
+  untouchedCopy,
+} from './pristine.js'
 import { type RoleRow, Roles } from './roles.js'
-import { type CreateDatabase, type DatabaseCommand, type DropDatabase, quoteIdent } from './statements.js'
+import type { CreateDatabase, DatabaseCommand, DropDatabase } from './statements.js'
 
 const log = logger('databases')
 
@@ -62,13 +73,15 @@ export class DatabaseManager {
   constructor(
     private readonly dataDir: string,
     private readonly engine: Engine,
+    /** flush new clusters to stable storage (the server's --fsync) */
+    private readonly fsync = true,
   ) {
     this.roles = new Roles(engine)
     this.listing = new AuthorityListing(engine)
     for (const e of readRegistry(dataDir)) this.entries.set(e.name, e)
     // half-made clusters of a CREATE DATABASE (or template) interrupted by a crash or shutdown
     for (const f of fs.existsSync(dataDir) ? fs.readdirSync(dataDir) : [])
-      if (f.startsWith('.creating-') || f.startsWith(`${TEMPLATE_DIR}-`))
+      if (f.startsWith('.creating-') || f.startsWith(`${TEMPLATE_DIR}-`) || f.startsWith(COPYING_PREFIX))
         fs.rmSync(path.join(dataDir, f), { recursive: true, force: true })
   }
 
@@ -209,33 +222,34 @@ export class DatabaseManager {
     const dir = path.join(this.dataDir, clusterDir(cmd.name))
     const tmp = path.join(this.dataDir, `.creating-${crypto.randomBytes(6).toString('hex')}`)
     try {
-      await this.ensureTemplate()
-      await this.copyTemplate(tmp)
-      // the user's own statement runs in the copy (PostgreSQL checks its options, encoding, locale,
-      // template), owned by the creating role unless it says OWNER; FILE_COPY is 2-3× faster than WAL_LOG
-      let sql = cmd.text
-      if (!cmd.options.has('owner')) sql += ` OWNER = ${quoteIdent(owner)}`
-      if (!cmd.options.has('strategy')) sql += ' STRATEGY = FILE_COPY'
-      const r = await runHelper({
-        pgdata: tmp,
-        database: 'template1',
-        statements: [...(await this.roles.script()), sql, 'DROP DATABASE postgres'],
-      })
-      const tCopy = performance.now()
+      const wasm = pgliteWasmModule() // compiled once, cloned into each helper
+      const r = (await this.prototypeServes(cmd))
+        ? await fromPrototype(tmp, cmd.name, owner, await this.roles.script(), await wasm)
+        : await this.fromTemplate(tmp, cmd, owner, await wasm)
+      const tCopy = r.tCopy
+      const tHelper = performance.now()
       if (!r.ok) throw new CommandError(r.error.C ?? 'XX000', r.error.M ?? 'error', pick(r.error))
+      // the helper's PGlite has no fsync (durable.ts): the new cluster is flushed before it is named
+      if (this.fsync) flushTree(tmp)
       await fs.promises.rename(tmp, dir)
+      if (this.fsync) fsyncDir(this.dataDir)
       this.entries.set(cmd.name, { name: cmd.name, owner, created: new Date().toISOString() })
       writeRegistry(this.dataDir, [...this.entries.values()])
-      // the template cluster has no plpython3u: install it now (this opens the database in the engine, so
-      // the first connection finds it ready) — except in a copy of template0, which stays pristine as in
-      // PostgreSQL (pg_regress --load-extension and restores of `pg_dump -C` create the extension themselves)
       this.busy.delete(cmd.name)
       this.listing.add(cmd.name, owner)
-      if (cmd.options.get('template') !== 'template0')
-        await this.engine.queryRows(cmd.name, 'CREATE EXTENSION IF NOT EXISTS plpython3u')
-      this.idleLater(cmd.name)
+      // opened in the background, so the first connection usually finds it open
+      this.engine.openDatabase(cmd.name).then(
+        () => this.idleLater(cmd.name),
+        (e) => log.warn({ err: e, db: cmd.name }, 'opening a new database failed'),
+      )
       log.info(
-        { db: cmd.name, ms: Math.round(performance.now() - t0), helperMs: Math.round(tCopy - t0) },
+        {
+          db: cmd.name,
+          ms: Math.round(performance.now() - t0),
+          copyMs: Math.round(tCopy - t0),
+          prototype: r.prototype,
+          helperMs: Math.round(tHelper - tCopy),
+        },
         'created a database',
       )
       return { ok: true, tag: 'CREATE DATABASE', notices }
@@ -247,30 +261,68 @@ export class DatabaseManager {
     }
   }
 
-  /** Copy the template cluster with template1 closed in the engine (nobody connects meanwhile). */
-  private async copyTemplate(to: string): Promise<void> {
-    this.busy.add('template1')
+  /**
+   * True when the new database can be a copy of the cached prototype (newcluster.ts): no option beyond
+   * OWNER, TEMPLATE template1 and STRATEGY, and template1 still the pristine one (the template cluster
+   * never opened: closing it rewrites its pg_control).
+   */
+  private async prototypeServes(cmd: CreateDatabase): Promise<boolean> {
+    if (cacheDisabled() || !prototypeOptions(cmd)) return false
+    const template = path.join(this.dataDir, TEMPLATE_DIR)
+    if (!fs.existsSync(path.join(template, 'PG_VERSION'))) return true // it would be made from the pristine
+    this.busy.add('template1') // nobody reopens it between the close and the comparison
     try {
-      const timer = this.idleTimers.get('template1')
-      if (timer) clearTimeout(timer)
-      this.idleTimers.delete('template1')
-      if (!(await this.engine.closeDatabase('template1')))
-        throw new CommandError('55006', 'source database "template1" is being accessed by other users')
-      await fs.promises.cp(path.join(this.dataDir, TEMPLATE_DIR), to, { recursive: true })
+      await this.closeTemplate()
+      return await untouchedCopy(template)
     } finally {
       this.busy.delete('template1')
     }
   }
 
-  /** A cluster fresh from initdb, made once (the first CREATE DATABASE pays for initdb). */
+  /** A copy of the template cluster in which the user's own CREATE DATABASE statement runs. */
+  private async fromTemplate(tmp: string, cmd: CreateDatabase, owner: string, wasm: WebAssembly.Module) {
+    await this.ensureTemplate()
+    await this.copyTemplate(tmp)
+    const tCopy = performance.now()
+    const r = await runCreateStatement(tmp, cmd, owner, await this.roles.script(), wasm)
+    return { ...r, tCopy, prototype: false }
+  }
+
+  /** Close template1 in the engine (it must not change while it is copied or compared). */
+  private async closeTemplate(): Promise<void> {
+    const timer = this.idleTimers.get('template1')
+    if (timer) clearTimeout(timer)
+    this.idleTimers.delete('template1')
+    if (!(await this.engine.closeDatabase('template1')))
+      throw new CommandError('55006', 'source database "template1" is being accessed by other users')
+  }
+
+  /** Copy the template cluster with template1 closed in the engine (nobody connects meanwhile). */
+  private async copyTemplate(to: string): Promise<void> {
+    this.busy.add('template1')
+    try {
+      await this.closeTemplate()
+      await copyTree(path.join(this.dataDir, TEMPLATE_DIR), to)
+    } finally {
+      this.busy.delete('template1')
+    }
+  }
+
+  /**
+   * The template cluster, made once: a copy of the pristine cluster (pristine.ts), or initdb in a helper
+   * thread when there is none (PYGLITE_CACHE_DIR=off). Its `postgres` database (with plpython3u) is
+   * dropped from every copy; its template0 and template1 are initdb's.
+   */
   private ensureTemplate(): Promise<void> {
     const dir = path.join(this.dataDir, TEMPLATE_DIR)
     if (fs.existsSync(path.join(dir, 'PG_VERSION'))) return Promise.resolve()
     this.template ??= (async () => {
       const t0 = performance.now()
+      if (await clusterFromPristine(this.dataDir, TEMPLATE_DIR, this.fsync)) return
       const tmp = `${dir}-${crypto.randomBytes(6).toString('hex')}`
       const r = await runHelper({ pgdata: tmp, database: 'postgres', statements: [] })
       if (!r.ok) throw new Error(`could not initialise the template cluster: ${r.error.M}`)
+      if (this.fsync) flushTree(tmp)
       await fs.promises.rename(tmp, dir)
       log.info({ ms: Math.round(performance.now() - t0) }, 'initialised the template cluster')
     })().finally(() => {

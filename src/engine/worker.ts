@@ -33,6 +33,7 @@ import { IDLE_IN_TRANSACTION_FATAL, rewordTimeout, takeWaitingCommand } from './
 import { besideHolder, joinBytes, runnable } from './sessions/turns.js'
 import { clusterDir } from './storage/clusters.js'
 import { Instance } from './storage/instance.js'
+import { pgliteWasmModule } from './storage/wasm.js'
 import { BackendExited, socketCallbackRecorder } from './storage/pgio.js'
 
 const config = workerData as EngineConfig
@@ -480,6 +481,7 @@ port.on('message', (m: ToWorker) => {
   void pump()
 })
 
+void pgliteWasmModule() // compiled by V8's background threads while Python starts on this one
 host = startPythonHost(
   createDispatcher(() => active?.runtime, columnOps),
   config.pythonPath,

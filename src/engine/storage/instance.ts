@@ -16,7 +16,8 @@ import { selfTest } from '../pg/selftest.js'
 import { buildSideModule } from '../pg/sidemodule.js'
 import { Spi } from '../pg/spi.js'
 import { durabilityParams, nodefsFsync, syncTree } from './durable.js'
-import { START_PARAMS } from './params.js'
+import { INITDB_ARGS, START_PARAMS } from './params.js'
+import { pgliteWasmModule } from './wasm.js'
 
 export interface InstanceOptions {
   /** The PGDATA directory of this database's cluster. */
@@ -52,6 +53,8 @@ export class Instance {
       dataDir: opts.pgdata,
       database: opts.database,
       startParams: [...START_PARAMS, ...durabilityParams(fsync)],
+      initDbStartParams: INITDB_ARGS,
+      pgliteWasmModule: await pgliteWasmModule(),
       extensions: { ...opts.extensions, ...(fsync ? { pygliteFsync: nodefsFsync() } : {}) },
     })
     if (fresh && fsync) syncTree(opts.pgdata) // PGlite copied initdb's result in without flushing
@@ -75,6 +78,7 @@ export class Instance {
     const inst = new Instance(db, heap, bridge, runtime, fresh)
     if (fresh) await db.exec('CREATE EXTENSION IF NOT EXISTS plpython3u')
     else await addPlpythonu(db)
+    opts.host.callPython('pyglite_host.memory', 'trim') // start-up's freed heap back to the OS (~60 MB)
     return inst
   }
 
