@@ -85,16 +85,11 @@ describe('CREATE DATABASE from the pristine copy', () => {
       ),
     )
     // checked by PostgreSQL in the helper (createdb: the locale before the template's encoding)
-    expect([err?.code, err?.message, err?.detail])
-      .toEqual([
-        '22023',
-        'encoding "LATIN1" does not match locale "C.UTF-8"',
-        'The chosen LC_CTYPE setting requires encoding "UTF8".',
-      ])
-      .toEqual([
-        '22023',
-        'new encoding (LATIN1) is incompatible with the encoding of the template database (UTF8)',
-      ])
+    expect([err?.code, err?.message, err?.detail]).toEqual([
+      '22023',
+      'encoding "LATIN1" does not match locale "C.UTF-8"',
+      'The chosen LC_CTYPE setting requires encoding "UTF8".',
+    ])
     await one('postgres', "CREATE DATABASE latin ENCODING 'LATIN1' LOCALE 'C' TEMPLATE template0")
     expect(
       await one(
