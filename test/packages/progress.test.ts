@@ -42,6 +42,8 @@ async function restart(): Promise<void> {
 }
 
 afterAll(async () => {
+  // a failed test must not leave a build waiting for its flag behind
+  for (const p of srv ? builders('hangpkg') : []) process.kill(Number(p), 'SIGKILL')
   await a?.end()
   await b?.end()
   await srv?.stop()
@@ -89,7 +91,9 @@ const builders = (name: string) =>
     .filter((p) => /^\d+$/.test(p))
     .filter((p) => {
       try {
-        return fs.readlinkSync(`/proc/${p}/cwd`).includes(name)
+        // this server's (its environment's python runs the build), not another run's
+        const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8')
+        return fs.readlinkSync(`/proc/${p}/cwd`).includes(name) && cmd.includes(srv.dataDir)
       } catch {
         return false
       }
@@ -132,6 +136,18 @@ describe('a long install', () => {
     expect(await latest()).toMatchObject({ action: 'install', state: 'succeeded', error: null })
     await fn(b, 'slow_version() RETURNS text', 'import slowpkg\nreturn slowpkg.VERSION')
     expect(await value(b, 'SELECT slow_version()')).toBe('1.0')
+  })
+
+  it('runs from a second connection while the first sits inside an open transaction', async () => {
+    await a.query('BEGIN')
+    await a.query('CREATE TEMP TABLE held (i int)')
+    b.notices = []
+    await b.query(`CALL pyglite.uninstall('tinypkg')`)
+    await b.query(`CALL pyglite.install('tinypkg==1.0')`)
+    expect(b.notices.map((n) => n.message)).toContain('pip: Successfully installed tinypkg-1.0')
+    await a.query('INSERT INTO held VALUES (1)')
+    await a.query('COMMIT')
+    expect(await value(b, `SELECT version FROM pyglite.packages WHERE name = 'tinypkg'`)).toBe('1.0')
   })
 
   it('is cancelled by a CancelRequest, leaving the environment as it was', async () => {
@@ -181,14 +197,19 @@ describe('a long install', () => {
     await untilBuilding('hangpkg')
     const orphans = await runningBuilders('hangpkg')
     expect(orphans.length).toBeGreaterThan(0)
+    // pip's process group (pip leads it; its build runs in it)
+    const group = Number(fs.readFileSync(`/proc/${orphans[0]}/stat`, 'utf8').split(') ')[1]!.split(' ')[2])
     await b.end()
     a.on('error', () => {})
     await srv.stop('SIGKILL')
     await again
     expect(fs.existsSync(path.join(srv.dataDir, 'python-env.changing'))).toBe(true)
     // end the orphaned pip run (as the docs tell an operator to) before starting again
-    const group = Number(fs.readFileSync(`/proc/${orphans[0]}/stat`, 'utf8').split(') ')[1]!.split(' ')[2])
-    process.kill(-group, 'SIGKILL')
+    try {
+      process.kill(-group, 'SIGKILL')
+    } catch {
+      // already gone (pip may die of the closed pipes first)
+    }
     await restart()
     expect(srv.output()).toContain(
       'a package operation was interrupted by a stop: the environment was put back',
