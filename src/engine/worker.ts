@@ -33,8 +33,8 @@ import { IDLE_IN_TRANSACTION_FATAL, rewordTimeout, takeWaitingCommand } from './
 import { besideHolder, joinBytes, runnable } from './sessions/turns.js'
 import { clusterDir } from './storage/clusters.js'
 import { Instance } from './storage/instance.js'
-import { pgliteWasmModule } from './storage/wasm.js'
 import { BackendExited, socketCallbackRecorder } from './storage/pgio.js'
+import { pgliteWasmModule } from './storage/wasm.js'
 
 const config = workerData as EngineConfig
 configureLogging(config.logLevel as LogLevel)
@@ -193,9 +193,13 @@ async function pump(): Promise<void> {
     for (;;) {
       drainPort() // take what arrived meanwhile now, rather than one event-loop turn per message
       const i = queue.findIndex((m) => runnable(m, backendOf(m)))
-      if (i < 0) return checkpoints.idle(backends) // idle: the time to checkpoint
+      if (i < 0) {
+        tempMaintenance()
+        return checkpoints.idle(backends) // idle: the time to checkpoint
+      }
       const m = queue.splice(i, 1)[0]!
       await handle(m)
+      tempMaintenance()
       checkpoints.idle(backends) // between two items too, or a steady load would never let it run
     }
   } finally {
@@ -285,6 +289,24 @@ async function request(m: Exclude<WorkItem, { t: 'input' } | { t: 'idle-timeout'
   }
 }
 
+/** Temp schemas of closed sessions dropped, the pool refilled (temps.ts), where no transaction is open. */
+function tempMaintenance(): void {
+  for (const b of backends.values()) {
+    if (b.holder || !b.temps.pending) continue
+    activate(b.inst)
+    b.inst.runtime.session = 0
+    host.native.execBegin(0, 0)
+    try {
+      b.temps.maintain()
+    } catch (e) {
+      if (e instanceof BackendExited) backendDied(e, b)
+      else log.error({ err: e }, 'temp schema maintenance failed')
+    } finally {
+      host.native.execEnd()
+    }
+  }
+}
+
 /** A query of the engine's own (superuser, default settings), beside the holder's idle transaction if any. */
 function internalQuery(backend: Backend, sql: string): QueryResult {
   activate(backend.inst)
@@ -325,7 +347,6 @@ function input(sid: number, first: Uint8Array): void {
   s.turns++
   s.activity.begin(data, s.status, Date.now())
   if (trackListen(s, data)) backend.listenDirty = true
-  const temps = mayCreateTemp(data)
   const heap = backend.inst.heap
   const cancelFlag = heap.M._QueryCancelPending as number
   const out = new Output(sid, ctl, post, queue, drainPort, fatal, () => {
@@ -336,6 +357,7 @@ function input(sid: number, first: Uint8Array): void {
   activate(backend.inst)
   backend.inst.runtime.session = sid
   try {
+    if (!s.temp && mayCreateTemp(data)) backend.temps.claim(s) // temps.ts: a temp schema of its own
     backend.switchTo(s)
   } catch (e) {
     sessionFailed(backend, sid, e)
@@ -373,7 +395,7 @@ function input(sid: number, first: Uint8Array): void {
       closeEngineSession(backend, sid)
     }
     s.activity.end(s.status, Date.now())
-    if (!s.closed && !terminate) afterTurn(backend, s, temps)
+    if (!s.closed && !terminate) afterTurn(backend, s)
     host.native.execEnd()
     executing = 0
     out.finish(data.length, terminate)

@@ -1,9 +1,15 @@
-// Temporary tables on the shared backend (one temp schema for all sessions): each session's temp tables
-// are dropped when it disconnects; while connected, names clash between sessions (documented limit).
+// Temporary schemas per session, as PostgreSQL gives each backend its own: four clients (pg, postgres.js,
+// psycopg, pgJDBC) create `bang` at once and each sees its own; temp objects are private, survive their own
+// transaction's rollback only if committed, and go when the session disconnects (cleanly or killed).
+import { spawn } from 'node:child_process'
+import path from 'node:path'
 import pg from 'pg'
+import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startServer, type TestServer } from '../helpers/server.js'
+import { runJdbcProgram } from '../helpers/clients.js'
+import { ROOT, startServer, type TestServer } from '../helpers/server.js'
 
+const HERE = path.join(ROOT, 'test/sessions/clients')
 let srv: TestServer
 beforeAll(async () => {
   srv = await startServer()
@@ -14,6 +20,7 @@ afterAll(async () => {
 
 async function connect(): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: srv.url() })
+  c.on('error', () => {})
   await c.connect()
   return c
 }
@@ -24,28 +31,120 @@ const temps = (c: pg.Client) =>
       "SELECT string_agg(relname, ',' ORDER BY relname) AS names FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relkind IN ('r', 'v', 'S')",
     )
     .then((r) => r.rows[0].names as string | null)
+const mySchema = async (c: pg.Client) =>
+  (await c.query('SELECT pg_my_temp_schema()::regnamespace::text AS ns')).rows[0].ns as string
+const schemaExists = async (c: pg.Client, ns: string) =>
+  (await c.query('SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', [ns])).rows[0].n === 1
+
+/** Run a Python client; `ready`: it printed "ready" (and waits for `go`); `done`: its last output line. */
+function runPython(
+  file: string,
+  ...args: string[]
+): { ready: Promise<void>; go: () => void; done: Promise<string> } {
+  const p = spawn('/usr/bin/python3', [path.join(HERE, file), ...args])
+  let out = ''
+  let err = ''
+  let ready = () => {}
+  const r = new Promise<void>((resolve) => (ready = resolve))
+  p.stdout.on('data', (d) => {
+    out += d
+    if (out.startsWith('ready\n')) ready()
+  })
+  p.stderr.on('data', (d) => (err += d))
+  const done = new Promise<string>((resolve, reject) =>
+    p.on('close', (code) => (code === 0 ? resolve(out.trim().split('\n').at(-1)!) : reject(new Error(err)))),
+  )
+  done.catch(() => ready())
+  return { ready: r, go: () => p.stdin.end('go\n'), done }
+}
 
 describe('temporary tables', () => {
-  it('drops a session’s temp tables, views and sequences when it disconnects, and only its own', async () => {
+  it('are private: four clients create `bang` at once and each sees its own (pg, postgres.js, psycopg, pgJDBC)', async () => {
+    const a = await connect()
+    const sql = postgres(srv.url(), { max: 1, onnotice: () => {} })
+    try {
+      await a.query("CREATE TEMP TABLE bang(who text); INSERT INTO bang VALUES ('pg')")
+      await sql`CREATE TEMPORARY TABLE bang(who text)`
+      await sql`INSERT INTO bang VALUES ('postgres.js')`
+      const py = runPython('temp_psycopg.py', srv.url())
+      await py.ready // psycopg has made its table and waits
+      const j = runJdbcProgram(srv, path.join(HERE, 'JdbcTemp.java'), 'JdbcTemp')
+      expect(j.rows).toBe('jdbc;')
+      py.go()
+      const p = JSON.parse(await py.done)
+      const js = (await sql`SELECT pg_my_temp_schema()::regnamespace::text AS ns`)[0]!.ns
+      const names = [await mySchema(a), js, p.ns, j.ns].sort()
+      expect(j.bangs).toBe(names.join(',')) // the four sessions' tables, at once, one in each one's schema
+      expect(p.rows).toEqual(['psycopg'])
+      expect((await a.query('SELECT who FROM bang')).rows).toEqual([{ who: 'pg' }])
+      expect(await sql`SELECT who FROM bang`).toEqual([{ who: 'postgres.js' }])
+      expect(new Set(names).size).toBe(4)
+      for (const n of names) expect(n).toMatch(/^pg_temp_\d+$/)
+      // another session does not see them; naming one explicitly is PostgreSQL's error
+      const b = await connect()
+      expect(await b.query('SELECT * FROM bang').catch((e) => e.message)).toBe(
+        'relation "bang" does not exist',
+      )
+      await b.end()
+    } finally {
+      await a.end()
+      await sql.end()
+    }
+  })
+
+  it('go with their session: clean disconnect and killed client, schema and all', async () => {
     const a = await connect()
     const b = await connect()
     await a.query('CREATE TEMP TABLE a_t(v int); CREATE TEMPORARY VIEW a_v AS SELECT 1 AS one')
     await a.query('CREATE TEMP SEQUENCE a_s; SELECT 1 AS x INTO TEMP a_into')
-    await b.query('BEGIN; CREATE TEMP TABLE b_t(v int); INSERT INTO b_t VALUES (1); COMMIT')
-    expect(await temps(b)).toBe('a_into,a_s,a_t,a_v,b_t')
-    // the documented limit: one temp schema, so the same name in two sessions clashes
-    const clash = await b.query('CREATE TEMP TABLE a_t(v int)').catch((e) => e)
-    expect([clash.code, clash.message]).toEqual(['42P07', 'relation "a_t" already exists'])
+    await b.query(
+      'BEGIN; CREATE TEMP TABLE b_t(v text); INSERT INTO b_t VALUES (repeat($$x$$, 100000)); COMMIT',
+    )
+    expect(await temps(a)).toBe('a_into,a_s,a_t,a_v')
+    expect(await temps(b)).toBe('b_t')
+    const aNs = await mySchema(a)
     await a.end()
     const c = await connect()
-    expect(await temps(c)).toBe('b_t')
-    expect((await b.query('SELECT count(*)::int AS n FROM b_t')).rows).toEqual([{ n: 1 }])
-    // a killed client's temp tables go as well
+    for (let i = 0; i < 100 && (await schemaExists(c, aNs)); i++) await new Promise((r) => setTimeout(r, 20))
+    expect(await schemaExists(c, aNs)).toBe(false)
+    expect((await b.query('SELECT length(v) AS n FROM b_t')).rows).toEqual([{ n: 100000 }])
+    // a killed client's temp objects go as well; the name is free again
     await c.query('CREATE TEMP TABLE c_t(v int)')
-    c.on('error', () => {})
+    const cNs = await mySchema(c)
     ;(c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy()
-    await new Promise((r) => setTimeout(r, 300))
-    expect(await temps(b)).toBe('b_t')
+    for (let i = 0; i < 100 && (await schemaExists(b, cNs)); i++) await new Promise((r) => setTimeout(r, 20))
+    expect(await schemaExists(b, cNs)).toBe(false)
+    expect(
+      (
+        await b.query(
+          "SELECT count(*)::int AS n FROM pg_class WHERE relname IN ('a_t', 'a_v', 'a_s', 'a_into', 'c_t')",
+        )
+      ).rows[0].n,
+    ).toBe(0)
     await b.end()
+  })
+
+  it('follow transactions: rolled back with their CREATE, ON COMMIT DROP / DELETE ROWS, DISCARD TEMP', async () => {
+    const a = await connect()
+    try {
+      await a.query('BEGIN')
+      await a.query('CREATE TEMP TABLE r(v int)')
+      await a.query('ROLLBACK')
+      expect(await a.query('SELECT * FROM r').catch((e) => e.message)).toBe('relation "r" does not exist')
+      await a.query('CREATE TEMP TABLE r(v int)')
+      await a.query(
+        'BEGIN; CREATE TEMP TABLE gone(v int) ON COMMIT DROP; INSERT INTO gone VALUES (1); COMMIT',
+      )
+      await a.query('CREATE TEMP TABLE rows_go(v int) ON COMMIT DELETE ROWS')
+      await a.query('BEGIN; INSERT INTO rows_go VALUES (1); COMMIT')
+      expect((await a.query('SELECT count(*)::int AS n FROM rows_go')).rows[0].n).toBe(0)
+      expect(await temps(a)).toBe('r,rows_go')
+      await a.query('DISCARD TEMP')
+      expect(await temps(a)).toBe(null)
+      await a.query('CREATE TEMP TABLE r(v int)')
+      expect(await temps(a)).toBe('r')
+    } finally {
+      await a.end()
+    }
   })
 })

@@ -10,6 +10,15 @@ export interface BackendStatics {
   preparedQueries: number
   /** postgres.c `unnamed_stmt_psrc`: the unnamed prepared statement */
   unnamedStatement: number
+  /** namespace.c `myTempNamespace` and `myTempToastNamespace` (Oid words): the session's temp schemas */
+  tempNamespace: number
+  tempToastNamespace: number
+  /**
+   * namespace.c `namespaceUser` (Oid) and `searchPathCacheValid` (bool): with both cleared the search path
+   * is recomputed at its next use, as after SetTempNamespaceState (not exported)
+   */
+  namespaceUser: number
+  searchPathCacheValid: number
 }
 
 /** Runs one internal simple query; resolves its text rows, throws on an ErrorResponse. */
@@ -54,6 +63,102 @@ export function probeStatics(heap: Heap, sql: RunSql, parseUnnamed: ParseUnnamed
     authenticatedUserId: probeAuthenticatedUserId(heap, sql),
     preparedQueries: probePreparedQueries(heap, sql),
     unnamedStatement: probeUnnamedStatement(heap, parseUnnamed),
+    ...probeTempNamespace(heap, sql),
+  }
+}
+
+/** A copy of the static data's bytes (for the flag probes, which look for bytes that flip). */
+function snapshot(heap: Heap): Uint8Array {
+  heap.refresh()
+  return heap.u8.slice(0, staticsEnd(heap))
+}
+
+/**
+ * The temp namespace words: after the probe's temp table, exactly one word holds pg_my_temp_schema() with
+ * the toast temp schema's OID next to it (checked by clearing it: pg_my_temp_schema() reads it directly).
+ * The two search-path flags are bools found by what flips them: a pg_namespace change clears both
+ * (namespace.c InvalidationCallback), a name lookup sets both (recomputeNamespacePath, spcache_init), and
+ * assigning search_path clears only baseSearchPathValid (assign_search_path).
+ */
+function probeTempNamespace(
+  heap: Heap,
+  sql: RunSql,
+): Pick<BackendStatics, 'tempNamespace' | 'tempToastNamespace' | 'namespaceUser' | 'searchPathCacheValid'> {
+  sql('CREATE TEMP TABLE pyglite_probe_temp(t text); DROP TABLE pyglite_probe_temp')
+  const [ns, toast] = (
+    sql(
+      "SELECT pg_catalog.pg_my_temp_schema()::int, (SELECT n.oid::int FROM pg_catalog.pg_namespace n WHERE n.nspname = 'pg_toast_temp_' || pg_catalog.substr(pg_catalog.pg_my_temp_schema()::regnamespace::text, 9))",
+    )[0] ?? []
+  ).map(Number)
+  if (!ns || !toast) throw new Error('probe: no temp namespace after a temp table')
+  // the two Oids are declared together in namespace.c; the linker keeps them within a few words
+  const toasts = words(heap, (_a, w) => w === toast)
+  const pairs: Array<[number, number]> = []
+  for (const a of words(heap, (_a, w) => w === ns))
+    for (const t of toasts) if (Math.abs(t - a) <= 64) pairs.push([a, t])
+  // functional check (copies of the pair can sit in the stack): cleared, pg_my_temp_schema() says 0
+  const real = pairs.filter(([a]) => {
+    heap.refresh()
+    heap.i32[a >> 2] = 0
+    const cleared = Number(sql('SELECT pg_catalog.pg_my_temp_schema()::int')[0]?.[0])
+    heap.refresh()
+    heap.i32[a >> 2] = ns
+    const restored = Number(sql('SELECT pg_catalog.pg_my_temp_schema()::int')[0]?.[0])
+    return cleared === 0 && restored === ns
+  })
+  if (real.length !== 1)
+    throw new Error(`probe: myTempNamespace not found (${pairs.length} pairs, ${real.length} pass)`)
+  const [addr, toastAddr] = real[0]!
+
+  const lookup = () => sql("SELECT 'pg_catalog.pg_class'::regclass, 'pg_class'::regclass")
+  lookup()
+  const valid = snapshot(heap)
+  sql('CREATE SCHEMA pyglite_probe_ns; DROP SCHEMA pyglite_probe_ns')
+  const invalidated = snapshot(heap)
+  lookup()
+  const again = snapshot(heap)
+  // another module's flag may flip the same way: namespace.c's bss lies around myTempNamespace
+  const cache: number[] = []
+  for (let i = addr - 256; i < addr + 256; i++)
+    if (valid[i] === 1 && invalidated[i] === 0 && again[i] === 1) cache.push(i)
+  // namespaceUser: the role the search path was computed for (the internal session's, the bootstrap
+  // superuser), in namespace.c's bss too; cleared, recomputeNamespacePath recomputes (it is no role)
+  heap.refresh()
+  const base: number[] = []
+  for (let i = (addr - 256) & ~3; i < addr + 256; i += 4)
+    if (heap.i32[i >> 2] === BOOTSTRAP_SUPERUSERID && i !== addr && i !== toastAddr) base.push(i)
+  // functional check: with the temp namespace word pointing at another schema and the flags cleared, an
+  // unqualified name resolves there (the temp schema leads the search path); put back, to the temp table
+  sql(
+    'CREATE SCHEMA pyglite_probe_ns; CREATE TABLE pyglite_probe_ns.pyglite_probe_t(); CREATE TEMP TABLE pyglite_probe_t()',
+  )
+  const [other, plain, temp] = sql(
+    "SELECT 'pyglite_probe_ns'::regnamespace::oid, 'pyglite_probe_ns.pyglite_probe_t'::regclass::oid, 'pyglite_probe_t'::regclass::oid",
+  )[0]!.map(Number)
+  const resolve = (nsWord: number, b: number, c: number) => {
+    heap.refresh()
+    heap.i32[addr >> 2] = nsWord
+    heap.i32[b >> 2] = 0
+    heap.u8[c] = 0
+    return Number(sql("SELECT 'pyglite_probe_t'::regclass::oid")[0]?.[0])
+  }
+  const works: Array<[number, number]> = []
+  for (const b of base)
+    for (const c of cache) {
+      const there = resolve(other!, b, c)
+      const back = resolve(ns, b, c)
+      if (there === plain && back === temp) works.push([b, c])
+    }
+  sql('DROP SCHEMA pyglite_probe_ns CASCADE; DROP TABLE pyglite_probe_t')
+  if (works.length !== 1)
+    throw new Error(
+      `probe: search path flags not found (${base.length} and ${cache.length} candidates, ${works.length} work)`,
+    )
+  return {
+    tempNamespace: addr,
+    tempToastNamespace: toastAddr,
+    namespaceUser: works[0]![0],
+    searchPathCacheValid: works[0]![1],
   }
 }
 

@@ -12,6 +12,7 @@ import { B, BackendStream, collected } from './backend-stream.js'
 import { copyFail, literal, parseUnnamed, query, startup, sync } from './frontend.js'
 import { Gucs, type SettingsState, SRC } from './gucs.js'
 import { EngineSession, SqlError } from './session.js'
+import { TempSchemas } from './temps.js'
 
 /** Default idle_in_transaction_session_timeout (PostgreSQL's is 0, off); PYGLITE_IDLE_IN_TRANSACTION_TIMEOUT_MS overrides. */
 export const IDLE_IN_TRANSACTION_DEFAULT_MS = Number(
@@ -25,6 +26,8 @@ export class Backend {
   readonly stream: BackendStream
   statics!: BackendStatics
   readonly gucs: Gucs
+  /** each session's temp schemas (set up at open, after the probes) */
+  temps!: TempSchemas
   /** some session listens (notifications are routed, see notify.ts); the backend's set needs reconciling */
   listening = false
   listenDirty = false
@@ -88,6 +91,8 @@ export class Backend {
     b.dboid = Number(
       rows('SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()')[0]?.[0],
     )
+    b.temps = new TempSchemas(b)
+    b.temps.init()
     return b
   }
 
@@ -190,6 +195,7 @@ export class Backend {
       mem[this.statics.unnamedStatement >> 2] = h.unnamedStatement
       mem[this.statics.authenticatedUserId >> 2] = h.login.oid
       this.owner = h
+      this.temps.install(h.temp ?? this.temps.shared)
       // undoes the work's settings and role: the backend is the holder's again (ParameterStatus included)
       this.execAll(['ROLLBACK TO SAVEPOINT pyglite_aside', 'RELEASE SAVEPOINT pyglite_aside'])
     }
@@ -244,6 +250,7 @@ export class Backend {
     h[this.statics.preparedQueries >> 2] = s.preparedQueries
     h[this.statics.unnamedStatement >> 2] = s.unnamedStatement
     this.owner = s
+    this.temps?.install(s.temp ?? this.temps.shared) // undefined only during the start-up probes
     // the role: AuthenticatedUserId decides what SET SESSION AUTHORIZATION / set_config may do, so a
     // non-superuser cannot become anyone else (variable.c check_session_authorization)
     h[this.statics.authenticatedUserId >> 2] = s.login.oid

@@ -5,6 +5,7 @@ import type { Login } from '../channel/protocol.js'
 import { Activity } from './activity.js'
 import type { TxStatus } from './backend-stream.js'
 import { type SettingsState, settingsKey } from './gucs.js'
+import type { TempSchema } from './temps.js'
 
 /** An ErrorResponse from an internal query, with its fields (C = SQLSTATE, M = message, ...). */
 export class SqlError extends Error {
@@ -37,9 +38,8 @@ export class EngineSession {
   idleTimer: ReturnType<typeof setTimeout> | undefined
   /** the ParameterStatus values its client was told (reports.ts) */
   readonly seen = new Map<string, string>()
-  /** temp relations it created (pg_class oids; see temps.ts) */
-  readonly temps = new Set<number>()
-  tempsPending = false
+  /** its own temp schemas (temps.ts); null: the backend's shared pg_temp_0 */
+  temp: TempSchema | null = null
   /** LISTEN channels (committed) */
   readonly channels = new Set<string>()
   /** what pg_stat_activity shows of it (activity.ts) */

@@ -11,7 +11,6 @@ import { copyFail, query, sync } from './frontend.js'
 import { type ResetEntry, SRC } from './gucs.js'
 import { reconcile } from './notify.js'
 import { type EngineSession, SqlError } from './session.js'
-import { claimTemps, dropTempsSql } from './temps.js'
 
 function fatalFields(e: PgError): Record<string, string> {
   const f: Record<string, string> = { S: 'FATAL', V: 'FATAL', C: e.sqlstate, M: e.message }
@@ -100,12 +99,11 @@ export function closeSession(b: Backend, s: EngineSession): void {
       if (!shared) cleanup.push(query(`UNLISTEN "${c.replace(/"/g, '""')}"`))
     }
     s.channels.clear()
-    const drop = dropTempsSql(s)
-    if (drop) cleanup.push(query(drop))
     // DEALLOCATE ALL empties its statement table (kept for reuse); an empty Query drops the unnamed one
     cleanup.push(query('DEALLOCATE ALL'), query(''))
     b.runCollect((io) => b.io.exec(concatBytes(cleanup), io))
   } finally {
+    b.temps.release(s) // dropped between work items (temps.ts maintain), not inside another's transaction
     b.releaseOwner()
     const heap = b.inst.heap
     heap.refresh()
@@ -121,11 +119,9 @@ const log = logger('sessions')
 
 /**
  * Bookkeeping after a session's turn, once it is idle: make the backend listen on exactly the union of the
- * sessions' channels after LISTEN/UNLISTEN/DISCARD (notify.ts), and claim the temp relations it created
- * (temps.ts). `mayHaveTemps`: its input mentioned "temp".
+ * sessions' channels after LISTEN/UNLISTEN/DISCARD (notify.ts).
  */
-export function afterTurn(b: Backend, s: EngineSession, mayHaveTemps: boolean): void {
-  if (mayHaveTemps) s.tempsPending = true
+export function afterTurn(b: Backend, s: EngineSession): void {
   if (s.status !== 'I') return
   if (b.listenDirty) {
     try {
@@ -136,14 +132,6 @@ export function afterTurn(b: Backend, s: EngineSession, mayHaveTemps: boolean): 
       b.listening = [...b.sessions.values()].some((x) => x.channels.size > 0)
     } catch (e) {
       log.warn({ err: e }, 'LISTEN reconciliation failed')
-    }
-  }
-  if (s.tempsPending) {
-    s.tempsPending = false
-    try {
-      claimTemps(b, s)
-    } catch (e) {
-      log.warn({ err: e }, 'temp relation tracking failed')
     }
   }
 }

@@ -1,38 +1,153 @@
-// Temporary tables on the shared backend. PostgreSQL gives each backend one temp schema (pg_temp_N), so
-// all sessions here share it: names can clash between sessions and each sees the others' temp tables.
-// What can be done honestly: remember which session created which temp relation, and drop a session's
-// temp relations when it disconnects (PostgreSQL drops them at backend exit: namespace.c
-// RemoveTempRelationsCallback). See docs/sessions.md.
+// Temporary schemas per session on the shared backend. PostgreSQL gives each backend its own pg_temp_N and
+// pg_toast_temp_N (namespace.c: myTempNamespace/myTempToastNamespace, named after MyProcNumber); here every
+// session that may create temporary objects gets a pair of its own, swapped in with its turn (the two Oid
+// words, and the search path recomputed: pg/statics.ts), and dropped after it disconnects.
+//
+// PostgreSQL's own way in (InitTempTableNamespace) cannot be used per session: it names the schema after
+// MyProcNumber, the same for every session here, empties an existing schema of that name (RemoveTempRelations)
+// and registers an exit callback per creation (20 slots). So the engine makes the schemas itself, ahead of
+// need (a small pool, refilled between work items when no transaction is open), and hands one to a session
+// whose input may create a temporary object. Sessions that never do share pg_temp_0, the backend's own.
 import type { Backend } from './backend.js'
 import type { EngineSession } from './session.js'
 
-/** Whether an input may create a temporary relation: "temp" (TEMP, TEMPORARY), any case, in its bytes. */
+/** A session's temp schema pair: pg_temp_<n> and pg_toast_temp_<n>. */
+export interface TempSchema {
+  n: number
+  ns: number
+  toast: number
+}
+
+/** Schemas made ahead of need. */
+const POOL = 2
+
+/**
+ * Whether an input may create a temporary object: "temp" or "temporary" (TEMP TABLE, pg_temp.x, INTO TEMP),
+ * any case, not inside a longer word ("template", "attempt" do not count).
+ */
 export function mayCreateTemp(data: Uint8Array): boolean {
+  const letter = (c: number | undefined) => c !== undefined && (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a
   for (let i = 0; i + 3 < data.length; i++) {
     if ((data[i]! | 0x20) !== 0x74) continue
-    if ((data[i + 1]! | 0x20) === 0x65 && (data[i + 2]! | 0x20) === 0x6d && (data[i + 3]! | 0x20) === 0x70)
-      return true
+    if ((data[i + 1]! | 0x20) !== 0x65 || (data[i + 2]! | 0x20) !== 0x6d || (data[i + 3]! | 0x20) !== 0x70)
+      continue
+    if (letter(data[i - 1])) continue
+    if (!letter(data[i + 4])) return true
+    const rest = 'orary'
+    let ok = true
+    for (let k = 0; k < rest.length && ok; k++) ok = (data[i + 4 + k]! | 0x20) === rest.charCodeAt(k)
+    if (ok && !letter(data[i + 9])) return true
   }
   return false
 }
 
-const LIST = `SELECT c.oid FROM pg_catalog.pg_class c WHERE c.relnamespace = pg_catalog.pg_my_temp_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')`
+export class TempSchemas {
+  /** pg_temp_0, PostgreSQL's own for this backend (made by the start-up probe): every session's default */
+  readonly shared: TempSchema
+  /** the pair the backend's words hold now */
+  private installed: TempSchema
+  private readonly pool: TempSchema[] = []
+  private readonly released: TempSchema[] = []
+  /** numbers taken (pool, sessions, released and not yet dropped) */
+  private readonly taken = new Set<number>([0])
 
-/** After a turn that may have created temp relations (the session is idle): the new ones are its own. */
-export function claimTemps(b: Backend, s: EngineSession): void {
-  const owned = new Set<number>()
-  for (const o of b.sessions.values()) for (const t of o.temps) owned.add(t)
-  for (const [oid] of b.exec(LIST).rows) {
-    const n = Number(oid)
-    if (!owned.has(n)) s.temps.add(n)
+  constructor(private readonly b: Backend) {
+    const st = b.statics
+    b.inst.heap.refresh()
+    const h = b.inst.heap.i32
+    this.shared = { n: 0, ns: h[st.tempNamespace >> 2]!, toast: h[st.tempToastNamespace >> 2]! }
+    this.installed = this.shared
   }
-}
 
-/** SQL that drops the session's temp relations that still exist (run as part of its disconnect). */
-export function dropTempsSql(s: EngineSession): string | null {
-  if (s.temps.size === 0) return null
-  const oids = [...s.temps].join(',')
-  s.temps.clear()
-  // one DO block: each relation with the DROP its kind needs; CASCADE as backend exit does
-  return `DO $pyglite$ DECLARE r record; BEGIN FOR r IN SELECT c.oid::regclass AS name, c.relkind FROM pg_catalog.pg_class c WHERE c.oid IN (${oids}) AND c.relnamespace = pg_catalog.pg_my_temp_schema() LOOP EXECUTE pg_catalog.format('DROP %s IF EXISTS %s CASCADE', CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, r.name); END LOOP; END $pyglite$`
+  /** At start-up (as the internal session): drop what an earlier run left, make the pool. */
+  init(): void {
+    const left = this.b.exec(
+      `SELECT t.oid, o.oid, pg_catalog.substr(t.nspname, 9)::int FROM pg_catalog.pg_namespace t LEFT JOIN pg_catalog.pg_namespace o ON o.nspname = 'pg_toast_temp_' || pg_catalog.substr(t.nspname, 9) WHERE t.nspname ~ '^pg_temp_[1-9][0-9]*$'`,
+    )
+    for (const [ns, toast, n] of left.rows)
+      this.drop({ n: Number(n), ns: Number(ns), toast: Number(toast ?? 0) })
+    this.refill()
+  }
+
+  /** Put a pair into the backend (cheap when it is there already). */
+  install(t: TempSchema): void {
+    if (this.installed === t) return
+    const st = this.b.statics
+    const heap = this.b.inst.heap
+    heap.refresh()
+    heap.i32[st.tempNamespace >> 2] = t.ns
+    heap.i32[st.tempToastNamespace >> 2] = t.toast
+    // as namespace.c SetTempNamespaceState: the search path (which leads with the temp schema) is
+    // recomputed at its next use (a role of 0 never matches: recomputeNamespacePath)
+    heap.i32[st.namespaceUser >> 2] = 0
+    heap.u8[st.searchPathCacheValid] = 0
+    this.installed = t
+  }
+
+  /** Session s's input may create a temporary object: give it a pair of its own if it has none yet. */
+  claim(s: EngineSession): void {
+    if (s.temp) return
+    // none made ahead: make one now if no transaction is open (else it goes on with the shared pair)
+    if (this.pool.length === 0 && (this.b.holder === null || this.b.holder === s) && s.status === 'I') {
+      this.b.switchTo(this.b.internalSession)
+      this.pool.push(this.create())
+    }
+    const t = this.pool.pop()
+    if (!t) return
+    s.temp = t
+    this.install(t) // s may hold the backend already (its transaction goes on): switchTo would not install
+  }
+
+  /** Session s closed: its pair is dropped between work items (maintain). */
+  release(s: EngineSession): void {
+    if (!s.temp) return
+    this.released.push(s.temp)
+    s.temp = null
+  }
+
+  /** Whether maintain has anything to do. */
+  get pending(): boolean {
+    return this.released.length > 0 || this.pool.length < POOL
+  }
+
+  /** Between work items, nobody holding the backend: drop released pairs, refill the pool. */
+  maintain(): void {
+    this.b.switchTo(this.b.internalSession)
+    for (const t of this.released.splice(0)) this.drop(t)
+    this.refill()
+  }
+
+  private refill(): void {
+    while (this.pool.length < POOL) this.pool.push(this.create())
+  }
+
+  /** CREATE SCHEMA pg_temp_<n>, pg_toast_temp_<n> (the names need allow_system_table_mods), owned by postgres. */
+  private create(): TempSchema {
+    let n = 1
+    while (this.taken.has(n)) n++
+    const err = this.b.execAll([
+      `BEGIN; SET LOCAL allow_system_table_mods = on; CREATE SCHEMA pg_temp_${n}; CREATE SCHEMA pg_toast_temp_${n}; COMMIT`,
+    ])
+    if (err) throw new Error(`temp schema pg_temp_${n}: ${err.M}`)
+    const [ns, toast] = this.b.exec(
+      `SELECT 'pg_temp_${n}'::regnamespace::oid, 'pg_toast_temp_${n}'::regnamespace::oid`,
+    ).rows[0]!
+    this.taken.add(n)
+    return { n, ns: Number(ns), toast: Number(toast) }
+  }
+
+  /**
+   * DROP SCHEMA … CASCADE with the pair installed, so its relations are this backend's own temp relations
+   * (relcache: rd_backend, local buffers dropped with them), as RemoveTempRelations does at backend exit.
+   */
+  private drop(t: TempSchema): void {
+    this.install(t)
+    try {
+      const err = this.b.execAll([`DROP SCHEMA IF EXISTS pg_temp_${t.n}, pg_toast_temp_${t.n} CASCADE`])
+      if (err) throw new Error(`dropping pg_temp_${t.n}: ${err.M}`)
+    } finally {
+      this.install(this.shared)
+    }
+    this.taken.delete(t.n)
+  }
 }
