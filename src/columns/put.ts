@@ -77,7 +77,7 @@ export const putOps: Record<string, Op> = {
   columns_offer(rt) {
     callFrame(rt)
     const o = currentOffer(rt)
-    if (!o || o.state !== 'open') return null
+    if (o?.state !== 'open') return null
     const h = rt.heap
     const M = h.M
     const expected = h.u32at(o.rsi + L.rsi_expectedDesc)
@@ -192,6 +192,11 @@ function putBatch(rt: PlRuntime, p: Put, cols: unknown[], n: number): void {
   const { values, nulls } = p
   const store = p.offer.store
   const desc = p.offer.desc
+  // views of wasm memory, made again only when a call grew it
+  h.refresh()
+  let u32 = h.u32
+  let u8 = h.u8
+  const vw = values >>> 2
   for (let r = 0; r < n; r++) {
     for (let c = 0; c < ncol; c++) {
       const col = p.columns[c]!
@@ -201,7 +206,12 @@ function putBatch(rt: PlRuntime, p: Put, cols: unknown[], n: number): void {
       if (t) {
         const s = t[r]
         if (s == null) isnull = 1
-        else d = input(col.typinput, h.pstrdup(s), col.ioparam, col.typmod)
+        else {
+          d = input(col.typinput, h.pstrdup(s), col.ioparam, col.typmod)
+          h.refresh()
+          u32 = h.u32
+          u8 = h.u8
+        }
       } else {
         const k = packed[c]!
         if (k.nulls?.[r]) isnull = 1
@@ -225,9 +235,14 @@ function putBatch(rt: PlRuntime, p: Put, cols: unknown[], n: number): void {
           }
         }
       }
-      h.setU32(values + 4 * c, d >>> 0)
-      h.setU8(nulls + c, isnull)
+      u32[vw + c] = d >>> 0
+      u8[nulls + c] = isnull
     }
     put(store, desc, values, nulls)
+    if (u8.length === 0 || u8.buffer !== M.wasmMemory.buffer) {
+      h.refresh()
+      u32 = h.u32
+      u8 = h.u8
+    }
   }
 }

@@ -299,7 +299,9 @@ $$ LANGUAGE plpython3u`)
       } else {
         // the object state is consumed by its final function (FINALFUNC_MODIFY = READ_WRITE)
         const e = await sameError(window)
-        expect(e.message).toBe(`aggregate function ${name}(double precision) does not support use as a window function`)
+        expect(e.message).toBe(
+          `aggregate function ${name}(double precision) does not support use as a window function`,
+        )
       }
     },
   )
