@@ -7,7 +7,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { PgModule } from '../engine/pg/heap.js'
 import { contribCache } from './bundles.js'
-import { installTransforms } from './transforms.js'
+import { addTransforms } from './transforms.js'
+
+/** the transforms' files are in the cache (once per process, before the cache is listed) */
+let transformsAdded: Promise<void> | undefined
 
 /** Where the cache is mounted inside the instance (PGlite's install prefix is /pglite). */
 const MOUNT = '/pglite/contrib'
@@ -43,7 +46,8 @@ function cacheFiles(): { cache: string; rel: string[] } {
 export async function installContrib(M: PgModule): Promise<void> {
   // off: none of it (the measurement's baseline: scripts/measure-contrib.mjs, docs/extensions.md)
   if (process.env.PYGLITE_CONTRIB === 'off') return
-  await installTransforms(M)
+  transformsAdded ??= addTransforms(contribCache())
+  await transformsAdded
   const FS = M.FS as unknown as EmFs
   const { cache, rel } = cacheFiles()
   FS.mkdirTree(MOUNT)

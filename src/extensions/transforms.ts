@@ -3,9 +3,11 @@
 // libraries. Their CREATE TRANSFORM names C functions (hstore_to_plpython, plpython_to_hstore, …) that
 // PostgreSQL's PL/Python calls; pyglite's handler converts those types itself (src/python/transforms.ts,
 // pyglite_host/transforms.py) when a function says TRANSFORM FOR TYPE, so the libraries here only export
-// the symbols, each raising an error if anything else ever calls it.
+// the symbols, each raising an error if anything else ever calls it. They are made once into the contrib
+// cache and offered like the bundles' files (contrib.ts).
+import fs from 'node:fs'
+import path from 'node:path'
 import wabtInit from 'wabt'
-import type { PgModule } from '../engine/pg/heap.js'
 import { ABI } from '../engine/pg/layout.js'
 import { dylinkSection } from '../engine/pg/sidemodule.js'
 
@@ -49,8 +51,9 @@ const TRANSFORMS: TransformExt[] = [
   },
 ]
 
-const EXT_DIR = '/pglite/share/postgresql/extension'
-const LIB_DIR = '/pglite/lib/postgresql'
+/** Where the files go, relative to the cache (as in PGlite's bundles) */
+const EXT_DIR = 'share/postgresql/extension'
+const LIB_DIR = 'lib/postgresql'
 
 function control(t: TransformExt): string {
   const base = t.name.replace(/3u$/, '3u')
@@ -152,24 +155,26 @@ async function stubModule(lib: string, symbols: string[]): Promise<Uint8Array> {
   }
 }
 
-let files: Promise<Array<[string, Uint8Array | string]>> | undefined
-
-/** Every file of the three extensions (the libraries are built once per process, a few ms). */
-function transformFiles(): Promise<Array<[string, Uint8Array | string]>> {
-  files ??= (async () => {
-    const out: Array<[string, Uint8Array | string]> = []
-    for (const t of TRANSFORMS) {
-      const symbols = [t.from[1], ...(t.to ? [t.to[1]] : [])]
-      out.push([`${LIB_DIR}/${t.lib}.so`, await stubModule(t.lib, symbols)])
-      out.push([`${EXT_DIR}/${t.name}.control`, control(t)])
-      out.push([`${EXT_DIR}/${t.name}--1.0.sql`, script(t)])
+/**
+ * Add the three extensions' files to the unpacked contrib cache (bundles.ts), once: later starts link them
+ * like the others and never load the WebAssembly text assembler. Written beside and renamed into place.
+ */
+export async function addTransforms(cache: string): Promise<void> {
+  const marker = path.join(cache, '.transforms-1')
+  if (fs.existsSync(marker)) return
+  for (const t of TRANSFORMS) {
+    const symbols = [t.from[1], ...(t.to ? [t.to[1]] : [])]
+    const files: Array<[string, Uint8Array | string]> = [
+      [path.join(cache, LIB_DIR, `${t.lib}.so`), await stubModule(t.lib, symbols)],
+      [path.join(cache, EXT_DIR, `${t.name}.control`), control(t)],
+      [path.join(cache, EXT_DIR, `${t.name}--1.0.sql`), script(t)],
+    ]
+    for (const [p, data] of files) {
+      fs.mkdirSync(path.dirname(p), { recursive: true })
+      const tmp = `${p}.${process.pid}.tmp`
+      fs.writeFileSync(tmp, data)
+      fs.renameSync(tmp, p)
     }
-    return out
-  })()
-  return files
-}
-
-/** Put the transform extensions into one instance's lib/ and share/ directories. */
-export async function installTransforms(M: PgModule): Promise<void> {
-  for (const [p, data] of await transformFiles()) M.FS.writeFile(p, data)
+  }
+  fs.writeFileSync(marker, '')
 }
