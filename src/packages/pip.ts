@@ -53,6 +53,18 @@ function pipEnv(): NodeJS.ProcessEnv {
   return env
 }
 
+/**
+ * `python -m pip`, but pip dies with the server: PR_SET_PDEATHSIG (prctl(2)) sends it SIGKILL when the
+ * server's process goes, even by kill -9, so no pip run outlives the server and writes into an environment
+ * the next start is putting back (a build it started may run on, but only pip writes the environment).
+ */
+const PIP_MAIN = `import ctypes, os, runpy, signal, sys
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+if os.getppid() == 1:
+    sys.exit('pyglite: the server is gone')
+sys.argv[0] = 'pip'
+runpy.run_module('pip', run_name='__main__', alter_sys=True)`
+
 export class PipRun {
   private child: ReturnType<typeof spawn> | null = null
   private canceled = false
@@ -67,7 +79,7 @@ export class PipRun {
   async run(args: string[], report = false): Promise<PipResult> {
     const tmp = report ? fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-pip-')) : null
     const reportFile = tmp ? path.join(tmp, 'report.json') : null
-    const full = ['-I', '-m', 'pip', ...args.slice(0, 1)]
+    const full = ['-I', '-c', PIP_MAIN, ...args.slice(0, 1)]
     if (args[0] === 'install') full.push('--progress-bar', 'off')
     if (reportFile) full.push('--report', reportFile)
     full.push(...args.slice(1))

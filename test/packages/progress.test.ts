@@ -99,6 +99,19 @@ const builders = (name: string) =>
       }
     })
 
+/** Processes whose command line passes `test` (NUL-separated arguments). */
+const processes = (test: (cmd: string) => boolean) =>
+  fs
+    .readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return test(fs.readFileSync(`/proc/${p}/cmdline`, 'utf8'))
+      } catch {
+        return false
+      }
+    })
+
 /** The build processes once they run (pip prints its 'Preparing metadata' line before it starts them). */
 async function runningBuilders(name: string): Promise<string[]> {
   for (let i = 0; i < 600; i++) {
@@ -192,7 +205,7 @@ describe('a long install', () => {
       state: 'canceled',
     })
 
-    // kill -9: pip outlives the server (its own process group); the next start puts the snapshot back
+    // kill -9: pip dies with the server (PR_SET_PDEATHSIG), the next start puts the snapshot back
     const again = failure(a, `CALL pyglite.install('hangpkg==1.0')`)
     await untilBuilding('hangpkg')
     const orphans = await runningBuilders('hangpkg')
@@ -201,10 +214,15 @@ describe('a long install', () => {
     const group = Number(fs.readFileSync(`/proc/${orphans[0]}/stat`, 'utf8').split(') ')[1]!.split(' ')[2])
     await b.end()
     a.on('error', () => {})
+    const pip = processes((cmd) => cmd.includes(srv.dataDir) && cmd.includes('run_module'))
+    expect(pip.length).toBe(1)
     await srv.stop('SIGKILL')
     await again
+    for (let i = 0; i < 200 && fs.existsSync(`/proc/${pip[0]}/cmdline`); i++)
+      await new Promise((r) => setTimeout(r, 25))
+    expect(fs.existsSync(`/proc/${pip[0]}/cmdline`)).toBe(false)
     expect(fs.existsSync(path.join(srv.dataDir, 'python-env.changing'))).toBe(true)
-    // end the orphaned pip run (as the docs tell an operator to) before starting again
+    // the build pip had started may still wait for its flag: it cannot touch the environment, end it
     try {
       process.kill(-group, 'SIGKILL')
     } catch {
