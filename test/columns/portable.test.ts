@@ -109,14 +109,18 @@ with plcolumns.cursor("SELECT a, grp FROM pairs WHERE a IS NOT NULL ORDER BY a",
     for batch in cur:
         sizes.append(len(batch["a"]))
         total += float(batch["a"].sum())
-return "%d %.6f | %s %d %.6f" % (one.nrows, float(one["a"].sum()), sizes[-3:], len(sizes), total)
+pc = plpy.prepare("SELECT a, b FROM pairs WHERE grp = $1 AND a IS NOT NULL ORDER BY a", ["int4"])
+plan_batches = [(len(c["a"]), str(c["a"].dtype)) for c in plcolumns.cursor(pc, [3], batch=200, kind="numpy")]
+return "%d %.6f | %s %d %.6f | %s" % (one.nrows, float(one["a"].sum()), sizes[-3:], len(sizes), total, plan_batches)
 $$`)
     const [row] = await same('SELECT batches(1000)')
     const [check] = await same(
       "SELECT count(*) FILTER (WHERE grp = 3) AS n3, to_char(sum(a) FILTER (WHERE grp = 3), 'FM9999990.000000') AS s3, " +
         "to_char(sum(a), 'FM9999990.000000') AS s FROM pairs",
     )
-    expect(row!.batches).toBe(`${check!.n3} ${check!.s3} | [1000, 1000, 1] 6 ${check!.s}`)
+    expect(row!.batches).toBe(
+      `${check!.n3} ${check!.s3} | [1000, 1000, 1] 6 ${check!.s} | [(200, 'float64'), (200, 'float64'), (100, 'float64')]`,
+    )
   })
 
   it('errors: duplicate column names, a command without rows, SQL errors as SPI exceptions', async () => {
@@ -305,6 +309,44 @@ $$ LANGUAGE plpython3u`)
       }
     },
   )
+})
+
+describe('the worked examples of docs/columns.md', () => {
+  it('a Greptime-style function over cpu/mem columns and a pandas model scoring a table', async () => {
+    await b.run(`CREATE TABLE system_metrics(host text, cpu float8, mem float8);
+INSERT INTO system_metrics SELECT 'h' || (g % 4), g % 100, 50 + g % 50 FROM generate_series(1, 2000) g;
+INSERT INTO system_metrics VALUES ('h9', NULL, 10);
+CREATE TABLE customers(id int8, age int4, income float8, visits int4);
+INSERT INTO customers SELECT g, 20 + g % 50, (g % 13) * 0.5, CASE WHEN g % 10 = 0 THEN NULL ELSE g % 7 END
+  FROM generate_series(1, 3000) g;
+CREATE FUNCTION cpu_mem_example() RETURNS TABLE(host text, cpu_mem float8) LANGUAGE plpython3u AS $$
+import plcolumns
+c = plcolumns.execute("SELECT host, cpu, mem FROM system_metrics", kind="numpy", nulls="nan")
+return plcolumns.rows({"host": c["host"], "cpu_mem": c["cpu"] * c["mem"] / 100})
+$$;
+CREATE FUNCTION score(q text) RETURNS TABLE(id int8, score float8) LANGUAGE plpython3u AS $$
+import numpy as np, pandas as pd, plcolumns
+if "w" not in SD:
+    SD["w"], SD["b"] = np.array([0.8, -0.3, 1.7]), -0.5
+def predict(df):
+    x = df[["age", "income", "visits"]].to_numpy(dtype=float, na_value=0.0)
+    z = x @ SD["w"] + SD["b"]
+    return pd.DataFrame({"id": df["id"], "score": 1 / (1 + np.exp(-z))})
+return plcolumns.transform(q, predict, batch=1000, kind="pandas")
+$$`)
+    const cm = await same(
+      "SELECT count(*) AS n, round((sum(cpu_mem) FILTER (WHERE cpu_mem <> 'NaN'))::numeric, 6) AS s, count(*) FILTER (WHERE cpu_mem = 'NaN') AS nan FROM cpu_mem_example()",
+    )
+    const cmWant = await same('SELECT round(sum(cpu * mem / 100)::numeric, 6) AS s FROM system_metrics')
+    expect(cm).toEqual([{ n: '2001', s: cmWant[0]!.s, nan: '1' }])
+    const got = await same(
+      "SELECT count(*) AS n, round(sum(score)::numeric, 9) AS s FROM score('SELECT id, age, income, visits FROM customers')",
+    )
+    const want = await same(
+      'SELECT count(*) AS n, round(sum(1 / (1 + exp(-(age * 0.8 - income * 0.3 + coalesce(visits, 0) * 1.7 - 0.5))))::numeric, 9) AS s FROM customers',
+    )
+    expect(got).toEqual(want)
+  })
 })
 
 describe('without numpy', () => {
