@@ -6,7 +6,7 @@ import type { PGlite } from '@electric-sql/pglite'
 import { Arrays } from './arrays.js'
 import type { Elog } from './elog.js'
 import type { Heap } from './heap.js'
-import { L, OID, SYSCACHE } from './layout.js'
+import { FDW_NODETAG, FL, L, OID, SYSCACHE, TTS_FLAG_EMPTY } from './layout.js'
 import { Tuples } from './tuples.js'
 
 const PG_PROC_RELID = 1255
@@ -106,7 +106,50 @@ function probe(heap: Heap): string[] {
     },
   )
   expect('text array elements', texts.join(','), 'hi,hi')
+  probeFdw(heap, expect)
   return bad
+}
+
+/** The node and slot offsets src/fdw reads (FL, FDW_NODETAG), on nodes made by PostgreSQL's constructors. */
+function probeFdw(h: Heap, expect: (what: string, got: unknown, want: unknown) => void): void {
+  const M = h.M
+  const s = M._makeString(h.pstrdup('probe')) as number
+  expect('String tag', h.u32at(s), FDW_NODETAG.String)
+  expect('String.sval', h.str(h.u32at(s + FL.string_sval)), 'probe')
+  const d = M._makeDefElem(h.pstrdup('opt'), s, -1) as number
+  expect('DefElem tag', h.u32at(d), FDW_NODETAG.DefElem)
+  expect('DefElem.defname', h.str(h.u32at(d + FL.defelem_defname)), 'opt')
+  expect('DefElem.arg', h.u32at(d + FL.defelem_arg), s)
+  const v = M._makeVar(3, 2, OID.INT4, -1, 0, 1) as number
+  expect('Var tag', h.u32at(v), FDW_NODETAG.Var)
+  expect('Var.varno', h.u32at(v + FL.var_varno), 3)
+  expect('Var.varattno', h.i16at(v + FL.var_varattno), 2)
+  expect('Var.vartype', h.u32at(v + FL.var_vartype), OID.INT4)
+  expect('Var.varlevelsup', h.u32at(v + FL.var_varlevelsup), 1)
+  const c = M._makeConst(OID.INT4, -1, 0, 4, 42, 0, 1) as number
+  expect('Const tag', h.u32at(c), FDW_NODETAG.Const)
+  expect('Const.consttype', h.u32at(c + FL.const_consttype), OID.INT4)
+  expect('Const.constvalue', h.u32at(c + FL.const_constvalue), 42)
+  expect('Const.constisnull', h.u8at(c + FL.const_constisnull), 0)
+  const op = M._make_opclause(96, OID.BOOL, 0, v, c, 0, 0) as number // int4eq
+  expect('OpExpr tag', h.u32at(op), FDW_NODETAG.OpExpr)
+  expect('OpExpr.opno', h.u32at(op + FL.opexpr_opno), 96)
+  const args = h.u32at(op + FL.opexpr_args)
+  expect('OpExpr.args length', h.i32at(args + L.list_length), 2)
+  expect('OpExpr.args[1]', h.u32at(h.u32at(args + L.list_elements) + 4), c)
+  // a virtual slot: ops, descriptor, values/isnull arrays, and what ExecStoreVirtualTuple sets
+  const desc = M._CreateTemplateTupleDesc(1) as number
+  M._TupleDescInitEntry(desc, 1, h.pstrdup('x'), OID.INT4, -1, 0)
+  const slot = M._MakeSingleTupleTableSlot(desc, M._TTSOpsVirtual) as number
+  expect('TupleTableSlot.tts_ops', h.u32at(slot + FL.slot_ops), M._TTSOpsVirtual)
+  expect('TupleTableSlot.tts_tupleDescriptor', h.u32at(slot + FL.slot_tupdesc), desc)
+  expect('TupleTableSlot empty', h.u32at(slot + FL.slot_flags) & 0xffff & TTS_FLAG_EMPTY, TTS_FLAG_EMPTY)
+  h.setU32(h.u32at(slot + FL.slot_values), 7)
+  h.setU8(h.u32at(slot + FL.slot_isnull), 0)
+  M._ExecStoreVirtualTuple(slot)
+  expect('TupleTableSlot stored', h.u32at(slot + FL.slot_flags) & 0xffff & TTS_FLAG_EMPTY, 0)
+  expect('TupleTableSlot.tts_nvalid', h.i16at(slot + FL.slot_nvalid), 1)
+  M._ExecDropSingleTupleTableSlot(slot)
 }
 
 /** Run the probes in a rolled-back transaction; throws (naming every mismatch) if the ABI differs. */
