@@ -104,9 +104,9 @@ describe('one session’s fault is its own ERROR', () => {
     // a C function nobody provides: a clean 0A000 naming it (src/engine/pg/missing.ts)
     expect(await failure(a.query('SELECT missing()'))).toEqual({
       code: '0A000',
-      message:
-        'function pyglite_test_no_such_symbol (needed by pyglite_test_faults.so) is not supported by pyglite',
-      detail: 'PGlite, the PostgreSQL build pyglite runs, does not include this C function.',
+      message: 'function pyglite_test_no_such_symbol is not supported by pyglite',
+      detail:
+        'PGlite, the PostgreSQL build pyglite runs, lacks this C function, which pyglite_test_faults.so need.',
     })
     // a JavaScript exception from a function the library calls: contained like a trap
     expect(await failure(a.query('SELECT jsthrow()'))).toEqual({

@@ -1,7 +1,8 @@
 // Calls every built-in function, aggregate, operator and cast of pg_catalog once (test/containment/calls.ts)
-// on a throwaway server and fails on any call that ends the session or the backend, or that only a
-// contained engine fault stopped (src/engine/pg/faults.ts: "internal error in the database engine"), instead
-// of returning or raising an ordinary ERROR. docs/faults.md lists the outcome.
+// on a throwaway server and fails on any call that ends the session or the backend, that only a contained
+// engine fault stopped (src/engine/pg/faults.ts: "internal error in the database engine"), or that reached a C
+// function PGlite lacks (src/engine/pg/missing.ts: 0A000 "… is not supported by pyglite"), instead of
+// returning or raising an ordinary ERROR. docs/faults.md lists the outcome.
 import fs from 'node:fs'
 import path from 'node:path'
 import pg from 'pg'
@@ -37,12 +38,14 @@ interface Outcome {
   errors: Map<string, number>
   /** calls after which the session or the backend was gone */
   died: string[]
-  /** calls stopped by a contained engine fault (a trap, a missing C function) */
+  /** calls stopped by a contained engine fault (a trap, a JS exception) */
   faults: string[]
+  /** calls that reached a C function PGlite lacks (src/engine/pg/missing.ts: 0A000 "… not supported by pyglite") */
+  unsupported: string[]
 }
 
 async function run(list: Call[], client: () => pg.Client = () => c): Promise<Outcome> {
-  const o: Outcome = { each: {}, ok: 0, errors: new Map(), died: [], faults: [] }
+  const o: Outcome = { each: {}, ok: 0, errors: new Map(), died: [], faults: [], unsupported: [] }
   for (const call of list) {
     try {
       await client().query(call.sql)
@@ -58,6 +61,8 @@ async function run(list: Call[], client: () => pg.Client = () => c): Promise<Out
         c = await connect()
       } else if (err.message?.startsWith('internal error in the database engine')) {
         o.faults.push(`${call.what}: ${err.message}`)
+      } else if (err.code === '0A000' && err.message?.endsWith('is not supported by pyglite')) {
+        o.unsupported.push(`${call.what}: ${err.message}`)
       } else o.errors.set(err.code!, (o.errors.get(err.code!) ?? 0) + 1)
     }
   }
@@ -79,6 +84,7 @@ describe('every built-in function, operator, cast and aggregate', () => {
     expect(list.length).toBeGreaterThan(3500)
     expect(o.died).toEqual([])
     expect(o.faults).toEqual([])
+    expect(o.unsupported).toEqual([])
     // the server is still the same one and answers
     expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
   }, 300_000)

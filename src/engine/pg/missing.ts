@@ -3,7 +3,7 @@
 // function". Before a library is instantiated — PGlite's own in $libdir at start-up, every other one when
 // dlopen opens its file — its imports are checked, and each missing one is provided by a stub with the
 // import's exact signature (a side module assembled here) that calls one JS function, which raises
-// `ERROR: function pg_saslprep (needed by libpqwalreceiver.so) is not supported by pyglite` (0A000).
+// `ERROR: function pg_saslprep is not supported by pyglite` (0A000; the detail names the libraries).
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
@@ -146,16 +146,21 @@ function mainModuleNames(): Set<string> {
 /** Install the check into one instance: PGlite's own libraries now, every library dlopen reads later. */
 export async function guardMissingSymbols(heap: Heap, elog: Elog): Promise<void> {
   const M = heap.M
-  const missing: Array<{ name: string; lib: string }> = []
+  const missing: Array<{ name: string; libs: string[] }> = []
+  const byName = new Map<string, { name: string; libs: string[] }>()
   const raise = {
     name: RAISE,
     params: 1,
     returns: false,
     body: (k: number) => {
       const f = missing[k]!
-      elog.raise(`function ${f.name} (needed by ${f.lib}) is not supported by pyglite`, {
+      const libs =
+        f.libs.length > 3
+          ? `${f.libs.slice(0, 3).join(', ')} and ${f.libs.length - 3} more`
+          : f.libs.join(', ')
+      elog.raise(`function ${f.name} is not supported by pyglite`, {
         sqlstate: '0A000',
-        detail: 'PGlite, the PostgreSQL build pyglite runs, does not include this C function.',
+        detail: `PGlite, the PostgreSQL build pyglite runs, lacks this C function, which ${libs} need.`,
       })
     },
   }
@@ -181,12 +186,19 @@ export async function guardMissingSymbols(heap: Heap, elog: Elog): Promise<void>
     const first = missing.length
     for (const [lib, s] of parsed) {
       for (const [name, sig] of s.imports) {
+        const stubbed = byName.get(name)
+        if (stubbed) {
+          if (!stubbed.libs.includes(lib)) stubbed.libs.push(lib)
+          continue
+        }
         if (known.has(name) || main.has(name) || RUNTIME.test(name) || typeof M[`_${name}`] === 'function')
           continue
         if (sig.includes('?')) continue
         known.add(name)
         stubs.push([name, sig])
-        missing.push({ name, lib })
+        const entry = { name, libs: [lib] }
+        missing.push(entry)
+        byName.set(name, entry)
       }
     }
     if (!stubs.length) return
