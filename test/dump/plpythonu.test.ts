@@ -117,6 +117,29 @@ describe('LANGUAGE plpythonu', () => {
     expect(sql(url, 'CALL pyu_proc(4)')).toBe('8')
   }, 120_000)
 
+  it('a data directory made before plpythonu joined plpython3u gets it at the next start', async () => {
+    // the state such a directory is in: plpython3u without the plpythonu language
+    sql(
+      glite.url(),
+      `ALTER EXTENSION plpython3u DROP LANGUAGE plpythonu; ALTER EXTENSION plpython3u DROP FUNCTION plpython_validator(oid);
+       DROP LANGUAGE plpythonu; DROP FUNCTION plpython_validator(oid)`,
+    )
+    expect(sql(glite.url(), `SELECT count(*) FROM pg_language WHERE lanname = 'plpythonu'`)).toBe('0')
+    const dataDir = glite.dataDir
+    await glite.stop()
+    glite = await startServer({ dataDir })
+    expect(
+      sql(
+        glite.url(),
+        `SELECT e.extname FROM pg_language l JOIN pg_depend d ON d.objid = l.oid AND d.classid = 'pg_language'::regclass
+         JOIN pg_extension e ON e.oid = d.refobjid WHERE l.lanname = 'plpythonu' AND d.deptype = 'e'`,
+      ),
+    ).toBe('plpython3u')
+    sql(glite.url(), `CREATE FUNCTION pyu_again() RETURNS int LANGUAGE plpythonu AS $$ return 5 $$`)
+    expect(sql(glite.url(), 'SELECT pyu_again()')).toBe('5')
+    expect(langOf(glite.url(), 'pyu_again')).toBe('plpython3u')
+  }, 120_000)
+
   it('a PostgreSQL 14-style dump (CREATE EXTENSION plpythonu, LANGUAGE plpythonu) restores into pyglite', () => {
     const old = `SET check_function_bodies = false;
 CREATE EXTENSION IF NOT EXISTS plpythonu WITH SCHEMA pg_catalog;
