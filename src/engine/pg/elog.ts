@@ -187,10 +187,15 @@ export class Elog {
       this.tryDepth--
       if (!isLongjmp(e) || h.u32at(S.threw) !== jb) {
         h.setU32(S.exceptionStack, saveExc)
-        if (!isLongjmp(e) && subxact) {
-          M._RollbackAndReleaseCurrentSubTransaction()
-          h.setU32(S.memoryContext, oldcontext)
-          h.setU32(S.resourceOwner, oldowner)
+        if (!isLongjmp(e)) {
+          // a trap or a JS exception unwound wasm frames without their PG_CATCH: the error context callbacks
+          // they pushed are gone with them (docs/faults.md)
+          h.setU32(S.contextStack, saveCtx)
+          if (subxact) {
+            M._RollbackAndReleaseCurrentSubTransaction()
+            h.setU32(S.memoryContext, oldcontext)
+            h.setU32(S.resourceOwner, oldowner)
+          }
         }
         throw e
       }
