@@ -161,7 +161,14 @@ PyObject *bind_and_call(Proc *p, PyObject **argv) {
     Py_DECREF(lst);
   }
   g_call_depth++;
-  PyObject *r = PyObject_CallNoArgs(p->func);
+  /* PL/Python runs the call through one more Python frame (PyEval_EvalCode of "__plpython_procedure_…()",
+   * plpy_exec.c PLy_procedure_call): one level of the recursion limit, so a RecursionError comes at the
+   * same depth (and with the same traceback) as there */
+  PyObject *r = NULL;
+  if (Py_EnterRecursiveCall(" in PL/Python function") == 0) {
+    r = PyObject_CallNoArgs(p->func);
+    Py_LeaveRecursiveCall();
+  }
   g_call_depth--;
   return r;
 }

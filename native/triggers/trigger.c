@@ -198,7 +198,10 @@ static int trig_call(Shape *s, uint32_t event, uint32_t nv, uint32_t nn, uint32_
   }
   if (PyDict_SetItem(globals, k_TD, td) == 0) {
     g_call_depth++;
-    r = PyObject_CallNoArgs(func);
+    if (Py_EnterRecursiveCall(" in PL/Python function") == 0) { /* PLy_procedure_call's frame: call/call.c */
+      r = PyObject_CallNoArgs(func);
+      Py_LeaveRecursiveCall();
+    }
     g_call_depth--;
   }
   if (depth > 0) {

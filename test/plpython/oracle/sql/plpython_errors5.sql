@@ -2,8 +2,7 @@
 -- Python recursion, exceptions with odd str(), errors inside nested subtransactions and from
 -- plpy.error inside SQL called by Python; checked against PostgreSQL 15 + plpython3u (expected output
 -- recorded there). Left out: plpy.cursor(query_string, args), where PostgreSQL reads the string as a plan
--- (undefined; pyglite raises plpy.Error "plpy.cursor expected a query or a plan"), and RecursionError,
--- whose traceback is one frame longer here (PostgreSQL runs each call through one more Python frame).
+-- (undefined; pyglite raises plpy.Error "plpy.cursor expected a query or a plan").
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS plpython3u;
 DROP SCHEMA IF EXISTS errors5 CASCADE;
@@ -26,6 +25,32 @@ CREATE FUNCTION m_notice_kw() RETURNS void AS $$ plpy.notice('x', detail=1, hint
 SELECT m_notice_kw();
 CREATE FUNCTION m_error_twice() RETURNS void AS $$ plpy.error('a', 'b', detail='d') $$ LANGUAGE plpython3u;
 SELECT m_error_twice();
+CREATE FUNCTION m_recursion(n int) RETURNS int AS $$
+def f(k):
+    return f(k + 1)
+return f(0)
+$$ LANGUAGE plpython3u;
+SELECT m_recursion(1);
+CREATE FUNCTION m_depth() RETURNS int AS $$
+def f(k):
+    try:
+        return f(k + 1)
+    except RecursionError:
+        return k
+return f(0)
+$$ LANGUAGE plpython3u;
+SELECT m_depth();
+CREATE TABLE rt (a int);
+CREATE FUNCTION m_trig_depth() RETURNS trigger AS $$
+def f(k):
+    try:
+        return f(k + 1)
+    except RecursionError:
+        return k
+plpy.notice(f(0))
+$$ LANGUAGE plpython3u;
+CREATE TRIGGER m_trig_depth BEFORE INSERT ON rt FOR EACH ROW EXECUTE FUNCTION m_trig_depth();
+INSERT INTO rt VALUES (1);
 CREATE FUNCTION m_exc_noargs() RETURNS void AS $$ raise ValueError $$ LANGUAGE plpython3u;
 SELECT m_exc_noargs();
 CREATE FUNCTION m_exc_custom() RETURNS void AS $$
