@@ -150,6 +150,13 @@ export class SrfRunner {
     if (offer?.state === 'accepted') {
       // the rows are in the tuplestore (SFRM_Materialize, isDone left at ExprSingleResult)
       this.close(st)
+      if (status !== S.DONE)
+        rt.elog.raiseJs(
+          new PgError('set-returning function returned rows after handing its result over as columns', {
+            sqlstate: '0A000',
+            hint: 'Return plcolumns.rows(...) or plcolumns.transform(...) itself, or pass lazy=True.',
+          }),
+        )
       h.M._end_MultiFuncCall(fcinfo, funcctx)
       h.setU8(fcinfo + L.fcinfo_isnull, 1)
       return 0

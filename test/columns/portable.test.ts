@@ -189,6 +189,21 @@ $$`)
     ])
   })
 
+  it('a generator body may yield the rows of several rows() calls and rows of its own', async () => {
+    await b.run(`CREATE FUNCTION several() RETURNS TABLE(k int4, v float8) LANGUAGE plpython3u AS $$
+import plcolumns, numpy as np
+yield from plcolumns.rows({"k": np.array([1, 2], dtype=np.int32), "v": np.array([0.5, 1.5])})
+yield (3, 2.5)
+yield from plcolumns.rows({"k": [4], "v": [None]})
+$$`)
+    expect(await same('SELECT * FROM several()')).toEqual([
+      { k: 1, v: 0.5 },
+      { k: 2, v: 1.5 },
+      { k: 3, v: 2.5 },
+      { k: 4, v: null },
+    ])
+  })
+
   it('missing, extra and ragged columns are 42804; out-of-range values are the input function errors', async () => {
     await b.run(`CREATE FUNCTION shapes(how text) RETURNS TABLE(a int4, b text) LANGUAGE plpython3u AS $$
 import plcolumns, numpy as np

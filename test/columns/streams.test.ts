@@ -103,6 +103,35 @@ $$`)
     await b.g.query("SELECT count(*) FROM add_columns('SELECT a, b FROM src', 3000, 0, true)")
     expect(Number((await b.g.query('SELECT handed() AS n')).rows[0].n)).toBe(after)
   })
+
+  it('rows after a handover are refused, not lost (PostgreSQL would return them one per call)', async () => {
+    await b.g.query(`CREATE FUNCTION more_after() RETURNS TABLE(k int4) LANGUAGE plpython3u AS $$
+import plcolumns
+r = plcolumns.rows({"k": [1, 2]})
+def wrap():
+    yield from r
+    yield 3
+return wrap()
+$$`)
+    const err = await b.g.query('SELECT * FROM more_after()').then(
+      () => null,
+      (e: { code?: string; message: string; hint?: string }) => e,
+    )
+    expect(err).toMatchObject({
+      code: '0A000',
+      message: 'set-returning function returned rows after handing its result over as columns',
+      hint: 'Return plcolumns.rows(...) or plcolumns.transform(...) itself, or pass lazy=True.',
+    })
+    await b.g.query(`CREATE OR REPLACE FUNCTION more_after() RETURNS TABLE(k int4) LANGUAGE plpython3u AS $$
+import plcolumns
+r = plcolumns.rows({"k": [1, 2]}, lazy=True)
+def wrap():
+    yield from r
+    yield 3
+return wrap()
+$$`)
+    expect((await b.g.query('SELECT * FROM more_after()')).rows).toEqual([{ k: 1 }, { k: 2 }, { k: 3 }])
+  })
 })
 
 describe('stopping a long transform', () => {

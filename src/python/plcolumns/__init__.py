@@ -132,7 +132,7 @@ def transform(query, fn, args=None, batch=DEFAULT_BATCH, kind="list", nulls="mas
     cols = result_columns()
     batches = cursor(query, args, batch, kind, nulls, datetimes)
     outs = _outputs(cols, batches, fn)
-    if _rows.stream is not None and not lazy:
+    if _rows.stream is not None and not lazy and not cols.generator:
         return _rows.stream(cols, outs)
     return _lazy_rows(cols, outs)
 

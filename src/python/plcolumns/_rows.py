@@ -16,28 +16,41 @@ class ResultColumns:
     (SETOF a scalar type, or a single OUT column); `known` False for RETURNS SETOF record without OUT
     parameters (the column definition list is the call's: rows are then yielded as dicts)."""
 
-    __slots__ = ("names", "types", "scalar", "known")
+    __slots__ = ("names", "types", "scalar", "known", "generator")
 
     def __init__(self, names, types, scalar, known=True):
         self.names, self.types, self.scalar, self.known = names, types, scalar, known
+        # the function's body is a generator (it yields): its rows go one per call, since it may yield
+        # other rows besides these
+        self.generator = False
+
+
+_CO_GENERATOR = 0x20  # inspect.CO_GENERATOR
 
 
 def _function_oid():
+    """(oid, body is a generator) of the running plpython3u function."""
     f = sys._getframe(1)
     while f is not None:
         name = f.f_code.co_name
         if name.startswith(_PREFIX):
             tail = name.rsplit("_", 1)[-1]
             if tail.isdigit():
-                return int(tail)
+                return int(tail), bool(f.f_code.co_flags & _CO_GENERATOR)
         f = f.f_back
     raise RuntimeError("plcolumns.rows: call it from the body of a set-returning plpython3u function")
 
 
 def result_columns():
     """The running plpython3u function's result columns (one catalog query)."""
+    oid, generator = _function_oid()
+    cols = _lookup(oid)
+    cols.generator = generator
+    return cols
+
+
+def _lookup(oid):
     global _CATALOG
-    oid = _function_oid()
     if _CATALOG is None:
         _CATALOG = plpy.prepare(
             "SELECT p.prorettype::int AS rettype, t.typtype::text AS typtype, p.proname::text AS proname,"
@@ -171,15 +184,17 @@ def value_rows(out, matched, cols):
     return zip(*lists)
 
 
-def rows(out, cols=None):
+def rows(out, cols=None, lazy=False):
     """The rows of `out` for the running set-returning function: `return plcolumns.rows(out)`.
     `out` is a mapping of equal-length columns (lists, numpy arrays, pandas Series), a numpy structured
     array or a pandas DataFrame; for a function returning one scalar column also a plain sequence.
     Columns are matched to the function's result columns by name; a missing or extra column or columns
-    of different lengths are errors (SQLSTATE 42804), raised before any row is returned."""
+    of different lengths are errors (SQLSTATE 42804), raised before any row is returned. In pyglite the
+    rows are handed over as column batches when PostgreSQL allows it, unless lazy=True or the function's
+    body is itself a generator (then they go one per call, as in PL/Python)."""
     if cols is None:
         cols = result_columns()
     matched = match(out, cols)
-    if stream is not None:
+    if stream is not None and not lazy and not cols.generator:
         return stream(cols, iter([(out, matched)]))
     return value_rows(out, matched, cols)
