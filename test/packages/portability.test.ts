@@ -76,7 +76,7 @@ describe('moving the environment', () => {
     psql(restored.url(), `CALL pyglite.uninstall('otherpkg')`)
     expect(psql(restored.url(), 'SELECT name FROM pyglite.manifest ORDER BY name')).toBe('tinypkg')
     expect(psql(srv.url(), 'SELECT name FROM pyglite.manifest ORDER BY name')).toBe('otherpkg\ntinypkg')
-  })
+  }, 240_000)
 
   it('pg_dump into another pyglite: CALL pyglite.sync() reinstalls the manifest; requirements_txt() for pip', async () => {
     const pg18 = execFileSync('bash', [path.join(ROOT, 'scripts/get-pg18-client.sh')], {
@@ -142,7 +142,7 @@ describe('moving the environment', () => {
         },
       ).trim(),
     ).toBe('hello pg 1.0')
-  })
+  }, 240_000)
 })
 
 describe('flags', () => {
@@ -163,7 +163,7 @@ $$`
     expect(
       psql(off.url(), 'DO LANGUAGE plpython3u $$ import tinypkg; assert tinypkg.VERSION == "1.0" $$'),
     ).toBe('DO')
-  })
+  }, 240_000)
 
   it('--python-venv uses an existing environment; one of another Python version is refused at start', async () => {
     const ext = path.join(dir, 'ext-venv')
@@ -220,5 +220,5 @@ $$`
     expect(none).toContain(
       `pyglite: could not start: --python-venv: "${path.join(dir, 'nothing')}" is not a virtual environment (no pyvenv.cfg)\n`,
     )
-  })
+  }, 240_000)
 })

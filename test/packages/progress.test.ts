@@ -2,12 +2,13 @@
 // while that connection's queries (SQL and Python) keep running, a second operation meanwhile is refused
 // (55006), and a CancelRequest ends the pip run (57014) with the environment left as it was. The sdists
 // built here block in their build backend until the test creates a flag file: no timing guesses.
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cancelClient } from '../helpers/clients.js'
-import { startServer, type TestServer } from '../helpers/server.js'
+import { ROOT, startServer, type TestServer } from '../helpers/server.js'
 import { type Client, connect, failure, fn, value } from '../plpython/util.js'
 import { buildSlowSdist, buildWheel, serverEnv } from './build.js'
 
@@ -185,6 +186,43 @@ describe('a long install', () => {
     expect(await packages()).toEqual(before.filter((p) => !p.startsWith('slowpkg')))
   })
 
+  it('a backup taken during an install restores to the environment as it was before it', async () => {
+    const before = await packages()
+    const install = failure(a, `CALL pyglite.install('hangpkg==1.0')`)
+    await untilBuilding('hangpkg')
+    const backup = path.join(dir, 'backup-during-install')
+    const bin = path.join(ROOT, 'bin/pyglite.js')
+    const taken = spawnSync(process.execPath, [bin, 'backup', backup, '--data-dir', srv.dataDir], {
+      encoding: 'utf8',
+    })
+    expect(taken.status, taken.stderr).toBe(0)
+    await cancelClient(srv, a)
+    expect((await install).code).toBe('57014')
+    expect(fs.existsSync(path.join(backup, 'python-env.changing'))).toBe(true)
+    const target = path.join(dir, 'restored-during-install')
+    const restored = spawnSync(process.execPath, [bin, 'restore', backup, '--data-dir', target], {
+      encoding: 'utf8',
+    })
+    expect(restored.status, restored.stderr).toBe(0)
+    const other = await startServer({
+      dataDir: target,
+      args: srvArgs,
+      env: serverEnv(path.join(dir, 'home')),
+    })
+    try {
+      expect(other.output()).toContain(
+        'a package operation was interrupted by a stop: the environment was put back',
+      )
+      const c = await connect(other)
+      const list = (await c.query('SELECT name, version FROM pyglite.packages ORDER BY name')).rows
+      await c.end()
+      expect(list.map((r) => `${r.name} ${r.version}`)).toEqual(before)
+      expect(fs.existsSync(path.join(target, 'python-env.previous'))).toBe(false)
+    } finally {
+      await other.stop()
+    }
+  }, 240_000)
+
   it('a server stopped during an install cancels it and undoes it; after kill -9 the next start undoes it', async () => {
     const before = await packages()
     // SIGTERM: the shutdown ends pip and puts the environment back before the server exits
@@ -240,5 +278,5 @@ describe('a long install', () => {
       error: 'the server stopped during the operation; the environment was put back as it was before',
     })
     await a.query(`CALL pyglite.install('tinypkg==1.0')`) // and it installs again
-  })
+  }, 240_000)
 })
