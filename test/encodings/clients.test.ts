@@ -1,8 +1,9 @@
 // Client encodings with real clients, pyglite against a real PostgreSQL 15 started for this file: for every
 // encoding a UTF8 database accepts, psql (PGCLIENTENCODING) runs the same script on both — characters of that
-// encoding in COPY FROM STDIN, SELECT, COPY TO STDOUT, the 22P05 unconvertible-character error, invalid
-// bytes (22021) — and the outputs must be the same bytes; node-postgres connects with client_encoding while a
-// second client holds an open transaction, which must survive and commit; psycopg2 set_client_encoding.
+// encoding in COPY FROM STDIN, SELECT, COPY TO STDOUT, COPY … (ENCODING …) both ways, the 22P05
+// unconvertible-character error, invalid bytes (22021) — and the outputs must be the same bytes; a raw
+// start-up packet with client_encoding connects beside another client's open transaction, which survives and
+// commits; node-postgres with SET client_encoding; psycopg2 set_client_encoding.
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -82,6 +83,13 @@ function script(enc: string, chars: Buffer[]): Buffer {
     ...lines,
     Buffer.from(`\\.\nSELECT n, s, length(s), encode(convert_to(s, 'UTF8'), 'hex') FROM ${t} ORDER BY n;\n`),
     Buffer.from(`COPY (SELECT * FROM ${t} ORDER BY n) TO STDOUT;\n`),
+    // COPY's own ENCODING option, whatever the client's: out in UTF8 and in LATIN1 (22P05 for the others'
+    // characters), in from LATIN1 bytes
+    Buffer.from(`COPY (SELECT * FROM ${t} ORDER BY n) TO STDOUT (ENCODING 'UTF8');\n`),
+    Buffer.from(`COPY (SELECT * FROM ${t} ORDER BY n) TO STDOUT (ENCODING 'LATIN1');\n`),
+    Buffer.from(`COPY ${t} FROM STDIN (ENCODING 'LATIN1');\n2000\t`),
+    Buffer.from('e974e9', 'hex'),
+    Buffer.from(`\n\\.\nSELECT encode(convert_to(s, 'UTF8'), 'hex') FROM ${t} WHERE n = 2000;\n`),
     Buffer.from(`SELECT 'x' || U&'\\+01F600' AS unconvertible;\nSELECT U&'\\00E9\\0416\\4E2D' AS maybe;\n`),
     Buffer.from(`SELECT '`),
     Buffer.from(bad, 'hex'),
