@@ -41,6 +41,8 @@ interface Put {
   /** by-reference packed values of the batch being put, malloc'd, grown as needed */
   area: number
   areaCap: number
+  /** what text columns allocate (the C strings, the input functions' results), reset after each batch */
+  tmp: number
 }
 const puts = new WeakMap<MaterializeOffer, Put>()
 
@@ -100,6 +102,14 @@ export const putOps: Record<string, Op> = {
     o.store = h.u32at(o.rsi + L.rsi_setResult)
     o.desc = h.u32at(o.rsi + L.rsi_setDesc)
     const n = Math.max(columns.length, 1)
+    // ALLOCSET_DEFAULT_SIZES, under the call's context: gone with it if the statement fails
+    const tmp = M._AllocSetContextCreateInternal(
+      h.u32at(M._CurrentMemoryContext),
+      h.cstr('plcolumns handover'),
+      0,
+      8192,
+      8 * 1024 * 1024,
+    ) as number
     puts.set(o, {
       offer: o,
       columns,
@@ -107,6 +117,7 @@ export const putOps: Record<string, Op> = {
       nulls: M._malloc(n) as number,
       area: 0,
       areaCap: 0,
+      tmp,
     })
     return columns.map((c) => c.mode)
   },
@@ -123,7 +134,15 @@ export const putOps: Record<string, Op> = {
     const p = o && puts.get(o)
     if (!o || !p || o.state !== 'accepted')
       return errorValue(new PgError('plcolumns: no result is being handed over'))
-    const r = rt.elog.tryCatch(() => putBatch(rt, p, cols as unknown[], Number(nrows)))
+    const h = rt.heap
+    const cur = h.M._CurrentMemoryContext as number
+    const r = rt.elog.tryCatch(() => {
+      const old = h.u32at(cur)
+      h.setU32(cur, p.tmp) // MemoryContextSwitchTo(tmp); tryCatch restores the caller's on an error
+      putBatch(rt, p, cols as unknown[], Number(nrows))
+      h.setU32(cur, old)
+      h.M._MemoryContextReset(p.tmp)
+    })
     if (r.ok) return true
     o.error = r.error
     return false
@@ -138,6 +157,7 @@ export const putOps: Record<string, Op> = {
       M._free(p.values)
       M._free(p.nulls)
       if (p.area) M._free(p.area)
+      rt.elog.tryCatch(() => M._MemoryContextDelete(p.tmp))
       puts.delete(o)
     }
     return null

@@ -104,6 +104,19 @@ $$`)
     expect(Number((await b.g.query('SELECT handed() AS n')).rows[0].n)).toBe(after)
   })
 
+  it('text and numeric columns go through their input functions batch by batch', async () => {
+    await b.run(`CREATE FUNCTION textrows(n int) RETURNS TABLE(t text, d numeric, k int8) LANGUAGE plpython3u AS $$
+import plcolumns, numpy as np
+def f(c):
+    g = c["g"]
+    return {"t": ["row %d" % v for v in g.tolist()], "d": [v / 4 for v in g.tolist()], "k": g * 3}
+return plcolumns.transform("SELECT g::int8 AS g FROM generate_series(1, %d) g" % n, f, batch=50000, kind="numpy")
+$$`)
+    expect(
+      await same('SELECT count(*) AS n, sum(length(t)) AS l, sum(d) AS d, sum(k) AS k FROM textrows(120000)'),
+    ).toEqual([{ n: '120000', l: '1088895', d: '1800015000', k: '21600180000' }])
+  })
+
   it('rows after a handover are refused, not lost (PostgreSQL would return them one per call)', async () => {
     await b.g.query(`CREATE FUNCTION more_after() RETURNS TABLE(k int4) LANGUAGE plpython3u AS $$
 import plcolumns
