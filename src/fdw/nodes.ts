@@ -41,6 +41,10 @@ export interface QualJson {
   any: boolean
   v: unknown
   c: string
+  /** the value is fdw_exprs[p], evaluated when the scan starts (a parameter, a nested-loop outer value) */
+  p?: number
+  /** its type (p only) */
+  t?: number
 }
 
 export class QualReader {
@@ -78,6 +82,62 @@ export class QualReader {
     const d = h.u32at(node + FL.const_constvalue)
     if (asArray) return { v: this.io.output(d, typoid), c: category(t.base, t.elem, true) }
     return { v: datumToJson(h, this.io, d, typoid, t.base), c: category(t.base, 0, false) }
+  }
+
+  /**
+   * The restrictions `column op value` whose value is only known when the scan runs: a Param ($1 of a
+   * generic plan) or a Var of another relation (a parameterized path's join clause; the planner makes it
+   * a PARAM_EXEC Param in fdw_exprs). Their values go to `exprs` (fdw_exprs).
+   */
+  readParams(
+    clauses: number,
+    relid: number,
+    nameOf: (attno: number) => string | undefined,
+    exprs: number[],
+  ): QualJson[] {
+    const h = this.h
+    const out: QualJson[] = []
+    for (const ri of listItems(h, clauses)) {
+      const clause = h.u32at(ri + FL.ri_clause)
+      if (tag(h, clause) !== T.OpExpr) continue
+      const args = listItems(h, h.u32at(clause + FL.opexpr_args))
+      if (args.length !== 2) continue
+      let opno = h.u32at(clause + FL.opexpr_opno)
+      let attno = varAttno(h, args[0]!, relid)
+      let other = args[1]!
+      if (!attno) {
+        attno = varAttno(h, args[1]!, relid)
+        other = args[0]!
+        opno = attno ? (h.M._get_commutator(opno) as number) >>> 0 : 0
+      }
+      const name = attno ? nameOf(attno) : undefined
+      if (!name || !opno) continue
+      const inner = unwrap(h, other)
+      const outerVar =
+        tag(h, inner) === T.Var &&
+        h.u32at(inner + FL.var_varno) !== relid &&
+        !h.u32at(inner + FL.var_varlevelsup)
+      if (tag(h, inner) !== T.Param && !outerVar) continue
+      const t = (h.M._exprType(other) as number) >>> 0
+      const info = this.info(t)
+      exprs.push(other)
+      out.push({
+        f: name,
+        o: this.opname(opno),
+        list: false,
+        any: false,
+        v: null,
+        c: category(info.base, 0, false),
+        p: exprs.length - 1,
+        t,
+      })
+    }
+    return out
+  }
+
+  /** A value of fdw_exprs evaluated at run time, as from_pg reads it. */
+  paramValue(d: number, isnull: boolean, typoid: number): unknown {
+    return isnull ? null : datumToJson(this.h, this.io, d, typoid, this.info(typoid).base)
   }
 
   /** The restrictions of baserestrictinfo multicorn2 would pass as Quals; `names[attno-1]` names columns. */

@@ -28,6 +28,8 @@ interface RelState {
   startup: number
   /** all query_pathkeys as SortKeys when the wrapper can sort by them, else null */
   sorted: ScanPlan['sortkeys'] | null
+  /** get_path_keys(): [[column, ...], expected rows] */
+  pathKeys: Array<[string[], number]>
 }
 
 const COMPARE_GT = 5
@@ -53,7 +55,14 @@ export class Planner {
     h.setF64(baserel + FL.rel_rows, Math.max(1, r.rows))
     h.setU32(h.u32at(baserel + FL.rel_reltarget) + FL.pt_width, r.width)
     const plan: ScanPlan = { def, attnums, quals: qs, sortkeys: [], limit: -1, offset: -1, hint: -1 }
-    const state: RelState = { plan, rows: r.rows, width: r.width, startup: r.startup, sorted: null }
+    const state: RelState = {
+      plan,
+      rows: r.rows,
+      width: r.width,
+      startup: r.startup,
+      sorted: null,
+      pathKeys: r.pathkeys,
+    }
     this.pushLimit(root, baserel, relid, state)
     this.rels.set(baserel, state)
   }
@@ -144,6 +153,56 @@ export class Planner {
     return out
   }
 
+  /**
+   * get_path_keys: for a key (columns, expected rows), the relations whose values an equality with each
+   * column can take (equivalence classes joining the column to another relation), as required_outer of a
+   * parameterized path — a nested loop may then give the scan the outer row's values, like an index
+   * lookup (multicorn2's findPaths). Null when a column has no such join.
+   */
+  private outerRelids(
+    root: number,
+    baserel: number,
+    relid: number,
+    cols: string[],
+    def: TableDef,
+  ): number | null {
+    const h = this.cx.h
+    const M = h.M
+    const own = h.u32at(baserel + FL.rel_relids)
+    let outer = 0
+    for (const name of cols) {
+      const col = def.cols.find((c) => c.name === name)
+      if (!col) return null
+      let found = 0
+      for (const ec of listItems(h, h.u32at(root + FL.root_eq_classes))) {
+        const members = listItems(h, h.u32at(ec + FL.ec_members))
+        const mine = members.some((em) => {
+          let e = h.u32at(em + FL.em_expr)
+          while (e && h.u32at(e) === T.RelabelType) e = h.u32at(e + FL.relabel_arg)
+          return (
+            h.u32at(e) === T.Var &&
+            h.u32at(e + FL.var_varno) === relid &&
+            h.i16at(e + FL.var_varattno) === col.attnum &&
+            !h.u32at(e + FL.var_varlevelsup)
+          )
+        })
+        if (!mine) continue
+        for (const em of members) {
+          if (h.u8at(em + FL.em_is_const) || h.u8at(em + FL.em_is_child)) continue
+          const rel = h.u32at(em + FL.em_relids)
+          if (rel && !M._bms_overlap(rel, own)) {
+            found = rel
+            break
+          }
+        }
+        if (found) break
+      }
+      if (!found) return null
+      outer = M._bms_union(outer, found) as number
+    }
+    return outer || null
+  }
+
   /** GetForeignPaths: the plain path, and a sorted one when can_sort accepts the whole ORDER BY. */
   paths(root: number, baserel: number): void {
     const { h, py } = this.cx
@@ -157,6 +216,26 @@ export class Planner {
       M._create_foreignscan_path(root, baserel, 0, rows, 0, st.startup, total, 0, 0, 0, 0, 0),
     )
     const relid = h.u32at(baserel + FL.rel_relid)
+    for (const [cols, n] of st.pathKeys) {
+      const outer = this.outerRelids(root, baserel, relid, cols, st.plan.def)
+      if (!outer) continue
+      const r = Math.max(1, n)
+      const path = M._create_foreignscan_path(
+        root,
+        baserel,
+        0,
+        r,
+        0,
+        st.startup,
+        st.startup + r * st.width,
+        0,
+        outer,
+        0,
+        0,
+        0,
+      )
+      M._add_path(baserel, path)
+    }
     const sk = this.querySortKeys(root, relid, st.plan.def)
     if (sk) {
       const n = py.call('can_sort', this.cx.json(st.plan.def), JSON.stringify(sk)) as number
@@ -180,9 +259,18 @@ export class Planner {
     this.rels.delete(baserel)
     const plan: ScanPlan = { ...st.plan }
     if (h.u32at(bestPath + FL.path_pathkeys) && st.sorted) plan.sortkeys = st.sorted
+    const relid = h.u32at(baserel + FL.rel_relid)
+    // restrictions whose value comes at run time: their value expressions become fdw_exprs
+    const exprs: number[] = []
+    const byAttnum = new Map(plan.def.cols.map((c) => [c.attnum, c.name]))
+    plan.quals = [
+      ...plan.quals,
+      ...this.cx.quals.readParams(scanClauses, relid, (a) => byAttnum.get(a), exprs),
+    ]
+    let fdwExprs = 0
+    for (const e of exprs) fdwExprs = M._lappend(fdwExprs, e) as number
     const clauses = M._extract_actual_clauses(scanClauses, 0) as number
     const priv = M._lappend(0, M._makeString(h.pstrdup(JSON.stringify(plan))))
-    const relid = h.u32at(baserel + FL.rel_relid)
-    return M._make_foreignscan(tlist, clauses, relid, 0, priv, 0, 0, outerPlan) as number
+    return M._make_foreignscan(tlist, clauses, relid, fdwExprs, priv, 0, 0, outerPlan) as number
   }
 }

@@ -28,6 +28,8 @@ interface ScanState {
   done: boolean
   batch: number
   produced: number
+  /** ExprStates of the plan's fdw_exprs (values of parameterized quals), 0 when none */
+  exprs: number
   /** per wanted column: slot index, builder, type, typmod */
   cols: Array<{ idx: number; kind: ColumnKind['build']; typoid: number; typmod: number }>
 }
@@ -64,8 +66,14 @@ export class Scans {
       const c = def.cols[i]!
       return { idx: a - 1, kind: def.kinds[i]!.build, typoid: c.typoid, typmod: c.typmod }
     })
+    const h = this.cx.h
+    const fdwExprs = h.u32at(h.u32at(node + FL.fss_plan) + FL.fs_fdw_exprs)
     const st: ScanState = {
       plan,
+      exprs:
+        fdwExprs && !(eflags & EXEC_FLAG_EXPLAIN_ONLY)
+          ? (h.M._ExecInitExprList(fdwExprs, node) as number)
+          : 0,
       explainOnly: (eflags & EXEC_FLAG_EXPLAIN_ONLY) !== 0,
       sid: 0,
       data: EMPTY,
@@ -81,11 +89,33 @@ export class Scans {
     this.cx.h.setU32(node + FL.fss_fdw_state, idx)
   }
 
-  private start(st: ScanState): void {
+  /** The quals with their run-time values (ExecEvalExpr: state->evalfunc(state, econtext, &isnull)). */
+  private quals(st: ScanState, node: number): ScanPlan['quals'] {
+    const quals = st.plan.quals
+    if (!quals.some((q) => q.p !== undefined)) return quals
+    const h = this.cx.h
+    this.table ??= functionTable(h)
+    const states = listItems(h, st.exprs)
+    const econtext = h.u32at(node + FL.fss_econtext)
+    const isnull = h.M._palloc0(4) as number
+    return quals.map((q) => {
+      if (q.p === undefined) return q
+      const es = states[q.p]!
+      const fn = this.table!.get(h.u32at(es + L.exprstate_evalfunc)) as (
+        a: number,
+        b: number,
+        c: number,
+      ) => number
+      const d = fn(es, econtext, isnull) >>> 0
+      return { ...q, v: this.cx.quals.paramValue(d, h.u8at(isnull) !== 0, q.t ?? 0) }
+    })
+  }
+
+  private start(st: ScanState, node: number): void {
     const { plan } = st
     const def = plan.def
     const scan = {
-      quals: plan.quals,
+      quals: this.quals(st, node),
       columns: plan.attnums.map((a) => def.cols.find((c) => c.attnum === a)!.name),
       attnos: plan.attnums.map((a) => def.cols.findIndex((c) => c.attnum === a)),
       kinds: plan.attnums.map((a) => def.kinds[def.cols.findIndex((c) => c.attnum === a)]!.py),
@@ -132,7 +162,7 @@ export class Scans {
     this.clear(slot)
     if (st.pos >= st.rows) {
       if (st.done) return slot
-      if (!st.sid) this.start(st)
+      if (!st.sid) this.start(st, node)
       this.fill(st)
       if (!st.rows) return slot
     }

@@ -121,6 +121,31 @@ describe('scans', () => {
     expect(l2.find((e) => e[0] === 'execute')!.slice(4)).toEqual([3, 1])
   })
 
+  it("pushes down parameters: a generic plan's $1 and a nested loop's outer values (get_path_keys)", async () => {
+    await c.query(
+      'SET plan_cache_mode = force_generic_plan; PREPARE p(int) AS SELECT sq FROM ft WHERE n = $1',
+    )
+    await log()
+    expect(await q('EXECUTE p(3)')).toEqual([{ sq: '9' }])
+    expect(((await log()) as unknown[][]).find((e) => e[0] === 'execute')![1]).toEqual(['n = 3'])
+    await c.query('DEALLOCATE p; RESET plan_cache_mode')
+    await c.query(`CREATE SERVER nums_pk FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper 'fdwtests.Numbers');
+      CREATE FOREIGN TABLE ft_pk (n int, sq bigint, label text) SERVER nums_pk
+        OPTIONS (pathkeys 'yes', count '100000')`)
+    const plan = (await q('EXPLAIN SELECT l.name, f.sq FROM loc l JOIN ft_pk f ON f.n = l.n')).map(
+      (r) => r['QUERY PLAN'] as string,
+    )
+    expect(plan[0]).toMatch(/^Nested Loop/)
+    await log()
+    expect(await q('SELECT l.name, f.sq FROM loc l JOIN ft_pk f ON f.n = l.n ORDER BY l.n')).toEqual([
+      { name: 'two', sq: '4' },
+      { name: 'four', sq: '16' },
+      { name: 'nine', sq: '81' },
+    ])
+    const execs = ((await log()) as unknown[][]).filter((e) => e[0] === 'execute').map((e) => e[1])
+    expect(execs).toEqual([['n = 2'], ['n = 4'], ['n = 9']])
+  })
+
   it('joins with local tables', async () => {
     expect(await q('SELECT l.name, f.sq FROM loc l JOIN ft f USING (n) ORDER BY l.name')).toEqual([
       { name: 'four', sq: '16' },

@@ -458,6 +458,14 @@ export const FL = {
   pathkey_nulls_first: 16,
   ec_members: 16,
   em_expr: 4,
+  // parameterized paths: equivalence classes, join clauses, relids
+  root_eq_classes: 88,
+  rel_relids: 8,
+  em_relids: 8,
+  em_is_const: 12,
+  em_is_child: 13,
+  param_paramkind: 4,
+  param_paramtype: 12,
   // TupleTableSlot's ops (tts_ops->clear: ExecClearTuple is a static inline)
   slot_ops: 8,
   ops_clear: 12,

@@ -24,6 +24,9 @@ class Numbers(ForeignDataWrapper):
         LOG.append(("get_rel_size", sorted(map(repr, quals)), sorted(columns)))
         return (int(self.options.get("count", 10)), 30)
 
+    def get_path_keys(self):
+        return [(("n",), 1)] if self.options.get("pathkeys") == "yes" else []
+
     def can_sort(self, sortkeys):
         LOG.append(("can_sort", [(k.attname, k.is_reversed, k.nulls_first) for k in sortkeys]))
         return [k for k in sortkeys if k.attname == "n"]
@@ -38,6 +41,9 @@ class Numbers(ForeignDataWrapper):
     def execute(self, quals, columns, sortkeys=None, limit=None, offset=None):
         LOG.append(("execute", sorted(map(repr, quals)), sorted(columns), [tuple(k[:4]) for k in sortkeys or []], limit, offset))
         rng = range(1, int(self.options.get("count", 10)) + 1)
+        eq = [q.value for q in quals if q.field_name == "n" and q.operator == "=" and q.value is not None]
+        if eq:
+            rng = [v for v in rng[:0]] + [v for v in set(eq) if v in rng]
         if sortkeys and sortkeys[0].is_reversed:
             rng = reversed(rng)
         if self.options.get("shape") == "tuple":
