@@ -44,7 +44,7 @@ describe('columns out of a query', () => {
   it('lists with PL/Python conversions and None for NULL', async () => {
     await b.run(`CREATE FUNCTION lists() RETURNS text LANGUAGE plpython3u AS $$
 import plcolumns
-c = plcolumns.execute("SELECT n, cpu, big, small, ok, price, day, tags, doc, host FROM m ORDER BY n NULLS LAST")
+c = plcolumns.execute("SELECT n, cpu, big, small, ok, price, day, tags, doc, host FROM m ORDER BY n NULLS LAST", datetimes=True)
 return repr([(k, c[k][0], c[k][-1], c.nulls[k] is not None, c.types[k]) for k in c]) + ' %d' % c.nrows
 $$`)
     const [row] = await same('SELECT lists()')

@@ -59,9 +59,11 @@ def execute(query, args=None, kind="list", nulls="mask", datetimes=False):
     a Columns mapping name -> column (a list, or a numpy array with kind="numpy"), or a pandas DataFrame
     with kind="pandas". NULLs: None in lists and object columns; in fixed-width numpy columns by the
     nulls= rule ("mask": a numpy.ma.MaskedArray, "nan": NaN, "raise": an error). datetimes=True: dates
-    and timestamps as numpy datetime64 instead of PL/Python's text."""
+    and timestamps as numpy datetime64 instead of PL/Python's text (numpy and pandas forms; lists keep
+    PL/Python's values)."""
     _build.check_options(kind, nulls)
     _check_query("execute", query, args)
+    datetimes = bool(datetimes) and kind != "list"  # lists keep PL/Python's values
     raw = _impl.execute_raw(query, args, datetimes)
     if raw is None:
         raise ValueError("plcolumns.execute: the statement returned no rows (use plpy.execute for commands)")
@@ -112,6 +114,7 @@ def cursor(query, args=None, batch=DEFAULT_BATCH, kind="list", nulls="mask", dat
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
         raise ValueError("plcolumns.cursor: batch must be a positive int, not %r" % (batch,))
     _check_query("cursor", query, args)
+    datetimes = bool(datetimes) and kind != "list"  # lists keep PL/Python's values
     if FAST:
         fetcher = _impl.Fetcher(query, args, datetimes)
     elif isinstance(query, str):
