@@ -145,6 +145,48 @@ describe('moving the environment', () => {
   }, 240_000)
 })
 
+describe('moving to PostgreSQL', () => {
+  it('the dump restores into PostgreSQL 15 + plpython3u: requirements_txt() is there, the procedures explain', async () => {
+    const refpg = path.join(ROOT, 'scripts/bench/refpg.mjs')
+    const ref = await (
+      import(refpg) as Promise<{ startReference(): Promise<{ url: string; stop(): void }> }>
+    ).then((m) => m.startReference())
+    try {
+      const pg18 = execFileSync('bash', [path.join(ROOT, 'scripts/get-pg18-client.sh')], {
+        encoding: 'utf8',
+      }).trim()
+      // PostgreSQL 15 does not know transaction_timeout (17+): the one line it refuses (docs/hostile.md)
+      const dump = execFileSync(path.join(pg18, 'pg_dump'), ['-d', srv.url()], { encoding: 'utf8' }).replace(
+        /^SET transaction_timeout = 0;\n/m,
+        '',
+      )
+      psql(ref.url, 'CREATE DATABASE from_pyglite')
+      const url = ref.url.replace(/\/postgres$/, '/from_pyglite')
+      const r = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url], {
+        input: dump,
+        encoding: 'utf8',
+      })
+      expect(r.status, r.stderr).toBe(0)
+      expect(psql(url, 'SELECT pyglite.requirements_txt()')).toBe('otherpkg==0.5\ntinypkg==1.0')
+      // the view lists what PostgreSQL's Python has (here: Debian's), from the same plpython3u code
+      expect(Number(psql(url, 'SELECT count(*) FROM pyglite.packages'))).toBeGreaterThan(0)
+      const call = spawnSync(
+        'psql',
+        ['-X', '-At', '-v', 'VERBOSITY=verbose', '-d', url, '-c', `CALL pyglite.install('tinypkg')`],
+        {
+          encoding: 'utf8',
+        },
+      )
+      expect(call.stderr).toContain(
+        'ERROR:  0A000: pyglite.install runs only as a query of its own with literal arguments, outside a transaction block, on a pyglite server',
+      )
+      expect(call.stderr).toContain('HINT:  Send e.g. CALL pyglite.install')
+    } finally {
+      ref.stop()
+    }
+  }, 240_000)
+})
+
 describe('flags', () => {
   it("--python-system-site-packages: on (default) shows the system Python's packages, off hides them", async () => {
     const probe = `CREATE FUNCTION has_psycopg2() RETURNS bool LANGUAGE plpython3u AS $$
