@@ -13,6 +13,9 @@ export interface BackendStatics {
   /** namespace.c `myTempNamespace` and `myTempToastNamespace` (Oid words): the session's temp schemas */
   tempNamespace: number
   tempToastNamespace: number
+  /** sequence.c `seqhashtab` (HTAB of this session's sequence values: currval) and `last_used_seq` (lastval) */
+  seqTable: number
+  lastUsedSeq: number
   /**
    * namespace.c `namespaceUser` (Oid) and `searchPathCacheValid` (bool): with both cleared the search path
    * is recomputed at its next use, as after SetTempNamespaceState (not exported)
@@ -64,7 +67,55 @@ export function probeStatics(heap: Heap, sql: RunSql, parseUnnamed: ParseUnnamed
     preparedQueries: probePreparedQueries(heap, sql),
     unnamedStatement: probeUnnamedStatement(heap, parseUnnamed),
     ...probeTempNamespace(heap, sql),
+    ...probeSequences(heap, sql),
   }
+}
+
+/**
+ * sequence.c's two statics: the HTAB named "Sequence values" (made at the first nextval) and the pointer to
+ * the entry of the last sequence used, whose first field is that sequence's OID (SeqTableData.relid). Checked
+ * functionally: cleared, currval and lastval say they are not yet defined in this session (55000).
+ */
+function probeSequences(heap: Heap, sql: RunSql): Pick<BackendStatics, 'seqTable' | 'lastUsedSeq'> {
+  sql('CREATE SEQUENCE pyglite_probe_seq; SELECT pg_catalog.nextval(\'pyglite_probe_seq\')')
+  const oid = Number(sql("SELECT 'pyglite_probe_seq'::regclass::oid")[0]?.[0])
+  const name = enc.encode('Sequence values')
+  heap.refresh()
+  const tables = words(heap, (_a, w) => {
+    if (w < 1024 || w + HTAB_TABNAME + 4 > heap.u8.length || (w & 3) !== 0) return false
+    return isString(heap, heap.i32[(w + HTAB_TABNAME) >> 2]!, name)
+  })
+  const lasts = words(
+    heap,
+    (_a, w) => w >= 1024 && (w & 3) === 0 && w + 4 <= heap.u8.length && heap.i32[w >> 2] === oid,
+  )
+  const fails = (q: string) => {
+    try {
+      sql(q)
+      return false
+    } catch (e) {
+      return (e as { fields?: Record<string, string> }).fields?.C === '55000'
+    }
+  }
+  const check = (addr: number, q: string, fresh: boolean): boolean => {
+    heap.refresh()
+    const keep = heap.i32[addr >> 2]!
+    heap.i32[addr >> 2] = 0
+    const cleared = fails(q)
+    heap.refresh()
+    const made = heap.i32[addr >> 2]! // currval makes an empty table when there is none: free it
+    heap.i32[addr >> 2] = keep
+    if (fresh && made) heap.M._hash_destroy(made)
+    return cleared && !fails(q)
+  }
+  const seqTable = tables.filter((a) => check(a, "SELECT pg_catalog.currval('pyglite_probe_seq')", true))
+  // declared next to seqhashtab in sequence.c: only words near it are tried (clearing others could crash)
+  const near = (a: number) => seqTable.length === 1 && Math.abs(a - seqTable[0]!) <= 64
+  const lastUsed = lasts.filter((a) => near(a) && check(a, 'SELECT pg_catalog.lastval()', false))
+  sql('DROP SEQUENCE pyglite_probe_seq')
+  if (seqTable.length !== 1 || lastUsed.length !== 1)
+    throw new Error(`probe: sequence statics not found (${seqTable.length}, ${lastUsed.length} pass)`)
+  return { seqTable: seqTable[0]!, lastUsedSeq: lastUsed[0]! }
 }
 
 /** A copy of the static data's bytes (for the flag probes, which look for bytes that flip). */

@@ -8,6 +8,7 @@ import { FaultContainment } from '../pg/faults.js'
 import { type BackendStatics, probeStatics } from '../pg/statics.js'
 import type { Instance } from '../storage/instance.js'
 import { type ExecIo, PgIo, type SocketCallbacks } from '../storage/pgio.js'
+import { AdvisoryLocks } from './advisory.js'
 import { B, BackendStream, collected } from './backend-stream.js'
 import { copyFail, literal, parseUnnamed, query, startup, sync } from './frontend.js'
 import { Gucs, type SettingsState, SRC } from './gucs.js'
@@ -26,6 +27,8 @@ export class Backend {
   readonly stream: BackendStream
   statics!: BackendStatics
   readonly gucs: Gucs
+  /** session-level advisory locks, per session (advisory.ts) */
+  readonly locks = new AdvisoryLocks()
   /** each session's temp schemas (set up at open, after the probes) */
   temps!: TempSchemas
   /** some session listens (notifications are routed, see notify.ts); the backend's set needs reconciling */
@@ -193,6 +196,8 @@ export class Backend {
       const mem = this.inst.heap.i32
       mem[this.statics.preparedQueries >> 2] = h.preparedQueries
       mem[this.statics.unnamedStatement >> 2] = h.unnamedStatement
+      mem[this.statics.seqTable >> 2] = h.seqTable
+      mem[this.statics.lastUsedSeq >> 2] = h.lastSeq
       mem[this.statics.authenticatedUserId >> 2] = h.login.oid
       this.owner = h
       this.temps.install(h.temp ?? this.temps.shared)
@@ -227,6 +232,8 @@ export class Backend {
     const h = this.inst.heap.i32
     o.preparedQueries = h[this.statics.preparedQueries >> 2]!
     o.unnamedStatement = h[this.statics.unnamedStatement >> 2]!
+    o.seqTable = h[this.statics.seqTable >> 2]!
+    o.lastSeq = h[this.statics.lastUsedSeq >> 2]!
     o.sessionUser = M._GetSessionUserId() as number
     o.currentUser = M._GetUserId() as number
     if (this.beside || this.installed !== o.settings) return
@@ -249,6 +256,8 @@ export class Backend {
     const h = heap.i32
     h[this.statics.preparedQueries >> 2] = s.preparedQueries
     h[this.statics.unnamedStatement >> 2] = s.unnamedStatement
+    h[this.statics.seqTable >> 2] = s.seqTable
+    h[this.statics.lastUsedSeq >> 2] = s.lastSeq
     this.owner = s
     this.temps?.install(s.temp ?? this.temps.shared) // undefined only during the start-up probes
     // the role: AuthenticatedUserId decides what SET SESSION AUTHORIZATION / set_config may do, so a

@@ -38,15 +38,25 @@ export function sessionDirectory(w: WorkerState): SessionDirectory {
     get,
     running: () => w.executing(),
     waiting(sid) {
+      for (const b of w.backends.values()) {
+        const p = b.locks.parkedOf(sid)
+        if (p) return { data: p.data, at: p.at }
+      }
       for (const m of w.queue)
         if (m.t === 'input' && m.sid === sid) return { data: m.data, at: m.at ?? Date.now() }
       return undefined
     },
-    waitEvent: () => ['Lock', 'transactionid'],
+    // waiting for another session's transaction (its turn) or, parked, for an advisory lock (advisory.ts)
+    waitEvent: (sid) => {
+      for (const b of w.backends.values()) if (b.locks.parkedOf(sid)) return ['Lock', 'advisory']
+      return ['Lock', 'transactionid']
+    },
     terminate(sid) {
       const e = get(sid)
       if (!e) return
       e.s.terminated = true
+      const parked = e.backend.locks.unpark(sid)
+      if (parked) w.post({ t: 'out', sid, consumed: parked.data.length })
       // its queued inputs never run: their bytes are released; the client is told and closes, and the main
       // thread's session-close then rolls back and frees what it left (sessions.ts closeSession)
       for (let i = w.queue.length - 1; i >= 0; i--) {

@@ -28,6 +28,9 @@ export class EngineSession {
   /** its prepared_queries hash table and unnamed statement while another session runs */
   preparedQueries = 0
   unnamedStatement = 0
+  /** its sequence values (currval) and last sequence used (lastval): sequence.c's seqhashtab, last_used_seq */
+  seqTable = 0
+  lastSeq = 0
   /** extended-protocol messages sent since its last Sync (its turn lasts until Sync) */
   midBatch = false
   status: TxStatus = 'I'
@@ -44,6 +47,13 @@ export class EngineSession {
   readonly channels = new Set<string>()
   /** what pg_stat_activity shows of it (activity.ts) */
   readonly activity = new Activity()
+  /**
+   * its transaction block holds nothing but the BEGIN that opened it (that statement's text): an input
+   * waiting for an advisory lock can still be abandoned and run again after that BEGIN (worker.ts)
+   */
+  freshBegin: string | null = null
+  /** a BEGIN to run silently before its next input (a woken parked input: advisory.ts) */
+  resumePrefix: string | null = null
   /** ended by pg_terminate_backend: its client got FATAL 57P01, nothing of it runs any more */
   terminated = false
 

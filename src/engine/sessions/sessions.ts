@@ -103,6 +103,9 @@ export function closeSession(b: Backend, s: EngineSession): void {
     cleanup.push(query('DEALLOCATE ALL'), query(''))
     b.runCollect((io) => b.io.exec(concatBytes(cleanup), io))
   } finally {
+    // its advisory locks go (lock.c LockReleaseAll at backend exit); whoever waits for them runs again
+    b.locks.unlockAll(s.sid)
+    b.locks.unpark(s.sid)
     b.temps.release(s) // dropped between work items (temps.ts maintain), not inside another's transaction
     b.releaseOwner()
     const heap = b.inst.heap
@@ -112,6 +115,11 @@ export function closeSession(b: Backend, s: EngineSession): void {
     if (table) b.tablePool.push(table)
     h[b.statics.preparedQueries >> 2] = 0
     h[b.statics.unnamedStatement >> 2] = 0
+    // its sequence values go with it (made by create_seq_hashtable in TopMemoryContext)
+    const seq = h[b.statics.seqTable >> 2]!
+    h[b.statics.seqTable >> 2] = 0
+    h[b.statics.lastUsedSeq >> 2] = 0
+    if (seq) b.inst.heap.M._hash_destroy(seq)
   }
 }
 

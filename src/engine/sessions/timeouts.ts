@@ -65,7 +65,8 @@ export function rewordTimeout(chunk: Uint8Array): Uint8Array {
   return concatBytes(parts)
 }
 
-function errorResponse(fields: Record<string, string>): Uint8Array {
+/** An ErrorResponse message with these fields. */
+export function errorResponse(fields: Record<string, string>): Uint8Array {
   const body: number[] = []
   for (const [k, v] of Object.entries(fields)) body.push(k.charCodeAt(0), ...enc.encode(v), 0)
   body.push(0)

@@ -1,0 +1,168 @@
+// Session-level advisory locks per session (lockfuncs.c pg_advisory_lock & co.). PostgreSQL's lock manager
+// sees one backend here, which never conflicts with itself, so these locks are kept in a table of the
+// engine's own, per database, keyed by the lock and the session. A session that must wait for a lock
+// cannot wait inside PostgreSQL: the engine is one thread and the holder needs a turn to release it. So
+// the statement is abandoned unseen (its output dropped, its implicit transaction rolled back) and its
+// whole input is parked, then run again when the lock is released or its holder disconnects; cancel and
+// lock_timeout answer a parked input as they would a waiting statement. Where abandoning is not possible
+// (inside a transaction block, or after the input already produced output) waiting would deadlock on the
+// turn, so it is reported as the deadlock it is (40P01). Deadlocks among waiting sessions too.
+// Transaction-level advisory locks stay PostgreSQL's: a transaction holds the backend until it ends, so
+// another session's transaction can never hold one at the same time (the turn model).
+import { PgError } from '../pg/elog.js'
+
+export type LockMode = 'ExclusiveLock' | 'ShareLock'
+
+interface Held {
+  excl: Map<number, number>
+  share: Map<number, number>
+}
+
+/** A session's input parked until a lock it waits for may be free. */
+export interface ParkedInput {
+  sid: number
+  key: string
+  tag: string
+  mode: LockMode
+  data: Uint8Array
+  at: number
+  /** the BEGIN that opened its transaction block, run again silently before it (psycopg's BEGIN alone) */
+  prefix: string | null
+  timer?: ReturnType<typeof setTimeout>
+}
+
+/** What a lock function may do about a conflict (decided by the worker for the running exec). */
+export interface WaitPolicy {
+  /** the input can be abandoned unseen and run again later */
+  canPark: boolean
+  /** park it: the worker drops the exec's output and keeps `data` */
+  park(key: string, tag: string, mode: LockMode): void
+}
+
+export class AdvisoryLocks {
+  private readonly held = new Map<string, Held>()
+  /** parked inputs, in the order they started waiting */
+  readonly parked: ParkedInput[] = []
+
+  /** Sessions other than `sid` holding `key` in a mode that conflicts with `mode`. */
+  blockers(key: string, sid: number, mode: LockMode): number[] {
+    const h = this.held.get(key)
+    if (!h) return []
+    const out = new Set<number>()
+    for (const [s, n] of h.excl) if (s !== sid && n > 0) out.add(s)
+    if (mode === 'ExclusiveLock') for (const [s, n] of h.share) if (s !== sid && n > 0) out.add(s)
+    return [...out]
+  }
+
+  /** Take the lock if no other session holds it in a conflicting mode. */
+  tryLock(key: string, sid: number, mode: LockMode): boolean {
+    if (this.blockers(key, sid, mode).length > 0) return false
+    let h = this.held.get(key)
+    if (!h) {
+      h = { excl: new Map(), share: new Map() }
+      this.held.set(key, h)
+    }
+    const m = mode === 'ExclusiveLock' ? h.excl : h.share
+    m.set(sid, (m.get(sid) ?? 0) + 1)
+    return true
+  }
+
+  /** Release one hold; false if the session holds none in that mode (the caller warns). */
+  unlock(key: string, sid: number, mode: LockMode): boolean {
+    const h = this.held.get(key)
+    const m = h && (mode === 'ExclusiveLock' ? h.excl : h.share)
+    const n = m?.get(sid) ?? 0
+    if (!h || !m || n === 0) return false
+    if (n > 1) m.set(sid, n - 1)
+    else m.delete(sid)
+    if (h.excl.size === 0 && h.share.size === 0) this.held.delete(key)
+    return true
+  }
+
+  /** Release all of a session's locks (pg_advisory_unlock_all, disconnect); returns whether it held any. */
+  unlockAll(sid: number): boolean {
+    let any = false
+    for (const [key, h] of this.held) {
+      any = h.excl.delete(sid) || any
+      any = h.share.delete(sid) || any
+      if (h.excl.size === 0 && h.share.size === 0) this.held.delete(key)
+    }
+    return any
+  }
+
+  /** The parked input of a session, if it waits. */
+  parkedOf(sid: number): ParkedInput | undefined {
+    return this.parked.find((p) => p.sid === sid)
+  }
+
+  /** Take a session's parked input out (it runs again, is answered, or its session is gone). */
+  unpark(sid: number): ParkedInput | undefined {
+    const i = this.parked.findIndex((p) => p.sid === sid)
+    if (i < 0) return undefined
+    const p = this.parked.splice(i, 1)[0]!
+    clearTimeout(p.timer)
+    return p
+  }
+
+  /** Parked inputs whose lock no other session now holds in a conflicting mode (they run again). */
+  runnable(): ParkedInput[] {
+    const ready = this.parked.filter((p) => this.blockers(p.key, p.sid, p.mode).length === 0)
+    for (const p of ready) this.unpark(p.sid)
+    return ready
+  }
+
+  /**
+   * Would `sid` waiting for `key` close a circle of waits (deadlock.c)? Follows each blocker's own wait
+   * (a parked session waits for the holders of its key). Returns the circle's description, or null.
+   */
+  deadlock(sid: number, key: string, tag: string, mode: LockMode): string | null {
+    const seen = new Set<number>()
+    const path: string[] = []
+    const visit = (s: number, k: string, t: string, m: LockMode): boolean => {
+      for (const b of this.blockers(k, s, m)) {
+        path.push(`Process ${s} waits for ${m} on ${t}; blocked by process ${b}.`)
+        if (b === sid) return true
+        const w = this.parkedOf(b)
+        if (w && !seen.has(b)) {
+          seen.add(b)
+          if (visit(b, w.key, w.tag, w.mode)) return true
+        }
+        path.pop()
+      }
+      return false
+    }
+    return visit(sid, key, tag, mode) ? path.join('\n') : null
+  }
+}
+
+/**
+ * The lock request of `sid` for `key` conflicts: park its input if it can be run again later, else report
+ * the deadlock it would be (40P01, as deadlock.c DeadLockReport words it).
+ */
+export function conflict(
+  locks: AdvisoryLocks,
+  sid: number,
+  key: string,
+  tag: string,
+  mode: LockMode,
+  policy: WaitPolicy,
+): never {
+  const circle = locks.deadlock(sid, key, tag, mode)
+  if (circle)
+    throw new PgError('deadlock detected', {
+      sqlstate: '40P01',
+      detail: circle,
+      hint: 'See server log for query details.',
+    })
+  if (policy.canPark) {
+    policy.park(key, tag, mode)
+    // unwinds the statement; its output is dropped and its input parked (worker.ts)
+    throw new PgError('pyglite: waiting for an advisory lock', { sqlstate: '55P03' })
+  }
+  const holder = locks.blockers(key, sid, mode)[0]
+  throw new PgError('deadlock detected', {
+    sqlstate: '40P01',
+    detail: `Process ${sid} waits for ${mode} on ${tag}; blocked by process ${holder}.\nProcess ${holder} needs a turn to release it, which process ${sid}'s open transaction block holds (one transaction at a time).`,
+    hint: 'Take session-level advisory locks outside transaction blocks (they are granted when free, or the statement waits), or use pg_try_advisory_lock.',
+  })
+}

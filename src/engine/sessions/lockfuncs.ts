@@ -1,0 +1,101 @@
+// The session-level advisory lock functions (lockfuncs.c: pg_advisory_lock, _shared, pg_try_advisory_lock,
+// _shared, pg_advisory_unlock, _shared, for a bigint key and for two int keys, pg_advisory_unlock_all) with
+// JS bodies over the engine's per-session lock table (advisory.ts). Transaction-level ones stay PostgreSQL's.
+import { type BuiltinSpec, replaceBuiltins, type V1Body } from '../pg/builtins.js'
+import { type Elog, PgError } from '../pg/elog.js'
+import type { Heap } from '../pg/heap.js'
+import { ELEVEL, L, XACT_EVENT } from '../pg/layout.js'
+import { type AdvisoryLocks, conflict, type LockMode, type WaitPolicy } from './advisory.js'
+
+interface Variant {
+  name: string
+  mode: LockMode
+  op: 'lock' | 'try' | 'unlock'
+}
+
+const VARIANTS: Variant[] = [
+  { name: 'pg_advisory_lock', mode: 'ExclusiveLock', op: 'lock' },
+  { name: 'pg_advisory_lock_shared', mode: 'ShareLock', op: 'lock' },
+  { name: 'pg_try_advisory_lock', mode: 'ExclusiveLock', op: 'try' },
+  { name: 'pg_try_advisory_lock_shared', mode: 'ShareLock', op: 'try' },
+  { name: 'pg_advisory_unlock', mode: 'ExclusiveLock', op: 'unlock' },
+  { name: 'pg_advisory_unlock_shared', mode: 'ShareLock', op: 'unlock' },
+]
+/** pg_proc OIDs: the int8 variants are 2880…2885, the (int4, int4) ones 2886…2891, in VARIANTS' order */
+const INT8_OID = 2880
+const INT4_OID = 2886
+const UNLOCK_ALL: BuiltinSpec = { oid: 2892, prosrc: 'pg_advisory_unlock_all', nargs: 0, retset: false }
+
+export interface LockContext {
+  locks: () => AdvisoryLocks
+  /** the database's OID (the lock tag's first field) */
+  dboid: () => number
+  /** the session whose statement runs (0: the engine's own) */
+  session: () => number
+  /** what the running exec may do when a lock is taken */
+  policy: () => WaitPolicy
+  /** the running exec was abandoned to wait for a lock */
+  parking: () => boolean
+}
+
+export function installLockFunctions(heap: Heap, elog: Elog, ctx: LockContext): void {
+  const arg = (fcinfo: number, i: number) => fcinfo + L.fcinfo_args + i * L.nd_size + L.nd_value
+  /**
+   * The key and the tag PostgreSQL shows for it (SET_LOCKTAG_INT64 / SET_LOCKTAG_INT32: database, high and
+   * low key words, 1 for a bigint key and 2 for two int keys).
+   */
+  const keyOf = (fcinfo: number, int8: boolean): { key: string; tag: string } => {
+    if (int8) {
+      const k = heap.i64at(heap.u32at(arg(fcinfo, 0)))
+      const u = BigInt.asUintN(64, k)
+      return { key: `8:${k}`, tag: `advisory lock [${ctx.dboid()},${u >> 32n},${u & 0xffffffffn},1]` }
+    }
+    const a = heap.i32at(arg(fcinfo, 0))
+    const b = heap.i32at(arg(fcinfo, 1))
+    return { key: `4:${a}:${b}`, tag: `advisory lock [${ctx.dboid()},${a >>> 0},${b >>> 0},2]` }
+  }
+
+  const body =
+    (v: Variant, int8: boolean): V1Body =>
+    (fcinfo) => {
+      const sid = ctx.session()
+      const locks = ctx.locks()
+      const { key, tag } = keyOf(fcinfo, int8)
+      if (v.op === 'unlock') {
+        if (locks.unlock(key, sid, v.mode)) return 1
+        // lock.c LockRelease
+        elog.report(ELEVEL.WARNING, `you don't own a lock of type ${v.mode}`, { sqlstate: '01000' })
+        return 0
+      }
+      if (locks.tryLock(key, sid, v.mode)) return 1
+      if (v.op === 'try') return 0
+      return conflict(locks, sid, key, tag, v.mode, ctx.policy())
+    }
+
+  const bodies = VARIANTS.flatMap((v, i) => [
+    {
+      spec: { oid: INT8_OID + i, prosrc: `${v.name}_int8`, nargs: 1, retset: false },
+      body: body(v, true),
+    },
+    {
+      spec: { oid: INT4_OID + i, prosrc: `${v.name}_int4`, nargs: 2, retset: false },
+      body: body(v, false),
+    },
+  ])
+  bodies.push({
+    spec: UNLOCK_ALL,
+    body: () => {
+      ctx.locks().unlockAll(ctx.session())
+      return 0
+    },
+  })
+  replaceBuiltins(heap, (e) => elog.raiseJs(e, 'pyglite'), bodies)
+  // an abandoned exec must not commit (its input runs again): had a PL/Python function caught the error
+  // and gone on, its transaction aborts here instead (as plpy-shim/fatal.ts guards a pending FATAL)
+  const guard = heap.M.addFunction((event: number) => {
+    if (event === XACT_EVENT.PRE_COMMIT && ctx.parking())
+      elog.raiseJs(new PgError('pyglite: waiting for an advisory lock', { sqlstate: '55P03' }))
+    return undefined
+  }, 'vii')
+  heap.M._RegisterXactCallback(guard, 0)
+}
