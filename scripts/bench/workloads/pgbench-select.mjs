@@ -22,7 +22,8 @@ export default {
   name: 'pgbench-select',
   description: `pgbench -S -c 4 -j 2 -T ${SECONDS}, scale 1, modes simple / extended / prepared (tps)`,
   async run(urls, runs) {
-    for (const url of Object.values(urls)) await pgbench(url, ['-i', '-I', 'dtGvp', '-s', '1', '-q'])
+    // urls also carries the pyglite process id (index.mjs): only the two servers are initialised
+    for (const url of [urls.pyglite, urls.postgresql]) await pgbench(url, ['-i', '-I', 'dtGvp', '-s', '1', '-q'])
     const rounds = Math.max(1, Math.min(runs, 3))
     const lines = []
     let ok = true
