@@ -8,7 +8,7 @@ import { L } from '../engine/pg/layout.js'
 import { convertArgs, paramList, releaseArgContext } from '../plpy-shim/args.js'
 import { errorValue, spiFailure } from '../plpy-shim/spi.js'
 import { callFrame, plans } from '../plpy-shim/state.js'
-import { CodecWriter } from '../python/codec.js'
+import { STATW } from '../python/host.js'
 import type { PlRuntime } from '../python/language.js'
 import { ColumnBuilder } from './encode.js'
 import { putOps } from './put.js'
@@ -23,26 +23,10 @@ function spiError(rt: PlRuntime, what: string): PgError {
   })
 }
 
-/** The codec result of an op. */
-function finish(w: CodecWriter): Uint8Array {
-  return w.view() // not the registered codec buffer: native/core/jscall.c decodes the whole view
-}
-
-/**
- * The writer column results are encoded into: our own, not the runtime's shared codec buffer, so that a
- * large result (tens of MB for millions of rows) does not stay allocated after Python decoded it — a
- * writer grown past KEEP_BYTES is replaced at the next operation.
- */
-const writers = new WeakMap<PlRuntime, CodecWriter>()
-const KEEP_BYTES = 8 << 20
-function resultWriter(rt: PlRuntime): CodecWriter {
-  let w = writers.get(rt)
-  if (!w || w.buf.length > KEEP_BYTES) {
-    w = new CodecWriter(1 << 16)
-    writers.set(rt, w)
-  }
-  w.reset()
-  return w
+/** The codec result of an op: the writer's buffer, its length in a status word (as results.ts does). */
+function finish(rt: PlRuntime): Uint8Array {
+  rt.host.stat[STATW.opResultLen] = rt.codec.pos
+  return rt.codec.buf
 }
 
 /**
@@ -66,12 +50,13 @@ function result(rt: PlRuntime, status: number, temporal: boolean): Uint8Array {
 }
 
 function encode(rt: PlRuntime, status: number, b: ColumnBuilder | null): Uint8Array {
-  const w = resultWriter(rt)
+  const w = rt.codec
+  w.reset()
   w.header(13 /* TUPLE */, 2)
   w.int32(status)
   if (b) b.finish(w)
   else w.none()
-  return finish(w)
+  return finish(rt)
 }
 
 /**
