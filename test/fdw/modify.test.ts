@@ -94,3 +94,59 @@ it('imports a foreign schema from import_schema', async () => {
     { relname: 'gamma', ftoptions: ['source=remote.gamma'] },
   ])
 })
+
+it('calls sub_begin/sub_rollback/sub_commit for savepoints', async () => {
+  await log()
+  await c.query('BEGIN')
+  await c.query("INSERT INTO fs VALUES (10, 'x')")
+  await c.query('SAVEPOINT a')
+  await c.query("INSERT INTO fs VALUES (11, 'y')")
+  await c.query('ROLLBACK TO SAVEPOINT a')
+  await c.query('SAVEPOINT b')
+  await c.query("INSERT INTO fs VALUES (12, 'z')")
+  await c.query('RELEASE SAVEPOINT b')
+  await c.query('COMMIT')
+  const l = ((await log()) as unknown[][]).filter((e) => e[0] !== 'end_modify')
+  expect(l).toEqual([
+    ['begin', false],
+    ['sub_begin', 2],
+    ['sub_rollback', 2],
+    // ROLLBACK TO keeps savepoint a (level 2); b is level 3 inside it; COMMIT releases a
+    ['sub_begin', 2],
+    ['sub_begin', 3],
+    ['sub_commit', 3],
+    ['sub_commit', 2],
+    ['pre_commit', 3],
+    ['commit'],
+  ])
+})
+
+it('aborts the transaction when pre_commit fails, warns when commit fails, reports bulk_insert errors', async () => {
+  await c.query(`CREATE FOREIGN TABLE fs_pre (id int, v text) SERVER sink OPTIONS (fail 'pre_commit');
+    CREATE FOREIGN TABLE fs_commit (id int, v text) SERVER sink OPTIONS (fail 'commit');
+    CREATE FOREIGN TABLE fs_bulk (id int, v text) SERVER sink OPTIONS (fail 'bulk_insert', batch '10')`)
+  await log()
+  const e = await c.query("INSERT INTO fs_pre VALUES (1, 'a')").catch((x) => x)
+  expect([e.code, e.message, e.detail]).toEqual([
+    'XX000',
+    'Error in python: RuntimeError',
+    'remote refused the commit',
+  ])
+  expect(((await log()) as unknown[][]).map((x) => x[0])).toEqual([
+    'begin',
+    'end_modify',
+    'pre_commit',
+    'rollback',
+  ])
+  const notices: string[] = []
+  const onNotice = (n: { message?: string }) => notices.push(String(n.message))
+  c.on('notice', onNotice)
+  await c.query("INSERT INTO fs_commit VALUES (1, 'a')")
+  c.off('notice', onNotice)
+  expect(notices).toEqual(['Error in python: RuntimeError'])
+  await log()
+  const e2 = await c.query("INSERT INTO fs_bulk SELECT g, 'v' FROM generate_series(1, 25) g").catch((x) => x)
+  expect([e2.code, e2.message, e2.detail]).toEqual(['XX000', 'Error in python: ValueError', 'sink is full'])
+  expect(e2.where).toMatch(/in bulk_insert\n {4}raise ValueError\("sink is full"\)/)
+  expect(((await log()) as unknown[][]).map((x) => x[0])).toEqual(['begin', 'bulk_insert', 'rollback'])
+})

@@ -117,6 +117,7 @@ class Sink(TransactionAwareForeignDataWrapper):
     def __init__(self, options, columns):
         super().__init__(options, columns)
         self.batch = int(options.get("batch", "1"))
+        self.fail = options.get("fail")
 
     @property
     def rowid_column(self):
@@ -133,6 +134,8 @@ class Sink(TransactionAwareForeignDataWrapper):
 
     def bulk_insert(self, all_values):
         LOG.append(("bulk_insert", len(all_values)))
+        if self.fail == "bulk_insert":
+            raise ValueError("sink is full")
         for v in all_values:
             self.insert(v)
 
@@ -149,11 +152,15 @@ class Sink(TransactionAwareForeignDataWrapper):
 
     def pre_commit(self):
         LOG.append(("pre_commit", len(self.current_transaction_state)))
+        if self.fail == "pre_commit":
+            raise RuntimeError("remote refused the commit")
         SINK.extend(self.current_transaction_state)
         self._init_transaction_state()
 
     def commit(self):
         LOG.append(("commit",))
+        if self.fail == "commit":
+            raise RuntimeError("lost the acknowledgement")
 
     def rollback(self):
         LOG.append(("rollback", len(self.current_transaction_state)))

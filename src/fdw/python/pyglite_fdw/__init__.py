@@ -106,6 +106,7 @@ def _instance(d):
     fp = d["fingerprint"]
     e = _instances.get(key)
     if e is None or e.key != fp:
+        _forget_closed_sessions(d["sid"])
         options = dict(d["options"])
         cls = multicorn.get_class(options.pop("wrapper"))
         cols = OrderedDict()
@@ -122,6 +123,17 @@ def _instance(d):
             e.depth += 1
             e.instance.sub_begin(e.depth)
     return e.instance
+
+
+def _forget_closed_sessions(current):
+    """Drop the instances of client sessions that have ended (pyglite_host.sessions forgets a session when
+    its client disconnects; its wrappers go with it the next time an instance is made)."""
+    from pyglite_host import sessions
+
+    sessions.get(current)  # the running session is registered (dropped when its client disconnects)
+    live = sessions._sessions  # noqa: SLF001 - the host's registry of open sessions
+    for k in [k for k in _instances if k[0] not in live]:
+        del _instances[k]
 
 
 def _quals(qs):
