@@ -189,7 +189,10 @@ describe('errors', () => {
       CREATE FOREIGN TABLE ff_exec (n int) SERVER failing OPTIONS (where 'execute');
       CREATE FOREIGN TABLE ff_iter (n int) SERVER failing OPTIONS (where 'iterate');
       CREATE FOREIGN TABLE ff_log (n int) SERVER failing OPTIONS (where 'log_error');
-      CREATE FOREIGN TABLE ff_type (n int) SERVER nums`)
+      CREATE FOREIGN TABLE ff_type (n int) SERVER nums;
+      CREATE FOREIGN TABLE ff_relsize (n int) SERVER failing OPTIONS (where 'get_rel_size');
+      CREATE FOREIGN TABLE ff_explain (n int) SERVER failing OPTIONS (where 'explain');
+      CREATE FOREIGN TABLE ff_endscan (n int) SERVER failing OPTIONS (where 'end_scan')`)
   })
 
   it('reports a Python exception with its type, text and traceback', async () => {
@@ -204,6 +207,21 @@ describe('errors', () => {
     expect([e3.message, e3.detail]).toEqual(['Error in python: ValueError', 'bad options'])
     // the session goes on
     expect(await q('SELECT count(*)::int AS c FROM ft')).toEqual([{ c: 5 }])
+  })
+
+  it('reports errors of the planning, EXPLAIN and end_scan callbacks', async () => {
+    const e1 = await err('SELECT * FROM ff_relsize')
+    expect([e1.code, e1.message, e1.detail]).toEqual([
+      'XX000',
+      'Error in python: RuntimeError',
+      'no estimate',
+    ])
+    const e2 = await err('EXPLAIN SELECT * FROM ff_explain')
+    expect([e2.message, e2.detail]).toEqual(['Error in python: RuntimeError', 'no explanation'])
+    expect((await q('SELECT * FROM ff_explain')).map((r) => r.n)).toEqual([1])
+    const e3 = await err('SELECT * FROM ff_endscan')
+    expect([e3.message, e3.detail]).toEqual(['Error in python: RuntimeError', 'cleanup failed'])
+    expect(await q('SELECT 1 AS one')).toEqual([{ one: 1 }])
   })
 
   it('reports log_to_postgres(ERROR) with its hint and detail', async () => {

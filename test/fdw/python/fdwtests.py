@@ -99,6 +99,20 @@ class Failing(ForeignDataWrapper):
         if self.where == "init":
             raise ValueError("bad options")
 
+    def get_rel_size(self, quals, columns):
+        if self.where == "get_rel_size":
+            raise RuntimeError("no estimate")
+        return (10, 10)
+
+    def explain(self, quals, columns, sortkeys=None, verbose=False, limit=None, offset=None):
+        if self.where == "explain":
+            raise RuntimeError("no explanation")
+        return ["fine"]
+
+    def end_scan(self):
+        if self.where == "end_scan":
+            raise RuntimeError("cleanup failed")
+
     def execute(self, quals, columns, sortkeys=None, limit=None, offset=None):
         if self.where == "execute":
             raise KeyError("missing")
