@@ -19,25 +19,19 @@ import {
   type WorkItem,
 } from './channel/protocol.js'
 import { isLongjmp } from './pg/elog.js'
-import type { LockMode, ParkedInput } from './sessions/advisory.js'
 import { Backend } from './sessions/backend.js'
 import { Checkpoints } from './sessions/checkpoints.js'
 import { sessionDirectory } from './sessions/directory.js'
 import { installLockFunctions } from './sessions/lockfuncs.js'
 import { type Delivery, routeNotifications, trackListen } from './sessions/notify.js'
 import { Output } from './sessions/output.js'
+import { Parking } from './sessions/parking.js'
 import { filterReports } from './sessions/reports.js'
 import { type EngineSession, SqlError } from './sessions/session.js'
 import { afterTurn, closeSession, openSession } from './sessions/sessions.js'
 import { installSessionFunctions } from './sessions/sysfuncs.js'
 import { mayCreateTemp } from './sessions/temps.js'
-import {
-  cancelFirstCommand,
-  errorResponse,
-  IDLE_IN_TRANSACTION_FATAL,
-  rewordTimeout,
-  takeWaitingCommand,
-} from './sessions/timeouts.js'
+import { IDLE_IN_TRANSACTION_FATAL, rewordTimeout, takeWaitingCommand } from './sessions/timeouts.js'
 import { besideHolder, joinBytes, runnable } from './sessions/turns.js'
 import { clusterDir } from './storage/clusters.js'
 import { Instance } from './storage/instance.js'
@@ -86,16 +80,8 @@ async function openDb(name: string): Promise<{ backend: Backend; info: DbOpened 
         locks: () => backend.locks,
         dboid: () => backend.dboid,
         session: () => inst.runtime.session,
-        parking: () => !!parkable?.parked,
-        policy: () => {
-          const e = parkable
-          return {
-            canPark: !!e && !e.output && e.sid === inst.runtime.session,
-            park: (key, tag, mode) => {
-              if (e) e.parked = { key, tag, mode, timeout: lockTimeout() }
-            },
-          }
-        },
+        parking: () => parking.abandoned,
+        policy: () => parking.policy(inst.runtime.session, lockTimeout),
       })
       log.debug(
         { db: name, pgliteMs: Math.round(t1 - t0), probesMs: Math.round(performance.now() - t1) },
@@ -170,154 +156,15 @@ let executing = 0
 /** every session as pg_stat_activity and pg_terminate_backend/pg_cancel_backend see them (sysfuncs.ts) */
 const directory = sessionDirectory({ backends, queue, executing: () => executing, post, cancelWaiting })
 
-/**
- * The running input, if it may be parked while it waits for an advisory lock (advisory.ts): it started
- * outside a transaction block and is whole (ends with Sync or is simple Queries); `output`: the backend
- * flushed something of it already (then it cannot be run again unseen).
- */
-let parkable: {
-  sid: number
-  output: boolean
-  parked: { key: string; tag: string; mode: LockMode; timeout: number } | null
-  /** the BEGIN its transaction block holds (s.freshBegin), run again before it when it wakes */
-  prefix: string | null
-} | null = null
-
-/** An input of a session whose earlier input is parked waits behind it (its order is kept). */
-function parkedSession(m: WorkItem): boolean {
-  if (m.t !== 'input') return false
-  const b = backendOf(m)
-  return !!b && b.locks.parked.length > 0 && !!b.locks.parkedOf(m.sid)
-}
-
-const BEGIN_ONLY = /^\s*(?:BEGIN|START\s+TRANSACTION)\b[^;]*;?\s*$/i
-
-/**
- * An input that only opens a transaction block: a simple Query, or one unnamed Parse with Bind, Describe,
- * Execute and Sync (psycopg 3 sends its BEGIN so); returns the statement's text, else null.
- */
-function beginOnly(data: Uint8Array): string | null {
-  const dec = new TextDecoder()
-  let text: string | null = null
-  for (let o = 0; o + 5 <= data.length; ) {
-    const t = data[o]!
-    const end =
-      o + 1 + (((data[o + 1]! << 24) | (data[o + 2]! << 16) | (data[o + 3]! << 8) | data[o + 4]!) >>> 0)
-    if (end > data.length) return null
-    if (t === 0x51 || t === 0x50) {
-      if (text !== null) return null
-      let q = o + 5
-      if (t === 0x50) {
-        if (data[q] !== 0) return null // a named statement
-        q++
-      }
-      let e = q
-      while (e < end && data[e] !== 0) e++
-      text = dec.decode(data.subarray(q, e))
-    } else if (t !== 0x42 && t !== 0x44 && t !== 0x45 && t !== 0x53 && t !== 0x48) return null
-    o = end
-  }
-  return text !== null && BEGIN_ONLY.test(text) ? text : null
-}
-
-/** Whole commands: the input ends with Sync, or holds simple Queries only. */
-function wholeCommands(data: Uint8Array): boolean {
-  let last = 0
-  for (let o = 0; o + 5 <= data.length; ) {
-    last = data[o]!
-    o += 1 + ((data[o + 1]! << 24) | (data[o + 2]! << 16) | (data[o + 3]! << 8) | data[o + 4]!)
-  }
-  return last === 0x53 || last === 0x51
-}
-
-/**
- * Park an input abandoned for an advisory lock: its transaction (if the input opened one) rolled back, the
- * named statements it parsed closed (it parses them again), then it waits in the lock table until the lock
- * may be free (wakeParked), lock_timeout expires (55P03) or a cancel comes (57014).
- */
-function parkInput(
-  backend: Backend,
-  s: EngineSession,
-  data: Uint8Array,
-  p: { key: string; tag: string; mode: LockMode; timeout: number },
-  prefix: string | null,
-): void {
-  const undo: string[] = []
-  if (s.status !== 'I') undo.push('ROLLBACK')
-  for (const name of namedParses(data)) undo.push(`DEALLOCATE "${name.replace(/"/g, '""')}"`)
-  if (undo.length) backend.execAll(undo)
-  s.status = 'I'
-  s.midBatch = false
-  const parked: ParkedInput = {
-    sid: s.sid,
-    key: p.key,
-    tag: p.tag,
-    mode: p.mode,
-    data,
-    at: Date.now(),
-    prefix,
-  }
-  if (p.timeout > 0)
-    parked.timer = setTimeout(() => {
-      if (backend.locks.unpark(s.sid) !== parked) return
-      answerParked(parked, { C: '55P03', M: 'canceling statement due to lock timeout' })
-      void pump()
-    }, p.timeout)
-  backend.locks.parked.push(parked)
-}
-
-function namedParses(data: Uint8Array): string[] {
-  const out: string[] = []
-  for (let o = 0; o + 5 <= data.length; ) {
-    const end = o + 1 + ((data[o + 1]! << 24) | (data[o + 2]! << 16) | (data[o + 3]! << 8) | data[o + 4]!)
-    if (data[o] === 0x50 && data[o + 5] !== 0) {
-      let i = o + 5
-      while (i < end && data[i] !== 0) i++
-      out.push(new TextDecoder().decode(data.subarray(o + 5, i)))
-    }
-    o = end
-  }
-  return out
-}
-
-/** A parked input's first command is answered with an error (as the waiting statement's); the rest runs. */
-function answerParked(p: ParkedInput, fields: { C: string; M: string }): void {
-  const cut = cancelFirstCommand(p.data, 'I')
-  if (!cut) return
-  const err = errorResponse({ S: 'ERROR', V: 'ERROR', ...fields })
-  const answer = new Uint8Array(err.length + 6)
-  answer.set(err)
-  answer.set([0x5a, 0, 0, 0, 5, 0x49], err.length) // ReadyForQuery, idle
-  Atomics.add(ctl, CTL.OUT_INFLIGHT, answer.length)
-  post({ t: 'out', sid: p.sid, data: answer, consumed: cut.consumed }, [answer.buffer as ArrayBuffer])
-  if (cut.consumed < p.data.length)
-    queue.unshift({ t: 'input', sid: p.sid, data: p.data.slice(cut.consumed) })
-}
-
-/** Parked inputs whose lock may be free now run again, first in the queue, in the order they parked. */
-function wakeParked(): void {
-  for (const b of backends.values()) {
-    if (b.locks.parked.length === 0) continue
-    const ready = b.locks.runnable()
-    for (let i = ready.length - 1; i >= 0; i--) {
-      const p = ready[i]!
-      const s = b.sessions.get(p.sid)
-      if (s) s.resumePrefix = p.prefix
-      queue.unshift({ t: 'input', sid: p.sid, data: p.data, at: p.at })
-    }
-  }
-}
+/** inputs waiting for advisory locks, and whether the running one may be parked (parking.ts) */
+const parking = new Parking({ backends, queue, ctl, post, wake: () => void pump() })
 
 /** A CancelRequest for a session that waits for its turn: its first waiting command fails with 57014. */
 function cancelWaiting(sid: number): void {
   if (sid === executing) return
   const db = sessionDb.get(sid)
-  const parked = db === undefined ? undefined : backends.get(db)?.locks.unpark(sid)
-  if (parked) {
-    answerParked(parked, { C: '57014', M: 'canceling statement due to user request' })
-    void pump()
-    return
-  }
+  const backend = db === undefined ? undefined : backends.get(db)
+  if (backend && parking.cancel(backend, sid)) return
   const cut = takeWaitingCommand(queue, sid, backendOf)
   if (!cut) return
   Atomics.add(ctl, CTL.OUT_INFLIGHT, cut.answer.length)
@@ -361,14 +208,14 @@ async function pump(): Promise<void> {
   try {
     for (;;) {
       drainPort() // take what arrived meanwhile now, rather than one event-loop turn per message
-      const i = queue.findIndex((m) => runnable(m, backendOf(m)) && !parkedSession(m))
+      const i = queue.findIndex((m) => runnable(m, backendOf(m)) && !parking.blocks(m, backendOf(m)))
       if (i < 0) {
         tempMaintenance()
         return checkpoints.idle(backends) // idle: the time to checkpoint
       }
       const m = queue.splice(i, 1)[0]!
       await handle(m)
-      wakeParked()
+      parking.wake()
       tempMaintenance()
       checkpoints.idle(backends) // between two items too, or a steady load would never let it run
     }
@@ -544,20 +391,14 @@ function input(sid: number, first: Uint8Array): void {
   // statement_timeout: the session's value when its input starts (per exec: see docs/sessions.md)
   host.native.execBegin(sid, backend.statementTimeout())
   executing = sid
-  const fresh = s.status === 'T' ? s.freshBegin : null
-  parkable =
-    (s.status === 'I' || fresh) && wholeCommands(data)
-      ? { sid, output: false, parked: null, prefix: fresh }
-      : null
-  const startStatus = s.status
+  parking.begin(s, data)
   let terminate = false
   try {
     const io = out.io(() => backend.io.hasPendingInput)
     backend.run(s, data, {
       more: io.more,
       out: (chunk) => {
-        if (parkable?.parked) return // abandoned to wait for an advisory lock: the client sees none of it
-        if (parkable) parkable.output = true
+        if (!parking.output()) return // abandoned to wait for an advisory lock: the client sees none of it
         let c = chunk
         if (host.native.cancelKind() === 2 && atBoundary(backend)) c = rewordTimeout(c)
         if (atBoundary(backend)) {
@@ -579,17 +420,12 @@ function input(sid: number, first: Uint8Array): void {
       terminate = true
       closeEngineSession(backend, sid)
     }
-    const park = parkable?.parked
-    const prefix = parkable?.prefix ?? null
-    parkable = null
-    if (park && !s.closed && !terminate) parkInput(backend, s, data, park, prefix)
-    // psycopg's BEGIN comes alone: a lock wait right after it can still be abandoned and run again
-    s.freshBegin = park ? prefix : startStatus === 'I' && s.status === 'T' ? beginOnly(data) : null
+    const parked = parking.end(backend, s, data, !s.closed && !terminate)
     s.activity.end(s.status, Date.now())
     if (!s.closed && !terminate) afterTurn(backend, s)
     host.native.execEnd()
     executing = 0
-    out.finish(park ? 0 : data.length, terminate)
+    out.finish(parked ? 0 : data.length, terminate)
     if (!s.busy || s.closed) backend.holder = null
     else armIdleTimer(backend, s)
   }

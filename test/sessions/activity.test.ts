@@ -144,6 +144,11 @@ with psycopg.connect(sys.argv[1]) as c:
         wait_event: 'transactionid',
         query: 'UPDATE acct SET n = n + 10 WHERE id = 1 RETURNING n',
       })
+      const blocked = await watcher.query('SELECT pg_blocking_pids($1) AS b, pg_blocking_pids($2) AS h', [
+        pidOf(waiter),
+        pidOf(holder),
+      ])
+      expect(blocked.rows[0]).toEqual({ b: [pidOf(holder)], h: [] })
       await holder.query('COMMIT')
       expect((await waiting).rows[0].n).toBe(11)
       const after = await activity(watcher)

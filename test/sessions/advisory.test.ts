@@ -121,6 +121,7 @@ describe('session-level advisory locks', () => {
         wait_event: 'advisory',
         query: "SELECT pg_advisory_lock(10), 'got it' AS r",
       })
+      expect(await one(watcher, 'SELECT pg_blocking_pids($1)', [pidOf(waiter)])).toEqual([pidOf(holder)])
       await new Promise((r) => setTimeout(r, 200))
       await holder.end()
       expect((await got).rows[0].r).toBe('got it')

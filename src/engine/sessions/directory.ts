@@ -68,6 +68,14 @@ export function sessionDirectory(w: WorkerState): SessionDirectory {
       }
       w.post({ t: 'session-failed', sid, fields: TERMINATED_FATAL })
     },
+    blockers(sid) {
+      const e = get(sid)
+      if (!e) return []
+      const p = e.backend.locks.parkedOf(sid)
+      if (p) return e.backend.locks.blockers(p.key, sid, p.mode)
+      const h = e.backend.holder
+      return h && h.sid !== sid ? [h.sid] : []
+    },
     cancelWaiting: (sid) => w.cancelWaiting(sid),
   }
 }

@@ -30,6 +30,8 @@ export interface SessionDirectory {
   waiting(sid: number): { data: Uint8Array; at: number } | undefined
   /** what a waiting session waits for: another session's turn (the default) or an advisory lock */
   waitEvent(sid: number): [type: string, event: string]
+  /** the sessions it waits for (pg_blocking_pids): the turn's holder, or an advisory lock's holders */
+  blockers(sid: number): number[]
   /** end a session that is not running now: FATAL 57P01 to its client, its work dropped */
   terminate(sid: number): void
   /** cancel what a session that is not running waits for (57014 to that command) */
@@ -41,6 +43,7 @@ const SPEC = {
   backendPid: { oid: 2026, prosrc: 'pg_backend_pid', nargs: 0, retset: false },
   terminate: { oid: 2096, prosrc: 'pg_terminate_backend', nargs: 2, retset: false },
   cancel: { oid: 2171, prosrc: 'pg_cancel_backend', nargs: 1, retset: false },
+  blocking: { oid: 2561, prosrc: 'pg_blocking_pids', nargs: 1, retset: false },
 } satisfies Record<string, BuiltinSpec>
 
 /** signalfuncs.c pg_signal_backend's results */
@@ -154,6 +157,17 @@ export function installSessionFunctions(
 
   const backendPid: V1Body = () => rt.session || myProcPid
 
+  /** lockfuncs.c pg_blocking_pids: int4[] of the pids the session waits for (empty if none) */
+  const blocking: V1Body = (fcinfo) => {
+    const pids = dir.waiting(argInt(fcinfo, 0)) ? dir.blockers(argInt(fcinfo, 0)) : []
+    const elems = M._palloc(Math.max(1, pids.length) * 4) as number
+    heap.refresh()
+    pids.forEach((p, i) => {
+      heap.i32[(elems >> 2) + i] = p
+    })
+    return M._construct_array_builtin(elems, pids.length, 23) as number // INT4OID
+  }
+
   const activity: V1Body = (fcinfo) => {
     const only = argNull(fcinfo, 0) ? -1 : argInt(fcinfo, 0)
     const entries = [...dir.all()].sort((a, b) => a.s.sid - b.s.sid)
@@ -249,5 +263,6 @@ export function installSessionFunctions(
     { spec: SPEC.backendPid, body: backendPid },
     { spec: SPEC.cancel, body: cancel },
     { spec: SPEC.terminate, body: terminate },
+    { spec: SPEC.blocking, body: blocking },
   ])
 }
