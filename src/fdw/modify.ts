@@ -3,7 +3,9 @@
 // (ExecForeignBatchInsert, PostgreSQL 14+); UPDATE calls update(rowid, new values) and DELETE
 // delete(rowid), the rowid being the value of the wrapper's rowid_column fetched by the scan. As in
 // multicorn2 (its docs say update(oldvalues, newvalues)), the first argument is the rowid value.
+import { functionTable } from '../engine/pg/fntable.js'
 import { FL, L } from '../engine/pg/layout.js'
+import { Batch } from './batch.js'
 import { readTableDef, type TableDef } from './catalog.js'
 import type { FdwContext } from './context.js'
 import { datumToJson } from './values.js'
@@ -22,6 +24,7 @@ const EXEC_FLAG_EXPLAIN_ONLY = 0x0001
 export class Modifier {
   private readonly states: Array<ModifyState | undefined> = [undefined]
   private readonly free: number[] = []
+  private table: WebAssembly.Table | undefined
 
   constructor(private readonly cx: FdwContext) {}
 
@@ -108,8 +111,38 @@ export class Modifier {
   private send(st: ModifyState, op: string, slots: number[], rowid?: unknown, rowidcat?: string): void {
     const cols: unknown[][] = st.def.cols.map(() => [])
     for (const s of slots) this.values(st, s, cols)
-    const payload = JSON.stringify({ names: st.names, cats: st.cats, cols, n: slots.length, rowid, rowidcat })
-    this.cx.py.call('modify', this.cx.json(st.def), op, payload)
+    const kinds = st.def.kinds.map((k) => k.py)
+    const payload = JSON.stringify({
+      names: st.names,
+      cats: st.cats,
+      kinds,
+      cols,
+      n: slots.length,
+      rowid,
+      rowidcat,
+    })
+    const r = this.cx.py.call('modify', this.cx.json(st.def), op, payload)
+    if (Array.isArray(r) && slots.length === 1) this.store(st, slots[0]!, new Batch(r))
+  }
+
+  /** The row insert/update returned, stored into the slot (multicorn2's pythonResultToTuple). */
+  private store(st: ModifyState, slot: number, b: Batch): void {
+    const { h, rt } = this.cx
+    // ExecClearTuple (slot->tts_ops->clear, a static inline), then the values, then ExecStoreVirtualTuple
+    this.table ??= functionTable(h)
+    ;(this.table.get(h.u32at(h.u32at(slot + FL.slot_ops) + FL.ops_clear)) as (s: number) => void)(slot)
+    const natts = h.i32at(h.u32at(slot + FL.slot_tupdesc))
+    const values = h.u32at(slot + FL.slot_values)
+    const isnull = h.u32at(slot + FL.slot_isnull)
+    h.refresh()
+    h.u8.fill(1, isnull, isnull + natts)
+    st.def.cols.forEach((c, i) => {
+      const k = st.def.kinds[i]!
+      const d = b.datum(h, rt.datum, i, 0, { kind: k.build, typoid: c.typoid, typmod: c.typmod })
+      h.setU8(isnull + c.attnum - 1, d === null ? 1 : 0)
+      h.setU32(values + 4 * (c.attnum - 1), d ?? 0)
+    })
+    h.M._ExecStoreVirtualTuple(slot)
   }
 
   /** ExecForeignInsert */

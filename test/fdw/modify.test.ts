@@ -150,3 +150,11 @@ it('aborts the transaction when pre_commit fails, warns when commit fails, repor
   expect(e2.where).toMatch(/in bulk_insert\n {4}raise ValueError\("sink is full"\)/)
   expect(((await log()) as unknown[][]).map((x) => x[0])).toEqual(['begin', 'bulk_insert', 'rollback'])
 })
+
+it('keeps the row insert() returns (RETURNING shows what the foreign side stored)', async () => {
+  await c.query("CREATE FOREIGN TABLE fs_ret (id int, v text) SERVER sink OPTIONS (fail 'returning')")
+  const r = await c.query("INSERT INTO fs_ret VALUES (7, 'a') RETURNING id, v")
+  expect(r.rows).toEqual([{ id: 7, v: 'stored:a' }])
+  const r2 = await c.query("INSERT INTO fs VALUES (8, 'b') RETURNING id, v")
+  expect(r2.rows).toEqual([{ id: 8, v: 'b' }])
+})

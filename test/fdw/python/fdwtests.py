@@ -146,6 +146,12 @@ class Sink(TransactionAwareForeignDataWrapper):
             if op == "insert":
                 yield v
 
+    def insert(self, values):
+        super().insert(values)
+        if self.fail == "returning":
+            return dict(values, v="stored:%s" % values.get("v"))  # the foreign side changed a value
+        return None
+
     def bulk_insert(self, all_values):
         LOG.append(("bulk_insert", len(all_values)))
         if self.fail == "bulk_insert":

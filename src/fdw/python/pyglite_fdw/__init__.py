@@ -349,19 +349,24 @@ def _rows(p):
 
 @_guard
 def modify(defn, op, payload):
-    """insert / bulk_insert / update / delete with the values of one or more rows (JSON)."""
+    """insert / bulk_insert / update / delete with the values of one or more rows (JSON). What insert or
+    update return (a dict: values the foreign side changed or made, e.g. a generated key) becomes the row
+    PostgreSQL keeps (RETURNING, AFTER triggers), packed as fetch packs rows; None otherwise."""
     d = json.loads(defn)
     inst = _instance(d)
     p = json.loads(payload)
+    r = None
     if op == "insert":
-        inst.insert(_rows(p)[0])
+        r = inst.insert(_rows(p)[0])
     elif op == "bulk_insert":
         inst.bulk_insert(_rows(p))
     elif op == "update":
-        inst.update(values.from_pg(p["rowid"], p["rowidcat"]), _rows(p)[0])
+        r = inst.update(values.from_pg(p["rowid"], p["rowidcat"]), _rows(p)[0])
     elif op == "delete":
         inst.delete(values.from_pg(p["rowid"], p["rowidcat"]))
-    return None
+    if not isinstance(r, dict):
+        return None
+    return [1] + [values.pack([r.get(n)], k) for n, k in zip(p["names"], p["kinds"])]
 
 
 @_guard
