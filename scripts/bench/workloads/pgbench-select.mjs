@@ -23,7 +23,8 @@ export default {
   description: `pgbench -S -c 4 -j 2 -T ${SECONDS}, scale 1, modes simple / extended / prepared (tps)`,
   async run(urls, runs) {
     // urls also carries the pyglite process id (index.mjs): only the two servers are initialised
-    for (const url of [urls.pyglite, urls.postgresql]) await pgbench(url, ['-i', '-I', 'dtGvp', '-s', '1', '-q'])
+    for (const url of [urls.pyglite, urls.postgresql])
+      await pgbench(url, ['-i', '-I', 'dtGvp', '-s', '1', '-q'])
     const rounds = Math.max(1, Math.min(runs, 3))
     const lines = []
     let ok = true
