@@ -49,6 +49,8 @@ const CALLBACKS: Array<[keyof typeof FL, string]> = [
   ['fdw_ExecForeignUpdate', 'iiiii'],
   ['fdw_ExecForeignDelete', 'iiiii'],
   ['fdw_EndForeignModify', 'vii'],
+  ['fdw_BeginForeignInsert', 'vii'],
+  ['fdw_EndForeignInsert', 'vii'],
   ['fdw_ImportForeignSchema', 'iii'],
 ]
 
@@ -118,6 +120,9 @@ export class ForeignData {
       fdw_ExecForeignUpdate: (_e, rinfo, slot, plan) => this.modifier.update(rinfo!, slot!, plan!),
       fdw_ExecForeignDelete: (_e, rinfo, slot, plan) => this.modifier.remove(rinfo!, slot!, plan!),
       fdw_EndForeignModify: (_e, rinfo) => void this.modifier.end(rinfo!),
+      // COPY FROM and rows routed into a foreign partition: the same inserts, begun and ended here
+      fdw_BeginForeignInsert: (mt, rinfo) => void this.modifier.begin(mt!, rinfo!, 0),
+      fdw_EndForeignInsert: (_e, rinfo) => void this.modifier.end(rinfo!),
       fdw_ImportForeignSchema: (stmt, srv) => importSchema(c, stmt!, srv!),
     }
     for (const [off, sig] of CALLBACKS) {

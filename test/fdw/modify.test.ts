@@ -1,6 +1,7 @@
 // Writes to Python foreign tables on the real server with node-postgres: insert, bulk_insert in batches
 // of modify_batch_size, update(rowid, new values) and delete(rowid) as multicorn2 calls them, the
 // transaction callbacks (begin, pre_commit, commit, rollback on ROLLBACK), and IMPORT FOREIGN SCHEMA.
+import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, expect, it } from 'vitest'
@@ -157,4 +158,25 @@ it('keeps the row insert() returns (RETURNING shows what the foreign side stored
   expect(r.rows).toEqual([{ id: 7, v: 'stored:a' }])
   const r2 = await c.query("INSERT INTO fs VALUES (8, 'b') RETURNING id, v")
   expect(r2.rows).toEqual([{ id: 8, v: 'b' }])
+})
+
+it('takes COPY FROM into a foreign table, in batches', async () => {
+  await log()
+  const r = spawnSync(
+    '/usr/lib/postgresql/15/bin/psql',
+    ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', srv.url(), '-c', 'COPY fsb FROM STDIN'],
+    {
+      input: Array.from({ length: 150 }, (_, i) => `${i + 1000}\tcopied ${i}`).join('\n') + '\n',
+      encoding: 'utf8',
+    },
+  )
+  expect(r.stderr).toBe('')
+  expect(r.status).toBe(0)
+  expect(((await log()) as unknown[][]).filter((e) => e[0] !== 'begin')).toEqual([
+    ['bulk_insert', 100],
+    ['bulk_insert', 50],
+    ['end_modify'],
+    ['pre_commit', 150],
+    ['commit'],
+  ])
 })

@@ -116,6 +116,8 @@ export const L = {
   // HeapTupleHeaderData (htup_details.h), as a composite Datum: DatumTupleFields in t_choice
   hth_datum_typmod: 4,
   hth_datum_typeid: 8,
+  hth_t_infomask2: 18, // uint16: the attribute count in its low 11 bits (HEAP_NATTS_MASK)
+  hth_t_infomask: 20, // uint16: HEAP_HASNULL = 0x0001
   hth_t_hoff: 22, // uint8
   // FormData_pg_type (pg_type.h), from GETSTRUCT of a TYPEOID syscache tuple
   typ_typname: 4,
@@ -374,6 +376,8 @@ export const FL = {
   fdw_ExecForeignUpdate: 64,
   fdw_ExecForeignDelete: 68,
   fdw_EndForeignModify: 72,
+  fdw_BeginForeignInsert: 76,
+  fdw_EndForeignInsert: 80,
   fdw_ExplainForeignScan: 116,
   fdw_ImportForeignSchema: 132,
   // RelOptInfo (rows is a double), PathTarget, RestrictInfo, PlannerInfo
