@@ -26,6 +26,7 @@ import { installLockFunctions } from './sessions/lockfuncs.js'
 import { type Delivery, routeNotifications, trackListen } from './sessions/notify.js'
 import { Output } from './sessions/output.js'
 import { Parking } from './sessions/parking.js'
+import { mentionsHold } from './sessions/portals.js'
 import { filterReports } from './sessions/reports.js'
 import { type EngineSession, SqlError } from './sessions/session.js'
 import { afterTurn, closeSession, openSession } from './sessions/sessions.js'
@@ -375,6 +376,7 @@ function input(sid: number, first: Uint8Array): void {
   backend.inst.runtime.session = sid
   try {
     if (!s.temp && mayCreateTemp(data)) backend.temps.claim(s) // temps.ts: a temp schema of its own
+    if (!s.mayHold && mentionsHold(data)) s.mayHold = true // portals.ts: WITH HOLD cursors follow it
     backend.switchTo(s)
     if (s.resumePrefix) {
       // a parked input woken: the BEGIN its client saw answered is run again first, silently

@@ -8,6 +8,8 @@ export interface BackendStatics {
   authenticatedUserId: number
   /** prepare.c `prepared_queries`: the HTAB of named prepared statements */
   preparedQueries: number
+  /** portalmem.c `PortalHashTable`: the HTAB of portals by name (cursors, WITH HOLD ones included) */
+  portalTable: number
   /** postgres.c `unnamed_stmt_psrc`: the unnamed prepared statement */
   unnamedStatement: number
   /** namespace.c `myTempNamespace` and `myTempToastNamespace` (Oid words): the session's temp schemas */
@@ -68,7 +70,36 @@ export function probeStatics(heap: Heap, sql: RunSql, parseUnnamed: ParseUnnamed
     unnamedStatement: probeUnnamedStatement(heap, parseUnnamed),
     ...probeTempNamespace(heap, sql),
     ...probeSequences(heap, sql),
+    portalTable: probePortalTable(heap, sql),
   }
+}
+
+/**
+ * The HTAB named "Portal hash" (EnablePortalManager), checked by its entry count: one more while a WITH HOLD
+ * cursor is open, one less after CLOSE.
+ */
+function probePortalTable(heap: Heap, sql: RunSql): number {
+  const name = enc.encode('Portal hash')
+  const found = words(heap, (_a, w) => {
+    if (w < 1024 || w + HTAB_TABNAME + 4 > heap.u8.length || (w & 3) !== 0) return false
+    return isString(heap, heap.i32[(w + HTAB_TABNAME) >> 2]!, name)
+  })
+  const count = (a: number) => {
+    heap.refresh()
+    return Number(heap.M._hash_get_num_entries(heap.i32[a >> 2]))
+  }
+  const before = found.map(count)
+  sql('BEGIN; DECLARE pyglite_probe_cursor CURSOR WITH HOLD FOR SELECT 1; COMMIT')
+  const open = found.map(count)
+  sql('CLOSE pyglite_probe_cursor')
+  const closed = found.map(count)
+  const real = found.filter((_a, i) => open[i] === before[i]! + 1 && closed[i] === before[i])
+  // a stale copy of the pointer may sit in the stack, above the static data: the lowest is the static
+  heap.refresh()
+  const tables = new Set(real.map((a) => heap.i32[a >> 2]))
+  if (real.length === 0 || tables.size !== 1)
+    throw new Error(`probe: PortalHashTable not found (${found.length} candidates, ${real.length} pass)`)
+  return Math.min(...real)
 }
 
 /**
@@ -77,7 +108,7 @@ export function probeStatics(heap: Heap, sql: RunSql, parseUnnamed: ParseUnnamed
  * functionally: cleared, currval and lastval say they are not yet defined in this session (55000).
  */
 function probeSequences(heap: Heap, sql: RunSql): Pick<BackendStatics, 'seqTable' | 'lastUsedSeq'> {
-  sql('CREATE SEQUENCE pyglite_probe_seq; SELECT pg_catalog.nextval(\'pyglite_probe_seq\')')
+  sql("CREATE SEQUENCE pyglite_probe_seq; SELECT pg_catalog.nextval('pyglite_probe_seq')")
   const oid = Number(sql("SELECT 'pyglite_probe_seq'::regclass::oid")[0]?.[0])
   const name = enc.encode('Sequence values')
   heap.refresh()

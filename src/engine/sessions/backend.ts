@@ -12,6 +12,7 @@ import { AdvisoryLocks } from './advisory.js'
 import { B, BackendStream, collected } from './backend-stream.js'
 import { copyFail, literal, parseUnnamed, query, startup, sync } from './frontend.js'
 import { Gucs, type SettingsState, SRC } from './gucs.js'
+import { HeldPortals } from './portals.js'
 import { EngineSession, SqlError } from './session.js'
 import { TempSchemas } from './temps.js'
 
@@ -31,6 +32,8 @@ export class Backend {
   readonly locks = new AdvisoryLocks()
   /** each session's temp schemas (set up at open, after the probes) */
   temps!: TempSchemas
+  /** each session's WITH HOLD cursors (portals.ts) */
+  portals!: HeldPortals
   /** some session listens (notifications are routed, see notify.ts); the backend's set needs reconciling */
   listening = false
   listenDirty = false
@@ -96,6 +99,7 @@ export class Backend {
     )
     b.temps = new TempSchemas(b)
     b.temps.init()
+    b.portals = new HeldPortals(inst.heap, b.statics.portalTable)
     return b
   }
 
@@ -250,6 +254,8 @@ export class Backend {
   switchTo(s: EngineSession): void {
     if (this.owner === s) return
     this.saveOwner()
+    // between turns (not beside a transaction): held cursors follow their session (portals.ts)
+    if (!this.beside && this.owner && this.portals) this.portals.moveOut(this.owner)
     const heap = this.inst.heap
     const M = heap.M
     heap.refresh()
@@ -260,6 +266,7 @@ export class Backend {
     h[this.statics.lastUsedSeq >> 2] = s.lastSeq
     this.owner = s
     this.temps?.install(s.temp ?? this.temps.shared) // undefined only during the start-up probes
+    if (!this.beside) this.portals?.moveIn(s)
     // the role: AuthenticatedUserId decides what SET SESSION AUTHORIZATION / set_config may do, so a
     // non-superuser cannot become anyone else (variable.c check_session_authorization)
     h[this.statics.authenticatedUserId >> 2] = s.login.oid

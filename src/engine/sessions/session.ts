@@ -5,6 +5,7 @@ import type { Login } from '../channel/protocol.js'
 import { Activity } from './activity.js'
 import type { TxStatus } from './backend-stream.js'
 import { type SettingsState, settingsKey } from './gucs.js'
+import type { HeldPortal } from './portals.js'
 import type { TempSchema } from './temps.js'
 
 /** An ErrorResponse from an internal query, with its fields (C = SQLSTATE, M = message, ...). */
@@ -41,6 +42,10 @@ export class EngineSession {
   idleTimer: ReturnType<typeof setTimeout> | undefined
   /** the ParameterStatus values its client was told (reports.ts) */
   readonly seen = new Map<string, string>()
+  /** its input mentioned "hold": it may have WITH HOLD cursors, moved out of the table between its turns */
+  mayHold = false
+  /** its WITH HOLD cursors while another session runs (portals.ts) */
+  readonly heldPortals: HeldPortal[] = []
   /** its own temp schemas (temps.ts); null: the backend's shared pg_temp_0 */
   temp: TempSchema | null = null
   /** LISTEN channels (committed) */

@@ -99,6 +99,9 @@ export function closeSession(b: Backend, s: EngineSession): void {
       if (!shared) cleanup.push(query(`UNLISTEN "${c.replace(/"/g, '""')}"`))
     }
     s.channels.clear()
+    // its WITH HOLD cursors (in the table unless it closes beside another's transaction: then they stay
+    // out of reach, see portals.ts)
+    if (s.mayHold && !b.inBeside) cleanup.push(query('CLOSE ALL'))
     // DEALLOCATE ALL empties its statement table (kept for reuse); an empty Query drops the unnamed one
     cleanup.push(query('DEALLOCATE ALL'), query(''))
     b.runCollect((io) => b.io.exec(concatBytes(cleanup), io))

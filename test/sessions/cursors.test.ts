@@ -1,0 +1,80 @@
+// WITH HOLD cursors per session, as per backend in PostgreSQL: two sessions declare the same name without a
+// clash and each fetches its own, pg_cursors and CLOSE ALL see only one's own, and a session's held cursors
+// go when it disconnects (node-postgres, and psycopg's named cursor withhold=True).
+import { execFileSync } from 'node:child_process'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startServer, type TestServer } from '../helpers/server.js'
+
+let srv: TestServer
+beforeAll(async () => {
+  srv = await startServer()
+})
+afterAll(async () => {
+  await srv?.stop()
+})
+
+async function connect(): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: srv.url() })
+  await c.connect()
+  return c
+}
+const fetch = async (c: pg.Client, sql: string) => (await c.query(sql)).rows.map((r) => Object.values(r)[0])
+const cursors = async (c: pg.Client) =>
+  fetch(c, "SELECT name || ': ' || statement FROM pg_cursors ORDER BY name")
+
+describe('WITH HOLD cursors', () => {
+  it('are each session’s own: same name, own rows, own pg_cursors and CLOSE ALL, gone at disconnect', async () => {
+    const a = await connect()
+    const b = await connect()
+    try {
+      await a.query('BEGIN; DECLARE c CURSOR WITH HOLD FOR SELECT g FROM generate_series(1, 5) g; COMMIT')
+      await b.query(
+        'BEGIN; DECLARE c CURSOR WITH HOLD FOR SELECT g * 10 FROM generate_series(1, 5) g; COMMIT',
+      )
+      await b.query('DECLARE d CURSOR WITH HOLD FOR SELECT 42')
+      expect(await fetch(a, 'FETCH 2 FROM c')).toEqual([1, 2])
+      expect(await fetch(b, 'FETCH 2 FROM c')).toEqual([10, 20])
+      expect(await cursors(a)).toEqual([
+        'c: BEGIN; DECLARE c CURSOR WITH HOLD FOR SELECT g FROM generate_series(1, 5) g; COMMIT',
+      ])
+      expect(await cursors(b)).toHaveLength(2)
+      await b.query('CLOSE ALL')
+      expect(await fetch(a, 'FETCH 1 FROM c')).toEqual([3])
+      const gone = await b.query('FETCH 1 FROM c').catch((e) => e)
+      expect([gone.code, gone.message]).toEqual(['34000', 'cursor "c" does not exist'])
+      await a.end()
+      const c = await connect()
+      expect(await cursors(c)).toEqual([])
+      await c.end()
+    } finally {
+      await a.end().catch(() => {})
+      await b.end()
+    }
+  })
+
+  it('work with psycopg named cursors (withhold=True) beside another session’s', async () => {
+    const other = await connect()
+    try {
+      await other.query('BEGIN; DECLARE held CURSOR WITH HOLD FOR SELECT -1; COMMIT')
+      const out = execFileSync(
+        '/usr/bin/python3',
+        [
+          '-c',
+          `import json, sys, psycopg
+with psycopg.connect(sys.argv[1]) as conn:
+    cur = conn.cursor("held", withhold=True)
+    cur.execute("SELECT g FROM generate_series(1, 3) g")
+    conn.commit()
+    print(json.dumps([r[0] for r in cur.fetchall()]))`,
+          srv.url(),
+        ],
+        { encoding: 'utf8' },
+      )
+      expect(JSON.parse(out)).toEqual([1, 2, 3])
+      expect(await fetch(other, 'FETCH ALL FROM held')).toEqual([-1])
+    } finally {
+      await other.end()
+    }
+  })
+})
