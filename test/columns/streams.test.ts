@@ -87,6 +87,26 @@ describe('a transform over a query', () => {
   )
 })
 
+describe('columns of tables whose rows predate ALTER TABLE', () => {
+  it('rows written before ADD COLUMN ... DEFAULT and DROP COLUMN, NULLs in between', async () => {
+    await b.run(`CREATE TABLE evolve(a int4, b float8, c int2);
+INSERT INTO evolve SELECT g, g * 0.5, g FROM generate_series(1, 1000) g;
+ALTER TABLE evolve ADD COLUMN d int8 DEFAULT 7;
+INSERT INTO evolve VALUES (1001, NULL, 3, 8), (1002, 2.5, NULL, NULL);
+ALTER TABLE evolve DROP COLUMN b;
+INSERT INTO evolve VALUES (1003, 4, 9);
+CREATE FUNCTION evolved() RETURNS text LANGUAGE plpython3u AS $$
+import plcolumns
+c = plcolumns.execute("SELECT a, c, d FROM evolve ORDER BY a", kind="numpy")
+return "%d %d %d %s %s %s" % (int(c["a"].sum()), int(c["c"].sum()), int(c["d"].sum()), c["d"][-4:].tolist(),
+    c.nulls["c"].nonzero()[0].tolist(), c.nulls["d"].nonzero()[0].tolist())
+$$`)
+    expect(await same('SELECT evolved()')).toEqual([
+      { evolved: '503506 500507 7017 [7, 8, None, 9] [1001] [1001]' },
+    ])
+  })
+})
+
 describe('columns into rows in pyglite', () => {
   it('a function in FROM hands its rows over as column batches, one per call in the select list', async () => {
     await b.g.query(`CREATE FUNCTION handed() RETURNS int8 LANGUAGE plpython3u AS $$
