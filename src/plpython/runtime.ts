@@ -49,6 +49,9 @@ const E = {
   phase: 14,
 } as const
 
+/** The runtime whose buffers and memory the native addon (one per process) currently points at. */
+let nativeOwner: PlPythonRuntime | undefined
+
 export class PlPythonRuntime implements LanguageRuntime, PlRuntime {
   /** The client session whose statement is running (set by the engine before each exec). */
   session = 0
@@ -108,9 +111,18 @@ export class PlPythonRuntime implements LanguageRuntime, PlRuntime {
     this.pfree = heap.M._pfree
     this.statF64 = new Float64Array(host.stat.buffer, 8, 1)
     this.statI64 = new BigInt64Array(host.stat.buffer, 16, 1)
-    host.native.setCodecBuffer(this.codec.buf)
-    host.native.setResultBuffer(this.resultBuf)
-    this.codec.onGrow = (b) => host.native.setCodecBuffer(b)
+    this.pointNativeHere()
+    this.codec.onGrow = (b) => {
+      if (nativeOwner === this) host.native.setCodecBuffer(b)
+    }
+  }
+
+  /** The native path's codec and result buffers are this instance's (they are process-wide, like the memory). */
+  private pointNativeHere(): void {
+    nativeOwner = this
+    this.host.native.setCodecBuffer(this.codec.buf)
+    this.host.native.setResultBuffer(this.resultBuf)
+    this.memoryProbe = new Uint8Array(0) // and its wasm memory, at the syncMemory that follows
   }
 
   /**
@@ -121,6 +133,9 @@ export class PlPythonRuntime implements LanguageRuntime, PlRuntime {
    * call instead of a property look-up on the (dictionary-mode) Emscripten module.
    */
   syncMemory(): void {
+    // another database's runtime was made or ran meanwhile (opening one takes several engine turns, between
+    // which this one's statements run): its buffers are registered, not ours
+    if (nativeOwner !== this) this.pointNativeHere()
     if (this.memoryProbe.length !== 0) return
     const M = this.heap.M
     const buf = M.wasmMemory.buffer as ArrayBuffer
