@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { message, RawClient, rows } from '../helpers/raw.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 
 let srv: TestServer
@@ -73,6 +74,35 @@ with psycopg.connect(sys.argv[1]) as conn:
       )
       expect(JSON.parse(out)).toEqual([1, 2, 3])
       expect(await fetch(other, 'FETCH ALL FROM held')).toEqual([-1])
+    } finally {
+      await other.end()
+    }
+  })
+
+  it('keep the holder’s suspended unnamed portal while others connect and look beside its transaction', async () => {
+    // Parse/Bind/Execute with a row limit leaves the unnamed portal suspended (a driver reading a cursor in
+    // batches); work beside the idle transaction runs queries of its own, which must not replace it
+    const parse = message('P', Buffer.from('\0SELECT g FROM generate_series(1, 5) g\0\0\0', 'latin1'))
+    const bind = message('B', Buffer.alloc(8))
+    const execute = (n: number) => {
+      const b = Buffer.alloc(5)
+      b.writeInt32BE(n, 1)
+      return message('E', b)
+    }
+    const { c } = await RawClient.login(srv.port)
+    const other = await connect()
+    try {
+      await c.query('BEGIN')
+      c.write(Buffer.concat([parse, bind, execute(2), message('S')]))
+      expect(rows(await c.until('Z'))).toEqual([['1'], ['2']])
+      const late = await connect() // a session opens beside the transaction
+      expect((await other.query('SELECT count(*)::int AS n FROM pg_stat_activity')).rows[0].n).toBe(3)
+      c.write(Buffer.concat([execute(2), message('S')]))
+      const next = await c.until('Z')
+      expect(next.map((m) => m.type).join('')).toBe('DDsZ')
+      expect(rows(next)).toEqual([['3'], ['4']])
+      await late.end()
+      await c.query('COMMIT')
     } finally {
       await other.end()
     }

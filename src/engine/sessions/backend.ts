@@ -189,6 +189,7 @@ export class Backend {
     const h = this.holder
     if (!h || !this.asideOpen) throw new Error('no idle transaction to work beside')
     this.switchTo(h)
+    const unnamed = this.portals.takeUnnamed() // portals.ts: the holder's suspended cursor read survives
     this.exec('SAVEPOINT pyglite_aside')
     this.beside = this.installed
     try {
@@ -207,6 +208,7 @@ export class Backend {
       this.temps.install(h.temp ?? this.temps.shared)
       // undoes the work's settings and role: the backend is the holder's again (ParameterStatus included)
       this.execAll(['ROLLBACK TO SAVEPOINT pyglite_aside', 'RELEASE SAVEPOINT pyglite_aside'])
+      if (unnamed) this.portals.putBack(unnamed)
     }
   }
 

@@ -12,6 +12,7 @@ const ENT_PORTAL = 64
 /** PortalData's first field: const char *name, which points at its hash entry's key */
 const PORTAL_NAME = 0
 /** hsearch.h HASHACTION */
+const HASH_FIND = 0
 const HASH_ENTER = 1
 const HASH_REMOVE = 2
 /** HASH_SEQ_STATUS (hsearch.h) fits in this, on wasm32 */
@@ -70,6 +71,37 @@ export class HeldPortals {
       M._hash_search(table, this.scratch, HASH_REMOVE, 0)
     }
     s.heldPortals.push(...taken)
+  }
+
+  /**
+   * The holder's unnamed portal, taken out of the table while other sessions' work runs beside its idle
+   * transaction (Backend.aside): their simple queries and Binds replace the unnamed portal, and a client
+   * holds one suspended between Executes (a cursor read in row batches). Null if there is none.
+   */
+  takeUnnamed(): HeldPortal | null {
+    const M = this.heap.M
+    const table = this.table()
+    this.heap.refresh()
+    this.heap.u8.fill(0, this.scratch, this.scratch + NAME_LEN)
+    const e = M._hash_search(table, this.scratch, HASH_FIND, 0) as number
+    if (!e) return null
+    const p = { name: new Uint8Array(NAME_LEN), portal: this.heap.i32at(e + ENT_PORTAL) }
+    M._hash_search(table, this.scratch, HASH_REMOVE, 0)
+    return p
+  }
+
+  /** Put the holder's unnamed portal back (the work beside left none: its savepoint was rolled back). */
+  putBack(p: HeldPortal): boolean {
+    const M = this.heap.M
+    const table = this.table()
+    this.heap.refresh()
+    this.heap.u8.fill(0, this.scratch, this.scratch + NAME_LEN + 4)
+    if (M._hash_search(table, this.scratch, HASH_FIND, 0)) return false
+    const e = M._hash_search(table, this.scratch, HASH_ENTER, this.scratch + NAME_LEN) as number
+    this.heap.refresh()
+    this.heap.i32[(e + ENT_PORTAL) >> 2] = p.portal
+    this.heap.i32[(p.portal + PORTAL_NAME) >> 2] = e
+    return true
   }
 
   /** Session s's turn starts: its portals are put back (each one's name pointing at its new entry). */
