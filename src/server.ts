@@ -88,7 +88,7 @@ async function serve(config: Config, events: ServerEvents, lock: DataDirLock): P
   events.opened?.(opened)
   log.info(
     { dataDir: config.dataDir, ms: opened.ms, python: engine.python },
-    opened.initialized ? 'initialised a new data directory' : 'opened the data directory',
+    fresh || opened.initialized ? 'initialised a new data directory' : 'opened the data directory',
   )
 
   if (config.password) {
