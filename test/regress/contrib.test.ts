@@ -1,8 +1,8 @@
 // PostgreSQL 18.6's contrib regression suites (hstore, pgcrypto, pg_trgm, … : required.ts CONTRIB_REQUIRED),
 // fetched at test time (scripts/get-pg18-contrib.sh) and run pg_regress-style with psql against a real
 // pyglite server, each suite in a fresh database made from template0 with its --load-extension options.
-// The next suite's database is made while the current suite runs (CREATE DATABASE is a cluster copy on a
-// helper thread), which keeps the file's time near the suites' own. Prints "N of T pass" per suite and the
+// The next suite's database is made and opened while the current suite runs (CREATE DATABASE is a cluster
+// copy on a helper thread), which keeps the file's time nearer the suites' own. Prints "N of T pass" per suite and the
 // diffs of failures.
 import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -49,12 +49,13 @@ describe('PostgreSQL 18.6 contrib regression suites', () => {
   it('match their expected output (required.ts CONTRIB_REQUIRED)', async () => {
     const suites = Object.keys(CONTRIB_REQUIRED)
     const dbName = (s: string) => `contrib_regression_${s.replace(/-/g, '_')}`
-    const create = (s: string) =>
-      psqlAsync(
+    // made, and opened by a first connection (the engine opens a database's cluster on demand)
+    const create = async (s: string) =>
+      (await psqlAsync(
         srv.url(),
         `DROP DATABASE IF EXISTS ${dbName(s)}`,
         `CREATE DATABASE ${dbName(s)} TEMPLATE=template0`,
-      )
+      )) + (await psqlAsync(srv.url(dbName(s)), 'SELECT 1'))
     const mustFail: string[] = []
     let next = create(suites[0] as string)
     for (let i = 0; i < suites.length; i++) {
