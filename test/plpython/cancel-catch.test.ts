@@ -55,13 +55,14 @@ async function cancelled(url: string, sql: string): Promise<unknown> {
   try {
     for (const f of FUNCTIONS) await c.query(f)
     const u = new URL(url)
-    const running = c.query(sql)
-    await new Promise((r) => setTimeout(r, 500))
-    await cancelClient({ host: u.hostname, port: Number(u.port) } as TestServer, c)
-    const out = await running.then(
+    // the outcome's handlers are attached at once: the error may arrive while the cancel is still being sent
+    const running = c.query(sql).then(
       (r) => ({ value: Object.values(r.rows[0] as object)[0] }),
       (e: pg.DatabaseError) => ({ code: e.code, message: e.message, where: e.where }),
     )
+    await new Promise((r) => setTimeout(r, 500))
+    await cancelClient({ host: u.hostname, port: Number(u.port) } as TestServer, c)
+    const out = await running
     // the session goes on
     expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
     return out
