@@ -9,8 +9,8 @@
 # usage: scripts/get-pg18-client.sh [DEST]
 #   DEST defaults to $PYGLITE_PG18_CLIENT or ${TMPDIR:-/tmp}/pyglite-pg18-client
 set -euo pipefail
+. "$(dirname "$0")/lib/pg18-source.sh"
 DEST=${1:-${PYGLITE_PG18_CLIENT:-${TMPDIR:-/tmp}/pyglite-pg18-client}}
-VERSION=18.6
 
 # a build without TLS (made before it was configured in: no marker) is made again
 if [ -x "$DEST/bin/pg_dump" ] && [ -e "$DEST/.with-openssl" ]; then
@@ -32,23 +32,11 @@ if [ -x "$DEST/bin/pg_dump" ] && [ -e "$DEST/.with-openssl" ]; then
 fi
 rm -rf "$DEST"
 
-mirror=$({ grep -rhoE '^(URIs:|deb)[[:space:]]+https?://[^[:space:]]+/debian/?([[:space:]]|$)' \
-  /etc/apt/sources.list /etc/apt/sources.list.d 2>/dev/null || true; } | awk '{print $2}' | grep -v security | head -1)
-[ -n "$mirror" ] || { echo "get-pg18-client: no Debian mirror in /etc/apt/sources.list(.d)" >&2; exit 1; }
-
 work=$(mktemp -d "${TMPDIR:-/tmp}/pg18-client-src.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-printf 'deb-src %s sid main\n' "$mirror" >"$work/sources.list"
-mkdir -p "$work/lists/partial"
-apt_opts=(-o Dir::Etc::sourcelist="$work/sources.list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$work/lists")
 log="$work/build.log"
-apt-get "${apt_opts[@]}" update >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
-(
-  cd "$work"
-  apt-get "${apt_opts[@]}" source --download-only "postgresql-18=$VERSION-3" >>build.log 2>&1 ||
-    apt-get "${apt_opts[@]}" source --download-only postgresql-18 >>build.log 2>&1
-) || { cat "$log" >&2; exit 1; }
-tar xf "$(ls "$work"/postgresql-18_*.orig.tar.* | head -1)" -C "$work"
+tarball=$(pg18_source "$work" get-pg18-client)
+tar xf "$tarball" -C "$work"
 src=$(ls -d "$work"/postgresql-18*/ | head -1)
 (
   cd "$src"

@@ -3,13 +3,13 @@
 # Makefile's REGRESS order as `schedule`, its --load-extension options as `load`) from Debian's
 # postgresql-18 source package into DEST/<extension>, at test time: never committed (../shared/DESIGN.md
 # §5). The apt mirror is read from this machine's apt sources and used through a private sources list (the
-# system's apt state is not touched), as scripts/get-pg18-regress.sh does. Idempotent: prints DEST.
+# system's apt state is not touched), as scripts/lib/pg18-source.sh does. Idempotent: prints DEST.
 #
 # usage: scripts/get-pg18-contrib.sh [DEST]
 #   DEST defaults to $PYGLITE_PG18_CONTRIB or ${TMPDIR:-/tmp}/pyglite-pg18-contrib-regress
 set -euo pipefail
+. "$(dirname "$0")/lib/pg18-source.sh"
 DEST=${1:-${PYGLITE_PG18_CONTRIB:-${TMPDIR:-/tmp}/pyglite-pg18-contrib-regress}}
-VERSION=18.6
 # the suites pyglite runs (test/regress/contrib.test.ts), and the PL/Python transforms'
 SUITES="hstore pgcrypto pg_trgm uuid-ossp ltree citext cube earthdistance fuzzystrmatch intarray btree_gin
   btree_gist tablefunc unaccent isn seg hstore_plpython jsonb_plpython ltree_plpython"
@@ -29,22 +29,9 @@ if complete "$DEST"; then
   exit 0
 fi
 
-mirror=$({ grep -rhoE '^(URIs:|deb)[[:space:]]+https?://[^[:space:]]+/debian/?([[:space:]]|$)' \
-  /etc/apt/sources.list /etc/apt/sources.list.d 2>/dev/null || true; } | awk '{print $2}' | grep -v security | head -1)
-[ -n "$mirror" ] || { echo "get-pg18-contrib: no Debian mirror in /etc/apt/sources.list(.d)" >&2; exit 1; }
-
 work=$(mktemp -d "${TMPDIR:-/tmp}/pg18-contrib-src.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-printf 'deb-src %s sid main\n' "$mirror" >"$work/sources.list"
-mkdir -p "$work/lists/partial"
-apt_opts=(-o Dir::Etc::sourcelist="$work/sources.list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$work/lists")
-apt-get "${apt_opts[@]}" update >"$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; exit 1; }
-(
-  cd "$work"
-  apt-get "${apt_opts[@]}" source --download-only "postgresql-18=$VERSION-3" >>apt.log 2>&1 ||
-    apt-get "${apt_opts[@]}" source --download-only postgresql-18 >>apt.log 2>&1
-) || { cat "$work/apt.log" >&2; exit 1; }
-tarball=$(ls "$work"/postgresql-18_*.orig.tar.* | head -1)
+tarball=$(pg18_source "$work" get-pg18-contrib)
 patterns=()
 for s in $SUITES; do
   patterns+=("*/contrib/$s/sql/*" "*/contrib/$s/expected/*" "*/contrib/$s/Makefile")

@@ -8,8 +8,8 @@
 # usage: scripts/get-pg18-regress.sh [DEST]
 #   DEST defaults to $PYGLITE_PG18_REGRESS or ${TMPDIR:-/tmp}/pyglite-pg18-plpython-regress
 set -euo pipefail
+. "$(dirname "$0")/lib/pg18-source.sh"
 DEST=${1:-${PYGLITE_PG18_REGRESS:-${TMPDIR:-/tmp}/pyglite-pg18-plpython-regress}}
-VERSION=18.6
 
 complete() {
   [ -f "$1/errcodes.txt" ] && [ -f "$1/schedule" ] && [ "$(wc -l <"$1/schedule")" -ge 23 ] &&
@@ -29,23 +29,9 @@ if complete "$DEST"; then
 fi
 
 # deb822 (URIs: …) and one-line (deb …) sources alike; the first non-security Debian archive
-mirror=$({ grep -rhoE '^(URIs:|deb)[[:space:]]+https?://[^[:space:]]+/debian/?([[:space:]]|$)' \
-  /etc/apt/sources.list /etc/apt/sources.list.d 2>/dev/null || true; } | awk '{print $2}' | grep -v security | head -1)
-[ -n "$mirror" ] || { echo "get-pg18-regress: no Debian mirror in /etc/apt/sources.list(.d)" >&2; exit 1; }
-
 work=$(mktemp -d "${TMPDIR:-/tmp}/pg18-regress-src.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-printf 'deb-src %s sid main\n' "$mirror" >"$work/sources.list"
-mkdir -p "$work/lists/partial"
-apt_opts=(-o Dir::Etc::sourcelist="$work/sources.list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$work/lists")
-apt-get "${apt_opts[@]}" update >"$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; exit 1; }
-(
-  cd "$work"
-  # the exact release when the mirror still has it, else the newest postgresql-18 source
-  apt-get "${apt_opts[@]}" source --download-only "postgresql-18=$VERSION-3" >>apt.log 2>&1 ||
-    apt-get "${apt_opts[@]}" source --download-only postgresql-18 >>apt.log 2>&1
-) || { cat "$work/apt.log" >&2; exit 1; }
-tarball=$(ls "$work"/postgresql-18_*.orig.tar.* | head -1)
+tarball=$(pg18_source "$work" get-pg18-regress)
 tar xf "$tarball" -C "$work" --wildcards '*/src/pl/plpython/sql/*' '*/src/pl/plpython/expected/*' \
   '*/src/pl/plpython/Makefile' '*/src/backend/utils/errcodes.txt'
 src=$(ls -d "$work"/postgresql-18*/src/pl/plpython)
