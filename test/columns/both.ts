@@ -5,6 +5,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
+import { startReference } from '../helpers/reference.js'
 import { ROOT, startServer, type TestServer } from '../helpers/server.js'
 
 export interface Reference {
@@ -41,11 +42,7 @@ async function outcome(c: pg.Client, sql: string): Promise<Outcome> {
 }
 
 export async function startBoth(): Promise<Both> {
-  const refpg = path.join(ROOT, 'scripts/bench/refpg.mjs')
-  const [glite, ref] = await Promise.all([
-    startServer(),
-    (import(refpg) as Promise<{ startReference(): Promise<Reference> }>).then((m) => m.startReference()),
-  ])
+  const [glite, ref] = await Promise.all([startServer(), startReference()])
   // the portable module, copied where the reference server's postgres user can read it
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plcolumns-'))
   fs.cpSync(path.join(ROOT, 'src/python/plcolumns'), path.join(dir, 'plcolumns'), { recursive: true })

@@ -4,10 +4,10 @@
 // function PGlite lacks (src/engine/pg/missing.ts: 0A000 "… is not supported by pyglite"), instead of
 // returning or raising an ordinary ERROR. docs/faults.md lists the outcome.
 import fs from 'node:fs'
-import path from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ROOT, startServer, type TestServer } from '../helpers/server.js'
+import { startReference } from '../helpers/reference.js'
+import { startServer, type TestServer } from '../helpers/server.js'
 import { type Call, calls } from './calls.js'
 
 let srv: TestServer
@@ -94,10 +94,7 @@ describe('every built-in function, operator, cast and aggregate', () => {
 // class differs (returned on one, ERROR on the other, or another SQLSTATE), for docs/faults.md
 describe.runIf(process.env.PYGLITE_SWEEP_REF === '1')('compared with PostgreSQL 15', () => {
   it('lists the calls whose outcome differs', async () => {
-    const refpg = path.join(ROOT, 'scripts/bench/refpg.mjs')
-    const ref = await (
-      import(refpg) as Promise<{ startReference(): Promise<{ url: string; stop(): void }> }>
-    ).then((m) => m.startReference())
+    const ref = await startReference()
     const r = new pg.Client(ref.url)
     r.on('error', () => {})
     await r.connect()

@@ -6,7 +6,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ROOT, startServer, type TestServer } from '../helpers/server.js'
+import { pg18Bin } from '../helpers/reference.js'
+import { startServer, type TestServer } from '../helpers/server.js'
 
 let srv: TestServer
 
@@ -205,9 +206,7 @@ describe('template1, the pg_database listing, pg_dumpall', () => {
     while (listed() !== 'from_tpl' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
     expect(listed()).toBe('from_tpl')
     await withClient('from_tpl', (c) => c.query("CREATE TABLE dumped AS SELECT 'in from_tpl' AS v"))
-    const bin = execFileSync('bash', [path.join(ROOT, 'scripts/get-pg18-client.sh')], {
-      encoding: 'utf8',
-    }).trim()
+    const bin = pg18Bin()
     const dump = execFileSync(path.join(bin, 'pg_dumpall'), ['-d', url('postgres')], { encoding: 'utf8' })
     expect(dump).toMatch(/^\\connect template1$/m)
     expect(dump).toMatch(/^CREATE DATABASE from_tpl WITH TEMPLATE = template0 /m)

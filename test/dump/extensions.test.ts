@@ -5,27 +5,19 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ROOT, startServer, type TestServer } from '../helpers/server.js'
+import { pg18Bin, type Reference, startReference } from '../helpers/reference.js'
+import { startServer, type TestServer } from '../helpers/server.js'
 
 const PG15 = '/usr/lib/postgresql/15/bin'
-
-interface Reference {
-  url: string
-  stop(): void
-}
 
 let glite: TestServer
 let ref: Reference
 let pg18: string
 beforeAll(async () => {
-  const refpg = path.join(ROOT, 'scripts/bench/refpg.mjs')
-  const [g, r] = await Promise.all([
-    startServer(),
-    (import(refpg) as Promise<{ startReference(): Promise<Reference> }>).then((m) => m.startReference()),
-  ])
+  const [g, r] = await Promise.all([startServer(), startReference()])
   glite = g
   ref = r
-  pg18 = execFileSync('bash', [path.join(ROOT, 'scripts/get-pg18-client.sh')], { encoding: 'utf8' }).trim()
+  pg18 = pg18Bin()
 }, 600_000)
 afterAll(async () => {
   ref?.stop()

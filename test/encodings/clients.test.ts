@@ -12,15 +12,11 @@ import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fields, message, parameters, RawClient, rows } from '../helpers/raw.js'
-import { ROOT, startServer, type TestServer } from '../helpers/server.js'
+import { type Reference, startReference } from '../helpers/reference.js'
+import { startServer, type TestServer } from '../helpers/server.js'
 import { repertoire } from './repertoire.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
-
-interface Reference {
-  url: string
-  stop(): void
-}
 
 let glite: TestServer
 let ref: Reference
@@ -29,11 +25,7 @@ let encodings: string[]
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-enc-'))
 
 beforeAll(async () => {
-  const refpg = path.join(ROOT, 'scripts/bench/refpg.mjs')
-  ;[glite, ref] = await Promise.all([
-    startServer(),
-    (import(refpg) as Promise<{ startReference(): Promise<Reference> }>).then((m) => m.startReference()),
-  ])
+  ;[glite, ref] = await Promise.all([startServer(), startReference()])
   refc = new pg.Client(ref.url)
   await refc.connect()
   await refc.query(`CREATE FUNCTION pg_temp.try_conv(src text, f name) RETURNS text LANGUAGE plpgsql AS $$

@@ -2,16 +2,11 @@
 // gives the same bytes — or the same error — on pyglite as on a real PostgreSQL 15 started for this file.
 // By default every 8th input of each repertoire (~580k conversions, 20-60 s); PYGLITE_ENCODINGS_FULL=1 converts all
 // (4.5 million conversions, about 150 s on 2 cores; docs/encodings.md has the result).
-import path from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ROOT, startServer, type TestServer } from '../helpers/server.js'
+import { type Reference, startReference } from '../helpers/reference.js'
+import { startServer, type TestServer } from '../helpers/server.js'
 import { repertoire, withCombined } from './repertoire.js'
-
-interface Reference {
-  url: string
-  stop(): void
-}
 
 let glite: TestServer
 let ref: Reference
@@ -23,11 +18,7 @@ BEGIN RETURN encode(convert(decode(src, 'hex'), f, t), 'hex');
 EXCEPTION WHEN others THEN RETURN SQLSTATE || ' ' || SQLERRM; END $$`
 
 beforeAll(async () => {
-  const refpg = path.join(ROOT, 'scripts/bench/refpg.mjs')
-  ;[glite, ref] = await Promise.all([
-    startServer(),
-    (import(refpg) as Promise<{ startReference(): Promise<Reference> }>).then((m) => m.startReference()),
-  ])
+  ;[glite, ref] = await Promise.all([startServer(), startReference()])
   ours = new pg.Client(glite.url())
   theirs = new pg.Client(ref.url)
   await Promise.all([ours.connect(), theirs.connect()])

@@ -6,6 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { pg18Bin } from '../helpers/reference.js'
 import { ROOT, startServer, type TestServer } from '../helpers/server.js'
 
 const PG15 = '/usr/lib/postgresql/15/bin'
@@ -31,7 +32,7 @@ const CATALOG = `
 
 beforeAll(async () => {
   ;[a, b] = await Promise.all([startServer({ args: ARGS }), startServer({ args: ARGS })])
-  pg18 = execFileSync('bash', [path.join(ROOT, 'scripts/get-pg18-client.sh')], { encoding: 'utf8' }).trim()
+  pg18 = pg18Bin()
   sql(
     a.url(),
     `CREATE EXTENSION multicorn;

@@ -8,6 +8,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { pg18Bin, startReference } from '../helpers/reference.js'
 import { ROOT, startServer, type TestServer } from '../helpers/server.js'
 import { connect, failure, value } from '../plpython/util.js'
 import { buildWheel, pipEnv, serverEnv } from './build.js'
@@ -79,9 +80,7 @@ describe('moving the environment', () => {
   }, 240_000)
 
   it('pg_dump into another pyglite: CALL pyglite.sync() reinstalls the manifest; requirements_txt() for pip', async () => {
-    const pg18 = execFileSync('bash', [path.join(ROOT, 'scripts/get-pg18-client.sh')], {
-      encoding: 'utf8',
-    }).trim()
+    const pg18 = pg18Bin()
     const dump = execFileSync(path.join(pg18, 'pg_dump'), ['-d', srv.url()], { encoding: 'utf8' })
     expect(dump).toContain('CREATE TABLE pyglite.manifest')
     const other = await start()
@@ -147,14 +146,9 @@ describe('moving the environment', () => {
 
 describe('moving to PostgreSQL', () => {
   it('the dump restores into PostgreSQL 15 + plpython3u: requirements_txt() is there, the procedures explain', async () => {
-    const refpg = path.join(ROOT, 'scripts/bench/refpg.mjs')
-    const ref = await (
-      import(refpg) as Promise<{ startReference(): Promise<{ url: string; stop(): void }> }>
-    ).then((m) => m.startReference())
+    const ref = await startReference()
     try {
-      const pg18 = execFileSync('bash', [path.join(ROOT, 'scripts/get-pg18-client.sh')], {
-        encoding: 'utf8',
-      }).trim()
+      const pg18 = pg18Bin()
       // PostgreSQL 15 does not know transaction_timeout (17+): the one line it refuses (docs/hostile.md)
       const dump = execFileSync(path.join(pg18, 'pg_dump'), ['-d', srv.url()], { encoding: 'utf8' }).replace(
         /^SET transaction_timeout = 0;\n/m,

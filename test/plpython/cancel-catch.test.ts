@@ -2,25 +2,16 @@
 // PL/Python lets the function catch it as plpy.spiexceptions.QueryCanceled (an SPIError) and go on with more
 // queries. The same functions run on pyglite and on a PostgreSQL 15 + plpython3u started for this file;
 // both must answer alike. (statement_timeout inside plpy calls: oracle file plpython_errors3.)
-import path from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cancelClient } from '../helpers/clients.js'
-import { ROOT, startServer, type TestServer } from '../helpers/server.js'
-
-interface Reference {
-  url: string
-  stop(): void
-}
+import { type Reference, startReference } from '../helpers/reference.js'
+import { startServer, type TestServer } from '../helpers/server.js'
 
 let glite: TestServer
 let ref: Reference
 beforeAll(async () => {
-  const refpg = path.join(ROOT, 'scripts/bench/refpg.mjs')
-  const [g, r] = await Promise.all([
-    startServer(),
-    (import(refpg) as Promise<{ startReference(): Promise<Reference> }>).then((m) => m.startReference()),
-  ])
+  const [g, r] = await Promise.all([startServer(), startReference()])
   glite = g
   ref = r
 }, 600_000)

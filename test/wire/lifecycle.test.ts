@@ -8,6 +8,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { fields, query, RawClient, rows } from '../helpers/raw.js'
+import { pg18Bin } from '../helpers/reference.js'
 import { ROOT, startServer } from '../helpers/server.js'
 
 const run = promisify(execFile)
@@ -61,9 +62,7 @@ describe('pg_dump', () => {
          CREATE VIEW priced AS SELECT name, add_tax(price) AS taxed FROM items`,
       )
       // Debian's pg_dump 15 refuses a PostgreSQL 18 server: use 18.6's, built from source once
-      const bin = execFileSync('bash', [path.join(ROOT, 'scripts/get-pg18-client.sh')], {
-        encoding: 'utf8',
-      }).trim()
+      const bin = pg18Bin()
       const dump = execFileSync(path.join(bin, 'pg_dump'), ['--no-owner', '-d', a.url()], {
         encoding: 'utf8',
       })

@@ -9,6 +9,7 @@ import path from 'node:path'
 import tls from 'node:tls'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { pg18Bin } from '../helpers/reference.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 
 let srv: TestServer
@@ -133,7 +134,7 @@ describe('TLS', () => {
   })
 
   it('direct TLS: libpq 18 (pg_dump) with sslnegotiation=direct', () => {
-    const bin = execFileSync('scripts/get-pg18-client.sh', { encoding: 'utf8' }).trim()
+    const bin = pg18Bin()
     const out = execFileSync(
       path.join(bin, 'pg_dump'),
       [
