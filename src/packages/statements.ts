@@ -1,19 +1,12 @@
 // Recognises the package commands the main thread runs itself — `CALL pyglite.install('req', …)`,
-// `CALL pyglite.uninstall('name', …)`, `CALL pyglite.sync()` — in a Query or Parse message. A pip run
+// `CALL pyglite.uninstall('name', …)`, `CALL pyglite.sync()` — in a statement's text (wire/intercept.ts finds
+// it in a Query or Parse message). A pip run
 // takes seconds to minutes: it must not hold the engine thread (docs/packages.md).
 
 export type PackageCommand =
   | { kind: 'install'; requirements: string[] }
   | { kind: 'uninstall'; names: string[] }
   | { kind: 'sync' }
-
-/** Where a package command sits in a batch of frontend messages (as wire/intercept.ts's FoundCommand). */
-export interface FoundPackageCommand {
-  start: number
-  end: number
-  package: PackageCommand
-  extended: boolean
-}
 
 type Token = { kind: 'word' | 'string' | 'op'; value: string }
 
@@ -93,48 +86,4 @@ export function parsePackageCommand(sql: string): PackageCommand | null {
     default:
       return null
   }
-}
-
-const QUERY = 0x51 // 'Q'
-const PARSE = 0x50 // 'P'
-const SYNC = 0x53 // 'S'
-const EXTENDED = new Set([PARSE, 0x42, 0x44, 0x45, 0x43, 0x48, SYNC]) // P B D E C H S
-const dec = new TextDecoder()
-const msgLen = (d: Uint8Array, o: number) =>
-  ((d[o + 1]! << 24) | (d[o + 2]! << 16) | (d[o + 3]! << 8) | d[o + 4]!) >>> 0
-
-/** The first package command in `data` (complete messages): a Query, or a Parse without parameters up to its Sync. */
-export function findPackageCommand(data: Uint8Array): FoundPackageCommand | null {
-  let o = 0
-  while (o + 5 <= data.length) {
-    const end = o + 1 + msgLen(data, o)
-    const type = data[o]
-    if ((type === QUERY || type === PARSE) && end <= data.length) {
-      let text: string | null = null
-      if (type === QUERY) text = dec.decode(data.subarray(o + 5, end - 1))
-      else {
-        const name = data.indexOf(0, o + 5)
-        const stop = name < 0 ? -1 : data.indexOf(0, name + 1)
-        if (stop > 0 && stop < end) text = dec.decode(data.subarray(name + 1, stop))
-      }
-      const command = text === null ? null : parsePackageCommand(text)
-      if (command)
-        return type === QUERY
-          ? { start: o, end, package: command, extended: false }
-          : { start: o, end: extendedEnd(data, end), package: command, extended: true }
-    }
-    o = end
-  }
-  return null
-}
-
-function extendedEnd(data: Uint8Array, from: number): number {
-  let o = from
-  while (o + 5 <= data.length) {
-    const t = data[o]!
-    if (!EXTENDED.has(t)) return o
-    o += 1 + msgLen(data, o)
-    if (t === SYNC) return o
-  }
-  return o
 }

@@ -8,22 +8,17 @@ import { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import type { DatabaseManager } from '../databases/manager.js'
 import type { RoleRow } from '../databases/roles.js'
+import { type DatabaseCommand, parseDatabaseCommand } from '../databases/statements.js'
 import type { ClientInfo } from '../engine/channel/protocol.js'
 import type { Engine, SessionSink } from '../engine/client.js'
 import type { PackageManager } from '../packages/manager.js'
-import { type FoundPackageCommand, findPackageCommand } from '../packages/statements.js'
+import { type PackageCommand, parsePackageCommand } from '../packages/statements.js'
 import { concatBytes } from '../util/bytes.js'
 import type { Logger } from '../util/log.js'
 import { type AuthMethod, authenticate } from './auth.js'
 import { AuthCode } from './codes.js'
 import { MessageBuffer, ProtocolViolation } from './framing.js'
-import {
-  answerExtended,
-  encodeReply,
-  type FoundCommand,
-  findDatabaseCommand,
-  trailingReadyStatus,
-} from './intercept.js'
+import { answerExtended, encodeReply, type Found, findCommand, trailingReadyStatus } from './intercept.js'
 import {
   authentication,
   backendKeyData,
@@ -38,6 +33,11 @@ import {
 import { parseStartupPacket, StartupError, type StartupParams } from './startup.js'
 
 /** What a connection needs from the server. */
+/** A statement the main thread answers itself (each database is its own cluster; pip must not hold the engine). */
+type MainCommand = { database: DatabaseCommand } | { package: PackageCommand }
+/** The words without which a message cannot hold one (wire/intercept.ts decodes only messages with them). */
+const MAIN_WORDS = ['database', 'pyglite']
+
 export interface WireContext {
   engine: Engine
   auth: AuthMethod
@@ -390,10 +390,15 @@ export class Connection {
   }
 
   /** The first statement of a batch that the main thread answers itself (a database or package command). */
-  private mainCommand(data: Uint8Array): FoundCommand | FoundPackageCommand | null {
-    const d = this.ctx.databases ? findDatabaseCommand(data) : null
-    const p = this.ctx.packages ? findPackageCommand(data) : null
-    return d && p ? (d.start < p.start ? d : p) : (d ?? p)
+  private mainCommand(data: Uint8Array): Found<MainCommand> | null {
+    const { databases, packages } = this.ctx
+    if (!databases && !packages) return null
+    return findCommand(data, MAIN_WORDS, (sql) => {
+      const database = databases ? parseDatabaseCommand(sql) : null
+      if (database) return { database }
+      const pkg = packages ? parsePackageCommand(sql) : null
+      return pkg ? { package: pkg } : null
+    })
   }
 
   /**
@@ -403,7 +408,7 @@ export class Connection {
    */
   private async databaseCommand(
     data: Uint8Array,
-    found: FoundCommand | FoundPackageCommand,
+    found: Found<MainCommand>,
     b: { violation?: Error; terminate: boolean },
   ): Promise<void> {
     this.gated = true
@@ -422,10 +427,11 @@ export class Connection {
         // a package command's progress NOTICEs are written as they come (simple protocol; NoticeResponse may
         // come at any time), with the extended protocol they come with its reply
         const notice = found.extended ? null : (f: Record<string, string>) => this.write(noticeResponse(f))
+        const c = found.command
         const run =
-          'package' in found
-            ? () => this.ctx.packages!.execute(this, found.package, notice)
-            : () => this.ctx.databases!.execute(this, found.command)
+          'package' in c
+            ? () => this.ctx.packages!.execute(this, c.package, notice)
+            : () => this.ctx.databases!.execute(this, c.database)
         this.write(found.extended ? await answerExtended(msg, run) : encodeReply(await run()))
       }
     } catch (e) {

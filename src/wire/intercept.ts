@@ -1,5 +1,5 @@
-// The wire layer's side of database commands: find a CREATE/DROP DATABASE Query message in a batch of
-// frontend messages, and encode the answer the main thread gives in place of PostgreSQL.
+// The wire layer's side of the commands the main thread answers itself (CREATE/DROP DATABASE, package commands):
+// find one in a batch of frontend messages, and encode the answer given in place of PostgreSQL's.
 
 import type { CommandReply } from '../databases/manager.js'
 import { type DatabaseCommand, parseDatabaseCommand } from '../databases/statements.js'
@@ -9,40 +9,52 @@ import { errorResponse, noticeResponse, readyForQuery } from './serialize.js'
 const QUERY = 0x51 // 'Q'
 const dec = new TextDecoder()
 
-export interface FoundCommand {
+/** Where a command the main thread answers itself sits in a batch of frontend messages. */
+export interface Found<C> {
   /** offset of the Query (or Parse) message in the batch */
   start: number
   /** offset just after it (extended protocol: after the Sync that ends its batch, or the data's end) */
   end: number
-  command: DatabaseCommand
+  command: C
   /** sent with Parse/Bind/Execute (pgJDBC does): the reply follows the extended protocol */
   extended: boolean
 }
+
+export type FoundCommand = Found<DatabaseCommand>
 
 const msgLen = (d: Uint8Array, o: number) =>
   ((d[o + 1]! << 24) | (d[o + 2]! << 16) | (d[o + 3]! << 8) | d[o + 4]!) >>> 0
 
 /**
- * The first Query message in `data` (complete messages) that is a database command, or a Parse of one
+ * The first Query message in `data` (complete messages) whose text `parse` recognises, or a Parse of one
  * without parameters (then the range runs to the batch's Sync: Bind, Describe, Execute are answered here).
+ * Every batch of every client passes through here, so only a message holding one of `words` (lower-case
+ * ASCII, matched in any case) is decoded and parsed.
  */
-export function findDatabaseCommand(data: Uint8Array): FoundCommand | null {
+export function findCommand<C>(
+  data: Uint8Array,
+  words: readonly string[],
+  parse: (sql: string) => C | null,
+): Found<C> | null {
   let o = 0
   while (o + 5 <= data.length) {
     const end = o + 1 + msgLen(data, o)
     const type = data[o]
-    // 'D','A','T','A','B','A','S','E' must be in there; a cheap byte scan before decoding
-    if ((type === QUERY || type === PARSE) && end <= data.length && hasWordDatabase(data, o + 5, end)) {
+    if (
+      (type === QUERY || type === PARSE) &&
+      end <= data.length &&
+      words.some((w) => hasWord(data, o + 5, end, w))
+    ) {
       if (type === QUERY) {
-        const command = parseDatabaseCommand(dec.decode(data.subarray(o + 5, end - 1)))
+        const command = parse(dec.decode(data.subarray(o + 5, end - 1)))
         if (command) return { start: o, end, command, extended: false }
       } else {
         // Parse: statement name, query text (both NUL-terminated inside the message), parameter types.
-        // Declared parameter types do not matter: a database command has no $n (the lexer gives up on '$').
+        // Declared parameter types do not matter: these commands have no $n (their lexers give up on '$').
         const name = data.indexOf(0, o + 5)
         const text = name < 0 ? -1 : data.indexOf(0, name + 1)
         if (text > 0 && text < end) {
-          const command = parseDatabaseCommand(dec.decode(data.subarray(name + 1, text)))
+          const command = parse(dec.decode(data.subarray(name + 1, text)))
           if (command) return { start: o, end: extendedEnd(data, end), command, extended: true }
         }
       }
@@ -50,6 +62,11 @@ export function findDatabaseCommand(data: Uint8Array): FoundCommand | null {
     o = end
   }
   return null
+}
+
+/** The first CREATE/DROP DATABASE in `data` (findCommand). */
+export function findDatabaseCommand(data: Uint8Array): FoundCommand | null {
+  return findCommand(data, ['database'], parseDatabaseCommand)
 }
 
 /** Where the extended-protocol batch started by a Parse ends: after its Sync, before anything else. */
@@ -114,12 +131,14 @@ const SYNC = 0x53
 const EXTENDED = new Set([PARSE, BIND, DESCRIBE, EXECUTE, CLOSE, FLUSH, SYNC])
 const tiny = (type: number) => new Uint8Array([type, 0, 0, 0, 4])
 
-function hasWordDatabase(d: Uint8Array, from: number, to: number): boolean {
-  for (let i = from; i + 8 <= to; i++) {
-    if ((d[i]! | 0x20) === 0x64 && (d[i + 1]! | 0x20) === 0x61 && (d[i + 2]! | 0x20) === 0x74) {
-      const w = dec.decode(d.subarray(i, i + 8)).toLowerCase()
-      if (w === 'database') return true
-    }
+/** Whether `word` (lower-case ASCII) stands in d[from, to), in any case: a byte scan, nothing decoded. */
+function hasWord(d: Uint8Array, from: number, to: number, word: string): boolean {
+  const n = word.length
+  const first = word.charCodeAt(0)
+  outer: for (let i = from; i + n <= to; i++) {
+    if ((d[i]! | 0x20) !== first) continue
+    for (let k = 1; k < n; k++) if ((d[i + k]! | 0x20) !== word.charCodeAt(k)) continue outer
+    return true
   }
   return false
 }
