@@ -108,7 +108,9 @@ function probePortalTable(heap: Heap, sql: RunSql): number {
  * functionally: cleared, currval and lastval say they are not yet defined in this session (55000).
  */
 function probeSequences(heap: Heap, sql: RunSql): Pick<BackendStatics, 'seqTable' | 'lastUsedSeq'> {
-  sql("CREATE SEQUENCE pyglite_probe_seq; SELECT pg_catalog.nextval('pyglite_probe_seq')")
+  // a temp sequence: a server killed mid-probe leaves nothing behind (the next backend's first temp object
+  // clears its temp schema)
+  sql("CREATE TEMP SEQUENCE pyglite_probe_seq; SELECT pg_catalog.nextval('pyglite_probe_seq')")
   const oid = Number(sql("SELECT 'pyglite_probe_seq'::regclass::oid")[0]?.[0])
   const name = enc.encode('Sequence values')
   heap.refresh()
@@ -195,7 +197,10 @@ function probeTempNamespace(
   const lookup = () => sql("SELECT 'pg_catalog.pg_class'::regclass, 'pg_class'::regclass")
   lookup()
   const valid = snapshot(heap)
-  sql('CREATE SCHEMA pyglite_probe_ns; DROP SCHEMA pyglite_probe_ns')
+  // the schema the check below makes is not temporary: one left by a server killed mid-probe goes first
+  sql(
+    'DROP SCHEMA IF EXISTS pyglite_probe_ns CASCADE; CREATE SCHEMA pyglite_probe_ns; DROP SCHEMA pyglite_probe_ns',
+  )
   const invalidated = snapshot(heap)
   lookup()
   const again = snapshot(heap)
