@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Build PostgreSQL 18.6's pg_dump, pg_dumpall and pg_restore (with their libpq, TLS included) from Debian's
-# postgresql-18 source package into DEST, for the tests: Debian bookworm ships pg_dump 15, which refuses to
-# dump a PostgreSQL 18 server ("aborting because of server version mismatch"), and libpq 15 has no direct
-# TLS (sslnegotiation=direct). The apt mirror is read from this
+# Build PostgreSQL 18.6's pg_dump, pg_dumpall, pg_restore and psql (with their libpq, TLS included) from
+# Debian's postgresql-18 source package into DEST, for the tests: Debian bookworm ships pg_dump 15, which
+# refuses to dump a PostgreSQL 18 server ("aborting because of server version mismatch"), libpq 15 has no
+# direct TLS (sslnegotiation=direct), and the PostgreSQL 18.6 regression suites' expected output is psql
+# 18's (its \d of a temporal primary key differs from psql 15's). The apt mirror is read from this
 # machine's apt sources; a private sources list is used (the system's apt state is not touched). Needs gcc,
 # make, bison, flex and libssl-dev (.ci/run installs them). Takes about 2-3 minutes once; idempotent: prints DEST/bin.
 #
@@ -12,8 +13,9 @@ set -euo pipefail
 . "$(dirname "$0")/lib/pg18-source.sh"
 DEST=${1:-${PYGLITE_PG18_CLIENT:-${TMPDIR:-/tmp}/pyglite-pg18-client}}
 
-# a build without TLS (made before it was configured in: no marker) is made again
-if [ -x "$DEST/bin/pg_dump" ] && [ -e "$DEST/.with-openssl" ]; then
+# a build without TLS or psql (made before they were added: no marker) is made again
+MARKER="$DEST/.with-openssl-psql"
+if [ -x "$DEST/bin/pg_dump" ] && [ -e "$MARKER" ]; then
   echo "$DEST/bin"
   exit 0
 fi
@@ -25,8 +27,7 @@ done
 mkdir -p "$(dirname "$DEST")"
 exec 9>"$DEST.lock"
 flock 9
-# a build without TLS (made before it was configured in: no marker) is made again
-if [ -x "$DEST/bin/pg_dump" ] && [ -e "$DEST/.with-openssl" ]; then
+if [ -x "$DEST/bin/pg_dump" ] && [ -e "$MARKER" ]; then
   echo "$DEST/bin"
   exit 0
 fi
@@ -46,7 +47,9 @@ src=$(ls -d "$work"/postgresql-18*/ | head -1)
   make -j"$(nproc)" -C src/backend generated-headers
   make -j"$(nproc)" -C src/interfaces/libpq install
   make -j"$(nproc)" -C src/bin/pg_dump install
+  make -j"$(nproc)" -C src/bin/psql install
 ) >>"$log" 2>&1 || { tail -40 "$log" >&2; exit 1; }
 "$DEST/bin/pg_dump" --version >/dev/null
-touch "$DEST/.with-openssl"
+"$DEST/bin/psql" --version >/dev/null
+touch "$MARKER"
 echo "$DEST/bin"

@@ -1,5 +1,5 @@
 // PostgreSQL 18.6's contrib regression suites (hstore, pgcrypto, pg_trgm, … : required.ts CONTRIB_REQUIRED),
-// fetched at test time (scripts/get-pg18-contrib.sh) and run pg_regress-style with psql against a real
+// fetched at test time (scripts/get-pg18-contrib.sh) and run pg_regress-style with psql 18 against a real
 // pyglite server, each suite in a fresh database made from template0 with its --load-extension options.
 // The next suite's database is made and opened while the current suite runs (CREATE DATABASE is a cluster
 // copy on a helper thread), which keeps the file's time nearer the suites' own. Prints "N of T pass" per suite and the
@@ -10,6 +10,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 // @ts-expect-error: plain ESM module without type declarations (also a CLI)
 import { formatReport, runSuite } from '../../scripts/regress/plpython-regress.mjs'
+import { pg18Bin } from '../helpers/reference.js'
 import { ROOT, startServer, type TestServer } from '../helpers/server.js'
 import { CONTRIB_REQUIRED } from './required.js'
 
@@ -37,7 +38,10 @@ function psqlAsync(url: string, ...sql: string[]): Promise<string> {
 
 let srv: TestServer
 let dir: string
+/** psql 18: the suites' expected output is psql 18's (Debian's psql 15 prints some \d output differently) */
+let psql: string
 beforeAll(async () => {
+  psql = path.join(pg18Bin(), 'psql')
   dir = execFileSync('bash', [path.join(ROOT, 'scripts/get-pg18-contrib.sh')], { encoding: 'utf8' }).trim()
   srv = await startServer()
 }, 600_000)
@@ -65,7 +69,7 @@ describe('PostgreSQL 18.6 contrib regression suites', () => {
       if (i + 1 < suites.length) next = create(suites[i + 1] as string)
       const suite = path.join(dir, s)
       const load = fs.readFileSync(path.join(suite, 'load'), 'utf8').split('\n').filter(Boolean)
-      const r = await runSuite({ url: srv.url(), suite, database: dbName(s), load, created: true })
+      const r = await runSuite({ url: srv.url(), suite, database: dbName(s), load, created: true, psql })
       const failed = (r.results as TestResult[]).filter((t) => !t.ok)
       process.stdout.write(`${failed.map((t) => t.diff).join('')}== ${s}\n${formatReport(r)}\n`)
       const req = CONTRIB_REQUIRED[s]

@@ -1,11 +1,12 @@
 // PostgreSQL 18.6's PL/Python regression suite, obtained at test time (scripts/get-pg18-regress.sh) and
-// run pg_regress-style with psql against a real pyglite server. Prints "N of 23 pass" and the diffs of
-// the failures; the tests in required.ts must match their expected output exactly.
+// run pg_regress-style with psql 18 (the expected output is psql 18's) against a real pyglite server.
+// Prints "N of 23 pass" and the diffs of the failures; the tests in required.ts must match their expected output exactly.
 import { execFileSync } from 'node:child_process'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 // @ts-expect-error: plain ESM module without type declarations (also a CLI)
 import { formatReport, runSuite } from '../../scripts/regress/plpython-regress.mjs'
+import { pg18Bin } from '../helpers/reference.js'
 import { ROOT, startServer, type TestServer } from '../helpers/server.js'
 import { ALL_REQUIRED, PENDING } from './required.js'
 
@@ -18,7 +19,9 @@ interface TestResult {
 describe('PostgreSQL 18.6 PL/Python regression suite', () => {
   let srv: TestServer
   let suite: string
+  let psql: string
   beforeAll(async () => {
+    psql = path.join(pg18Bin(), 'psql')
     suite = execFileSync('bash', [path.join(ROOT, 'scripts/get-pg18-regress.sh')], {
       encoding: 'utf8',
     }).trim()
@@ -29,7 +32,7 @@ describe('PostgreSQL 18.6 PL/Python regression suite', () => {
   })
 
   it('runs all 23 tests; the required ones match exactly', async () => {
-    const r = await runSuite({ url: srv.url(), suite })
+    const r = await runSuite({ url: srv.url(), suite, psql })
     const results = r.results as TestResult[]
     const failed = results.filter((t) => !t.ok)
     // the report: pg_regress's summary and the diff of every failure
