@@ -195,11 +195,22 @@ export class Environment {
     }
   }
 
-  /** Keep the current state aside (hard links) before an operation; `what` describes it for a restart. */
+  /**
+   * Keep the current state aside (hard links) before an operation; `what` describes it for a restart. The
+   * marker is written once the snapshot is whole: a start that finds a marker puts the snapshot back, one
+   * that finds only a snapshot (a stop, or a full disk, in the middle of the copy) drops it. Nothing is
+   * left behind when this fails.
+   */
   async begin(what: string): Promise<void> {
     await fs.promises.rm(this.snapshot, { recursive: true, force: true })
-    fs.writeFileSync(this.marker, `${what}\n`)
-    await run('cp', ['-al', this.venv, this.snapshot])
+    try {
+      await run('cp', ['-al', this.venv, this.snapshot])
+      fs.writeFileSync(this.marker, `${what}\n`)
+    } catch (e) {
+      fs.rmSync(this.marker, { force: true })
+      await fs.promises.rm(this.snapshot, { recursive: true, force: true })
+      throw e
+    }
   }
 
   /** The operation failed: the state before it comes back. */

@@ -3,6 +3,9 @@
 // few times a second.
 import crypto from 'node:crypto'
 import fs from 'node:fs'
+import { logger } from '../util/log.js'
+
+const log = logger('packages')
 
 export interface LogEntry {
   id: number
@@ -83,9 +86,19 @@ export class InstallLog {
     this.write()
   }
 
+  /**
+   * The file is a report, not the state: when it cannot be written (a full disk) the entries stay in memory,
+   * the view shows the last file written, and the next write that succeeds catches up. A package command
+   * fails for its own reasons, never because its progress could not be recorded.
+   */
   private write(): void {
     const tmp = `${this.file}.${crypto.randomBytes(4).toString('hex')}.tmp`
-    fs.writeFileSync(tmp, JSON.stringify(this.entries), { mode: 0o600 })
-    fs.renameSync(tmp, this.file)
+    try {
+      fs.writeFileSync(tmp, JSON.stringify(this.entries), { mode: 0o600 })
+      fs.renameSync(tmp, this.file)
+    } catch (e) {
+      fs.rmSync(tmp, { force: true })
+      log.warn({ err: e }, `could not write the package log "${this.file}"`)
+    }
   }
 }

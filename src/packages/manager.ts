@@ -4,8 +4,9 @@
 // dependency set put the snapshot back. Then the engine's Python forgets its import caches and the
 // database's manifest is rewritten. docs/packages.md.
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
-import type { Engine } from '../engine/client.js'
+import { type Engine, EngineError } from '../engine/client.js'
 import { logger } from '../util/log.js'
 import { type Distribution, type Environment, normalizeName } from './environment.js'
 import { InstallLog, type LogEntry } from './log.js'
@@ -132,6 +133,8 @@ export class PackageManager {
     })
     const running: Running = { sid: c.sid, entry, pip: null, canceled: false }
     this.running = running
+    /** between begin and commit: a failure puts the snapshot back (runPip does it for pip's own failures) */
+    let undo = false
     try {
       await this.engine.queryRows(c.database, SCHEMA_SQL)
       if (cmd.kind === 'sync') {
@@ -156,9 +159,11 @@ export class PackageManager {
       }
       if (running.canceled) throw canceled()
       await this.env.begin(`${cmd.kind} ${entry.arguments.join(' ')}`)
+      undo = true
       const requested = await this.runPip(running, cmd, entry.arguments, say)
       const after = this.env.distributions()
       const changed = changedModules(before, after, this.env.snapshotSite, this.env.site)
+      undo = false
       await this.env.commit()
       const stale = await this.refresh(c.database, changed)
       if (stale.length > 0)
@@ -168,9 +173,10 @@ export class PackageManager {
       await this.writeManifest(c.database, cmd, after, requested)
       this.log.finish(entry, 'succeeded')
     } catch (e) {
-      const f = e instanceof Failure ? e : null
-      this.log.finish(entry, f?.code === '57014' ? 'canceled' : 'failed', (e as Error).message)
-      throw e
+      if (undo) await this.env.rollback()
+      const f = asFailure(cmd.kind, entry.arguments, e, this.env.venv)
+      this.log.finish(entry, f?.code === '57014' ? 'canceled' : 'failed', (f ?? (e as Error)).message)
+      throw f ?? e
     } finally {
       this.running = null
     }
@@ -206,7 +212,7 @@ export class PackageManager {
           D: broken[0].split('\n').slice(1).join('\n').trim(),
           H: 'The environment was left as it was. Install the packages together, or upgrade the dependent package too.',
         })
-      throw pipFailure(cmd.kind, args, result.output)
+      throw pipFailure(cmd.kind, args, result.output, this.env.venv)
     }
     const requested = new Map<string, string>()
     for (const i of result.report?.install ?? [])
@@ -274,8 +280,36 @@ function canceled(): Failure {
   })
 }
 
+const LEFT_AS_IT_WAS = 'The Python environment was left as it was.'
+const NO_SPACE = /No space left on device|ENOSPC/
+
+/**
+ * A failure of the operation's own steps as the client sees it: a Failure as it is, the engine's errors
+ * (its internal statements) with their SQLSTATE, a full disk — the log, the snapshot, a temporary file,
+ * wherever it struck — as 53100 (PostgreSQL's errcode_for_file_access maps ENOSPC to disk_full). Other
+ * errors: null (an internal error).
+ */
+function asFailure(kind: string, args: string[], e: unknown, venv: string): Failure | null {
+  if (e instanceof Failure) return e
+  if (e instanceof EngineError && e.code) {
+    const { S: _s, V: _v, C: _c, M: _m, ...extra } = e.fields ?? {}
+    return new Failure(e.code, e.message, extra)
+  }
+  const text = String((e as { stderr?: unknown }).stderr ?? '') + String((e as Error).message ?? '')
+  if (NO_SPACE.test(text))
+    return new Failure(
+      '53100',
+      `could not ${kind} ${args.map((a) => `"${a}"`).join(', ')}: No space left on device`,
+      {
+        D: text.trim().split('\n').slice(-5).join('\n'),
+        H: `${LEFT_AS_IT_WAS} Free space in the filesystem of "${venv}" and try again.`,
+      },
+    )
+  return null
+}
+
 /** An ERROR from pip's output, with the SQLSTATE that says what kind of failure it was. */
-function pipFailure(kind: string, args: string[], output: string): Failure {
+function pipFailure(kind: string, args: string[], output: string, venv: string): Failure {
   const errors = output
     .split('\n')
     .filter((l) => l.startsWith('ERROR: '))
@@ -297,7 +331,10 @@ function pipFailure(kind: string, args: string[], output: string): Failure {
   const tail = output.trim().split('\n').slice(-25).join('\n')
   return new Failure(code, `could not ${kind} ${args.map((a) => `"${a}"`).join(', ')}: ${first}`, {
     D: tail,
-    H: 'The Python environment was left as it was. Index and wheelhouse settings: --python-index-url, --python-find-links, --python-no-index (docs/packages.md).',
+    H:
+      code === '53100'
+        ? `${LEFT_AS_IT_WAS} Free space in the filesystem of "${venv}" (and of pip's temporary directory, ${os.tmpdir()}) and try again.`
+        : `${LEFT_AS_IT_WAS} Index and wheelhouse settings: --python-index-url, --python-find-links, --python-no-index (docs/packages.md).`,
   })
 }
 

@@ -31,12 +31,15 @@ export function serverEnv(home: string): Record<string, string> {
   return env
 }
 
-/** A pure-Python wheel `name-version-py3-none-any.whl` in `wheelhouse`; its module has VERSION and `extra`. */
+/**
+ * A pure-Python wheel `name-version-py3-none-any.whl` in `wheelhouse`; its module has VERSION and `extra`,
+ * and its package directory the data files `files` (name → content: a package of the size a test needs).
+ */
 export function buildWheel(
   wheelhouse: string,
   name: string,
   version: string,
-  opts: { requires?: string[]; extra?: string } = {},
+  opts: { requires?: string[]; extra?: string; files?: Record<string, Buffer> } = {},
 ): string {
   const src = fs.mkdtempSync(path.join(os.tmpdir(), `pyglite-src-${name}-`))
   try {
@@ -45,10 +48,13 @@ export function buildWheel(
       path.join(src, name, '__init__.py'),
       `VERSION = ${JSON.stringify(version)}\n${opts.extra ?? ''}\n`,
     )
+    const files = Object.keys(opts.files ?? {})
+    for (const f of files) fs.writeFileSync(path.join(src, name, f), opts.files![f]!)
     fs.writeFileSync(
       path.join(src, 'setup.py'),
       `from setuptools import setup\nsetup(name=${JSON.stringify(name)}, version=${JSON.stringify(version)}, ` +
-        `packages=[${JSON.stringify(name)}], install_requires=${JSON.stringify(opts.requires ?? [])})\n`,
+        `packages=[${JSON.stringify(name)}], install_requires=${JSON.stringify(opts.requires ?? [])}, ` +
+        `package_data={${JSON.stringify(name)}: ${JSON.stringify(files)}})\n`,
     )
     execFileSync(
       '/usr/bin/python3',
