@@ -183,15 +183,48 @@ describe('moving to PostgreSQL', () => {
 
 describe('flags', () => {
   it("--python-system-site-packages: on (default) shows the system Python's packages, off hides them", async () => {
-    const probe = `CREATE FUNCTION has_psycopg2() RETURNS bool LANGUAGE plpython3u AS $$
-import importlib.util
-return importlib.util.find_spec('psycopg2') is not None
+    // what the embedded Python sees of the system's site directories (site.getsitepackages(): Debian's
+    // /usr/local/lib/python3.11/dist-packages, /usr/lib/python3/dist-packages, /usr/lib/python3.11/dist-packages)
+    const probe = `CREATE FUNCTION system_view() RETURNS text LANGUAGE plpython3u AS $$
+import importlib.util, json, os, site, sys
+dirs = site.getsitepackages()
+under = lambda p: any(str(p or '').startswith(d + os.sep) for d in dirs)
+mods = sorted(n for n, m in list(sys.modules.items())
+              if under(getattr(m, '__file__', None)) or any(under(p) for p in (getattr(m, '__path__', None) or [])))
+spec = lambda n: getattr(importlib.util.find_spec(n), 'origin', None)
+env = sys.modules['pyglite_host'].environment['site']
+return json.dumps({'dirs': dirs, 'path': sys.path[sys.path.index(env):], 'modules': mods,
+                   'numpy': spec('numpy'), 'psycopg2': spec('psycopg2'),
+                   'hooks': [f.__module__ for f in sys.meta_path]})
 $$`
+    const view = (s: TestServer) => JSON.parse(psql(s.url(), 'SELECT system_view()'))
     psql(srv.url(), probe)
-    expect(psql(srv.url(), 'SELECT has_psycopg2()')).toBe('t') // Debian's python3-psycopg2
+    const on = view(srv)
+    expect(on.dirs).toEqual([
+      '/usr/local/lib/python3.11/dist-packages',
+      '/usr/lib/python3/dist-packages',
+      '/usr/lib/python3.11/dist-packages',
+    ])
+    // the environment's site-packages first, then every system directory, in site.py's order
+    expect(on.path).toEqual([
+      path.join(srv.dataDir, 'python-env', 'lib', 'python3.11', 'site-packages'),
+      ...on.dirs,
+    ])
+    expect(on.numpy).toBe('/usr/lib/python3/dist-packages/numpy/__init__.py') // Debian's python3-numpy
+    expect(on.psycopg2).toBe('/usr/lib/python3/dist-packages/psycopg2/__init__.py')
     const off = await start({ args: ['--python-system-site-packages', 'off'] })
     psql(off.url(), probe)
-    expect(psql(off.url(), 'SELECT has_psycopg2()')).toBe('f')
+    // nothing of them: not on sys.path, no module their .pth files imported at start-up (Debian's
+    // _distutils_hack and its import hook, matplotlib's mpl_toolkits namespace), nothing importable
+    const hidden = view(off)
+    expect(hidden).toEqual({
+      dirs: on.dirs,
+      path: [path.join(off.dataDir, 'python-env', 'lib', 'python3.11', 'site-packages')],
+      modules: [],
+      numpy: null,
+      psycopg2: null,
+      hooks: ['_frozen_importlib', '_frozen_importlib', '_frozen_importlib_external'],
+    })
     psql(off.url(), `CALL pyglite.install('tinypkg==1.0')`)
     expect(fs.readFileSync(path.join(off.dataDir, 'python-env', 'pyvenv.cfg'), 'utf8')).toContain(
       'include-system-site-packages = false',

@@ -25,6 +25,7 @@ def use(env):
     site.ENABLE_USER_SITE = False
     if not env.get("systemSitePackages"):
         drop |= system
+        _forget(system)
     sys.path[:] = [p for p in sys.path if p not in drop and p != site_dir]
     at = next((i for i, p in enumerate(sys.path) if p in system), len(sys.path))
     sys.path.insert(at, site_dir)
@@ -32,3 +33,26 @@ def use(env):
     if env["pth_read"]:
         site.addsitedir(site_dir)  # its .pth files (already on sys.path, so not appended again)
     return env
+
+
+def _under(path, dirs):
+    path = str(path or "")
+    return any(path == d or path.startswith(d + os.sep) for d in dirs)
+
+
+def _forget(dirs):
+    """What the system directories' .pth files left behind when site.py ran them at start-up, before this
+    code: the modules they imported or made (Debian's distutils-precedence.pth imports _distutils_hack,
+    matplotlib's nspkg.pth makes the namespace module mpl_toolkits whose __path__ would still find the
+    system's subpackages), the import hooks those modules installed, and the path importers cached for the
+    directories. Side effects of their code beyond that cannot be undone (docs/packages.md)."""
+    gone = set()
+    for name, mod in list(sys.modules.items()):
+        where = [getattr(mod, "__file__", None), *(getattr(mod, "__path__", None) or [])]
+        if any(_under(w, dirs) for w in where):
+            gone.add(name)
+            del sys.modules[name]
+    sys.meta_path[:] = [f for f in sys.meta_path if getattr(f, "__module__", None) not in gone]
+    for d in list(sys.path_importer_cache):
+        if _under(d, dirs):
+            del sys.path_importer_cache[d]
