@@ -1,18 +1,25 @@
 /* plpy.execute in C (PLy_spi_execute, plpy_spi.c): the common forms — a query text with an optional
- * limit, a prepared plan without arguments or with one int32 argument — go to the engine in one N-API
- * call whose inputs are status words, and result rows of common types are converted to Python here,
- * straight from the Datums the engine deformed in wasm memory (PLy_input_from_tuple: a dict per row,
- * keys in attribute order). Everything else goes to the Python implementation (_plpy.spi.execute),
- * registered with set_spi_hooks. Status words: OPW in src/python/host.ts. */
+ * limit, a prepared plan with arguments of built-in scalar types (one int32 argument travels as itself,
+ * any other list encoded here into codec bytes by the plan's compiled converters) — go to the engine in
+ * one N-API call whose inputs are status words, and result rows of common types are converted to Python
+ * here, straight from the Datums the engine deformed in wasm memory (PLy_input_from_tuple: a dict per
+ * row, keys in attribute order). plan.execute(...) is the same function (PLy_plan_execute). Everything
+ * else goes to the Python implementation (_plpy.spi.execute), registered with set_spi_hooks. Status
+ * words: OPW in src/python/host.ts. */
 #include "spiop.h"
 
+/* the codec's NONE, taken before structmember.h defines its own T_NONE (a member type) over it */
+enum { CODEC_NONE = T_NONE };
+
 #include <structmember.h>
+
+#include "call/convert.h"
 
 enum {
   W_KIND = 16,    /* 1 query text (the JS string is the one argument), 2 plan */
   W_PLAN = 17,    /* plan id */
-  W_ARG = 18,     /* the int32 argument */
-  W_ARGMODE = 19, /* 0 none, 1 W_ARG */
+  W_ARG = 18,     /* the int32 argument (mode 1), the length of the encoded arguments (mode 2) */
+  W_ARGMODE = 19, /* 0 none, 1 W_ARG, 2 codec bytes in the argument buffer (passed as the JS argument) */
   W_LIMIT = 20,
   W_SHAPE = 21, /* results: shape slot, -1 when the command returned no tuples */
   W_CHUNK = 22, /* rows in this chunk (opRows) */
@@ -29,13 +36,47 @@ typedef struct {
   PyObject_HEAD int id;
   int nargs;
   char int1; /* one int2/int4/int8 argument: an int32 value travels as itself */
+  /* the arguments encoded here: a tuple of each one's compiled converter (_pyglite.Converter) and bytes of
+   * their kinds ('i' int2/4/8, 'f' float8, 'c' another type the engine converts without running user
+   * code: src/plpy-shim/args.ts cKind); None: the plan's arguments go the Python way */
+  PyObject *cconv;
+  PyObject *ckinds;
 } PlanObject;
 
 static PyMemberDef plan_members[] = {
     {"_id", T_INT, offsetof(PlanObject, id), 0, NULL},
     {"_nargs", T_INT, offsetof(PlanObject, nargs), 0, NULL},
     {"_int1", T_BOOL, offsetof(PlanObject, int1), 0, NULL},
+    {"_cconv", T_OBJECT, offsetof(PlanObject, cconv), 0, NULL},
+    {"_ckinds", T_OBJECT, offsetof(PlanObject, ckinds), 0, NULL},
     {NULL, 0, 0, 0, NULL},
+};
+
+static void plan_dealloc(PyObject *self) {
+  PlanObject *p = (PlanObject *)self;
+  Py_CLEAR(p->cconv);
+  Py_CLEAR(p->ckinds);
+  Py_TYPE(self)->tp_free(self);
+}
+
+/* plan.execute([arguments[, limit]]): PLy_plan_execute is PLy_spi_execute_plan, as plpy.execute(plan, ...) */
+static PyObject *plan_execute(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+  if (kwnames && PyTuple_GET_SIZE(kwnames)) {
+    PyErr_SetString(PyExc_TypeError, "PLyPlan.execute() takes no keyword arguments");
+    return NULL;
+  }
+  if (nargs > 2) {
+    PyErr_Format(PyExc_TypeError, "function takes at most 2 arguments (%zd given)", nargs);
+    return NULL;
+  }
+  PyObject *all[3] = {self, nargs > 0 ? args[0] : NULL, nargs > 1 ? args[1] : NULL};
+  return py_spi_execute(NULL, all, nargs + 1, NULL);
+}
+
+static PyMethodDef plan_methods[] = {
+    {"execute", (PyCFunction)(void (*)(void))plan_execute, METH_FASTCALL | METH_KEYWORDS,
+     "execute([arguments[, limit]]): run the plan (plpy.execute(plan, ...))"},
+    {NULL, NULL, 0, NULL},
 };
 
 PyTypeObject PlanType = {
@@ -44,8 +85,112 @@ PyTypeObject PlanType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
     .tp_doc = "the C part of plpy's PLyPlan",
     .tp_new = PyType_GenericNew,
+    .tp_dealloc = plan_dealloc,
     .tp_members = plan_members,
+    .tp_methods = plan_methods,
 };
+
+/* ---- plan arguments as codec bytes (what _plpy.spi._converter's functions make, src/plpy-shim/args.ts) ---- */
+typedef struct {
+  uint8_t *p;
+  size_t len, cap;
+  uint8_t local[256];
+} ArgBuf;
+
+static int ab_put(ArgBuf *b, const void *src, size_t n) {
+  if (b->len + n > b->cap) {
+    size_t cap = b->cap * 2;
+    while (cap < b->len + n) cap *= 2;
+    uint8_t *np = b->p == b->local ? PyMem_Malloc(cap) : PyMem_Realloc(b->p, cap);
+    if (!np) return -1;
+    if (b->p == b->local) memcpy(np, b->local, b->len);
+    b->p = np;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, src, n);
+  b->len += n;
+  return 0;
+}
+
+static int ab_tagged(ArgBuf *b, uint8_t tag, const void *v, size_t n) {
+  return ab_put(b, &tag, 1) || ab_put(b, v, n);
+}
+
+/* Encode `values` (a list or tuple of the plan's length) into b: 1 done, 0 not this way (the Python path
+ * then does it, and reports what is wrong). A value's conversion error is an ERROR tag in the bytes, raised
+ * by the engine inside the operation, as on the Python path. */
+static int encode_args(PlanObject *p, PyObject *values, ArgBuf *b) {
+  if (!p->ckinds || !PyBytes_CheckExact(p->ckinds) || !p->cconv || !PyTuple_CheckExact(p->cconv)) return 0;
+  if (!(PyList_CheckExact(values) || PyTuple_CheckExact(values))) return 0;
+  Py_ssize_t n = Py_SIZE(values);
+  if (n != p->nargs || PyBytes_GET_SIZE(p->ckinds) != n || PyTuple_GET_SIZE(p->cconv) != n) return 0;
+  const char *kinds = PyBytes_AS_STRING(p->ckinds);
+  for (Py_ssize_t j = 0; j < n; j++) {
+    /* a list may change under a converter that runs Python (a __str__): read each element afresh */
+    if (Py_SIZE(values) != n) return 0;
+    PyObject *v = PyList_CheckExact(values) ? PyList_GET_ITEM(values, j) : PyTuple_GET_ITEM(values, j);
+    int rc;
+    if (v == Py_None) {
+      uint8_t t = CODEC_NONE;
+      rc = ab_put(b, &t, 1);
+    } else if (kinds[j] == 'i' && PyLong_CheckExact(v)) {
+      int overflow;
+      long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+      if (x == -1 && PyErr_Occurred()) return -1;
+      if (overflow) goto converter;
+      if (x >= INT32_MIN && x <= INT32_MAX) {
+        int32_t x32 = (int32_t)x;
+        rc = ab_tagged(b, T_INT32, &x32, 4);
+      } else {
+        int64_t x64 = x;
+        rc = ab_tagged(b, T_INT64, &x64, 8);
+      }
+    } else if (kinds[j] == 'f' && PyFloat_CheckExact(v)) {
+      double d = PyFloat_AS_DOUBLE(v);
+      rc = ab_tagged(b, T_FLOAT64, &d, 8);
+    } else {
+    converter:;
+      PyObject *conv = PyTuple_GET_ITEM(p->cconv, j);
+      if (!Py_IS_TYPE(conv, &ConverterType)) return 0;
+      Py_INCREF(v); /* the converter may run Python that drops the list's reference */
+      PyObject *bytes = converter_run(conv, v, Py_None);
+      Py_DECREF(v);
+      if (!bytes) return -1;
+      rc = ab_put(b, PyBytes_AS_STRING(bytes), (size_t)PyBytes_GET_SIZE(bytes));
+      Py_DECREF(bytes);
+    }
+    if (rc) {
+      PyErr_NoMemory();
+      return -1;
+    }
+  }
+  return 1;
+}
+
+/* The Buffer the encoded arguments reach JS in (kept between calls: no allocation per execute). */
+static napi_ref g_argbuf;
+static uint8_t *g_argbuf_data;
+static size_t g_argbuf_len;
+
+static napi_value arg_buffer(napi_env env, size_t need) {
+  napi_value buf;
+  if (g_argbuf && need <= g_argbuf_len) {
+    if (napi_get_reference_value(env, g_argbuf, &buf) == napi_ok && buf) return buf;
+  }
+  size_t len = g_argbuf_len ? g_argbuf_len : 4096;
+  while (len < need) len *= 2;
+  void *data;
+  if (napi_create_buffer(env, len, &data, &buf) != napi_ok) return NULL;
+  if (g_argbuf) napi_delete_reference(env, g_argbuf);
+  if (napi_create_reference(env, buf, 1, &g_argbuf) != napi_ok) {
+    g_argbuf = NULL;
+    g_argbuf_len = 0;
+    return NULL;
+  }
+  g_argbuf_data = data;
+  g_argbuf_len = len;
+  return buf;
+}
 
 /* ---- result shapes: column keys, kinds and the descriptor bytes, registered once by JS ---- */
 #define MAX_SHAPES 64
@@ -166,17 +311,30 @@ PyObject *py_spi_execute(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     return fallback(args, nargs);
   PyObject *q = args[0];
   int32_t limit = 0, arg = 0, argmode = 0, kind;
+  ArgBuf ab; /* its local bytes are not cleared: only the first len are ever read */
+  ab.p = ab.local;
+  ab.len = 0;
+  ab.cap = sizeof ab.local;
   if (Py_IS_TYPE(q, g_plan_type)) {
     PlanObject *p = (PlanObject *)q;
     if (nargs == 3 && !limit_of(args[2], &limit)) return fallback(args, nargs);
-    if (p->nargs == 0 && (nargs == 1 || empty_seq(args[1])))
+    if (p->nargs == 0 && (nargs == 1 || empty_seq(args[1]))) {
       argmode = 0;
-    else if (p->int1 && nargs >= 2 && int1_of(args[1], &arg))
+    } else if (p->int1 && nargs >= 2 && int1_of(args[1], &arg)) {
       argmode = 1;
-    else
+    } else if (p->nargs > 0 && nargs >= 2) {
+      int rc = encode_args(p, args[1], &ab);
+      if (rc <= 0) {
+        if (ab.p != ab.local) PyMem_Free(ab.p);
+        if (rc < 0) return NULL;
+        return fallback(args, nargs);
+      }
+      argmode = 2;
+      arg = (int32_t)ab.len;
+    } else {
       return fallback(args, nargs);
+    }
     kind = 2;
-    g_stat[W_PLAN] = p->id;
   } else if (PyUnicode_CheckExact(q) && nargs <= 2) {
     if (nargs == 2 && !limit_of(args[1], &limit)) return fallback(args, nargs);
     if (PyUnicode_FindChar(q, 0, 0, PyUnicode_GET_LENGTH(q), 1) != -1) return fallback(args, nargs);
@@ -187,6 +345,7 @@ PyObject *py_spi_execute(PyObject *self, PyObject *const *args, Py_ssize_t nargs
   napi_env env = g_env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) {
+    if (ab.p != ab.local) PyMem_Free(ab.p);
     PyErr_SetString(PyExc_RuntimeError, "napi_open_handle_scope failed");
     return NULL;
   }
@@ -197,7 +356,17 @@ PyObject *py_spi_execute(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     argv[0] = str_arg(env, q);
     if (!argv[0]) goto done;
     argc = 1;
+  } else if (argmode == 2) {
+    /* copied only now: a converter above may have run Python that ran another plan (and the buffer) */
+    argv[0] = arg_buffer(env, ab.len);
+    if (!argv[0]) {
+      PyErr_SetString(PyExc_RuntimeError, "plpy.execute: could not make the argument buffer");
+      goto done;
+    }
+    memcpy(g_argbuf_data, ab.p, ab.len);
+    argc = 1;
   }
+  if (kind == 2) g_stat[W_PLAN] = ((PlanObject *)q)->id;
   g_stat[W_KIND] = kind;
   g_stat[W_ARG] = arg;
   g_stat[W_ARGMODE] = argmode;
@@ -223,6 +392,7 @@ PyObject *py_spi_execute(PyObject *self, PyObject *const *args, Py_ssize_t nargs
   }
 done:
   napi_close_handle_scope(env, scope);
+  if (ab.p != ab.local) PyMem_Free(ab.p);
   return out;
 }
 

@@ -31,6 +31,45 @@ export function fastKind(typoid: number, typmod: number): string | null {
 }
 
 /**
+ * How plpy.execute's C path (native/plpy/spiop.c encode_args) may encode an argument of this type: 'i'
+ * and 'f' as the fast kinds int and float above, 'c' by the type's compiled converter; null: the plan's
+ * arguments go the Python way. Only built-in types whose Datum the engine makes with a built-in input
+ * function (never a domain, whose CHECK may call a PL/Python function): C hands the bytes over in one
+ * buffer that a nested plpy.execute would reuse, so nothing may run between their arrival and
+ * convertArgs' last read.
+ */
+export function cKind(typoid: number): 'i' | 'f' | 'c' | null {
+  switch (typoid) {
+    case OID.INT2:
+    case OID.INT4:
+    case OID.INT8:
+      return 'i'
+    case OID.FLOAT8:
+      return 'f'
+    case OID.BOOL:
+    case OID.FLOAT4:
+    case OID.NUMERIC:
+    case OID.TEXT:
+    case OID.VARCHAR:
+    case OID.BPCHAR:
+    case OID.NAME:
+    case OID.OID:
+    case OID.BYTEA:
+    case OID.DATE:
+    case OID.TIME:
+    case OID.TIMESTAMP:
+    case OID.TIMESTAMPTZ:
+    case OID.INTERVAL:
+    case OID.UUID:
+    case OID.JSON:
+    case OID.JSONB:
+      return 'c'
+    default:
+      return null
+  }
+}
+
+/**
  * A memory context for converted arguments (PL/Python's "PL/Python temporary context"), taken from a
  * per-runtime pool: one per conversion in flight (a plan can run SQL that runs another plan). Give it
  * back with releaseArgContext once the statement ran.

@@ -58,14 +58,18 @@ export function createDispatcher(current: () => PlRuntime | undefined, extra: Re
         return failure(e)
       }
     },
-    /** plpy.execute(query[, limit]) (kind 1) or plpy.execute(plan[, [int]][, limit]) (kind 2) */
-    execute(query?: string): unknown {
+    /**
+     * plpy.execute(query[, limit]) (kind 1: `input` is the query) or plpy.execute(plan[, args][, limit])
+     * (kind 2: one int32 in a status word, or `input` holds the arguments' codec bytes, spiop.c encode_args)
+     */
+    execute(input?: string | Buffer): unknown {
       try {
         const rt = enter(current(), false)
         if ('pgerror' in rt) return rt
         const w = rt.host.stat
-        if (w[OPW.kind] === 1) return spiOps.execute(rt, query, w[OPW.limit], true)
-        const args = w[OPW.argMode] === 1 ? w[OPW.arg] : null
+        if (w[OPW.kind] === 1) return spiOps.execute(rt, input, w[OPW.limit], true)
+        const mode = w[OPW.argMode]
+        const args = mode === 1 ? w[OPW.arg] : mode === 2 ? input : null
         return spiOps.execute_plan(rt, w[OPW.plan], args, w[OPW.limit], true)
       } catch (e) {
         return failure(e)

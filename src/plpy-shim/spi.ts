@@ -4,7 +4,7 @@
 import { PgError, type TryResult } from '../engine/pg/elog.js'
 import { L } from '../engine/pg/layout.js'
 import type { PlRuntime } from '../python/language.js'
-import { convertArgs, fastKind, paramList, releaseArgContext } from './args.js'
+import { cKind, convertArgs, fastKind, paramList, releaseArgContext } from './args.js'
 import { encodeFirstRow, encodeResult, nativeResult, oneRowResult } from './results.js'
 import { forgetPlan, NO_ARGS, simpleRow } from './simple.js'
 import { addPlan, callFrame, type Plan, plans, shim } from './state.js'
@@ -150,7 +150,7 @@ export const spiOps = {
     return r.value ?? spiFailure(rt, 'SPI_execute', rc)
   },
 
-  /** plpy.prepare(query, typenames) → [planId, output descriptors of the argument types] */
+  /** plpy.prepare(query, typenames) → [planId, output descriptors of the argument types, fast kinds, C kinds] */
   prepare(rt: PlRuntime, query: unknown, typenames: unknown) {
     callFrame(rt)
     const h = rt.heap
@@ -174,13 +174,15 @@ export const spiOps = {
       // PLy_output_setup_func: how Python values become each argument type
       const descs = types.map((t, i) => rt.outputDescriptor(t, typmods[i]))
       const kinds = types.map((t, i) => fastKind(t, typmods[i]!))
+      const ck = types.map((t) => cKind(t))
+      const ckinds = ck.every((k) => k !== null) ? ck.join('') : null
       const ptr = M._SPI_prepare(h.pstrdup(String(query)), types.length, argtypes) as number
       if (!ptr) raiseSpiResult(rt, 'SPI_prepare')
       if (M._SPI_keepplan(ptr)) raise(rt, 'SPI_keepplan failed')
       const n = Math.max(types.length, 1)
       const values = M._malloc(4 * n) as number // freed with the plan
       const nulls = M._malloc(n) as number
-      return [addPlan({ ptr, rt, types, typmods, kinds, values, nulls }), descs, kinds]
+      return [addPlan({ ptr, rt, types, typmods, kinds, values, nulls }), descs, kinds, ckinds]
     }, true)
     return outcome(r)
   },

@@ -81,25 +81,22 @@ def _result(r):
 
 
 class PLyPlan(_pyglite.PlanBase):
-    """A prepared statement kept for the session (SPI_keepplan); reusable through SD and GD. _id, _nargs
-    and _int1 are C fields (native/plpy/spiop.c), read by plpy.execute's C path."""
+    """A prepared statement kept for the session (SPI_keepplan); reusable through SD and GD. _id, _nargs,
+    _int1, _cconv and _ckinds are C fields (native/plpy/spiop.c), read by plpy.execute's C path; execute()
+    is C too (PLy_plan_execute is PLy_spi_execute_plan: plan.execute(...) is plpy.execute(plan, ...))."""
 
     __slots__ = ("_converters", "__weakref__")
 
-    def __init__(self, handle, converters, kinds):
+    def __init__(self, handle, converters, kinds, full=(), ckinds=None):
         self._id = handle
         self._nargs = len(converters)
         self._converters = converters
         # one integer argument: an int32 value travels as itself (src/plpy-shim/args.ts)
         self._int1 = kinds == ["int"]
-
-    def execute(self, *args, **kwargs):
-        # PLy_plan_execute is PLy_spi_execute_plan, as plpy.execute(plan, ...) is: the same C path
-        if kwargs:
-            raise TypeError("PLyPlan.execute() takes no keyword arguments")
-        if len(args) > 2:
-            raise TypeError("function takes at most 2 arguments (%d given)" % len(args))
-        return execute(self, *args)
+        # arguments C encodes with the compiled converters (args.ts cKind); None: _args_bytes does
+        if ckinds is not None and len(ckinds) == len(converters) and len(full) == len(converters):
+            self._cconv = tuple(full)
+            self._ckinds = ckinds.encode("ascii")
 
     def cursor(self, *args, **kwargs):
         if kwargs:
@@ -298,8 +295,9 @@ def prepare(*args):
             # a non-string type name is PLy_elog'd inside the PG_TRY: it reaches Python as an SPIError
             names.append(t if isinstance(t, str) else None)
     _flush_pending()
-    handle, descs, kinds = call("prepare", query, names)
-    return PLyPlan(handle, [_converter(d, k) for d, k in zip(descs, kinds)], kinds)
+    handle, descs, kinds, ckinds = call("prepare", query, names)
+    full = [_result_converter(d) for d in descs]
+    return PLyPlan(handle, [_converter(f, d, k) for f, d, k in zip(full, descs, kinds)], kinds, full, ckinds)
 
 
 _T_STR = b"\x06"
@@ -326,13 +324,12 @@ def use_result_converters(factory):
     _result_converter = factory
 
 
-def _converter(desc, kind):
-    """The language core's output converter for an argument type (PL/Python's rules for function
+def _converter(full, desc, kind):
+    """The language core's output converter `full` for an argument type (PL/Python's rules for function
     results), with the common exact values encoded here directly: for int2/int4/int8 an int as itself,
     for float8 a float as itself, for text a str (what the input functions make of str()/repr() anyway,
     src/plpy-shim/args.ts); for other scalars the same bytes the core writes (str(), the UTF-8 text up to
-    its first NUL, repr() for floats)."""
-    full = _result_converter(desc)
+    its first NUL, repr() for floats). native/plpy/spiop.c encode_args makes the same bytes in C."""
     if desc.get("k") != "s":
         return full
     if kind == "int":
