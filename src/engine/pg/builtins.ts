@@ -4,8 +4,12 @@
 // every later call (views such as pg_stat_activity included) land in JS, while pg_proc — names, OIDs,
 // signatures, what psql, drivers and pg_dump read — stays exactly PostgreSQL's. The array is not exported,
 // so its entries are found by probing the static data for their exact contents.
+import { logger } from '../../util/log.js'
 import { isLongjmp } from './elog.js'
 import type { Heap } from './heap.js'
+import { recall, remember, staticsEnd } from './probecache.js'
+
+const log = () => logger('probes')
 
 /** FmgrBuiltin (utils/fmgrtab.h) on wasm32: Oid foid; short nargs; bool strict; bool retset; char *funcName; PGFunction func. */
 const FB = { size: 16, foid: 0, nargs: 4, strict: 6, retset: 7, funcName: 8, func: 12 } as const
@@ -22,39 +26,69 @@ export interface BuiltinSpec {
 /** A V1 function body: gets the FunctionCallInfo, returns the Datum; throws PgError for an ERROR. */
 export type V1Body = (fcinfo: number) => number
 
-/** Upper bound of the static data region: the initial stack pointer (statics lie below the stack). */
-function staticsEnd(heap: Heap): number {
-  const sp = heap.M.___stack_pointer as WebAssembly.Global | undefined
-  const v = sp ? Number(sp.value) : 0
-  return v > 0 ? Math.min(v, heap.u8.length) : heap.u8.length
-}
-
 /**
- * Find the fmgr_builtins[] entries of `specs` (one pass over the static data). Each must match its OID,
- * nargs, retset and function name exactly, and sit between entries of smaller and larger OID (the array is
- * sorted by OID), or start-up fails: a PGlite whose layout differs must not be patched blindly.
+ * Find the fmgr_builtins[] entries of `specs`. Each must match its OID, nargs, retset and function name
+ * exactly, and sit between entries of smaller and larger OID (the array is sorted by OID), or start-up fails:
+ * a PGlite whose layout differs must not be patched blindly. The addresses found are remembered per build
+ * (probecache.ts); the next start checks the remembered entries the same way and scans (one pass over the
+ * static data, where an entry must also be the only match) only if one fails.
  */
 export function findBuiltins(heap: Heap, specs: BuiltinSpec[]): Map<number, number> {
+  const recalled = recall('builtins')
+  if (recalled) {
+    const out = new Map<number, number>()
+    for (const s of specs) {
+      const a = recalled[String(s.oid)]?.[0]
+      if (
+        a !== undefined &&
+        (a & 3) === 0 &&
+        a >= 1024 &&
+        a < staticsEnd(heap) - FB.size &&
+        isEntry(heap, a, s)
+      )
+        out.set(s.oid, a)
+    }
+    if (out.size === specs.length) return out
+    if (specs.some((s) => recalled[String(s.oid)]))
+      log().warn(
+        { found: out.size, of: specs.length },
+        'remembered fmgr_builtins entries failed their check: probing',
+      )
+  }
+  const found = scanBuiltins(heap, specs)
+  remember('builtins', Object.fromEntries([...found].map(([oid, a]) => [String(oid), [a]])))
+  return found
+}
+
+/** Whether the FmgrBuiltin at `a` is the entry of `spec` (see findBuiltins). */
+function isEntry(heap: Heap, a: number, spec: BuiltinSpec, name = cname(spec)): boolean {
   heap.refresh()
   const h = heap.i32
   const u8 = heap.u8
+  if (h[a >> 2] !== spec.oid) return false
+  if (heap.i16[(a + FB.nargs) >> 1] !== spec.nargs || u8[a + FB.retset] !== (spec.retset ? 1 : 0))
+    return false
+  const p = h[(a + FB.funcName) >> 2]!
+  if (p <= 0 || p + name.length > u8.length) return false
+  for (let i = 0; i < name.length; i++) if (u8[p + i] !== name[i]) return false
+  const prev = h[(a - FB.size) >> 2]!
+  const next = h[(a + FB.size) >> 2]!
+  return prev < spec.oid && next > spec.oid
+}
+
+const cname = (s: BuiltinSpec) => Buffer.from(`${s.prosrc}\0`, 'latin1')
+
+/** One pass over the static data; each spec's entry must be the only match. */
+function scanBuiltins(heap: Heap, specs: BuiltinSpec[]): Map<number, number> {
+  heap.refresh()
+  const h = heap.i32
   const want = new Map(specs.map((s) => [s.oid, s]))
-  const names = new Map(specs.map((s) => [s.oid, Buffer.from(`${s.prosrc}\0`, 'latin1')]))
+  const names = new Map(specs.map((s) => [s.oid, cname(s)]))
   const found = new Map<number, number[]>()
   const end = staticsEnd(heap) - FB.size
   for (let a = 1024; a < end; a += 4) {
     const spec = want.get(h[a >> 2]!)
-    if (!spec) continue
-    if (heap.i16[(a + FB.nargs) >> 1] !== spec.nargs || u8[a + FB.retset] !== (spec.retset ? 1 : 0)) continue
-    const p = h[(a + FB.funcName) >> 2]!
-    const name = names.get(spec.oid)!
-    if (p <= 0 || p + name.length > u8.length) continue
-    let same = true
-    for (let i = 0; i < name.length && same; i++) same = u8[p + i] === name[i]
-    if (!same) continue
-    const prev = h[(a - FB.size) >> 2]!
-    const next = h[(a + FB.size) >> 2]!
-    if (!(prev < spec.oid && next > spec.oid)) continue
+    if (!spec || !isEntry(heap, a, spec, names.get(spec.oid))) continue
     found.set(spec.oid, [...(found.get(spec.oid) ?? []), a])
   }
   const out = new Map<number, number>()
