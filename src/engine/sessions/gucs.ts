@@ -200,6 +200,30 @@ export class Gucs {
     return out
   }
 
+  /** Whether fingerprint() would equal `fp`, without building it (a switch between sessions asks each time). */
+  fingerprintIs(fp: readonly number[]): boolean {
+    const h = this.heap
+    h.refresh()
+    const m = h.i32
+    let i = 0
+    for (let n = m[(this.head + 4) >> 2]!, k = 0; n !== this.head && k < 100000; k++) {
+      const rec = n - G.nondefLink
+      n = m[(n + 4) >> 2]!
+      if (this.skip.has(rec)) continue
+      const v = m[(rec + G.variable) >> 2]!
+      const type = m[(rec + G.vartype) >> 2]!
+      if (fp[i] !== rec || fp[i + 1] !== m[(rec + G.source) >> 2]) return false
+      i += 2
+      if (type === T.BOOL) {
+        if (fp[i++] !== h.u8[v]) return false
+      } else if (type === T.REAL) {
+        if (fp[i] !== m[v >> 2] || fp[i + 1] !== m[(v + 4) >> 2]) return false
+        i += 2
+      } else if (fp[i++] !== m[v >> 2]) return false
+    }
+    return i === fp.length
+  }
+
   /** The settings the installed session changed with SET (source session), as text set_config accepts. */
   captureSet(): Map<string, string> {
     const h = this.heap
