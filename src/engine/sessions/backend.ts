@@ -243,8 +243,8 @@ export class Backend {
     o.sessionUser = M._GetSessionUserId() as number
     o.currentUser = M._GetUserId() as number
     if (this.beside || this.installed !== o.settings) return
+    if (this.gucs.fingerprintIs(this.fp)) return
     const fp = this.gucs.fingerprint()
-    if (sameNumbers(fp, this.fp)) return
     // it ran SET, RESET, set_config(…), DISCARD ALL, …: read what its settings are now
     o.settings.set = this.gucs.captureSet()
     o.settingsChanged()
@@ -354,10 +354,4 @@ export class Backend {
     this.sessions.set(sid, s)
     return s
   }
-}
-
-function sameNumbers(a: number[], b: number[]): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
 }
