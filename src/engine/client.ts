@@ -3,6 +3,7 @@
 import { Worker } from 'node:worker_threads'
 import { CANCEL_TIMEOUT, CANCEL_USER, loadNative, type Native } from '../python/host.js'
 import { logger } from '../util/log.js'
+import { InputBatch, readOutput } from './channel/frames.js'
 import {
   CTL,
   type DbOpened,
@@ -82,9 +83,9 @@ export class Engine {
       // deep SQL → Python → SQL recursion needs stack; the bridge caps depth well below this
       resourceLimits: { stackSizeMb: 256 },
     })
-    const ready = new Promise<FromWorker & { t: 'ready' }>((resolve, reject) => {
+    const ready = new Promise<Extract<FromWorker, { t: 'ready' }>>((resolve, reject) => {
       const onMsg = (m: FromWorker) => {
-        if (m.t === 'ready') {
+        if (!(m instanceof Uint8Array) && m.t === 'ready') {
           worker.off('message', onMsg)
           resolve(m)
         }
@@ -100,6 +101,11 @@ export class Engine {
   }
 
   private onMessage(m: FromWorker): void {
+    if (m instanceof Uint8Array) {
+      const o = readOutput(m)
+      this.out(o.sid, o.data, o.consumed, o.terminate)
+      return
+    }
     switch (m.t) {
       case 'reply': {
         const p = this.pending.get(m.id)
@@ -109,18 +115,9 @@ export class Engine {
         else p.reject(new EngineError(m.error, m.code, m.fields))
         return
       }
-      case 'out': {
-        const sink = this.sinks.get(m.sid)
-        if (m.data) {
-          const n = m.data.length
-          const done = () => this.drained(n)
-          if (sink) sink.data(m.data, done)
-          else done()
-        }
-        if (m.consumed) sink?.consumed(m.consumed)
-        if (m.terminate) sink?.ended()
+      case 'out':
+        this.out(m.sid, m.data, m.consumed ?? 0, m.terminate === true)
         return
-      }
       case 'session-failed':
         this.sinks.get(m.sid)?.failed(m.fields)
         return
@@ -128,6 +125,18 @@ export class Engine {
         log[m.level](m.data ?? {}, m.msg)
         return
     }
+  }
+
+  /** A session's output and/or how much of its input the engine consumed. */
+  private out(sid: number, data: Uint8Array | undefined, consumed: number, terminate: boolean): void {
+    const sink = this.sinks.get(sid)
+    if (data) {
+      const n = data.length
+      if (sink) sink.data(data, () => this.drained(n))
+      else this.drained(n)
+    }
+    if (consumed) sink?.consumed(consumed)
+    if (terminate) sink?.ended()
   }
 
   /** `n` output bytes left the process: wake the worker if it waits for a slow client. */
@@ -155,15 +164,16 @@ export class Engine {
   }
 
   /** Inputs that arrived during this event-loop turn, sent to the worker as one message. */
-  private inputs: Array<{ t: 'input'; sid: number; data: Uint8Array; at: number }> = []
+  private readonly inputs = new InputBatch()
   private inputsScheduled = false
+  private readonly flushScheduled = () => {
+    this.inputsScheduled = false
+    this.flushInputs()
+  }
 
   private flushInputs(): void {
-    const batch = this.inputs
-    if (batch.length === 0) return
-    this.inputs = []
-    const transfer = batch.map((m) => m.data.buffer as ArrayBuffer)
-    this.worker.postMessage(batch.length === 1 ? batch[0] : { t: 'inputs', items: batch }, transfer)
+    if (this.inputs.empty) return
+    this.worker.postMessage(this.inputs.take())
     this.wake()
   }
 
@@ -198,18 +208,18 @@ export class Engine {
     }
   }
 
-  /** Complete frontend messages of a session; they run in its turn, output arrives at its sink. */
+  /**
+   * Complete frontend messages of a session (copied: the caller may reuse `data`); they run in its turn,
+   * output arrives at its sink.
+   */
   input(sid: number, data: Uint8Array): void {
     if (this.exited) return
     // batched per event-loop turn: several clients' messages read in one poll phase cost one post
     // its arrival time: pg_stat_activity's query_start while it waits for its turn
-    this.inputs.push({ t: 'input', sid, data, at: Date.now() })
+    this.inputs.add(sid, data, Date.now())
     if (!this.inputsScheduled) {
       this.inputsScheduled = true
-      setImmediate(() => {
-        this.inputsScheduled = false
-        this.flushInputs()
-      })
+      setImmediate(this.flushScheduled)
     }
   }
 

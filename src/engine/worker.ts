@@ -9,6 +9,7 @@ import { createDispatcher } from '../plpy-shim/dispatch.js'
 import { FatalOutput, fatalPending, takeFatal } from '../plpy-shim/fatal.js'
 import { type PythonHost, startPythonHost } from '../python/host.js'
 import { configureLogging, type LogLevel, logger } from '../util/log.js'
+import { readInputs } from './channel/frames.js'
 import {
   CTL,
   type DbOpened,
@@ -145,8 +146,10 @@ function drainPort(): void {
   for (let r = receiveMessageOnPort(port); r; r = receiveMessageOnPort(port)) enqueue(r.message as ToWorker)
 }
 
+const queueInput = (sid: number, data: Uint8Array, at: number) => queue.push({ t: 'input', sid, data, at })
+
 function enqueue(m: ToWorker): void {
-  if (m.t === 'inputs') queue.push(...m.items)
+  if (m instanceof Uint8Array) readInputs(m, queueInput)
   else if (m.t === 'cancel-waiting') cancelWaiting(m.sid)
   else queue.push(m)
 }
@@ -203,19 +206,28 @@ function idleTimeout(sid: number, at: number): void {
   }
 }
 
+/** Whether work item `m` may run now (its backend's turn rules, advisory-lock parking). */
+function mayRun(m: WorkItem | undefined): boolean {
+  if (!m) return false
+  const b = backendOf(m)
+  return runnable(m, b) && !parking.blocks(m, b)
+}
+
 async function pump(): Promise<void> {
   if (pumping) return
   pumping = true
   try {
     for (;;) {
       drainPort() // take what arrived meanwhile now, rather than one event-loop turn per message
-      const i = queue.findIndex((m) => runnable(m, backendOf(m)) && !parking.blocks(m, backendOf(m)))
+      const i = mayRun(queue[0]) ? 0 : queue.findIndex(mayRun)
       if (i < 0) {
         tempMaintenance()
         return checkpoints.idle(backends) // idle: the time to checkpoint
       }
-      const m = queue.splice(i, 1)[0]!
-      await handle(m)
+      const m = i === 0 ? queue.shift()! : queue.splice(i, 1)[0]!
+      // a client's input runs synchronously: no promise and microtask turn per statement
+      if (m.t === 'input') input(m.sid, m.data)
+      else await handle(m)
       parking.wake()
       tempMaintenance()
       checkpoints.idle(backends) // between two items too, or a steady load would never let it run

@@ -370,7 +370,8 @@ export class Connection {
     const b = this.buf.takeMessages()
     const found = b.data ? this.mainCommand(b.data) : null
     if (found && b.data) {
-      void this.databaseCommand(b.data, found, { violation: b.violation, terminate: b.terminate })
+      // a copy: the command is answered after awaits, while the buffer takes new bytes
+      void this.databaseCommand(b.data.slice(), found, { violation: b.violation, terminate: b.terminate })
       return
     }
     this.send(b)
@@ -413,8 +414,8 @@ export class Connection {
   ): Promise<void> {
     this.gated = true
     try {
-      // copies: the engine transfers (detaches) the buffers it is given
-      if (found.start > 0) this.send({ data: data.slice(0, found.start), terminate: false })
+      // views: Engine.input copies what it is given
+      if (found.start > 0) this.send({ data: data.subarray(0, found.start), terminate: false })
       if (this.inflight > 0)
         await new Promise<void>((r) => {
           this.drainWaiter = r
@@ -422,7 +423,7 @@ export class Connection {
       this.drainWaiter = null
       const msg = data.subarray(found.start, found.end)
       if (this.closed) return
-      if (this.txStatus !== 0x49) this.send({ data: msg.slice(), terminate: false })
+      if (this.txStatus !== 0x49) this.send({ data: msg, terminate: false })
       else {
         // a package command's progress NOTICEs are written as they come (simple protocol; NoticeResponse may
         // come at any time), with the extended protocol they come with its reply
@@ -441,8 +442,8 @@ export class Connection {
     }
     const rest = data.subarray(found.end)
     const next = rest.length ? this.mainCommand(rest) : null
-    if (next) return this.databaseCommand(rest.slice(), next, b)
-    this.send({ data: rest.length ? rest.slice() : null, violation: b.violation, terminate: b.terminate })
+    if (next) return this.databaseCommand(rest, next, b)
+    this.send({ data: rest.length ? rest : null, violation: b.violation, terminate: b.terminate })
     if (!this.ending) this.forward()
   }
 

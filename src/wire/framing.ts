@@ -20,7 +20,7 @@ export class ProtocolViolation extends Error {
 
 /** Complete messages taken from the buffer in one piece, and what ended them. */
 export interface Batch {
-  /** consecutive complete messages, copied out of the buffer (null when there are none) */
+  /** consecutive complete messages, a view into the buffer valid until the next push (null when there are none) */
   data: Uint8Array | null
   /** a Terminate message came next: the client is done (it was consumed) */
   terminate: boolean
@@ -128,7 +128,8 @@ export class MessageBuffer {
       }
       o += 1 + len
     }
-    const data = o > this.start ? this.buf.slice(this.start, o) : null
+    // a view, not a copy: the engine's input batch copies it (Engine.input) before anything is pushed again
+    const data = o > this.start ? this.buf.subarray(this.start, o) : null
     this.start = o
     if (terminate) this.start += 5
     if (this.start === this.end) this.start = this.end = 0

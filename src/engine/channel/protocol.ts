@@ -70,10 +70,13 @@ export type ToWorker =
   | ({ t: 'session-open'; id: number } & SessionOpen)
   /** rolls back what the session left open, frees its state; replies when done */
   | { t: 'session-close'; id: number; sid: number }
-  /** complete frontend messages of a session (no reply: output streams back as 'out'); `at`: arrival, ms */
+  /**
+   * complete frontend messages of a session (no reply: output streams back as 'out'); `at`: arrival, ms. The
+   * main thread sends them as a Uint8Array of records (frames.ts, one event-loop turn's worth, in arrival
+   * order); the worker queues them as these objects.
+   */
   | { t: 'input'; sid: number; data: Uint8Array; at?: number }
-  /** several inputs, in arrival order (the main thread batches one event-loop turn's worth) */
-  | { t: 'inputs'; items: Array<{ t: 'input'; sid: number; data: Uint8Array; at?: number }> }
+  | Uint8Array
   /** an internal query on a database (simple protocol, superuser, rows as text) */
   | { t: 'query'; id: number; db: string; sql: string }
   /** close a database's PGlite if it has no sessions (reply: true when closed or not open) */
@@ -87,7 +90,7 @@ export type ToWorker =
   | { t: 'idle-timeout'; sid: number; at: number }
 
 /** One unit of the engine's queue (a batch of inputs is queued input by input). */
-export type WorkItem = Exclude<ToWorker, { t: 'inputs' } | { t: 'cancel-waiting' }>
+export type WorkItem = Exclude<ToWorker, Uint8Array | { t: 'cancel-waiting' }>
 
 export interface QueryResult {
   columns: string[]
@@ -103,6 +106,8 @@ export type FromWorker =
    * ended with a FATAL already in `data` (plpy.fatal, see plpy-shim/fatal.ts): close the connection
    */
   | { t: 'out'; sid: number; data?: Uint8Array; consumed?: number; terminate?: true }
+  /** the same as an output frame (frames.ts outputFrame): what each statement's output is sent as */
+  | Uint8Array
   /** the session's backend died or its state could not be restored: the connection must end */
   | { t: 'session-failed'; sid: number; fields: Record<string, string> }
   | { t: 'log'; level: 'info' | 'warn' | 'error' | 'debug'; msg: string; data?: Record<string, unknown> }

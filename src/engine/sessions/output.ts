@@ -2,6 +2,7 @@
 // batches with backpressure (the engine blocks while too many bytes wait for a slow client), and
 // COPY FROM STDIN waits here for the client's next CopyData.
 import type { FatalOutput } from '../../plpy-shim/fatal.js'
+import { outputFrame } from '../channel/frames.js'
 import { CTL, type FromWorker, OUT_HIGH_WATER, OUT_LOW_WATER, type WorkItem } from '../channel/protocol.js'
 import type { ExecIo } from '../storage/pgio.js'
 import { copyFail } from './frontend.js'
@@ -17,6 +18,15 @@ const TRANSFER_FROM = 1 << 14
 const WAIT_MS = 1000
 
 type Post = (m: FromWorker, transfer?: ArrayBuffer[]) => void
+
+/**
+ * Where flushed chunks wait until their frame leaves (they are views into wasm memory, valid only during the
+ * write callback). One exec at a time runs on the engine thread, and it sends everything at its end, so one
+ * area serves every Output; a chunk that does not fit is copied on its own.
+ */
+const stage = new Uint8Array(BATCH + SEND_BUFFER)
+/** the last frame copied to the main thread, reused for the next one of the same size (outputFrame) */
+let spare: Uint8Array | undefined
 
 export class Output {
   private pending: Uint8Array[] = []
@@ -59,7 +69,7 @@ export class Output {
       chunk = this.fatalFilter.filter(raw)
       if (chunk.length === 0) return
     }
-    this.pending.push(chunk === raw ? chunk.slice() : chunk)
+    this.pending.push(chunk === raw ? this.keep(chunk) : chunk)
     this.pendingBytes += chunk.length
     // hold the last flush of a batch: it leaves with the end of the exec, in the same message
     const explicit = chunk.length < SEND_BUFFER
@@ -69,21 +79,36 @@ export class Output {
     }
   }
 
-  /** Send pending output (and consumed input) to the main thread. */
+  /** bytes of `stage` holding this exec's pending chunks */
+  private staged = 0
+
+  /** A copy of a chunk that must outlive the write callback. */
+  private keep(chunk: Uint8Array): Uint8Array {
+    const end = this.staged + chunk.length
+    if (end > stage.length) return chunk.slice()
+    const kept = stage.subarray(this.staged, end)
+    kept.set(chunk)
+    this.staged = end
+    return kept
+  }
+
+  /** Send pending output (and consumed input) to the main thread, as one frame (channel/frames.ts). */
   private flush(force = false): void {
     if (!force && this.pendingBytes === 0 && this.consumedBytes === 0) return
-    let data: Uint8Array | undefined
-    if (this.pendingBytes > 0 && !this.gone) {
-      data = this.pending.length === 1 ? this.pending[0]! : concatAll(this.pending, this.pendingBytes)
-      Atomics.add(this.ctl, CTL.OUT_INFLIGHT, data.length)
-    }
-    const m: FromWorker = { t: 'out', sid: this.sid, data, consumed: this.consumedBytes || undefined }
-    if (this.terminate) m.terminate = true
-    this.pending = []
+    const bytes = this.gone ? 0 : this.pendingBytes
+    if (bytes > 0) Atomics.add(this.ctl, CTL.OUT_INFLIGHT, bytes)
+    const parts = bytes > 0 ? this.pending : []
+    const f = outputFrame(this.sid, parts, bytes, this.consumedBytes, this.terminate, spare)
+    this.pending.length = 0
     this.pendingBytes = 0
+    this.staged = 0
     this.consumedBytes = 0
     // small results are cheaper to copy than to transfer (detaching and re-creating a backing store)
-    this.post(m, data && data.length > TRANSFER_FROM ? [data.buffer as ArrayBuffer] : [])
+    if (f.length > TRANSFER_FROM) this.post(f, [f.buffer as ArrayBuffer])
+    else {
+      this.post(f)
+      spare = f
+    }
   }
 
   /** Block until the main thread has handed enough output to the kernel (or the client is gone). */
@@ -152,14 +177,4 @@ function endsWithReady(chunk: Uint8Array): boolean {
     chunk[n - 3] === 0 &&
     chunk[n - 2] === 5
   )
-}
-
-function concatAll(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total)
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
 }
