@@ -224,8 +224,8 @@ export class DatabaseManager {
     try {
       const wasm = pgliteWasmModule() // compiled once, cloned into each helper
       const r = (await this.prototypeServes(cmd))
-        ? await fromPrototype(tmp, cmd.name, owner, await this.roles.script(), await wasm)
-        : await this.fromTemplate(tmp, cmd, owner, await wasm)
+        ? await fromPrototype(tmp, cmd.name, owner, this.roles.script(), wasm)
+        : { ...(await this.fromTemplate(tmp, cmd, owner, await wasm)), spare: false }
       const tCopy = r.tCopy
       const tHelper = performance.now()
       if (!r.ok) throw new CommandError(r.error.C ?? 'XX000', r.error.M ?? 'error', pick(r.error))
@@ -233,6 +233,7 @@ export class DatabaseManager {
       if (this.fsync) flushTree(tmp)
       await fs.promises.rename(tmp, dir)
       if (this.fsync) fsyncDir(this.dataDir)
+      const tFlush = performance.now()
       this.entries.set(cmd.name, { name: cmd.name, owner, created: new Date().toISOString() })
       writeRegistry(this.dataDir, [...this.entries.values()])
       this.busy.delete(cmd.name)
@@ -248,7 +249,9 @@ export class DatabaseManager {
           ms: Math.round(performance.now() - t0),
           copyMs: Math.round(tCopy - t0),
           prototype: r.prototype,
+          spare: r.spare,
           helperMs: Math.round(tHelper - tCopy),
+          flushMs: Math.round(tFlush - tHelper),
         },
         'created a database',
       )

@@ -1,8 +1,9 @@
 // How CREATE DATABASE's new cluster is finished in a helper thread (helper-worker.ts): a copy of the cached
-// prototype whose database is renamed, or a copy of the template cluster in which the user's own
-// statement runs (manager.ts chooses, and copies the template).
+// prototype (its spare, spare.ts, when there is one) whose database is renamed, or a copy of the template
+// cluster in which the user's own statement runs (manager.ts chooses, and copies the template).
 import { runHelper } from './helper.js'
 import { copyTree, ensurePrototype, PROTOTYPE_DB } from './pristine.js'
+import { replenishSpare, takeSpare } from './spare.js'
 import { type CreateDatabase, quoteIdent } from './statements.js'
 
 /** The statement's options allow the prototype: none beyond OWNER, TEMPLATE template1 and STRATEGY. */
@@ -16,25 +17,36 @@ export function prototypeOptions(cmd: CreateDatabase): boolean {
 /**
  * The prototype's copy, its database renamed and given its owner (what CREATE DATABASE makes from an
  * untouched template1, but the database OID); PostgreSQL's own ALTER DATABASE does both. `roles`: the
- * authority's roles and memberships (roles.ts script).
+ * authority's roles and memberships (roles.ts script). The copy (or the spare's rename), the roles' query
+ * and the wasm compile run at the same time.
  */
 export async function fromPrototype(
   tmp: string,
   name: string,
   owner: string,
-  roles: string[],
-  wasmModule: WebAssembly.Module,
+  roles: Promise<string[]>,
+  wasmModule: Promise<WebAssembly.Module>,
 ) {
-  await copyTree(await ensurePrototype(), tmp)
+  const copied = (async () => {
+    const prototype = await ensurePrototype()
+    const spare = await takeSpare(prototype, tmp)
+    if (!spare) await copyTree(prototype, tmp)
+    replenishSpare(prototype, copyTree)
+    return spare
+  })()
+  // all settled before a failure is thrown: the caller removes tmp, which the copy must be done with
+  const failed = (await Promise.allSettled([copied, roles, wasmModule])).find((x) => x.status === 'rejected')
+  if (failed) throw failed.reason
+  const [spare, script, module] = [await copied, await roles, await wasmModule]
   const tCopy = performance.now()
   const rename = name === PROTOTYPE_DB ? [] : [`ALTER DATABASE ${PROTOTYPE_DB} RENAME TO ${quoteIdent(name)}`]
   const r = await runHelper({
     pgdata: tmp,
     database: 'template1',
-    wasmModule,
-    statements: [...roles, ...rename, `ALTER DATABASE ${quoteIdent(name)} OWNER TO ${quoteIdent(owner)}`],
+    wasmModule: module,
+    statements: [...script, ...rename, `ALTER DATABASE ${quoteIdent(name)} OWNER TO ${quoteIdent(owner)}`],
   })
-  return { ...r, tCopy, prototype: true }
+  return { ...r, tCopy, prototype: true, spare }
 }
 
 /**
