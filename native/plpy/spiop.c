@@ -405,6 +405,10 @@ napi_value SetSpiOp(napi_env env, napi_callback_info info) {
   if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) return throw_error(env, "setSpiOp(fn)");
   if (g_spiop) napi_delete_reference(env, g_spiop);
   napi_create_reference(env, argv[0], 1, &g_spiop);
+  /* the argument buffer belongs to the env that made it: a new one is made in this env on first need */
+  g_argbuf = NULL;
+  g_argbuf_data = NULL;
+  g_argbuf_len = 0;
   return undefined(env);
 }
 
