@@ -87,6 +87,17 @@ export function probeStatics(heap: Heap, sql: RunSql, parseUnnamed: ParseUnnamed
  * temp object the search path check resolves to.
  */
 function runProbes(f: Finder, heap: Heap, sql: RunSql, parseUnnamed: ParseUnnamed): BackendStatics {
+  // the probes' objects need not survive a crash: their commits do not wait for the WAL flush (up to a
+  // tenth of a second of fsyncs per open on a busy machine)
+  sql('SET synchronous_commit = off')
+  try {
+    return probeAll(f, heap, sql, parseUnnamed)
+  } finally {
+    sql('RESET synchronous_commit')
+  }
+}
+
+function probeAll(f: Finder, heap: Heap, sql: RunSql, parseUnnamed: ParseUnnamed): BackendStatics {
   const authenticatedUserId = probeAuthenticatedUserId(f, heap, sql)
   const preparedQueries = probePreparedQueries(f, heap, sql)
   const unnamedStatement = probeUnnamedStatement(f, heap, parseUnnamed)
