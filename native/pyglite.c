@@ -13,6 +13,7 @@
  *   guards/    cancel.h, memlimit.h (and fsutil.c, a separate addon)
  *   call/      convert.h (result converters), call.h (procedures, the call path, SRFs)
  *   triggers/  trigger.h          plpy/  result.h (PLyResult), spiop.h (plpy.execute)
+ *   columns/   wasmmem.h (plcolumns' copies between wasm memory and Python buffers)
  *   exec.h, pyglite.c (this file) */
 #include <string.h>
 
@@ -25,6 +26,7 @@
 #include "triggers/trigger.h"
 #include "plpy/result.h"
 #include "plpy/spiop.h"
+#include "columns/wasmmem.h"
 #include "exec.h"
 
 static PyMethodDef module_methods[] = {
@@ -46,6 +48,8 @@ static PyMethodDef module_methods[] = {
     {"set_error_formatter", py_set_formatter, METH_O, "set formatter(proc_id, phase, exc) -> tuple"},
     {"set_memory_limit", py_set_memory_limit, METH_O, "cap the memory Python allocates (bytes, 0 = none)"},
     {"memory_stats", py_memory_stats, METH_NOARGS, "(used, limit, refusals) of the memory cap"},
+    {"wasm_read", py_wasm_read, METH_VARARGS, "wasm_read(addr, target): wasm memory into a buffer (plcolumns)"},
+    {"wasm_write", py_wasm_write, METH_VARARGS, "wasm_write(addr, source): a buffer into wasm memory (plcolumns)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,31 +1,41 @@
-// An SPI tuple table as columns for plcolumns (docs/columns.md): the rows are deformed in chunks
-// (heap_deform_tuple, as PLy_input_from_tuple does per row) and each column is gathered into one buffer —
-// fixed-width types (bool, int2/4/8, oid, float4/8, and dates/timestamps when datetime64 is asked for)
-// as their packed values plus a NULL byte per row, so Python wraps them with numpy.frombuffer and no
-// Python object is made per value; every other type through the language core's own encoders
-// (InputConverters: PL/Python's conversions — Decimal, str, bytes, lists, dicts) as one codec LIST.
+// An SPI tuple table as columns for plcolumns (docs/columns.md): the rows are deformed in wasm
+// (heap_deform_tuple, as PLy_input_from_tuple does per row; the loop is loops.ts's `gather`, so no
+// JavaScript runs per row) and each column is gathered into buffers in wasm memory — fixed-width types
+// (bool, int2/4/8, oid, float4/8, and dates/timestamps when datetime64 is asked for) as their packed values
+// plus a NULL byte per row, which Python copies out in one memcpy each (_pyglite.wasm_read) and wraps with
+// numpy.frombuffer, so no Python object is made per value; every other type as its Datums, which the
+// language core's own encoders (InputConverters: PL/Python's conversions — Decimal, str, bytes, lists,
+// dicts) turn into one codec LIST.
 //
 // Wire shape (decoded by native/core/codec.c): TUPLE(names LIST[str], types LIST[int], columns LIST,
-// nrows), each column either TUPLE(STR code, BYTES data, BYTES nulls | NONE) or a LIST of values.
+// nrows), each column either TUPLE(STR code, INT width, LIST[TUPLE(INT data, INT nulls, INT rows)] chunks,
+// BOOL hasnull) — the chunks' addresses in wasm memory, valid until columns_release — or a LIST of values.
+import { PgError } from '../engine/pg/elog.js'
 import { L } from '../engine/pg/layout.js'
 import { CodecWriter, T } from '../python/codec.js'
 import type { PlRuntime } from '../python/language.js'
+import { GATHER_SPEC, KIND, loops } from './loops.js'
 
-/** Packed fixed-width column kinds: the struct code Python reads them with, and bytes per value. */
-const FIXED: Record<number, { code: string; size: number; byref?: boolean }> = {
-  16: { code: '?', size: 1 }, // bool
-  21: { code: 'h', size: 2 }, // int2
-  23: { code: 'i', size: 4 }, // int4
-  26: { code: 'I', size: 4 }, // oid
-  700: { code: 'f', size: 4 }, // float4: by value on wasm32
-  20: { code: 'q', size: 8, byref: true }, // int8: by reference on wasm32 (Datum is 4 bytes)
-  701: { code: 'd', size: 8, byref: true }, // float8
+interface Fixed {
+  code: string
+  size: number
+  kind: number
+}
+/** Packed fixed-width column kinds: the struct code Python reads them with, bytes per value, gather's kind. */
+const FIXED: Record<number, Fixed> = {
+  16: { code: '?', size: 1, kind: KIND.bool }, // bool
+  21: { code: 'h', size: 2, kind: KIND.int2 }, // int2
+  23: { code: 'i', size: 4, kind: KIND.word }, // int4
+  26: { code: 'I', size: 4, kind: KIND.word }, // oid
+  700: { code: 'f', size: 4, kind: KIND.word }, // float4: by value on wasm32
+  20: { code: 'q', size: 8, kind: KIND.ref8 }, // int8: by reference on wasm32 (Datum is 4 bytes)
+  701: { code: 'd', size: 8, kind: KIND.ref8 }, // float8
 }
 /** With datetime64: date as int32 days, timestamp/timestamptz as int64 microseconds since 2000-01-01. */
-const TEMPORAL: Record<number, { code: string; size: number; byref?: boolean }> = {
-  1082: { code: 'D', size: 4 },
-  1114: { code: 'T', size: 8, byref: true },
-  1184: { code: 'T', size: 8, byref: true },
+const TEMPORAL: Record<number, Fixed> = {
+  1082: { code: 'D', size: 4, kind: KIND.word },
+  1114: { code: 'T', size: 8, kind: KIND.ref8 },
+  1184: { code: 'T', size: 8, kind: KIND.ref8 },
 }
 
 /** What a tuple descriptor contributes to a column result. */
@@ -51,49 +61,78 @@ function describe(rt: PlRuntime, tupdesc: number): Desc {
   return d
 }
 
-/** Per-runtime scratch: the deform area (malloc'd, grown as needed). */
+/** Per-runtime scratch: one deformed row (natts Datums and NULL bytes) and gather's specs, grown as needed. */
 interface Scratch {
   values: number
   nulls: number
-  cap: number
+  specs: number
+  natts: number
+  ncol: number
 }
 const scratches = new WeakMap<PlRuntime, Scratch>()
 
-function scratch(rt: PlRuntime, datums: number): Scratch {
+function scratch(rt: PlRuntime, natts: number, ncol: number): Scratch {
   let s = scratches.get(rt)
   if (!s) {
-    s = { values: 0, nulls: 0, cap: 0 }
+    s = { values: 0, nulls: 0, specs: 0, natts: 0, ncol: 0 }
     scratches.set(rt, s)
   }
-  if (s.cap < datums) {
-    const M = rt.heap.M
+  const M = rt.heap.M
+  if (s.natts < natts) {
     if (s.values) M._free(s.values)
     if (s.nulls) M._free(s.nulls)
-    s.cap = Math.max(datums, 1024)
-    s.values = M._malloc(4 * s.cap) as number
-    s.nulls = M._malloc(s.cap) as number
+    s.natts = Math.max(natts, 64)
+    s.values = alloc(rt, 4 * s.natts)
+    s.nulls = alloc(rt, s.natts)
+  }
+  if (s.ncol < ncol) {
+    if (s.specs) M._free(s.specs)
+    s.ncol = Math.max(ncol, 16)
+    s.specs = alloc(rt, GATHER_SPEC * s.ncol)
   }
   return s
 }
 
-/** Datums deformed per chunk: bounds the scratch area whatever the row count. */
-const CHUNK_DATUMS = 1 << 16
+function alloc(rt: PlRuntime, n: number): number {
+  const p = rt.heap.M._malloc(Math.max(n, 8)) as number
+  if (!p)
+    throw new PgError('out of memory', {
+      sqlstate: '53200',
+      detail: `plcolumns: failed on request of size ${n}.`,
+    })
+  return p
+}
 
-/** A growable byte buffer of packed values (or NULL flags). */
-class Packed {
-  bytes: Uint8Array
-  constructor(cap: number) {
-    this.bytes = new Uint8Array(Math.max(cap, 8))
+/** The packed buffers handed to Python and not yet released, per runtime (malloc'd in wasm memory). */
+const handed = new WeakMap<PlRuntime, number[]>()
+
+/**
+ * Free the buffers of the columns last handed to Python: it has copied them (_fast.py calls
+ * columns_release), or it never will (an error came between; the next columns operation frees them).
+ */
+export function releaseColumns(rt: PlRuntime): void {
+  const list = handed.get(rt)
+  if (!list?.length) return
+  const M = rt.heap.M
+  for (const p of list) M._free(p)
+  list.length = 0
+}
+
+function handOver(rt: PlRuntime, p: number): number {
+  let list = handed.get(rt)
+  if (!list) {
+    list = []
+    handed.set(rt, list)
   }
-  /** room for `n` bytes in all */
-  ensure(n: number): void {
-    if (n <= this.bytes.length) return
-    let cap = this.bytes.length * 2
-    while (cap < n) cap *= 2
-    const b = new Uint8Array(cap)
-    b.set(this.bytes)
-    this.bytes = b
-  }
+  list.push(p)
+  return p
+}
+
+/** One SPI tuple table's part of a packed column. */
+interface Chunk {
+  data: number
+  nulls: number
+  rows: number
 }
 
 /**
@@ -103,9 +142,8 @@ class Packed {
  */
 export class ColumnBuilder {
   private readonly d: Desc
-  private readonly kinds: Array<{ code: string; size: number; byref?: boolean } | undefined>
-  private readonly packed: Array<Packed | null>
-  private readonly nullmaps: Array<Packed | null>
+  private readonly kinds: Array<Fixed | undefined>
+  private readonly chunks: Chunk[][]
   private readonly hasNull: boolean[]
   private readonly items: Array<CodecWriter | null>
   private readonly enc: Array<((w: CodecWriter, d: number) => void) | null>
@@ -118,8 +156,7 @@ export class ColumnBuilder {
   ) {
     this.d = describe(rt, tupdesc)
     this.kinds = this.d.types.map((t) => FIXED[t] ?? (temporal ? TEMPORAL[t] : undefined))
-    this.packed = this.kinds.map((k) => (k ? new Packed(k.size * 1024) : null))
-    this.nullmaps = this.kinds.map((k) => (k ? new Packed(1024) : null))
+    this.chunks = this.kinds.map(() => [])
     this.hasNull = this.kinds.map(() => false)
     this.items = this.kinds.map((k) => (k ? null : new CodecWriter(1 << 16)))
     this.enc = this.d.types.map((t, c) => (this.kinds[c] ? null : rt.io.encoder(t)))
@@ -127,6 +164,7 @@ export class ColumnBuilder {
 
   /** Append the `n` rows of SPI tuple table `tt` (not freed here). */
   add(tt: number, n: number): void {
+    if (n <= 0) return
     const rt = this.rt
     const h = rt.heap
     const M = h.M
@@ -134,92 +172,58 @@ export class ColumnBuilder {
     const tupdesc = h.u32at(tt + L.stt_tupdesc)
     const vals = h.u32at(tt + L.stt_vals)
     const ncol = d.live.length
-    const natts = Math.max(d.natts, 1)
-    const total = this.rows + n
-    for (let c = 0; c < ncol; c++) {
-      const k = kinds[c]
-      if (!k) continue
-      this.packed[c]!.ensure(k.size * total)
-      this.nullmaps[c]!.ensure(total)
-    }
-    const s = scratch(rt, Math.min(Math.max(n, 1), Math.floor(CHUNK_DATUMS / natts) || 1) * natts)
-    const per = Math.max(1, Math.floor(s.cap / natts))
-    const deform = M._heap_deform_tuple as (t: number, desc: number, v: number, nl: number) => void
-    for (let off = 0; off < n; off += per) {
-      const m = Math.min(per, n - off)
-      for (let r = 0; r < m; r++)
-        deform(h.u32at(vals + 4 * (off + r)), tupdesc, s.values + 4 * natts * r, s.nulls + natts * r)
-      const at = this.rows + off // output row of this chunk's first row
+    const s = scratch(rt, Math.max(d.natts, 1), ncol)
+    // each column's destination: packed buffers handed to Python, or Datums encoded below and freed
+    const words: number[] = []
+    try {
       for (let c = 0; c < ncol; c++) {
-        const i = d.live[c]!
         const k = kinds[c]
-        if (!k) {
-          const cw = this.items[c]!
-          const e = this.enc[c]!
-          for (let r = 0; r < m; r++) {
-            if (h.u8at(s.nulls + i + natts * r)) cw.none()
-            else e(cw, h.u32at(s.values + 4 * (i + natts * r)))
-          }
-          continue
-        }
-        h.refresh() // the encoders of other columns may have grown the memory
-        const u8 = h.u8
-        const u32 = h.u32
-        const vbase = (s.values >>> 2) + i
-        const nbase = s.nulls + i
-        const out = this.packed[c]!.bytes
-        const nm = this.nullmaps[c]!.bytes
-        let nulls = false
-        if (k.byref) {
-          const o32 = new Uint32Array(out.buffer, out.byteOffset, out.byteLength >>> 2)
-          for (let r = 0; r < m; r++) {
-            const row = at + r
-            if (u8[nbase + natts * r]) {
-              nm[row] = 1
-              nulls = true
-              continue
-            }
-            const p = u32[vbase + natts * r]!
-            if ((p & 3) === 0) {
-              o32[2 * row] = u32[p >>> 2]!
-              o32[2 * row + 1] = u32[(p >>> 2) + 1]!
-            } else {
-              out.set(u8.subarray(p, p + 8), 8 * row)
-            }
-          }
-        } else if (k.size === 4) {
-          const o32 = new Uint32Array(out.buffer, out.byteOffset, out.byteLength >>> 2)
-          for (let r = 0; r < m; r++) {
-            if (u8[nbase + natts * r]) {
-              nm[at + r] = 1
-              nulls = true
-            } else o32[at + r] = u32[vbase + natts * r]!
-          }
-        } else if (k.size === 2) {
-          const o16 = new Uint16Array(out.buffer, out.byteOffset, out.byteLength >>> 1)
-          for (let r = 0; r < m; r++) {
-            if (u8[nbase + natts * r]) {
-              nm[at + r] = 1
-              nulls = true
-            } else o16[at + r] = u32[vbase + natts * r]! & 0xffff
-          }
+        const nulls = alloc(rt, n)
+        if (k) {
+          handOver(rt, nulls)
+          const data = handOver(rt, alloc(rt, k.size * n))
+          this.chunks[c]!.push({ data, nulls, rows: n })
+          this.spec(s.specs, c, d.live[c]!, k.kind, data, nulls)
         } else {
-          for (let r = 0; r < m; r++) {
-            if (u8[nbase + natts * r]) {
-              nm[at + r] = 1
-              nulls = true
-            } else out[at + r] = u32[vbase + natts * r]! & 0xff ? 1 : 0
-          }
+          words.push(nulls)
+          const data = alloc(rt, 4 * n)
+          words.push(data)
+          this.spec(s.specs, c, d.live[c]!, KIND.word, data, nulls)
         }
-        if (nulls) this.hasNull[c] = true
       }
+      loops(h).gather(vals, n, tupdesc, s.values, s.nulls, s.specs, ncol)
+      for (let c = 0; c < ncol; c++) {
+        if (h.u32at(s.specs + GATHER_SPEC * c + 16)) this.hasNull[c] = true
+        if (kinds[c]) continue
+        const cw = this.items[c]!
+        const e = this.enc[c]!
+        const nulls = h.u32at(s.specs + GATHER_SPEC * c + 12)
+        const data = h.u32at(s.specs + GATHER_SPEC * c + 8)
+        for (let r = 0; r < n; r++) {
+          if (h.u8at(nulls + r)) cw.none()
+          else e(cw, h.u32at(data + 4 * r))
+        }
+      }
+    } finally {
+      for (const p of words) M._free(p)
     }
-    this.rows = total
+    this.rows += n
+  }
+
+  private spec(specs: number, c: number, att: number, kind: number, data: number, nulls: number): void {
+    const h = this.rt.heap
+    const a = specs + GATHER_SPEC * c
+    h.setU32(a, att)
+    h.setU32(a + 4, kind)
+    h.setU32(a + 8, data)
+    h.setU32(a + 12, nulls)
+    h.setU32(a + 16, 0)
   }
 
   /**
    * Write the columns into `w` (the op's codec result): TUPLE(names, types, columns, nrows), each column
-   * TUPLE(STR code, BYTES data, BYTES nulls | NONE) or a LIST of values.
+   * TUPLE(STR code, INT width, LIST[TUPLE(INT data, INT nulls, INT rows)], BOOL hasnull) or a LIST of
+   * values.
    */
   finish(w: CodecWriter): void {
     const { d, kinds, rows } = this
@@ -233,16 +237,24 @@ export class ColumnBuilder {
     for (let c = 0; c < ncol; c++) {
       const k = kinds[c]
       if (k) {
-        w.header(T.TUPLE, 3)
+        w.header(T.TUPLE, 4)
         w.text(k.code)
-        w.bytes(this.packed[c]!.bytes.subarray(0, k.size * rows))
-        if (this.hasNull[c]) w.bytes(this.nullmaps[c]!.bytes.subarray(0, rows))
-        else w.none()
+        w.int32(k.size)
+        const chunks = this.chunks[c]!
+        w.header(T.LIST, chunks.length)
+        for (const ch of chunks) {
+          w.header(T.TUPLE, 3)
+          w.int64(BigInt(ch.data))
+          w.int64(BigInt(ch.nulls))
+          w.int32(ch.rows)
+        }
+        w.bool(this.hasNull[c]!)
       } else {
         w.header(T.LIST, rows)
         w.raw(this.items[c]!.view())
       }
     }
     w.int32(rows)
+    this.rt.syncMemory() // the buffers may have grown the memory: Python's copies check against its length
   }
 }

@@ -1,6 +1,6 @@
 // The engine operations behind plcolumns' fast path in pyglite (src/columns/python/_pyglite_columns.py):
 // a query text or a prepared plan run to completion, and a batch fetched from an open cursor, each
-// returned as columns (encode.ts). Like plpy's own operations (src/plpy-shim/spi.ts, PLy_spi_execute and
+// returned as columns (encode.ts), whose packed buffers in wasm memory Python copies and then releases. Like plpy's own operations (src/plpy-shim/spi.ts, PLy_spi_execute and
 // PLy_cursor_fetch) each runs inside PG_TRY and an internal subtransaction, so an error rolls back only
 // the operation and reaches Python as an SPI exception.
 import { PgError } from '../engine/pg/elog.js'
@@ -10,7 +10,7 @@ import { errorValue, spiFailure } from '../plpy-shim/spi.js'
 import { callFrame, plans } from '../plpy-shim/state.js'
 import { STATW } from '../python/host.js'
 import type { PlRuntime } from '../python/language.js'
-import { ColumnBuilder } from './encode.js'
+import { ColumnBuilder, releaseColumns } from './encode.js'
 import { putOps } from './put.js'
 
 const SPI_OK_FETCH = 3
@@ -95,6 +95,7 @@ export const columnOps: Record<string, Op> = {
   /** plcolumns.execute(query): (status, columns | None) */
   columns_execute(rt, query, temporal) {
     const frame = callFrame(rt)
+    releaseColumns(rt)
     const h = rt.heap
     let rc = 0
     const text = String(query)
@@ -117,6 +118,7 @@ export const columnOps: Record<string, Op> = {
   /** plcolumns.execute(plan, args): args are the codec bytes _plpy.spi._args_bytes made */
   columns_execute_plan(rt, id, args, temporal) {
     const frame = callFrame(rt)
+    releaseColumns(rt)
     const plan = plans.get(Number(id))
     if (!plan || plan.rt !== rt)
       return errorValue(new PgError('plpy: this plan belongs to another database or was freed'))
@@ -187,9 +189,16 @@ export const columnOps: Record<string, Op> = {
     return r.ok ? r.value : errorValue(r.error)
   },
 
+  /** Python has copied the packed columns of the last result out of wasm memory: free them */
+  columns_release(rt) {
+    releaseColumns(rt)
+    return null
+  },
+
   /** the next `count` rows of an open cursor as columns; false if the portal is gone */
   columns_fetch(rt, name, count, temporal) {
     callFrame(rt)
+    releaseColumns(rt)
     const h = rt.heap
     const M = h.M
     const portal = M._SPI_cursor_find(h.pstrdup(String(name))) as number

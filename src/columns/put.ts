@@ -1,26 +1,29 @@
 // Columns into rows without a Python object per value (docs/columns.md): when pyglite's language handler
 // offers a set-returning call materialize mode (src/python/materialize.ts; FROM-clause calls and the
 // select list both allow it), plcolumns' rows()/transform() accept and hand over their result column
-// batch by batch; each row is formed here from the packed column buffers with tuplestore_putvalues, as
-// a materialize-mode C function fills its tuplestore (InitMaterializedSRF, funcapi.c). Fixed-width
-// numeric columns travel packed; other scalar columns as text through the type's input function, which
-// is what PL/Python does with str() of each value (PLyObject_ToScalar), so its errors are PL/Python's.
+// batch by batch; each row is formed from the column buffers with tuplestore_putvalues, as a
+// materialize-mode C function fills its tuplestore (InitMaterializedSRF, funcapi.c), by loops.ts's `put`
+// in wasm (no JavaScript per row). Fixed-width numeric columns are written packed by Python straight into
+// an area of wasm memory (columns_area, _pyglite.wasm_write); other scalar columns travel as text and go
+// through the type's input function here, which is what PL/Python does with str() of each value
+// (PLyObject_ToScalar), so its errors are PL/Python's.
 import { PgError } from '../engine/pg/elog.js'
 import { L } from '../engine/pg/layout.js'
 import { errorValue } from '../plpy-shim/spi.js'
 import { callFrame } from '../plpy-shim/state.js'
 import type { PlRuntime } from '../python/language.js'
 import { currentOffer, type MaterializeOffer } from '../python/materialize.js'
+import { KIND, loops, PUT_SPEC } from './loops.js'
 
 const MAT_SRF_USE_EXPECTED_DESC = 1
 /** result types that travel packed: their struct code and width (int8/float8 are by reference on wasm32) */
-const PACKED: Record<number, { code: string; size: number }> = {
-  16: { code: '?', size: 1 },
-  21: { code: 'h', size: 2 },
-  23: { code: 'i', size: 4 },
-  26: { code: 'I', size: 4 },
-  20: { code: 'q', size: 8 },
-  701: { code: 'd', size: 8 },
+const PACKED: Record<number, { code: string; size: number; kind: number }> = {
+  16: { code: '?', size: 1, kind: KIND.bool },
+  21: { code: 'h', size: 2, kind: KIND.int2 },
+  23: { code: 'i', size: 4, kind: KIND.word },
+  26: { code: 'I', size: 4, kind: KIND.word },
+  20: { code: 'q', size: 8, kind: KIND.ref8 },
+  701: { code: 'd', size: 8, kind: KIND.ref8 },
 }
 const BYTEA = 17
 
@@ -38,7 +41,9 @@ interface Put {
   columns: Column[]
   values: number
   nulls: number
-  /** by-reference packed values of the batch being put, malloc'd, grown as needed */
+  /** put's column specs (loops.ts) */
+  specs: number
+  /** where Python writes the packed columns of the batch being put (columns_area), malloc'd, grown as needed */
   area: number
   areaCap: number
   /** what text columns allocate (the C strings, the input functions' results), reset after each batch */
@@ -115,6 +120,7 @@ export const putOps: Record<string, Op> = {
       columns,
       values: M._malloc(4 * n) as number,
       nulls: M._malloc(n) as number,
+      specs: M._malloc(PUT_SPEC * n) as number,
       area: 0,
       areaCap: 0,
       tmp,
@@ -123,10 +129,40 @@ export const putOps: Record<string, Op> = {
   },
 
   /**
-   * One batch of rows into the accepted tuplestore: `cols` in result order, each [code, data, nulls |
-   * null] (packed, with the code columns_offer gave) or an array of string | null (any column, through
-   * its type's input function); `nrows` rows. false: a value did not convert
-   * (kept for the handler to raise with the result conversion's context) — Python stops there.
+   * The address of `nbytes` of wasm memory Python writes the next batch's packed columns into (valid until
+   * the next columns_area or columns_end); the memory's length is re-registered for _pyglite.wasm_write.
+   */
+  columns_area(rt, nbytes) {
+    const o = currentOffer(rt)
+    const p = o && puts.get(o)
+    if (!o || !p || o.state !== 'accepted')
+      return errorValue(new PgError('plcolumns: no result is being handed over'))
+    const need = Number(nbytes)
+    if (!(need >= 0 && need <= 0x7fffffff)) return errorValue(new PgError('plcolumns: a batch too large'))
+    if (need > p.areaCap) {
+      const M = rt.heap.M
+      if (p.area) M._free(p.area)
+      p.areaCap = 0
+      p.area = M._malloc(Math.max(need, 1 << 16)) as number
+      if (!p.area)
+        return errorValue(
+          new PgError('out of memory', {
+            sqlstate: '53200',
+            detail: `plcolumns: failed on request of size ${need}.`,
+          }),
+        )
+      p.areaCap = Math.max(need, 1 << 16)
+    }
+    rt.syncMemory()
+    return p.area
+  },
+
+  /**
+   * One batch of rows into the accepted tuplestore: `cols` in result order, each [code, data, nulls]
+   * (packed with the code columns_offer gave, at addresses in the batch's area; nulls 0 when none) or an
+   * array of string | null (any column, through its type's input function); `nrows` rows. false: a value
+   * did not convert (kept for the handler to raise with the result conversion's context) — Python stops
+   * there.
    */
   columns_put(rt, cols, nrows) {
     callFrame(rt)
@@ -156,6 +192,7 @@ export const putOps: Record<string, Op> = {
       const M = rt.heap.M
       M._free(p.values)
       M._free(p.nulls)
+      M._free(p.specs)
       if (p.area) M._free(p.area)
       rt.elog.tryCatch(() => M._MemoryContextDelete(p.tmp))
       puts.delete(o)
@@ -169,100 +206,64 @@ function putBatch(rt: PlRuntime, p: Put, cols: unknown[], n: number): void {
   const M = h.M
   const ncol = p.columns.length
   if (cols.length !== ncol) throw new PgError('plcolumns: wrong number of columns handed over')
-  // by-reference packed columns are copied into wasm memory once per batch; the Datums point into it
-  let need = 0
-  for (let c = 0; c < ncol; c++) if (PACKED[p.columns[c]!.typoid]?.size === 8) need += 8 * n
-  if (need > p.areaCap) {
-    if (p.area) M._free(p.area)
-    p.areaCap = Math.max(need, 1 << 16)
-    p.area = M._malloc(p.areaCap) as number
-  }
-  const refBase: number[] = []
-  const packed: Array<{ data: Buffer; nulls: Buffer | null } | null> = []
-  const texts: Array<Array<string | null> | null> = []
-  let at = p.area
+  const texts: Array<{ col: Column; values: Array<string | null>; data: number; nulls: number }> = []
+  /** a packed buffer must lie in the area Python was given */
+  const inArea = (a: number, len: number) => a >= p.area && a + len <= p.area + p.areaCap
   for (let c = 0; c < ncol; c++) {
     const col = p.columns[c]!
     const v = cols[c]
+    const spec = p.specs + PUT_SPEC * c
     // packed: [code, data, nulls]; text (any column): the values' text, null for NULL
-    const isPacked = Array.isArray(v) && v.length === 3 && typeof v[0] === 'string' && Buffer.isBuffer(v[1])
+    const isPacked =
+      Array.isArray(v) && v.length === 3 && typeof v[0] === 'string' && typeof v[1] === 'number'
     if (!isPacked) {
       if (!Array.isArray(v) || v.length !== n)
         throw new PgError('plcolumns: a text column of the wrong length')
-      texts.push(v as Array<string | null>)
-      packed.push(null)
-      refBase.push(0)
+      // the Datums of the batch, in the handover's context (reset after the batch)
+      const data = M._palloc(4 * Math.max(n, 1)) as number
+      const nulls = M._palloc(Math.max(n, 1)) as number
+      texts.push({ col, values: v as Array<string | null>, data, nulls })
+      setSpec(rt, spec, KIND.word, data, nulls)
       continue
     }
-    const [code, data, nulls] = v as [string, Buffer, Buffer | null]
-    const size = PACKED[col.typoid]!.size
-    if (code !== col.mode || data.length !== size * n || (nulls && nulls.length !== n))
+    const [code, data, nulls] = v as [string, number, number]
+    const k = PACKED[col.typoid]
+    if (!k || code !== col.mode || !inArea(data, k.size * n) || (nulls !== 0 && !inArea(nulls, n)))
       throw new PgError('plcolumns: a packed column of the wrong type or length')
-    packed.push({ data, nulls })
-    texts.push(null)
-    if (size === 8) {
-      h.refresh()
-      h.u8.set(data, at)
-      refBase.push(at)
-      at += 8 * n
-    } else refBase.push(0)
+    setSpec(rt, spec, k.kind, data, nulls)
   }
-  const put = M._tuplestore_putvalues as (s: number, d: number, v: number, nl: number) => void
-  const input = M._OidInputFunctionCall as (f: number, s: number, io: number, tm: number) => number
-  const { values, nulls } = p
-  const store = p.offer.store
-  const desc = p.offer.desc
-  // views of wasm memory, made again only when a call grew it
-  h.refresh()
-  let u32 = h.u32
-  let u8 = h.u8
-  const vw = values >>> 2
+  if (texts.length) textDatums(rt, texts, n)
+  loops(h).put(p.offer.store, p.offer.desc, p.values, p.nulls, p.specs, ncol, n)
+}
+
+function setSpec(rt: PlRuntime, spec: number, kind: number, data: number, nulls: number): void {
+  const h = rt.heap
+  h.setU32(spec, kind)
+  h.setU32(spec + 4, data)
+  h.setU32(spec + 8, nulls)
+}
+
+/**
+ * The text columns' Datums through their input functions, row by row and within a row column by column
+ * (PL/Python's order, so the first value that fails is the one PL/Python would report).
+ */
+function textDatums(
+  rt: PlRuntime,
+  texts: Array<{ col: Column; values: Array<string | null>; data: number; nulls: number }>,
+  n: number,
+): void {
+  const h = rt.heap
+  const input = h.M._OidInputFunctionCall as (f: number, s: number, io: number, tm: number) => number
   for (let r = 0; r < n; r++) {
-    for (let c = 0; c < ncol; c++) {
-      const col = p.columns[c]!
-      const t = texts[c]
-      let isnull = 0
-      let d = 0
-      if (t) {
-        const s = t[r]
-        if (s == null) isnull = 1
-        else {
-          d = input(col.typinput, h.pstrdup(s), col.ioparam, col.typmod)
-          h.refresh()
-          u32 = h.u32
-          u8 = h.u8
-        }
-      } else {
-        const k = packed[c]!
-        if (k.nulls?.[r]) isnull = 1
-        else {
-          const data = k.data
-          switch (col.mode) {
-            case '?':
-              d = data[r]! ? 1 : 0
-              break
-            case 'h':
-              d = data.readInt16LE(2 * r)
-              break
-            case 'i':
-              d = data.readInt32LE(4 * r)
-              break
-            case 'I':
-              d = data.readUInt32LE(4 * r)
-              break
-            default:
-              d = refBase[c]! + 8 * r
-          }
-        }
+    for (const t of texts) {
+      const s = t.values[r]
+      if (s == null) {
+        h.setU8(t.nulls + r, 1)
+        continue
       }
-      u32[vw + c] = d >>> 0
-      u8[nulls + c] = isnull
-    }
-    put(store, desc, values, nulls)
-    if (u8.length === 0 || u8.buffer !== M.wasmMemory.buffer) {
-      h.refresh()
-      u32 = h.u32
-      u8 = h.u8
+      const d = input(t.col.typinput, h.pstrdup(s), t.col.ioparam, t.col.typmod)
+      h.setU8(t.nulls + r, 0)
+      h.setU32(t.data + 4 * r, d)
     }
   }
 }

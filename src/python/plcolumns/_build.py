@@ -119,7 +119,7 @@ def to_numpy(name, typoid, raw, nulls, datetimes):
             if mask is not None:
                 arr[mask] = 0
             arr = arr.astype(dtype) if rcode == "D" else arr.view(dtype)
-        else:
+        elif not arr.flags.writeable:
             arr = arr.copy()  # frombuffer over bytes is read-only; the user may write into a column
     else:
         mask = None

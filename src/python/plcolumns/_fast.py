@@ -14,9 +14,33 @@ if not hasattr(_spi, "_args_bytes") or not hasattr(_spi, "PLyPlan"):
     raise ImportError("this pyglite's plpy has no plan argument encoder")
 
 
+def _take(col, nrows):
+    """A packed column's chunks (in wasm memory, src/columns/encode.ts) copied into Python buffers: the raw
+    column (code, data, nulls | None) that _build reads, `data` a bytearray numpy can wrap without a copy."""
+    code, size, chunks, hasnull = col
+    data = bytearray(size * nrows)
+    nulls = bytearray(nrows) if hasnull else None
+    dv = memoryview(data)
+    nv = memoryview(nulls) if hasnull else None
+    pos = 0
+    for addr, naddr, rows in chunks:
+        _pyglite.wasm_read(addr, dv[pos * size : (pos + rows) * size])
+        if hasnull:
+            _pyglite.wasm_read(naddr, nv[pos : pos + rows])
+        pos += rows
+    return code, data, nulls
+
+
 def _raw(r):
     """(status, (names, types, columns, nrows) | None) -> (names, types, raws, nrows) or None."""
-    return None if r[1] is None else tuple(r[1])
+    if r[1] is None:
+        return None
+    names, types, cols, nrows = r[1]
+    try:
+        raws = [_take(c, nrows) if type(c) is tuple else c for c in cols]
+    finally:
+        call("columns_release")
+    return names, types, raws, nrows
 
 
 def execute_raw(query, args, datetimes):
@@ -105,7 +129,8 @@ def _text(col, code):
 
 
 def _pack(col, code):
-    """A column for columns_put: packed [code, data, nulls] when exact, else its values as text."""
+    """A column for columns_put: (code, contiguous array, NULL bytes | None) when it can travel packed,
+    else its values as text."""
     if code in _DTYPE:
         arr, mask = _array(col)
         if arr is not None:
@@ -120,9 +145,36 @@ def _pack(col, code):
                 lo, hi = _INT_RANGE[code]
                 ok = not live.size or (int(live.min()) >= lo and int(live.max()) <= hi)
             if ok:
-                data = arr.astype(_DTYPE[code]).tobytes()
-                return [code, data, None if mask is None else mask.astype("u1").tobytes()]
+                import numpy as np
+
+                data = np.ascontiguousarray(arr.astype(_DTYPE[code], copy=False))
+                return code, data, None if mask is None else np.ascontiguousarray(mask, dtype="u1")
     return _text(col, code)
+
+
+def _round8(n):
+    return (n + 7) & ~7
+
+
+def _put(packs, n):
+    """Write a batch's packed columns into the area the engine gives (columns_area) and put its rows."""
+    need = sum(_round8(p[1].nbytes) + (_round8(n) if p[2] is not None else 0) for p in packs if type(p) is tuple)
+    at = call("columns_area", need) if need else 0
+    cols = []
+    for p in packs:
+        if type(p) is not tuple:
+            cols.append(p)
+            continue
+        code, data, mask = p
+        _pyglite.wasm_write(at, data)
+        spec = [code, at, 0]
+        at += _round8(data.nbytes)
+        if mask is not None:
+            _pyglite.wasm_write(at, mask)
+            spec[2] = at
+            at += _round8(n)
+        cols.append(spec)
+    return call("columns_put", cols, n)
 
 
 class ColumnStream:
@@ -161,8 +213,7 @@ class ColumnStream:
                 n = len(matched[0]) if matched else 0
                 if not n:
                     continue
-                cols = [_pack(c, m) for c, m in zip(matched, modes)]
-                if not call("columns_put", cols, n):
+                if not _put([_pack(c, m) for c, m in zip(matched, modes)], n):
                     return  # a value did not convert: the engine raises it
                 stats["rows_handed_over"] += n
         finally:

@@ -1,0 +1,305 @@
+// The per-row loops of plcolumns' fast path, in wasm: a side module (assembled here, a few hundred bytes)
+// whose two functions run inside the engine's memory, so no JavaScript runs per row or per value:
+//   gather: deform each tuple of an SPI tuple table (heap_deform_tuple, as PLy_input_from_tuple does per
+//           row) and store the chosen attributes as packed columns plus a NULL byte per row (encode.ts);
+//   put:    form each row of a column batch from packed buffers and hand it to tuplestore_putvalues, as a
+//           materialize-mode C function fills its tuplestore (put.ts).
+// Its imports are the main module's exports, so its calls into PostgreSQL are direct wasm calls. It is
+// dlopen'ed like fntable.ts's module (bytes written by hand: no wabt, no asynchronous step). A PostgreSQL
+// ERROR inside unwinds through it as through any C frame (Emscripten's longjmp).
+import { functionTable } from '../engine/pg/fntable.js'
+import type { Heap } from '../engine/pg/heap.js'
+import { RTLD_NOW } from '../engine/pg/layout.js'
+import { dylinkSection, uleb } from '../engine/pg/sidemodule.js'
+
+/** What gather stores per attribute (spec word 1) and put reads per column (spec word 0). */
+export const KIND = {
+  /** bool: one byte, 0/1 */
+  bool: 0,
+  /** int2: two bytes */
+  int2: 1,
+  /** any by-value Datum: int4, oid, float4, date — or a Datum kept as is (a pointer) */
+  word: 2,
+  /** int8, float8, timestamp: eight bytes behind the Datum (by reference on wasm32) */
+  ref8: 3,
+} as const
+
+/** gather's spec, per attribute: att, kind, dst, nulldst, anynull (out) */
+export const GATHER_SPEC = 20
+/** put's spec, per column: kind, data, nullmap (0: no NULL) */
+export const PUT_SPEC = 12
+
+const PATH = '/tmp/pyglite_columns.so'
+const GATHER = 'pyglite_columns_gather'
+const PUT = 'pyglite_columns_put'
+
+/** Signed LEB128 (i32.const / i64.const immediates). */
+function sleb(n: number): number[] {
+  const out: number[] = []
+  for (;;) {
+    const b = n & 0x7f
+    n >>= 7
+    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) {
+      out.push(b)
+      return out
+    }
+    out.push(b | 0x80)
+  }
+}
+
+/**
+ * A function body from linear WebAssembly text (the instructions below, one per token, with their
+ * immediates; locals by name). Only what the two loops use; memory accesses carry align 0 (a hint only)
+ * and an optional offset, e.g. `i32.load 8`.
+ */
+function assemble(text: string, names: string[]): number[] {
+  const OP: Record<string, number> = {
+    block: 0x02,
+    loop: 0x03,
+    if: 0x04,
+    else: 0x05,
+    end: 0x0b,
+    br: 0x0c,
+    br_if: 0x0d,
+    call: 0x10,
+    get: 0x20,
+    set: 0x21,
+    'i32.load': 0x28,
+    'i64.load': 0x29,
+    'i32.load8_u': 0x2d,
+    'i32.load16_s': 0x2e,
+    'i32.store': 0x36,
+    'i64.store': 0x37,
+    'i32.store8': 0x3a,
+    'i32.store16': 0x3b,
+    'i32.const': 0x41,
+    'i64.const': 0x42,
+    'i32.eqz': 0x45,
+    'i32.eq': 0x46,
+    'i32.ne': 0x47,
+    'i32.ge_u': 0x4f,
+    'i32.add': 0x6a,
+    'i32.mul': 0x6c,
+    'i32.and': 0x71,
+    'i32.shl': 0x74,
+  }
+  const BLOCK: Record<string, number> = { '': 0x40, i32: 0x7f, i64: 0x7e }
+  const out: number[] = []
+  const tokens = text.split(/\s+/).filter(Boolean)
+  for (let i = 0; i < tokens.length; i++) {
+    const [name, type = ''] = tokens[i]!.split(':') // block/loop/if carry their result type: `if:i32`
+    const op = OP[name!]
+    if (op === undefined) throw new Error(`loops.ts: unknown instruction ${tokens[i]}`)
+    out.push(op)
+    const arg = () => tokens[++i]!
+    if (op === 0x02 || op === 0x03 || op === 0x04) out.push(BLOCK[type]!)
+    else if (op === 0x20 || op === 0x21) {
+      const l = names.indexOf(arg())
+      if (l < 0) throw new Error(`loops.ts: unknown local ${tokens[i]}`)
+      out.push(l)
+    } else if (op === 0x0c || op === 0x0d || op === 0x10) out.push(...uleb(Number(arg())))
+    else if (op === 0x41 || op === 0x42) out.push(...sleb(Number(arg())))
+    else if (op >= 0x28 && op <= 0x3b) {
+      const offset = /^\d+$/.test(tokens[i + 1] ?? '') ? Number(arg()) : 0
+      out.push(0, ...uleb(offset))
+    }
+  }
+  return out
+}
+
+/**
+ * gather(vals, n, tupdesc, dvalues, dnulls, specs, nspec): for each of the n tuples in `vals`, deform it
+ * into dvalues/dnulls (natts words/bytes) and, per spec {att, kind, dst, nulldst, anynull}, store the NULL
+ * byte at nulldst[r] and the value at dst (packed by kind; 0 for NULL), setting anynull on a NULL.
+ */
+const GATHER_LOCALS = [
+  'vals',
+  'n',
+  'desc',
+  'dv',
+  'dn',
+  'specs',
+  'nspec',
+  'r',
+  's',
+  'sp',
+  'att',
+  'isnull',
+  'd',
+  'dst',
+  'kind',
+]
+const GATHER_TEXT = `
+block loop
+  get r get n i32.ge_u br_if 1
+  get vals get r i32.const 2 i32.shl i32.add i32.load
+  get desc get dv get dn call 0                                   ;; heap_deform_tuple
+  i32.const 0 set s
+  block loop
+    get s get nspec i32.ge_u br_if 1
+    get specs get s i32.const ${GATHER_SPEC} i32.mul i32.add set sp
+    get sp i32.load set att  get sp i32.load 4 set kind  get sp i32.load 8 set dst
+    get dn get att i32.add i32.load8_u set isnull
+    get sp i32.load 12 get r i32.add get isnull i32.store8           ;; nulldst[r]
+    get isnull if
+      get sp i32.const 1 i32.store 16  i32.const 0 set d             ;; anynull; 0 for NULL
+    else
+      get dv get att i32.const 2 i32.shl i32.add i32.load set d
+    end
+    get kind i32.eqz if                                              ;; bool
+      get dst get r i32.add  get d i32.const 255 i32.and i32.const 0 i32.ne  i32.store8
+    else get kind i32.const 1 i32.eq if                              ;; int2
+      get dst get r i32.const 1 i32.shl i32.add  get d  i32.store16
+    else get kind i32.const 2 i32.eq if                              ;; a by-value word
+      get dst get r i32.const 2 i32.shl i32.add  get d  i32.store
+    else                                                             ;; eight bytes by reference
+      get dst get r i32.const 3 i32.shl i32.add
+      get d if:i64 get d i64.load else i64.const 0 end
+      i64.store
+    end end end
+    get s i32.const 1 i32.add set s  br 0
+  end end
+  get r i32.const 1 i32.add set r  br 0
+end end`
+
+/**
+ * put(store, desc, values, nulls, specs, nspec, n): for each row r < n, per column spec {kind, data,
+ * nullmap} set values[s]/nulls[s] (the Datum: the packed value, or a pointer to the 8 bytes of a by-reference
+ * one) and call tuplestore_putvalues(store, desc, values, nulls).
+ */
+const PUT_LOCALS = [
+  'store',
+  'desc',
+  'values',
+  'nulls',
+  'specs',
+  'nspec',
+  'n',
+  'r',
+  's',
+  'sp',
+  'isnull',
+  'd',
+  'kind',
+  'data',
+  'nm',
+]
+const PUT_TEXT = `
+block loop
+  get r get n i32.ge_u br_if 1
+  i32.const 0 set s
+  block loop
+    get s get nspec i32.ge_u br_if 1
+    get specs get s i32.const ${PUT_SPEC} i32.mul i32.add set sp
+    get sp i32.load set kind  get sp i32.load 4 set data  get sp i32.load 8 set nm
+    get nm if:i32 get nm get r i32.add i32.load8_u else i32.const 0 end set isnull
+    get nulls get s i32.add get isnull i32.store8
+    get isnull if:i32 i32.const 0 else
+      get kind i32.eqz if:i32                                        ;; bool
+        get data get r i32.add i32.load8_u i32.const 0 i32.ne
+      else get kind i32.const 1 i32.eq if:i32                        ;; int2, sign-extended as Int16GetDatum
+        get data get r i32.const 1 i32.shl i32.add i32.load16_s
+      else get kind i32.const 2 i32.eq if:i32                        ;; a by-value word
+        get data get r i32.const 2 i32.shl i32.add i32.load
+      else                                                           ;; a pointer to the eight bytes
+        get data get r i32.const 3 i32.shl i32.add
+      end end end
+    end set d
+    get values get s i32.const 2 i32.shl i32.add get d i32.store
+    get s i32.const 1 i32.add set s  br 0
+  end end
+  get store get desc get values get nulls call 1                     ;; tuplestore_putvalues
+  get r i32.const 1 i32.add set r  br 0
+end end`
+
+/** The linear text without its comments. */
+const code = (text: string) => text.replace(/;;[^\n]*/g, '')
+
+const enc = (s: string): number[] => [...Buffer.from(s, 'utf8')]
+const str = (s: string): number[] => [...uleb(Buffer.byteLength(s)), ...enc(s)]
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()]
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body]
+/** a function body: eight i32 locals after the seven parameters */
+const body = (text: string, names: string[]): number[] => {
+  const f = [...vec([[8, 0x7f]]), ...assemble(code(text), names), 0x0b]
+  return [...uleb(f.length), ...f]
+}
+
+/** The side module's bytes. */
+export function moduleBytes(): Uint8Array {
+  const t4 = [0x60, ...vec(Array.from({ length: 4 }, () => [0x7f])), 0] // (i32 x4) -> ()
+  const t7 = [0x60, ...vec(Array.from({ length: 7 }, () => [0x7f])), 0] // (i32 x7) -> ()
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...dylinkSection(0, 0), // no data; the loader wants dylink.0 first
+    ...section(1, vec([t4, t7])),
+    ...section(
+      2,
+      vec([
+        [...str('env'), ...str('heap_deform_tuple'), 0x00, 0],
+        [...str('env'), ...str('tuplestore_putvalues'), 0x00, 0],
+        [...str('env'), ...str('memory'), 0x02, 0x00, 0x00],
+      ]),
+    ),
+    ...section(3, vec([[1], [1]])), // functions 2 and 3: type 1
+    ...section(
+      7,
+      vec([
+        [...str(GATHER), 0x00, 2],
+        [...str(PUT), 0x00, 3],
+      ]),
+    ),
+    ...section(10, [...uleb(2), ...body(GATHER_TEXT, GATHER_LOCALS), ...body(PUT_TEXT, PUT_LOCALS)]),
+  ])
+}
+
+export interface Loops {
+  gather(
+    vals: number,
+    n: number,
+    tupdesc: number,
+    dvalues: number,
+    dnulls: number,
+    specs: number,
+    nspec: number,
+  ): void
+  put(
+    store: number,
+    desc: number,
+    values: number,
+    nulls: number,
+    specs: number,
+    nspec: number,
+    n: number,
+  ): void
+}
+
+const loaded = new WeakMap<object, Loops>()
+
+/** The loops of this instance (dlopens the module the first time). */
+export function loops(heap: Heap): Loops {
+  const M = heap.M
+  const hit = loaded.get(M)
+  if (hit) return hit
+  if (!M.FS.analyzePath('/tmp').exists) M.FS.mkdirTree('/tmp')
+  M.FS.writeFile(PATH, moduleBytes())
+  const h = M._dlopen(heap.cstr(PATH), RTLD_NOW) as number
+  if (!h) throw new Error(`dlopen(${PATH}) failed: ${heap.str(M._dlerror())}`)
+  const table = functionTable(heap)
+  const fn = (name: string) => {
+    const idx = M._dlsym(h, heap.cstr(name)) as number
+    const f = idx ? (table.get(idx) as ((...a: number[]) => void) | null) : null
+    if (!f) throw new Error(`dlsym(${name}) failed: ${heap.str(M._dlerror())}`)
+    return f
+  }
+  const l = { gather: fn(GATHER), put: fn(PUT) } as Loops
+  loaded.set(M, l)
+  return l
+}
