@@ -61,8 +61,15 @@ async function run(job: HelperJob): Promise<HelperResult> {
   }
 }
 
-run(workerData as HelperJob).then(
-  (r) => parentPort!.postMessage(r),
-  (e: Error) =>
-    parentPort!.postMessage({ ok: false, error: { S: 'ERROR', V: 'ERROR', C: 'XX000', M: e.message } }),
-)
+function start(job: HelperJob): void {
+  run(job).then(
+    (r) => parentPort!.postMessage(r),
+    (e: Error) =>
+      parentPort!.postMessage({ ok: false, error: { S: 'ERROR', V: 'ERROR', C: 'XX000', M: e.message } }),
+  )
+}
+
+// the job comes with the thread, or later as its first message (helper.ts: a thread started while the job's
+// inputs are still being made)
+if (workerData) start(workerData as HelperJob)
+else parentPort!.once('message', start)

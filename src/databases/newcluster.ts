@@ -2,6 +2,7 @@
 // prototype (its spare, spare.ts, when there is one) whose database is renamed, or a copy of the template
 // cluster in which the user's own statement runs (manager.ts chooses, and copies the template).
 import { runHelper } from './helper.js'
+import type { HelperJob } from './helper-worker.js'
 import { copyTree, ensurePrototype, PROTOTYPE_DB } from './pristine.js'
 import { replenishSpare, takeSpare } from './spare.js'
 import { type CreateDatabase, quoteIdent } from './statements.js'
@@ -17,8 +18,8 @@ export function prototypeOptions(cmd: CreateDatabase): boolean {
 /**
  * The prototype's copy, its database renamed and given its owner (what CREATE DATABASE makes from an
  * untouched template1, but the database OID); PostgreSQL's own ALTER DATABASE does both. `roles`: the
- * authority's roles and memberships (roles.ts script). The copy (or the spare's rename), the roles' query
- * and the wasm compile run at the same time.
+ * authority's roles and memberships (roles.ts script). The copy (or the spare's rename), the roles' query,
+ * the wasm compile and the helper thread's start run at the same time.
  */
 export async function fromPrototype(
   tmp: string,
@@ -34,19 +35,30 @@ export async function fromPrototype(
     replenishSpare(prototype, copyTree)
     return spare
   })()
-  // all settled before a failure is thrown: the caller removes tmp, which the copy must be done with
-  const failed = (await Promise.allSettled([copied, roles, wasmModule])).find((x) => x.status === 'rejected')
-  if (failed) throw failed.reason
-  const [spare, script, module] = [await copied, await roles, await wasmModule]
-  const tCopy = performance.now()
-  const rename = name === PROTOTYPE_DB ? [] : [`ALTER DATABASE ${PROTOTYPE_DB} RENAME TO ${quoteIdent(name)}`]
-  const r = await runHelper({
-    pgdata: tmp,
-    database: 'template1',
-    wasmModule: module,
-    statements: [...script, ...rename, `ALTER DATABASE ${quoteIdent(name)} OWNER TO ${quoteIdent(owner)}`],
-  })
-  return { ...r, tCopy, prototype: true, spare }
+  let tCopy = 0
+  const job = (async (): Promise<HelperJob> => {
+    // all settled before a failure is thrown: the caller removes tmp, which the copy must be done with
+    const failed = (await Promise.allSettled([copied, roles, wasmModule])).find(
+      (x) => x.status === 'rejected',
+    )
+    if (failed) throw failed.reason
+    tCopy = performance.now()
+    const rename =
+      name === PROTOTYPE_DB ? [] : [`ALTER DATABASE ${PROTOTYPE_DB} RENAME TO ${quoteIdent(name)}`]
+    return {
+      pgdata: tmp,
+      database: 'template1',
+      wasmModule: await wasmModule,
+      statements: [
+        ...(await roles),
+        ...rename,
+        `ALTER DATABASE ${quoteIdent(name)} OWNER TO ${quoteIdent(owner)}`,
+      ],
+    }
+  })()
+  // the helper thread starts now and gets the job when the copy, the roles and the module are there
+  const r = await runHelper(job)
+  return { ...r, tCopy, prototype: true, spare: await copied }
 }
 
 /**
