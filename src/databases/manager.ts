@@ -222,7 +222,8 @@ export class DatabaseManager {
     const dir = path.join(this.dataDir, clusterDir(cmd.name))
     const tmp = path.join(this.dataDir, `.creating-${crypto.randomBytes(6).toString('hex')}`)
     try {
-      const wasm = pgliteWasmModule() // compiled once, cloned into each helper
+      // compiled once (by the engine thread), cloned into each helper
+      const wasm = this.engine.wasmModule ? Promise.resolve(this.engine.wasmModule) : pgliteWasmModule()
       const r = (await this.prototypeServes(cmd))
         ? await fromPrototype(tmp, cmd.name, owner, this.roles.script(), wasm)
         : { ...(await this.fromTemplate(tmp, cmd, owner, await wasm)), spare: false }

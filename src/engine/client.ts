@@ -51,6 +51,8 @@ export class Engine {
   private readonly native: Native
   private readonly ctl: Int32Array
   python = ''
+  /** pglite.wasm as the engine thread compiled it (for helper threads: no compile on this thread) */
+  wasmModule: WebAssembly.Module | undefined
   /** called if the engine thread ends without close() (the process cannot serve anything any more) */
   onUnexpectedExit: (() => void) | undefined
   private exited = false
@@ -97,6 +99,7 @@ export class Engine {
     const engine = new Engine(worker, control)
     const r = await ready
     engine.python = r.python
+    engine.wasmModule = r.wasmModule
     return engine
   }
 

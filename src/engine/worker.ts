@@ -550,4 +550,6 @@ host = startPythonHost(
   config.pythonPath,
   config.pythonEnvironment,
 )
-post({ t: 'ready', python: host.version, libpython: host.libpython })
+// the compiled module goes to the main thread too (its helper threads get it from there): one compile, and
+// its code shared, instead of a second compile there at the first CREATE DATABASE
+post({ t: 'ready', python: host.version, libpython: host.libpython, wasmModule: await pgliteWasmModule() })

@@ -98,7 +98,7 @@ export interface QueryResult {
 }
 
 export type FromWorker =
-  | { t: 'ready'; python: string; libpython: string }
+  | { t: 'ready'; python: string; libpython: string; wasmModule: WebAssembly.Module }
   | { t: 'reply'; id: number; ok: true; value?: unknown }
   | { t: 'reply'; id: number; ok: false; error: string; code?: string; fields?: Record<string, string> }
   /**
