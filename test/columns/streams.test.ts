@@ -234,3 +234,41 @@ $$`)
     ])
   })
 })
+
+describe('packed columns both ways', () => {
+  it('every fixed-width type in and out, with NULLs, extremes, NaN and -0, over several batches', async () => {
+    await b.run(`CREATE TABLE kinds(k int4, b bool, s int2, i int4, o oid, q int8, f float4, d float8);
+INSERT INTO kinds VALUES
+  (1, true, -32768, -2147483648, 4294967295, -9223372036854775808, -1.5, 'NaN'),
+  (2, false, 32767, 2147483647, 0, 9223372036854775807, 'Infinity', '-0'),
+  (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  (4, true, -1, -1, 1, -1, 3.25, 1e308),
+  (5, NULL, 7, NULL, 7, NULL, '-Infinity', NULL);
+CREATE FUNCTION kinds_round(q text) RETURNS TABLE(k int4, b bool, s int2, i int4, o oid, q int8, f float4, d float8)
+LANGUAGE plpython3u AS $$
+import plcolumns
+return plcolumns.transform(q, lambda c: c, batch=2, kind="numpy")
+$$`)
+    const direct = await same('SELECT * FROM kinds ORDER BY k')
+    expect(direct).toHaveLength(5)
+    expect(await same("SELECT * FROM kinds_round('SELECT * FROM kinds ORDER BY k')")).toEqual(direct)
+  })
+
+  it("the copies between wasm memory and Python check their range (pyglite's _pyglite)", async () => {
+    await b.g.query(`CREATE FUNCTION wasm_bounds() RETURNS text LANGUAGE plpython3u AS $$
+import _pyglite
+out = []
+for f, args in ((_pyglite.wasm_read, (2**40, bytearray(8))), (_pyglite.wasm_write, (2**32 - 4, b"12345678"))):
+    try:
+        f(*args)
+        out.append("no error")
+    except ValueError as e:
+        out.append(str(e))
+return " | ".join(out)
+$$`)
+    expect((await b.g.query('SELECT wasm_bounds() AS w')).rows[0].w).toBe(
+      "wasm memory range 1099511627776+8 is outside the engine's memory | " +
+        "wasm memory range 4294967292+8 is outside the engine's memory",
+    )
+  })
+})
