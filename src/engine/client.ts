@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads'
 import { CANCEL_TIMEOUT, CANCEL_USER, loadNative, type Native } from '../python/host.js'
 import { logger } from '../util/log.js'
-import { InputBatch, readOutput } from './channel/frames.js'
+import { InputBatch, inputFrame, readOutput } from './channel/frames.js'
 import {
   CTL,
   type DbOpened,
@@ -17,6 +17,8 @@ import {
 } from './channel/protocol.js'
 
 const log = logger('engine-client')
+/** Inputs this large are posted on their own, transferred, instead of being copied into the turn's batch. */
+const BIG_INPUT = 1 << 16
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void }
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
@@ -217,6 +219,14 @@ export class Engine {
    */
   input(sid: number, data: Uint8Array): void {
     if (this.exited) return
+    if (data.length >= BIG_INPUT) {
+      // a large message (a big COPY chunk or Bind) is not copied through the batch: it goes alone, in order
+      this.flushInputs()
+      const f = inputFrame(sid, data, Date.now())
+      this.worker.postMessage(f, [f.buffer as ArrayBuffer])
+      this.wake()
+      return
+    }
     // batched per event-loop turn: several clients' messages read in one poll phase cost one post
     // its arrival time: pg_stat_activity's query_start while it waits for its turn
     this.inputs.add(sid, data, Date.now())

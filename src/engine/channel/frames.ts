@@ -68,6 +68,17 @@ export class InputBatch {
   }
 }
 
+/** One input as a message of its own: a large one goes alone and is transferred (no batch, no second copy). */
+export function inputFrame(sid: number, data: Uint8Array, at: number): Uint8Array {
+  const f = new Uint8Array(IN_HEAD + pad8(data.length))
+  const v = new DataView(f.buffer)
+  v.setUint32(0, sid, true)
+  v.setUint32(4, data.length, true)
+  v.setFloat64(8, at, true)
+  f.set(data, IN_HEAD)
+  return f
+}
+
 /** The records of an input message (worker thread); each `data` is a view into `msg`. */
 export function readInputs(msg: Uint8Array, each: (sid: number, data: Uint8Array, at: number) => void): void {
   const v = new DataView(msg.buffer, msg.byteOffset, msg.byteLength)
