@@ -7,6 +7,7 @@ import { installContrib } from '../../extensions/contrib.js'
 import { installForeignData } from '../../fdw/install.js'
 import { PlPythonRuntime } from '../../plpython/runtime.js'
 import type { PythonHost } from '../../python/host.js'
+import { logger } from '../../util/log.js'
 import { addPlpythonu, Bridge } from '../pg/bridge.js'
 import { ErrorContextStack } from '../pg/errcontext.js'
 import { installTestFaults } from '../pg/faultmodule.js'
@@ -15,7 +16,7 @@ import { guardMissingSymbols } from '../pg/missing.js'
 import { selfTest } from '../pg/selftest.js'
 import { buildSideModule } from '../pg/sidemodule.js'
 import { Spi } from '../pg/spi.js'
-import { durabilityParams, nodefsFsync, syncTree } from './durable.js'
+import { durabilityParams, nodefsFsync, syncAfterCrash, syncTree } from './durable.js'
 import { INITDB_ARGS, START_PARAMS } from './params.js'
 import { pgliteWasmModule } from './wasm.js'
 
@@ -72,14 +73,32 @@ export class Instance {
     const fresh = !fs.existsSync(path.join(opts.pgdata, 'PG_VERSION'))
     fs.mkdirSync(opts.pgdata, { recursive: true, mode: 0o700 })
     const fsync = opts.fsync !== false
-    const db = await PGlite.create({
-      dataDir: opts.pgdata,
-      database: opts.database,
-      startParams: [...START_PARAMS, ...durabilityParams(fsync)],
-      initDbStartParams: INITDB_ARGS,
-      pgliteWasmModule: await pgliteWasmModule(),
-      extensions: { ...opts.extensions, ...(fsync ? { pygliteFsync: nodefsFsync() } : {}) },
-    })
+    const t0 = performance.now()
+    // after a crash: one syncfs now instead of PostgreSQL's fsync of every file (durable.ts)
+    const startup = fsync && !fresh ? syncAfterCrash(opts.pgdata) : undefined
+    let db: PGlite
+    try {
+      db = await PGlite.create({
+        dataDir: opts.pgdata,
+        database: opts.database,
+        startParams: [...START_PARAMS, ...durabilityParams(fsync)],
+        initDbStartParams: INITDB_ARGS,
+        pgliteWasmModule: await pgliteWasmModule(),
+        extensions: { ...opts.extensions, ...(fsync ? { pygliteFsync: nodefsFsync(startup) } : {}) },
+      })
+    } finally {
+      if (startup) startup.open = false
+    }
+    if (startup)
+      logger('engine').debug(
+        {
+          pgdata: opts.pgdata,
+          syncfsMs: startup.syncfsMs,
+          skipped: startup.skipped,
+          ms: Math.round(performance.now() - t0),
+        },
+        'crash recovery: one syncfs of the data directory instead of an fsync per file',
+      )
     if (fresh && fsync) syncTree(opts.pgdata) // PGlite copied initdb's result in without flushing
     const heap = new Heap(db)
     Bridge.installFiles(heap, await buildSideModule())
