@@ -20,6 +20,10 @@ const POSTGRES_MAIN_LONGJMP = 100
 const PORTAL_STATUS = 80
 const PORTAL_ACTIVE = 3
 const PORTAL_FAILED = 5
+/** PortalHashEnt (portalmem.c): char portalname[NAMEDATALEN]; Portal portal */
+const ENT_PORTAL = 64
+/** HASH_SEQ_STATUS (hsearch.h) fits in this, on wasm32 */
+const SEQ_STATUS_SIZE = 64
 
 /** Where a fault that was not contained happened (for the FATAL the other sessions get, and the log). */
 export interface FaultSite {
@@ -41,19 +45,43 @@ const describe = (e: unknown): string => {
 }
 
 export class FaultContainment {
+  private seq = 0
+
   constructor(
     private readonly heap: Heap,
     private readonly elog: Elog,
+    /** where PortalHashTable's pointer is (pg/statics.ts), once the start-up probes found it */
+    private readonly portalTable?: () => number | undefined,
   ) {}
 
   /**
-   * MarkPortalFailed for a portal that was running: PortalRun's PG_CATCH would have done it (the transaction
-   * abort then skips its executor shutdown); left ACTIVE, the next statement fails with "cannot drop active
-   * portal". Only the unnamed portal can be found by name here (ActivePortal is not exported).
+   * MarkPortalFailed for every portal that was running: the PG_CATCH blocks of PortalRun and PortalRunFetch
+   * (pquery.c) would have done it for the statement's portal and for a cursor being fetched (FETCH, a named
+   * extended-protocol portal, PL/pgSQL's or PL/Python's cursor loop). Left ACTIVE, the abort would run
+   * PortalCleanup's executor shutdown on the unwound executor, AtCleanup_Portals keeps an ACTIVE portal, and
+   * the cursor lived on: CLOSE failed with "cannot drop active portal", DECLARE of its name with "cursor
+   * already exists". No portal is ACTIVE between messages, so every ACTIVE one in PortalHashTable
+   * (portalmem.c) was running in the frames the fault unwound. Before the table's address is known (the
+   * start-up probes, pg/statics.ts), only the unnamed portal can be found (GetPortalByName).
    */
-  private failPortal(name: string): void {
+  private failPortals(): void {
     const h = this.heap
-    const portal = h.M._SPI_cursor_find(h.cstr(name)) as number // GetPortalByName
+    const M = h.M
+    const table = this.portalTable?.()
+    if (!table || !h.i32at(table)) {
+      this.failPortal(M._SPI_cursor_find(h.cstr('')) as number)
+      return
+    }
+    this.seq ||= M._malloc(SEQ_STATUS_SIZE) as number
+    const portals: number[] = []
+    M._hash_seq_init(this.seq, h.i32at(table))
+    for (let e = M._hash_seq_search(this.seq) as number; e; e = M._hash_seq_search(this.seq) as number)
+      portals.push(h.i32at(e + ENT_PORTAL))
+    for (const portal of portals) this.failPortal(portal)
+  }
+
+  private failPortal(portal: number): void {
+    const h = this.heap
     if (portal && h.i32at(portal + PORTAL_STATUS) === PORTAL_ACTIVE)
       h.setU32(portal + PORTAL_STATUS, PORTAL_FAILED)
   }
@@ -75,7 +103,7 @@ export class FaultContainment {
     }
     h.setU32(M._PG_exception_stack as number, mainJmp)
     h.setU32(M._error_context_stack as number, 0)
-    this.failPortal('')
+    this.failPortals()
     try {
       // the subtransactions begun since (PL/pgSQL exception blocks, plpy.subtransaction, internal ones):
       // their PG_CATCH blocks, which roll them back, were skipped; the ERROR then aborts the rest

@@ -63,7 +63,7 @@ export class Backend {
     callbacks: SocketCallbacks,
   ) {
     this.io = new PgIo(inst.db, callbacks)
-    const faults = new FaultContainment(inst.heap, inst.bridge.elog)
+    const faults = new FaultContainment(inst.heap, inst.bridge.elog, () => this.statics?.portalTable)
     this.io.fault = (e, at) => faults.contain(e, at, inst.runtime.session)
     this.stream = new BackendStream((name, value) => this.reported.set(name, value))
     this.internalSession = new EngineSession(0, { oid: 10, name: 'postgres', superuser: true })
