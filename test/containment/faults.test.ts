@@ -210,10 +210,11 @@ describe('a fault PostgreSQL could not survive', () => {
     expect(err).toMatchObject(FATAL)
     const ended = await bEnded
     expect(ended.err).toMatchObject(FATAL)
-    // reopened at once, by itself: a client connecting right after the FATAL gets an answer within a second
-    // or so (the bound leaves room for this shared, loaded machine; crash recovery's fsync of every file of
-    // the data directory made it 5-8 s, one syncfs now: src/engine/storage/durable.ts), with every
-    // acknowledged commit
+    // reopened at once, by itself: a client connecting right after the FATAL gets an answer, with every
+    // acknowledged commit. The time is printed, not held to the 1 s target here (a timed assertion in a
+    // loaded test run only flakes): the bound below catches a reopen that waits for a fsync of every file
+    // again (5-8 s here), test/durability/recovery-sync.test.ts checks the one syncfs that replaced it
+    // (src/engine/storage/durable.ts), and `npm run bench startup` measures the reopen after a crash
     const c = await connect()
     const r = await c.query("SELECT string_agg(who, ',' ORDER BY who) AS w FROM ledger")
     const ms = performance.now() - ended.at
@@ -222,7 +223,7 @@ describe('a fault PostgreSQL could not survive', () => {
     console.log(
       `fault → FATAL: ${Math.round(ended.at - t0)} ms; FATAL → new connection's first answer: ${Math.round(ms)} ms (reopen ${reopen?.[1]} ms)`,
     )
-    expect(ms).toBeLessThan(1500)
+    expect(ms).toBeLessThan(4000)
     const logged = srv
       .output()
       .split('\n')
