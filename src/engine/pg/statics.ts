@@ -170,22 +170,29 @@ function probePreparedQueries(f: Finder, heap: Heap, sql: RunSql): number {
     if (found.length !== 1) throw new Error(`probe: prepared_queries not found (${found.length} candidates)`)
     const addr = found[0]!
     const table = heap.i32[addr >> 2]!
-    const count = () => Number(sql('SELECT count(*) FROM pg_catalog.pg_prepared_statements')[0]?.[0])
-    // functional check: with the pointer cleared the session has no prepared statements; restored, it has one
-    const before = count()
+    const runs = () => {
+      try {
+        return sql('EXECUTE pyglite_probe')[0]?.[0] === '1'
+      } catch (e) {
+        if (sqlstate(e) === '26000') return false // prepared statement does not exist
+        throw e
+      }
+    }
+    // functional check: with the pointer cleared the session has no prepared statement; restored, it has
+    const before = runs()
     heap.refresh()
     heap.i32[addr >> 2] = 0
-    let cleared: number
+    let cleared: boolean
     try {
-      cleared = count()
+      cleared = runs()
     } finally {
       heap.refresh()
-      const fresh = heap.i32[addr >> 2]! // the view may have created a new (empty) table: free it
+      const fresh = heap.i32[addr >> 2]! // (a table made meanwhile: freed)
       heap.i32[addr >> 2] = table
       if (fresh) heap.M._hash_destroy(fresh)
     }
-    const restored = count()
-    if (before !== 1 || cleared !== 0 || restored !== 1)
+    const restored = runs()
+    if (!before || cleared || !restored)
       throw new Error(`probe: prepared_queries check failed (${before}, ${cleared}, ${restored})`)
     f.keep('preparedQueries', [addr])
     return addr
@@ -334,14 +341,16 @@ function probeSearchPath(
   const works: Array<[number, number]> = []
   let base: number[] = []
   let cache: number[] = []
+  // one left by a server killed mid-probe (before the check below was rolled back) goes first
+  sql('DROP SCHEMA IF EXISTS pyglite_probe_ns CASCADE')
+  // in a transaction rolled back: nothing is committed, and a crash leaves nothing (the flags flip at each
+  // statement's end, when its catalog changes are processed: inval.c CommandEndInvalidationMessages)
+  sql('BEGIN')
   try {
     lookup()
     const valid = snapshot()
-    // the schema the check below uses is not temporary: one left by a server killed mid-probe goes first
-    // (a DROP: CREATE SCHEMA itself sets a search path for its elements, so it cannot be the last statement)
-    sql(
-      'DROP SCHEMA IF EXISTS pyglite_probe_ns CASCADE; CREATE SCHEMA pyglite_probe_ns; DROP SCHEMA pyglite_probe_ns',
-    )
+    // a DROP last: CREATE SCHEMA itself sets a search path for its elements
+    sql('CREATE SCHEMA pyglite_probe_ns; DROP SCHEMA pyglite_probe_ns')
     const invalidated = snapshot()
     lookup()
     const again = snapshot()
@@ -386,8 +395,8 @@ function probeSearchPath(
         }
       }
   } finally {
-    // a pg_namespace change: the search path is recomputed at its next use, whatever the check left
-    sql('DROP SCHEMA IF EXISTS pyglite_probe_ns CASCADE')
+    // its pg_namespace changes undone: the search path is recomputed at its next use, whatever the check left
+    sql('ROLLBACK')
   }
   if (works.length !== 1)
     throw new Error(
