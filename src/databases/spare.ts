@@ -46,6 +46,9 @@ export async function takeSpare(entry: string, dest: string): Promise<boolean> {
 }
 
 const making = new Set<string>()
+/** spares this process is making now (removed if it exits meanwhile) */
+const building = new Set<string>()
+let exitHook = false
 
 /**
  * In the background, after a pause: make the spare of `entry` if there is none (a copy under a temporary
@@ -64,11 +67,19 @@ export function replenishSpare(entry: string, copy: (src: string, dest: string) 
 
 async function makeSpare(entry: string, copy: (src: string, dest: string) => Promise<void>): Promise<void> {
   const root = writableCacheRoot()
+  removeAbandoned(root)
   const spare = spareOf(root, entry)
   if (fs.existsSync(spare)) return
-  removeAbandoned(root)
   const t0 = performance.now()
   const tmp = path.join(root, `${BUILDING}${process.pid}-${crypto.randomBytes(6).toString('hex')}`)
+  building.add(tmp)
+  if (building.size === 1 && !exitHook) {
+    exitHook = true
+    // a server stopping while it makes one leaves no half copy (a killed one: the next maker removes it)
+    process.once('exit', () => {
+      for (const dir of building) fs.rmSync(dir, { recursive: true, force: true })
+    })
+  }
   try {
     // the entry must stay the same throughout (a rebuild replaces its directory): else the copy may mix two
     const before = await identify(entry)
@@ -88,6 +99,7 @@ async function makeSpare(entry: string, copy: (src: string, dest: string) => Pro
     log.debug({ spare, ms: Math.round(performance.now() - t0) }, 'made a spare cluster')
   } finally {
     await fs.promises.rm(tmp, { recursive: true, force: true })
+    building.delete(tmp)
   }
 }
 
