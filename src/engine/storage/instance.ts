@@ -18,6 +18,7 @@ import { buildSideModule } from '../pg/sidemodule.js'
 import { Spi } from '../pg/spi.js'
 import { durabilityParams, nodefsFsync, syncAfterCrash, syncTree } from './durable.js'
 import { INITDB_ARGS, START_PARAMS } from './params.js'
+import { nodefsSizes } from './sizes.js'
 import { pgliteWasmModule } from './wasm.js'
 
 export interface InstanceOptions {
@@ -84,7 +85,11 @@ export class Instance {
         startParams: [...START_PARAMS, ...durabilityParams(fsync)],
         initDbStartParams: INITDB_ARGS,
         pgliteWasmModule: await pgliteWasmModule(),
-        extensions: { ...opts.extensions, ...(fsync ? { pygliteFsync: nodefsFsync(startup) } : {}) },
+        extensions: {
+          ...opts.extensions,
+          pygliteSizes: nodefsSizes(),
+          ...(fsync ? { pygliteFsync: nodefsFsync(startup) } : {}),
+        },
       })
     } finally {
       if (startup) startup.open = false
