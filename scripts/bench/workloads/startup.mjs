@@ -138,6 +138,13 @@ async function pygliteRound(env = {}) {
     r.restart = s.ms
     await sleep(IDLE_MS)
     r.rssRestart = mb(statusKb(s.proc.pid, 'VmRSS'))
+    // a crash: the next start runs crash recovery (and the flush of what the killed process wrote)
+    await query(`${s.base}/postgres`, 'CREATE TABLE bench_crash AS SELECT g FROM generate_series(1, 10000) g')
+    const killed = new Promise((r) => s.proc.once('exit', r))
+    s.proc.kill('SIGKILL')
+    await killed
+    s = await startPyglite(dir, env)
+    r.crashRestart = s.ms
     await stopPyglite(s)
     return r
   } finally {
@@ -208,6 +215,13 @@ async function postgresRound() {
     r.restart = performance.now() - t0
     await sleep(IDLE_MS)
     r.rssRestart = pss()
+    // a crash (immediate shutdown: no checkpoint, crash recovery at the next start)
+    await query(url('postgres'), 'CREATE TABLE bench_crash AS SELECT g FROM generate_series(1, 10000) g')
+    run(path.join(BIN, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'])
+    t0 = performance.now()
+    start()
+    await firstQuery(url('postgres'))
+    r.crashRestart = performance.now() - t0
     stop()
     return r
   } finally {
@@ -218,7 +232,7 @@ async function postgresRound() {
 export default {
   name: 'startup',
   description:
-    'first start on an empty data directory, restart, CREATE DATABASE (to the first answered query), idle memory',
+    'first start on an empty data directory, restart, restart after a crash, CREATE DATABASE (to the first answered query), idle memory',
   async run(_urls, runs) {
     const rounds = Math.max(1, Math.min(runs, Number(process.env.PYGLITE_BENCH_STARTUP_ROUNDS ?? 3)))
     const py = []
@@ -243,6 +257,7 @@ export default {
       `first start to first query   pyglite ${s(py, 'first')} s (runs ${runsOf(py, 'first')})   postgresql initdb+start ${s(ref, 'first')} s (initdb ${s(ref, 'initdb')} s)`,
       `  without the pristine cache (PYGLITE_CACHE_DIR=off, initdb in the server): ${(nocache.first / 1000).toFixed(2)} s${built ? `; ${built} round(s) built the cache` : ''}`,
       `restart to first query       pyglite ${s(py, 'restart')} s (runs ${runsOf(py, 'restart')})   postgresql ${s(ref, 'restart')} s`,
+      `restart after a crash        pyglite ${s(py, 'crashRestart')} s (runs ${runsOf(py, 'crashRestart')})   postgresql ${s(ref, 'crashRestart')} s (SIGKILL / pg_ctl stop -m immediate, then crash recovery)`,
       `CREATE DATABASE              pyglite ${s(py, 'createdb')} s (runs ${runsOf(py, 'createdb')})   postgresql ${s(ref, 'createdb')} s`,
       `  then connect + first query pyglite ${s(py, 'connectNew')} s   postgresql ${s(ref, 'connectNew')} s`,
       `idle memory after first start  pyglite RSS ${m(py, 'rssFirst')} MB   postgresql PSS ${m(ref, 'rssFirst')} MB`,
