@@ -44,6 +44,8 @@ export class Backend {
   readonly reported = new Map<string, string>()
   /** whose prepared statements and role the backend currently holds */
   private owner: EngineSession | null = null
+  /** the login role session_authorization's reset value names (0: PGlite's own, none) */
+  private resetLogin = 0
   /** whose settings the backend holds (also after that session closed), and their fingerprint then */
   private installed: SettingsState
   private installedKey = ''
@@ -252,6 +254,26 @@ export class Backend {
     this.fp = fp
   }
 
+  /**
+   * session_authorization's reset value is the session's login role, as InitializeSessionUserId (miscinit.c)
+   * makes it in a PostgreSQL backend (PGC_S_OVERRIDE: RESET SESSION AUTHORIZATION and SET SESSION
+   * AUTHORIZATION DEFAULT go back to it). PGlite's standalone backend never sets it, which left RESET a
+   * no-op. One value for the backend: set again when a session of another login comes in (a value set this
+   * way is not undone by a rollback). check_session_authorization looks the role up: in a transaction.
+   */
+  private resetAuthorizationTo(s: EngineSession): void {
+    const inTransaction = this.beside !== null
+    if (!inTransaction) this.execAll(['BEGIN'])
+    try {
+      // refused only if the login role is gone meanwhile (DROP ROLE from another session): then RESET
+      // keeps the session's role, as before
+      this.gucs.set('session_authorization', s.login.name, SRC.OVERRIDE)
+    } finally {
+      if (!inTransaction) this.execAll(['COMMIT'])
+    }
+    this.resetLogin = s.login.oid
+  }
+
   /** Make the backend hold session s's state (cheap when nothing differs). */
   switchTo(s: EngineSession): void {
     if (this.owner === s) return
@@ -272,6 +294,7 @@ export class Backend {
     // the role: AuthenticatedUserId decides what SET SESSION AUTHORIZATION / set_config may do, so a
     // non-superuser cannot become anyone else (variable.c check_session_authorization)
     h[this.statics.authenticatedUserId >> 2] = s.login.oid
+    if (this.resetLogin !== s.login.oid) this.resetAuthorizationTo(s)
     const msgs: string[] = []
     if ((M._GetSessionUserId() as number) !== s.sessionUser || (M._GetUserId() as number) !== s.currentUser) {
       // pg_get_userbyid: no catalog privilege needed (the outgoing role may not read pg_authid)
