@@ -178,6 +178,36 @@ describe('cursors and portals that were running', () => {
     await a.query('COMMIT')
   })
 
+  it('a PL/Python cursor whose fetch traps ends as after an ERROR in its fetch: caught, cannot run, closes', async () => {
+    const a = await connect()
+    const notices: string[] = []
+    a.on('notice', (n) => notices.push(n.message ?? ''))
+    // the same function with an ordinary ERROR (division by zero at row 3: this output is PostgreSQL 15's,
+    // checked by hand) and with a trap at row 3
+    const run = (bad: string) =>
+      a.query(`DO $$
+import re
+out = []
+cur = plpy.cursor("SELECT CASE WHEN g = 3 THEN ${bad} ELSE g END AS v FROM generate_series(1, 5) g")
+out.append(str([r["v"] for r in cur.fetch(2)]))
+for i in range(2):
+    try:
+        out.append(str([r["v"] for r in cur.fetch(2)]))
+    except plpy.SPIError as e:
+        out.append(type(e).__name__ + ": " + re.sub("portal [0-9]+", "portal N", str(e)))
+cur.close()
+out.append(str(plpy.execute("SELECT count(*) AS n FROM pg_catalog.pg_cursors")[0]["n"]))
+plpy.notice(" | ".join(out))
+$$ LANGUAGE plpython3u`)
+    await run('1 / (g - 3)')
+    await run('trap()')
+    expect(notices).toEqual([
+      '[1, 2] | DivisionByZero: division by zero | ObjectNotInPrerequisiteState: portal "<unnamed portal N>" cannot be run | 0',
+      '[1, 2] | InternalError: internal error: unreachable | ObjectNotInPrerequisiteState: portal "<unnamed portal N>" cannot be run | 0',
+    ])
+    expect((await a.query('SELECT 41 + 1 AS v')).rows).toEqual([{ v: 42 }])
+  })
+
   it('a named extended-protocol portal: its name can be bound again after the fault', async () => {
     const { c: a } = await RawClient.login(srv.port)
     a.write(namedPortal('p', 'SELECT trap()'))
