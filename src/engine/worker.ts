@@ -33,7 +33,13 @@ import { type EngineSession, SqlError } from './sessions/session.js'
 import { afterTurn, closeSession, openSession } from './sessions/sessions.js'
 import { installSessionFunctions } from './sessions/sysfuncs.js'
 import { mayCreateTemp } from './sessions/temps.js'
-import { IDLE_IN_TRANSACTION_FATAL, rewordTimeout, takeWaitingCommand } from './sessions/timeouts.js'
+import {
+  IDLE_IN_TRANSACTION_FATAL,
+  rewordTimeout,
+  STATEMENT_TIMEOUT,
+  savedStatementTimeout,
+  takeWaitingCommand,
+} from './sessions/timeouts.js'
 import { besideHolder, joinBytes, runnable } from './sessions/turns.js'
 import { clusterDir } from './storage/clusters.js'
 import { Instance } from './storage/instance.js'
@@ -83,7 +89,7 @@ async function openDb(name: string): Promise<{ backend: Backend; info: DbOpened 
         dboid: () => backend.dboid,
         session: () => inst.runtime.session,
         parking: () => parking.abandoned,
-        policy: () => parking.policy(inst.runtime.session, lockTimeout),
+        policy: () => parking.policy(inst.runtime.session, lockTimeout, backend.statementTimeout),
       })
       log.debug(
         { db: name, pgliteMs: Math.round(t1 - t0), probesMs: Math.round(performance.now() - t1) },
@@ -146,7 +152,34 @@ function drainPort(): void {
   for (let r = receiveMessageOnPort(port); r; r = receiveMessageOnPort(port)) enqueue(r.message as ToWorker)
 }
 
-const queueInput = (sid: number, data: Uint8Array, at: number) => queue.push({ t: 'input', sid, data, at })
+function queueInput(sid: number, data: Uint8Array, at: number): void {
+  const item: Extract<WorkItem, { t: 'input' }> = { t: 'input', sid, data, at }
+  queue.push(item)
+  timeWaiting(item)
+}
+
+/**
+ * An input that has to wait for its turn behind another session's transaction is a statement waiting for a
+ * lock, as PostgreSQL sees it: its statement_timeout runs while it waits, and its first command fails with
+ * 57014 if it is still waiting then (the native timer takes over once it runs).
+ */
+function timeWaiting(item: Extract<WorkItem, { t: 'input' }>): void {
+  const backend = backendOf(item)
+  const s = backend?.sessions.get(item.sid)
+  if (!backend || !s || !backend.holder || backend.holder === s) return // it runs next
+  const ms = savedStatementTimeout(s)
+  if (ms <= 0) return
+  setTimeout(() => {
+    if (queue.find((m) => m.t === 'input' && m.sid === item.sid) !== item) return // it ran, or was cut
+    const cut = takeWaitingCommand(queue, item.sid, backendOf, STATEMENT_TIMEOUT)
+    if (!cut) return
+    Atomics.add(ctl, CTL.OUT_INFLIGHT, cut.answer.length)
+    post({ t: 'out', sid: item.sid, data: cut.answer, consumed: cut.consumed }, [
+      cut.answer.buffer as ArrayBuffer,
+    ])
+    void pump()
+  }, ms)
+}
 
 function enqueue(m: ToWorker): void {
   if (m instanceof Uint8Array) readInputs(m, queueInput)

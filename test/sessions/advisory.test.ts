@@ -133,7 +133,7 @@ describe('session-level advisory locks', () => {
     }
   })
 
-  it('stop waiting on lock_timeout (55P03) and on cancel (57014); the session goes on', async () => {
+  it('stop waiting on lock_timeout (55P03), statement_timeout and cancel (57014); the session goes on', async () => {
     const holder = await connect()
     const waiter = await connect()
     try {
@@ -153,6 +153,22 @@ describe('session-level advisory locks', () => {
       })
       expect(await one(waiter, 'SELECT 40 + 2')).toBe(42)
       expect(await one(waiter, 'SELECT pg_try_advisory_lock(11)')).toBe(false)
+      // statement_timeout ends the wait too, whichever of the two comes first (as in PostgreSQL)
+      await waiter.query("SET statement_timeout = '300ms'")
+      const t1 = Date.now()
+      expect(await waiter.query('SELECT pg_advisory_lock(11)').catch((x) => x)).toMatchObject({
+        code: '57014',
+        message: 'canceling statement due to statement timeout',
+      })
+      expect(Date.now() - t1).toBeGreaterThanOrEqual(280)
+      await waiter.query("SET lock_timeout = '200ms'")
+      await waiter.query("SET statement_timeout = '5s'")
+      expect(await waiter.query('SELECT pg_advisory_lock(11)').catch((x) => x)).toMatchObject({
+        code: '55P03',
+        message: 'canceling statement due to lock timeout',
+      })
+      await waiter.query('RESET statement_timeout; RESET lock_timeout')
+      expect(await one(waiter, 'SELECT 40 + 2')).toBe(42)
     } finally {
       await holder.end()
       await waiter.end()

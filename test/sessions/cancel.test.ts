@@ -1,7 +1,7 @@
 // Cancel and timeouts with real clients: a CancelRequest stops SQL, a pure-Python loop and a Python sleep
 // within a second with 57014 (psql SIGINT, psycopg 3 conn.cancel(), pgJDBC Statement.cancel()), the session
 // stays usable; statement_timeout says so in its message; a command waiting for its turn can be
-// cancelled; idle_in_transaction_session_timeout ends the idle holder with FATAL 25P03 and lets others on.
+// cancelled, and its statement_timeout ends the wait; idle_in_transaction_session_timeout ends the idle holder with FATAL 25P03 and lets others on.
 import { execFileSync, spawn } from 'node:child_process'
 import path from 'node:path'
 import pg from 'pg'
@@ -179,6 +179,33 @@ describe('timeouts', () => {
     await a.query('RESET statement_timeout')
     expect((await a.query('SELECT true AS done FROM pg_sleep(0.4)')).rows).toEqual([{ done: true }])
     await Promise.all([a.end(), b.end()])
+  })
+
+  it('statement_timeout ends a command that waits for its turn behind another client’s transaction', async () => {
+    const a = await connect()
+    // set in the start-up packet (a reset value of its own) and by SET: both count while it waits
+    const b = await connect({ options: '-c statement_timeout=400' })
+    const c = await connect()
+    await c.query("SET statement_timeout = '250ms'")
+    await a.query('BEGIN')
+    await a.query('SELECT 1')
+    for (const [who, client, ms] of [
+      ['b', b, 400],
+      ['c', c, 250],
+    ] as const) {
+      const t0 = Date.now()
+      const e = await client.query('SELECT 2 AS two').catch((x) => x)
+      const waited = Date.now() - t0
+      expect([e.code, e.message], who).toEqual(['57014', 'canceling statement due to statement timeout'])
+      expect(waited, who).toBeGreaterThanOrEqual(ms - 20)
+    }
+    // a's transaction is untouched; the others go on once it ends
+    expect((await a.query('SELECT 3 AS three')).rows).toEqual([{ three: 3 }])
+    const next = b.query('SELECT 4 AS four')
+    await a.query('COMMIT')
+    expect((await next).rows).toEqual([{ four: 4 }])
+    expect((await c.query('SELECT 5 AS five')).rows).toEqual([{ five: 5 }])
+    await Promise.all([a.end(), b.end(), c.end()])
   })
 
   it('idle_in_transaction_session_timeout: default 1min; FATAL 25P03, its work rolled back, others go on', async () => {

@@ -12,11 +12,13 @@ interface Running {
   sid: number
   /** the backend flushed something of this input already: it cannot be run again unseen */
   output: boolean
-  parked: { key: string; tag: string; mode: LockMode; timeout: number } | null
+  parked: { key: string; tag: string; mode: LockMode; timeout: number; statementTimeout: number } | null
   /** the BEGIN its transaction block holds (EngineSession.freshBegin), run again before it when it wakes */
   prefix: string | null
   /** its transaction status when it started */
   status: 'I' | 'T' | 'E'
+  /** when it started running (statement_timeout counts from there; a woken input starts again) */
+  started: number
 }
 
 export interface ParkingWorker {
@@ -96,8 +98,8 @@ export class Parking {
     const prefix = s.status === 'T' ? s.freshBegin : null
     this.running =
       (s.status === 'I' || prefix) && wholeCommands(data)
-        ? { sid: s.sid, output: false, parked: null, prefix, status: s.status }
-        : { sid: s.sid, output: true, parked: null, prefix: null, status: s.status }
+        ? { sid: s.sid, output: false, parked: null, prefix, status: s.status, started: Date.now() }
+        : { sid: s.sid, output: true, parked: null, prefix: null, status: s.status, started: Date.now() }
   }
 
   /** A backend flush of the running input: false if it was abandoned (the client must see none of it). */
@@ -115,12 +117,12 @@ export class Parking {
   }
 
   /** What a lock function running for session `sid` may do about a conflict. */
-  policy(sid: number, lockTimeout: () => number): WaitPolicy {
+  policy(sid: number, lockTimeout: () => number, statementTimeout: () => number): WaitPolicy {
     const r = this.running
     return {
       canPark: !!r && !r.output && r.sid === sid,
       park: (key, tag, mode) => {
-        if (r) r.parked = { key, tag, mode, timeout: lockTimeout() }
+        if (r) r.parked = { key, tag, mode, timeout: lockTimeout(), statementTimeout: statementTimeout() }
       },
     }
   }
@@ -147,12 +149,25 @@ export class Parking {
     s.midBatch = false
     s.freshBegin = r.prefix
     const parked: ParkedInput = { sid: s.sid, ...p, data, at: Date.now(), prefix: r.prefix }
-    if (p.timeout > 0)
+    // a waiting statement ends at lock_timeout or statement_timeout, whichever comes first (proc.c
+    // ProcSleep, postgres.c ProcessInterrupts); the time the statement ran before it parked counts too
+    const lock = p.timeout > 0 ? p.timeout : Number.POSITIVE_INFINITY
+    const statement =
+      p.statementTimeout > 0
+        ? Math.max(1, p.statementTimeout - (Date.now() - r.started))
+        : Number.POSITIVE_INFINITY
+    const ms = Math.min(lock, statement)
+    if (ms !== Number.POSITIVE_INFINITY)
       parked.timer = setTimeout(() => {
         if (backend.locks.unpark(s.sid) !== parked) return
-        this.answer(parked, { C: '55P03', M: 'canceling statement due to lock timeout' })
+        this.answer(
+          parked,
+          ms === lock
+            ? { C: '55P03', M: 'canceling statement due to lock timeout' }
+            : { C: '57014', M: 'canceling statement due to statement timeout' },
+        )
         this.w.wake()
-      }, p.timeout)
+      }, ms)
     backend.locks.parked.push(parked)
     return true
   }

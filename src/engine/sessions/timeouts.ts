@@ -6,6 +6,7 @@ import { concatBytes } from '../../util/bytes.js'
 import type { WorkItem } from '../channel/protocol.js'
 import type { Backend } from './backend.js'
 import { B } from './backend-stream.js'
+import type { EngineSession } from './session.js'
 
 const enc = new TextEncoder()
 const USER = enc.encode('Mcanceling statement due to user request\u0000')
@@ -77,6 +78,30 @@ export function errorResponse(fields: Record<string, string>): Uint8Array {
   return m
 }
 
+export const USER_CANCEL = { C: '57014', M: 'canceling statement due to user request' }
+export const STATEMENT_TIMEOUT = { C: '57014', M: 'canceling statement due to statement timeout' }
+
+const TIME_UNITS: Record<string, number> = {
+  us: 0.001,
+  ms: 1,
+  s: 1000,
+  min: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+}
+
+/**
+ * A session's statement_timeout in ms while it is not the one installed in the backend: what it SET, else
+ * its own reset value (start-up packet, role and database settings), else 0. The values are as
+ * GetConfigOption shows them ("250ms", "1s") or as a client gave them ("250", "1 s"); ms without a unit.
+ */
+export function savedStatementTimeout(s: EngineSession): number {
+  const text = s.settings.set.get('statement_timeout') ?? s.settings.reset.get('statement_timeout')?.value
+  const m = text === undefined ? null : /^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?\s*$/.exec(text)
+  if (!m) return 0
+  return Math.round(Number(m[1]) * TIME_UNITS[m[2] ?? 'ms']!)
+}
+
 /**
  * A CancelRequest for a session whose next command waits for its turn: that command fails with 57014 as
  * a backend waiting for a lock would, without running. The command is the first simple Query, or the
@@ -86,6 +111,7 @@ export function errorResponse(fields: Record<string, string>): Uint8Array {
 export function cancelFirstCommand(
   data: Uint8Array,
   status: 'I' | 'T' | 'E',
+  fields: { C: string; M: string } = USER_CANCEL,
 ): { answer: Uint8Array; consumed: number } | null {
   const t = data[0]
   let end = 0
@@ -102,12 +128,7 @@ export function cancelFirstCommand(
     }
   }
   if (end === 0 || end > data.length) return null
-  const err = errorResponse({
-    S: 'ERROR',
-    V: 'ERROR',
-    C: '57014',
-    M: 'canceling statement due to user request',
-  })
+  const err = errorResponse({ S: 'ERROR', V: 'ERROR', ...fields })
   const rfq = new Uint8Array([B.ReadyForQuery, 0, 0, 0, 5, status === 'I' ? 0x49 : 0x45])
   return { answer: concatBytes([err, rfq]), consumed: end }
 }
@@ -120,6 +141,7 @@ export function takeWaitingCommand(
   queue: WorkItem[],
   sid: number,
   backendOf: (m: WorkItem) => Backend | undefined,
+  fields: { C: string; M: string } = USER_CANCEL,
 ): { answer: Uint8Array; consumed: number } | null {
   const i = queue.findIndex((m) => m.t === 'input' && m.sid === sid)
   const m = queue[i]
@@ -127,7 +149,7 @@ export function takeWaitingCommand(
   const backend = backendOf(m)
   const s = backend?.sessions.get(sid)
   if (!backend || !s || !backend.holder || backend.holder === s) return null // not waiting: it runs next
-  const cut = cancelFirstCommand(m.data, s.status)
+  const cut = cancelFirstCommand(m.data, s.status, fields)
   if (!cut) return null
   if (cut.consumed < m.data.length) queue[i] = { t: 'input', sid, data: m.data.slice(cut.consumed) }
   else queue.splice(i, 1)
