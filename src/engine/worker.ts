@@ -158,27 +158,32 @@ function queueInput(sid: number, data: Uint8Array, at: number): void {
   timeWaiting(item)
 }
 
+/** statement_timeout timers of queued inputs (timeWaiting), cleared when the input starts */
+const waitTimers = new WeakMap<WorkItem, NodeJS.Timeout>()
+
 /**
  * An input that has to wait for its turn behind another session's transaction is a statement waiting for a
- * lock, as PostgreSQL sees it: its statement_timeout runs while it waits, and its first command fails with
- * 57014 if it is still waiting then (the native timer takes over once it runs).
+ * lock, as PostgreSQL sees it: its statement_timeout runs from its arrival, and its first command fails
+ * with 57014 if it still waits for the turn then (once it runs, the native timer takes over).
  */
 function timeWaiting(item: Extract<WorkItem, { t: 'input' }>): void {
   const backend = backendOf(item)
   const s = backend?.sessions.get(item.sid)
-  if (!backend || !s || !backend.holder || backend.holder === s) return // it runs next
-  const ms = savedStatementTimeout(s)
+  if (!backend || !s || backend.holder === s) return // inside its own transaction: it runs next
+  // the settings in the backend are the owner's own (saved into the session only when another comes in)
+  const ms = backend.owns(s) ? backend.statementTimeout() : savedStatementTimeout(s)
   if (ms <= 0) return
-  setTimeout(() => {
+  const timer = setTimeout(() => {
     if (queue.find((m) => m.t === 'input' && m.sid === item.sid) !== item) return // it ran, or was cut
     const cut = takeWaitingCommand(queue, item.sid, backendOf, STATEMENT_TIMEOUT)
-    if (!cut) return
+    if (!cut) return // not waiting for another session's turn
     Atomics.add(ctl, CTL.OUT_INFLIGHT, cut.answer.length)
     post({ t: 'out', sid: item.sid, data: cut.answer, consumed: cut.consumed }, [
       cut.answer.buffer as ArrayBuffer,
     ])
     void pump()
   }, ms)
+  waitTimers.set(item, timer)
 }
 
 function enqueue(m: ToWorker): void {
@@ -259,8 +264,10 @@ async function pump(): Promise<void> {
       }
       const m = i === 0 ? queue.shift()! : queue.splice(i, 1)[0]!
       // a client's input runs synchronously: no promise and microtask turn per statement
-      if (m.t === 'input') input(m.sid, m.data)
-      else await handle(m)
+      if (m.t === 'input') {
+        clearTimeout(waitTimers.get(m))
+        input(m.sid, m.data)
+      } else await handle(m)
       parking.wake()
       tempMaintenance()
       checkpoints.idle(backends) // between two items too, or a steady load would never let it run
@@ -271,7 +278,10 @@ async function pump(): Promise<void> {
 }
 
 async function handle(m: WorkItem): Promise<void> {
-  if (m.t === 'input') return input(m.sid, m.data)
+  if (m.t === 'input') {
+    clearTimeout(waitTimers.get(m))
+    return input(m.sid, m.data)
+  }
   if (m.t === 'idle-timeout') return idleTimeout(m.sid, m.at)
   try {
     const value = await request(m)

@@ -274,6 +274,11 @@ export class Backend {
     this.resetLogin = s.login.oid
   }
 
+  /** Whether the backend holds session s's state now (its settings are the live ones). */
+  owns(s: EngineSession): boolean {
+    return this.owner === s
+  }
+
   /** Make the backend hold session s's state (cheap when nothing differs). */
   switchTo(s: EngineSession): void {
     if (this.owner === s) return
