@@ -10,7 +10,7 @@
 import { functionTable } from '../engine/pg/fntable.js'
 import type { Heap } from '../engine/pg/heap.js'
 import { RTLD_NOW } from '../engine/pg/layout.js'
-import { dylinkSection, uleb } from '../engine/pg/sidemodule.js'
+import { dylinkSection, uleb, WASM_HEADER, wasmName, wasmSection, wasmVec } from '../engine/pg/sidemodule.js'
 
 /** What gather stores per attribute (spec word 1) and put reads per column (spec word 0). */
 export const KIND = {
@@ -215,48 +215,37 @@ end end`
 /** The linear text without its comments. */
 const code = (text: string) => text.replace(/;;[^\n]*/g, '')
 
-const enc = (s: string): number[] => [...Buffer.from(s, 'utf8')]
-const str = (s: string): number[] => [...uleb(Buffer.byteLength(s)), ...enc(s)]
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()]
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body]
 /** a function body: eight i32 locals after the seven parameters */
 const body = (text: string, names: string[]): number[] => {
-  const f = [...vec([[8, 0x7f]]), ...assemble(code(text), names), 0x0b]
+  const f = [...wasmVec([[8, 0x7f]]), ...assemble(code(text), names), 0x0b]
   return [...uleb(f.length), ...f]
 }
 
 /** The side module's bytes. */
 export function moduleBytes(): Uint8Array {
-  const t4 = [0x60, ...vec(Array.from({ length: 4 }, () => [0x7f])), 0] // (i32 x4) -> ()
-  const t7 = [0x60, ...vec(Array.from({ length: 7 }, () => [0x7f])), 0] // (i32 x7) -> ()
+  const t4 = [0x60, ...wasmVec(Array.from({ length: 4 }, () => [0x7f])), 0] // (i32 x4) -> ()
+  const t7 = [0x60, ...wasmVec(Array.from({ length: 7 }, () => [0x7f])), 0] // (i32 x7) -> ()
   return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
+    ...WASM_HEADER,
     ...dylinkSection(0, 0), // no data; the loader wants dylink.0 first
-    ...section(1, vec([t4, t7])),
-    ...section(
+    ...wasmSection(1, wasmVec([t4, t7])),
+    ...wasmSection(
       2,
-      vec([
-        [...str('env'), ...str('heap_deform_tuple'), 0x00, 0],
-        [...str('env'), ...str('tuplestore_putvalues'), 0x00, 0],
-        [...str('env'), ...str('memory'), 0x02, 0x00, 0x00],
+      wasmVec([
+        [...wasmName('env'), ...wasmName('heap_deform_tuple'), 0x00, 0],
+        [...wasmName('env'), ...wasmName('tuplestore_putvalues'), 0x00, 0],
+        [...wasmName('env'), ...wasmName('memory'), 0x02, 0x00, 0x00],
       ]),
     ),
-    ...section(3, vec([[1], [1]])), // functions 2 and 3: type 1
-    ...section(
+    ...wasmSection(3, wasmVec([[1], [1]])), // functions 2 and 3: type 1
+    ...wasmSection(
       7,
-      vec([
-        [...str(GATHER), 0x00, 2],
-        [...str(PUT), 0x00, 3],
+      wasmVec([
+        [...wasmName(GATHER), 0x00, 2],
+        [...wasmName(PUT), 0x00, 3],
       ]),
     ),
-    ...section(10, [...uleb(2), ...body(GATHER_TEXT, GATHER_LOCALS), ...body(PUT_TEXT, PUT_LOCALS)]),
+    ...wasmSection(10, [...uleb(2), ...body(GATHER_TEXT, GATHER_LOCALS), ...body(PUT_TEXT, PUT_LOCALS)]),
   ])
 }
 

@@ -6,52 +6,40 @@
 // module's constructor calls once when dlopen loads it. The bytes are assembled here (a few dozen).
 import type { Heap } from './heap.js'
 import { RTLD_NOW } from './layout.js'
-import { dylinkSection, uleb } from './sidemodule.js'
+import { dylinkSection, uleb, WASM_HEADER, wasmName, wasmSection, wasmVec } from './sidemodule.js'
 
 const PATH = '/tmp/pyglite_fntable.so'
 const NAME = 'pyglite_expose_function_table'
 const KEY = 'pygliteFunctionTable'
 const JS = `(void)<::>{ Module["${KEY}"] = wasmTable; }`
 
-const enc = (s: string): number[] => [...Buffer.from(s, 'utf8')]
-const str = (s: string): number[] => [...uleb(Buffer.byteLength(s)), ...enc(s)]
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()]
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body]
-
 /** The side module: imports memory, __memory_base and the EM_JS function; its ctor calls that function. */
 function moduleBytes(): Uint8Array {
-  const data = [...enc(JS), 0]
+  const data = [...Buffer.from(JS, 'utf8'), 0]
   const I32 = 0x7f
   return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
+    ...WASM_HEADER,
     ...dylinkSection(data.length, 0), // the loader wants dylink.0 first; the data is a byte string
-    ...section(1, vec([[0x60, 0, 0]])), // type 0: () -> ()
-    ...section(
+    ...wasmSection(1, wasmVec([[0x60, 0, 0]])), // type 0: () -> ()
+    ...wasmSection(
       2,
-      vec([
-        [...str('env'), ...str('memory'), 0x02, 0x00, 0x00],
-        [...str('env'), ...str('__memory_base'), 0x03, I32, 0x00],
-        [...str('env'), ...str(NAME), 0x00, 0x00],
+      wasmVec([
+        [...wasmName('env'), ...wasmName('memory'), 0x02, 0x00, 0x00],
+        [...wasmName('env'), ...wasmName('__memory_base'), 0x03, I32, 0x00],
+        [...wasmName('env'), ...wasmName(NAME), 0x00, 0x00],
       ]),
     ),
-    ...section(3, vec([[0]])), // function 1 (after the imported one): type 0
-    ...section(6, vec([[I32, 0x00, 0x41, 0x00, 0x0b]])), // global 1: i32 const 0 (the string's offset)
-    ...section(
+    ...wasmSection(3, wasmVec([[0]])), // function 1 (after the imported one): type 0
+    ...wasmSection(6, wasmVec([[I32, 0x00, 0x41, 0x00, 0x0b]])), // global 1: i32 const 0 (the string's offset)
+    ...wasmSection(
       7,
-      vec([
-        [...str('__wasm_call_ctors'), 0x00, 1],
-        [...str(`__em_js__${NAME}`), 0x03, 1],
+      wasmVec([
+        [...wasmName('__wasm_call_ctors'), 0x00, 1],
+        [...wasmName(`__em_js__${NAME}`), 0x03, 1],
       ]),
     ),
-    ...section(10, vec([[4, 0x00, 0x10, 0x00, 0x0b]])), // ctor: call 0
-    ...section(11, vec([[0x00, 0x23, 0x00, 0x0b, ...uleb(data.length), ...data]])), // at __memory_base
+    ...wasmSection(10, wasmVec([[4, 0x00, 0x10, 0x00, 0x0b]])), // ctor: call 0
+    ...wasmSection(11, wasmVec([[0x00, 0x23, 0x00, 0x0b, ...uleb(data.length), ...data]])), // at __memory_base
   ])
 }
 

@@ -12,7 +12,7 @@ import type { Elog } from './elog.js'
 import type { Heap } from './heap.js'
 import { buildJsModule, loadJsModule } from './jsexports.js'
 import { RTLD_GLOBAL, RTLD_NOW } from './layout.js'
-import { dylinkSection, uleb } from './sidemodule.js'
+import { dylinkSection, uleb, WASM_HEADER, wasmName, wasmSection, wasmVec } from './sidemodule.js'
 
 const LIB_DIR = '/pglite/lib/postgresql'
 /** Emscripten's loader makes these itself (resolveGlobalSymbol: invoke_*; the runtime's tempRet helpers). */
@@ -132,9 +132,6 @@ function exportsEnd(b: Uint8Array): number {
   return Number.POSITIVE_INFINITY
 }
 
-const str = (s: string): number[] => [...uleb(Buffer.byteLength(s)), ...Buffer.from(s, 'utf8')]
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()]
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body]
 /** Signed LEB128 of a non-negative number (an i32.const operand). */
 const sleb = (n: number): number[] => {
   const out: number[] = []
@@ -155,21 +152,21 @@ function stubModule(stubs: Array<[string, string]>, first: number): Uint8Array {
   const sigs = [...new Set(stubs.map(([, sig]) => sig))]
   const type = (sig: string): number[] => [
     0x60,
-    ...vec([...sig.slice(1)].map((c) => [VALTYPE[c]!])),
-    ...vec(sig[0] === 'v' ? [] : [[VALTYPE[sig[0]!]!]]),
+    ...wasmVec([...sig.slice(1)].map((c) => [VALTYPE[c]!])),
+    ...wasmVec(sig[0] === 'v' ? [] : [[VALTYPE[sig[0]!]!]]),
   ]
   const body = (k: number): number[] => {
     const code = [0x00, 0x41, ...sleb(k), 0x10, 0x00, 0x00, 0x0b] // no locals; i32.const k; call 0; unreachable
     return [...uleb(code.length), ...code]
   }
   return new Uint8Array([
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...WASM_HEADER,
     ...dylinkSection(0, 0),
-    ...section(1, vec([type('vi'), ...sigs.map(type)])),
-    ...section(2, vec([[...str('env'), ...str(RAISE), 0x00, 0x00]])),
-    ...section(3, vec(stubs.map(([, sig]) => uleb(1 + sigs.indexOf(sig))))),
-    ...section(7, vec(stubs.map(([name], i) => [...str(name), 0x00, ...uleb(1 + i)]))),
-    ...section(10, vec(stubs.map((_, i) => body(first + i)))),
+    ...wasmSection(1, wasmVec([type('vi'), ...sigs.map(type)])),
+    ...wasmSection(2, wasmVec([[...wasmName('env'), ...wasmName(RAISE), 0x00, 0x00]])),
+    ...wasmSection(3, wasmVec(stubs.map(([, sig]) => uleb(1 + sigs.indexOf(sig))))),
+    ...wasmSection(7, wasmVec(stubs.map(([name], i) => [...wasmName(name), 0x00, ...uleb(1 + i)]))),
+    ...wasmSection(10, wasmVec(stubs.map((_, i) => body(first + i)))),
   ])
 }
 

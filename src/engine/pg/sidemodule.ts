@@ -37,6 +37,15 @@ export function uleb(n: number): number[] {
   return out
 }
 
+/** The wasm binary format's magic number and version 1, the first 8 bytes of every module. */
+export const WASM_HEADER = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]
+/** A name: its UTF-8 length, then its bytes. */
+export const wasmName = (s: string): number[] => [...uleb(Buffer.byteLength(s)), ...Buffer.from(s, 'utf8')]
+/** A vector: the item count, then the items. */
+export const wasmVec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()]
+/** A section: its id, its body's length, the body. */
+export const wasmSection = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body]
+
 /**
  * The Pg_magic_struct a side module's Pg_magic_func returns (PG 18): int len; Pg_abi_values {version,
  * funcmaxargs, indexmaxkeys, namedatalen, float8byval, abi_extra[32]}; const char *name; const char
