@@ -177,10 +177,7 @@ function timeWaiting(item: Extract<WorkItem, { t: 'input' }>): void {
     if (queue.find((m) => m.t === 'input' && m.sid === item.sid) !== item) return // it ran, or was cut
     const cut = takeWaitingCommand(queue, item.sid, backendOf, STATEMENT_TIMEOUT)
     if (!cut) return // not waiting for another session's turn
-    Atomics.add(ctl, CTL.OUT_INFLIGHT, cut.answer.length)
-    post({ t: 'out', sid: item.sid, data: cut.answer, consumed: cut.consumed }, [
-      cut.answer.buffer as ArrayBuffer,
-    ])
+    postAnswer(item.sid, cut)
     void pump()
   }, ms)
   waitTimers.set(item, timer)
@@ -208,7 +205,11 @@ function cancelWaiting(sid: number): void {
   const backend = db === undefined ? undefined : backends.get(db)
   if (backend && parking.cancel(backend, sid)) return
   const cut = takeWaitingCommand(queue, sid, backendOf)
-  if (!cut) return
+  if (cut) postAnswer(sid, cut)
+}
+
+/** The error answer to a waiting command that will not run (it counts as output in flight until taken). */
+function postAnswer(sid: number, cut: { answer: Uint8Array; consumed: number }): void {
   Atomics.add(ctl, CTL.OUT_INFLIGHT, cut.answer.length)
   post({ t: 'out', sid, data: cut.answer, consumed: cut.consumed }, [cut.answer.buffer as ArrayBuffer])
 }

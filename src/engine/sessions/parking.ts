@@ -6,7 +6,7 @@ import { CTL, type FromWorker, type WorkItem } from '../channel/protocol.js'
 import type { LockMode, ParkedInput, WaitPolicy } from './advisory.js'
 import type { Backend } from './backend.js'
 import type { EngineSession } from './session.js'
-import { cancelFirstCommand, errorResponse } from './timeouts.js'
+import { cancelFirstCommand, STATEMENT_TIMEOUT, USER_CANCEL } from './timeouts.js'
 
 interface Running {
   sid: number
@@ -162,9 +162,7 @@ export class Parking {
         if (backend.locks.unpark(s.sid) !== parked) return
         this.answer(
           parked,
-          ms === lock
-            ? { C: '55P03', M: 'canceling statement due to lock timeout' }
-            : { C: '57014', M: 'canceling statement due to statement timeout' },
+          ms === lock ? { C: '55P03', M: 'canceling statement due to lock timeout' } : STATEMENT_TIMEOUT,
         )
         this.w.wake()
       }, ms)
@@ -195,22 +193,18 @@ export class Parking {
   cancel(backend: Backend, sid: number): boolean {
     const p = backend.locks.unpark(sid)
     if (!p) return false
-    this.answer(p, { C: '57014', M: 'canceling statement due to user request' })
+    this.answer(p, USER_CANCEL)
     this.w.wake()
     return true
   }
 
   /** A parked input's first command is answered with an error (as the waiting statement's); the rest runs. */
   private answer(p: ParkedInput, fields: { C: string; M: string }): void {
-    const cut = cancelFirstCommand(p.data, 'I')
+    const cut = cancelFirstCommand(p.data, 'I', fields)
     if (!cut) return
-    const err = errorResponse({ S: 'ERROR', V: 'ERROR', ...fields })
-    const answer = new Uint8Array(err.length + 6)
-    answer.set(err)
-    answer.set([0x5a, 0, 0, 0, 5, 0x49], err.length) // ReadyForQuery, idle
-    Atomics.add(this.w.ctl, CTL.OUT_INFLIGHT, answer.length)
-    this.w.post({ t: 'out', sid: p.sid, data: answer, consumed: cut.consumed }, [
-      answer.buffer as ArrayBuffer,
+    Atomics.add(this.w.ctl, CTL.OUT_INFLIGHT, cut.answer.length)
+    this.w.post({ t: 'out', sid: p.sid, data: cut.answer, consumed: cut.consumed }, [
+      cut.answer.buffer as ArrayBuffer,
     ])
     if (cut.consumed < p.data.length)
       this.w.queue.unshift({ t: 'input', sid: p.sid, data: p.data.slice(cut.consumed) })
