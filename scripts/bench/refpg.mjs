@@ -11,7 +11,8 @@ import path from 'node:path'
 
 const BIN = process.env.PYGLITE_REFPG_BIN ?? '/usr/lib/postgresql/15/bin'
 
-function freePort() {
+/** A free TCP port on the loopback interface. */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer()
     s.once('error', reject)
@@ -22,20 +23,30 @@ function freePort() {
   })
 }
 
+const asRoot = process.getuid?.() === 0
+
+/** Run a PostgreSQL program (as the `postgres` OS user when root: initdb refuses root); its stdout. */
+export function runAsPostgres(cmd, args, opts = {}) {
+  const r = asRoot
+    ? spawnSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { encoding: 'utf8', ...opts })
+    : spawnSync(cmd, args, { encoding: 'utf8', ...opts })
+  if (r.status !== 0) throw new Error(`${path.basename(cmd)} failed: ${r.stdout}${r.stderr}`)
+  return r.stdout
+}
+
+/** A new temporary directory the `postgres` OS user may write (its owner when root). */
+export function postgresTempDir(prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  if (asRoot) execFileSync('chown', ['postgres:', dir])
+  return dir
+}
+
 /** Start the reference server; returns { url, version, stop() }. Throws if the packages are missing. */
 export async function startReference() {
   if (!fs.existsSync(path.join(BIN, 'postgres')))
     throw new Error(`no PostgreSQL at ${BIN} (apt-get install postgresql-15 postgresql-plpython3-15)`)
-  const asRoot = process.getuid?.() === 0
-  const run = (cmd, args, opts = {}) => {
-    const r = asRoot
-      ? spawnSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { encoding: 'utf8', ...opts })
-      : spawnSync(cmd, args, { encoding: 'utf8', ...opts })
-    if (r.status !== 0) throw new Error(`${path.basename(cmd)} failed: ${r.stdout}${r.stderr}`)
-    return r.stdout
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-refpg-'))
-  if (asRoot) execFileSync('chown', ['postgres:', dir])
+  const run = runAsPostgres
+  const dir = postgresTempDir('pyglite-refpg-')
   const data = path.join(dir, 'data')
   run(path.join(BIN, 'initdb'), ['-D', data, '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--auth=trust'])
   const port = await freePort()

@@ -2,13 +2,13 @@
 // answered query) and idle memory after each, pyglite against PostgreSQL 15 in the same run. pyglite's
 // memory is its process's RSS (one process); PostgreSQL's is the summed PSS of the postmaster and its
 // children (shared memory counted once). Both with fsync on, as each ships.
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
+import { freePort, postgresTempDir, runAsPostgres } from '../refpg.mjs'
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url))
 const BIN = process.env.PYGLITE_REFPG_BIN ?? '/usr/lib/postgresql/15/bin'
@@ -154,27 +154,9 @@ async function pygliteRound(env = {}) {
 
 // ------------------------------------------------------------------------------------------- PostgreSQL
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
-
 async function postgresRound() {
-  const asRoot = process.getuid?.() === 0
-  const run = (cmd, args) => {
-    const r = asRoot
-      ? spawnSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { encoding: 'utf8' })
-      : spawnSync(cmd, args, { encoding: 'utf8' })
-    if (r.status !== 0) throw new Error(`${path.basename(cmd)} failed: ${r.stdout}${r.stderr}`)
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-bench-refpg-'))
-  if (asRoot) execFileSync('chown', ['postgres:', dir])
+  const run = runAsPostgres
+  const dir = postgresTempDir('pyglite-bench-refpg-')
   const data = path.join(dir, 'data')
   const port = await freePort()
   const url = (db) => `postgresql://postgres@127.0.0.1:${port}/${db}`
