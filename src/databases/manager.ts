@@ -13,20 +13,14 @@ import {
   TEMPLATE_DIR,
   writeRegistry,
 } from '../engine/storage/clusters.js'
+import { syncPath } from '../engine/storage/durable.js'
 import { pgliteWasmModule } from '../engine/storage/wasm.js'
 import { cacheDisabled } from '../util/cache.js'
 import { logger } from '../util/log.js'
 import { runHelper } from './helper.js'
 import { AuthorityListing } from './listing.js'
 import { fromPrototype, prototypeOptions, runCreateStatement } from './newcluster.js'
-import {
-  COPYING_PREFIX,
-  clusterFromPristine,
-  copyTree,
-  flushTree,
-  fsyncDir,
-  untouchedCopy,
-} from './pristine.js'
+import { COPYING_PREFIX, clusterFromPristine, copyTree, flushTree, untouchedCopy } from './pristine.js'
 import { type RoleRow, Roles } from './roles.js'
 import type { CreateDatabase, DatabaseCommand, DropDatabase } from './statements.js'
 
@@ -233,7 +227,7 @@ export class DatabaseManager {
       // the helper's PGlite has no fsync (durable.ts): the new cluster is flushed before it is named
       if (this.fsync) flushTree(tmp)
       await fs.promises.rename(tmp, dir)
-      if (this.fsync) fsyncDir(this.dataDir)
+      if (this.fsync) syncPath(this.dataDir)
       const tFlush = performance.now()
       this.entries.set(cmd.name, { name: cmd.name, owner, created: new Date().toISOString() })
       writeRegistry(this.dataDir, [...this.entries.values()])

@@ -6,7 +6,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { extensionFiles } from '../engine/pg/bridge.js'
-import { syncTree } from '../engine/storage/durable.js'
+import { syncPath, syncTree } from '../engine/storage/durable.js'
 import { INITDB_ARGS } from '../engine/storage/params.js'
 import { pgliteDist, pgliteWasmModule } from '../engine/storage/wasm.js'
 import { cacheDisabled, cacheRoots, writableCacheRoot } from '../util/cache.js'
@@ -166,7 +166,7 @@ async function findOrBuild(
       if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || !usable(dir, id)) throw e
       fs.rmSync(tmp, { recursive: true, force: true })
     }
-    fsyncDir(root)
+    syncPath(root)
     log.info({ dir, ms: Math.round(performance.now() - t0) }, `built ${what}`)
     return dir
   } catch (e) {
@@ -201,7 +201,7 @@ export async function copyCluster(src: string, dest: string, fsync: boolean): Pr
     await copyTree(src, tmp)
     if (fsync) flushTree(tmp)
     await fs.promises.rename(tmp, dest)
-    if (fsync) fsyncDir(parent)
+    if (fsync) syncPath(parent)
   } catch (e) {
     await fs.promises.rm(tmp, { recursive: true, force: true })
     throw e
@@ -252,15 +252,6 @@ export function flushTree(dir: string): void {
   }
 }
 
-export function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r')
-  try {
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-}
-
 /**
  * Make `<dataDir>/<dir>` a copy of the pristine cluster (building that first if needed): its spare, taken
  * by a rename (spare.ts), else a copy. Never throws: on any failure it logs and leaves the directory absent,
@@ -277,7 +268,7 @@ export async function clusterFromPristine(dataDir: string, dir: string, fsync: b
     const spare = await takeSpare(src, tmp)
     if (spare) {
       await fs.promises.rename(tmp, dest)
-      if (fsync) fsyncDir(dataDir)
+      if (fsync) syncPath(dataDir)
     } else await copyCluster(src, dest, fsync)
     replenishSpare(src, copyTree)
     log.info({ dir, from: src, spare, ms: Math.round(performance.now() - t0) }, 'copied the pristine cluster')
