@@ -14,23 +14,14 @@ set -euo pipefail
 DEST=${1:-${PYGLITE_PG18_CLIENT:-${TMPDIR:-/tmp}/pyglite-pg18-client}}
 
 # a build without TLS or psql (made before they were added: no marker) is made again
-MARKER="$DEST/.with-openssl-psql"
-if [ -x "$DEST/bin/pg_dump" ] && [ -e "$MARKER" ]; then
-  echo "$DEST/bin"
-  exit 0
-fi
+MARKER=.with-openssl-psql
+complete() {
+  [ -x "$1/bin/pg_dump" ] && [ -e "$1/$MARKER" ]
+}
+pg18_once "$DEST" "$DEST/bin"
 for tool in gcc make bison flex; do
   command -v "$tool" >/dev/null || { echo "get-pg18-client: $tool is missing (apt-get install $tool)" >&2; exit 1; }
 done
-
-# one build at a time (parallel test workers may ask together)
-mkdir -p "$(dirname "$DEST")"
-exec 9>"$DEST.lock"
-flock 9
-if [ -x "$DEST/bin/pg_dump" ] && [ -e "$MARKER" ]; then
-  echo "$DEST/bin"
-  exit 0
-fi
 rm -rf "$DEST"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pg18-client-src.XXXXXX")
@@ -51,5 +42,5 @@ src=$(ls -d "$work"/postgresql-18*/ | head -1)
 ) >>"$log" 2>&1 || { tail -40 "$log" >&2; exit 1; }
 "$DEST/bin/pg_dump" --version >/dev/null
 "$DEST/bin/psql" --version >/dev/null
-touch "$MARKER"
+touch "$DEST/$MARKER"
 echo "$DEST/bin"

@@ -17,17 +17,7 @@ SUITES="hstore pgcrypto pg_trgm uuid-ossp ltree citext cube earthdistance fuzzys
 complete() {
   [ -f "$1/SOURCE" ] && for s in $SUITES; do [ -s "$1/$s/schedule" ] || return 1; done
 }
-if complete "$DEST"; then
-  echo "$DEST"
-  exit 0
-fi
-mkdir -p "$(dirname "$DEST")"
-exec 9>"$DEST.lock"
-flock 9
-if complete "$DEST"; then
-  echo "$DEST"
-  exit 0
-fi
+pg18_once "$DEST" "$DEST"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pg18-contrib-src.XXXXXX")
 trap 'rm -rf "$work"' EXIT

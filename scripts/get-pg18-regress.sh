@@ -15,20 +15,8 @@ complete() {
   [ -f "$1/errcodes.txt" ] && [ -f "$1/schedule" ] && [ "$(wc -l <"$1/schedule")" -ge 23 ] &&
     [ -d "$1/sql" ] && [ -d "$1/expected" ]
 }
-if complete "$DEST"; then
-  echo "$DEST"
-  exit 0
-fi
-# test files run in parallel may ask at the same time: one fetches, the others wait for it
-mkdir -p "$(dirname "$DEST")"
-exec 9>"$DEST.lock"
-flock 9
-if complete "$DEST"; then
-  echo "$DEST"
-  exit 0
-fi
+pg18_once "$DEST" "$DEST"
 
-# deb822 (URIs: …) and one-line (deb …) sources alike; the first non-security Debian archive
 work=$(mktemp -d "${TMPDIR:-/tmp}/pg18-regress-src.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 tarball=$(pg18_source "$work" get-pg18-regress)

@@ -4,6 +4,10 @@
 #
 #   pg18_source WORK NAME   downloads into WORK (a fresh directory) and prints the .orig tarball's path;
 #                           NAME prefixes error messages. Writes WORK/apt.log; exits the script on failure.
+#   pg18_once DEST SHOWN    for a script that makes DEST once: if the script's `complete DEST` holds, prints
+#                           SHOWN and exits; else takes DEST.lock (test files run in parallel may ask at the
+#                           same time: one makes it, the others wait for it) and checks again. The lock is held
+#                           until the script exits.
 PG18_VERSION=18.6
 
 pg18_source() {
@@ -23,4 +27,13 @@ pg18_source() {
       apt-get "${apt_opts[@]}" source --download-only postgresql-18 >>apt.log 2>&1
   ) || { cat "$work/apt.log" >&2; exit 1; }
   ls "$work"/postgresql-18_*.orig.tar.* | head -1
+}
+
+pg18_once() {
+  complete "$1" && { echo "$2"; exit 0; }
+  mkdir -p "$(dirname "$1")"
+  exec 9>"$1.lock"
+  flock 9
+  complete "$1" && { echo "$2"; exit 0; }
+  return 0
 }
