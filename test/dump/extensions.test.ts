@@ -4,27 +4,12 @@
 // the indexes and the Python functions must work on the other side.
 import { execFileSync, spawnSync } from 'node:child_process'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { pg18Bin, type Reference, startReference } from '../helpers/reference.js'
-import { startServer, type TestServer } from '../helpers/server.js'
+import { describe, expect, it } from 'vitest'
+import { dumpServers } from '../helpers/reference.js'
 
 const PG15 = '/usr/lib/postgresql/15/bin'
 
-let glite: TestServer
-let ref: Reference
-let pg18: string
-beforeAll(async () => {
-  const [g, r] = await Promise.all([startServer(), startReference()])
-  glite = g
-  ref = r
-  pg18 = pg18Bin()
-}, 600_000)
-afterAll(async () => {
-  ref?.stop()
-  await glite?.stop()
-})
-
-const refUrl = (db: string) => ref.url.replace(/\/postgres$/, `/${db}`)
+const servers = dumpServers()
 
 function sql(url: string, text: string): string {
   return execFileSync(`${PG15}/psql`, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', text], {
@@ -77,42 +62,54 @@ function checkRestored(url: string): void {
 
 describe('pg_dump of a database with extensions and transforms', () => {
   it('pyglite → pyglite, plain and custom format', () => {
-    sql(glite.url(), SCHEMA)
-    checkRestored(glite.url())
-    const dump = execFileSync(path.join(pg18, 'pg_dump'), ['-d', glite.url()], { encoding: 'utf8' })
+    sql(servers.glite.url(), SCHEMA)
+    checkRestored(servers.glite.url())
+    const dump = execFileSync(path.join(servers.pg18, 'pg_dump'), ['-d', servers.glite.url()], {
+      encoding: 'utf8',
+    })
     expect(dump).toContain('CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA public;')
     expect(dump).toContain('CREATE EXTENSION IF NOT EXISTS jsonb_plpython3u WITH SCHEMA public;')
     expect(dump).toMatch(/LANGUAGE plpython3u TRANSFORM FOR TYPE jsonb/)
-    sql(glite.url(), 'CREATE DATABASE ext_copy')
-    const r = restore(glite.url('ext_copy'), dump)
+    sql(servers.glite.url(), 'CREATE DATABASE ext_copy')
+    const r = restore(servers.glite.url('ext_copy'), dump)
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
-    checkRestored(glite.url('ext_copy'))
-    const file = path.join(glite.dataDir, '..', `pyglite-ext-${process.pid}.dump`)
-    execFileSync(path.join(pg18, 'pg_dump'), ['-Fc', '-f', file, '-d', glite.url()])
-    sql(glite.url(), 'CREATE DATABASE ext_copy2')
-    execFileSync(path.join(pg18, 'pg_restore'), ['--exit-on-error', '-d', glite.url('ext_copy2'), file])
-    checkRestored(glite.url('ext_copy2'))
+    checkRestored(servers.glite.url('ext_copy'))
+    const file = path.join(servers.glite.dataDir, '..', `pyglite-ext-${process.pid}.dump`)
+    execFileSync(path.join(servers.pg18, 'pg_dump'), ['-Fc', '-f', file, '-d', servers.glite.url()])
+    sql(servers.glite.url(), 'CREATE DATABASE ext_copy2')
+    execFileSync(path.join(servers.pg18, 'pg_restore'), [
+      '--exit-on-error',
+      '-d',
+      servers.glite.url('ext_copy2'),
+      file,
+    ])
+    checkRestored(servers.glite.url('ext_copy2'))
   }, 300_000)
 
   it('pyglite → PostgreSQL 15 + plpython3u', () => {
-    const dump = execFileSync(path.join(pg18, 'pg_dump'), ['-d', glite.url()], { encoding: 'utf8' })
-    sql(ref.url, 'CREATE DATABASE ext_from_pyglite')
-    const r = restore(refUrl('ext_from_pyglite'), dump.replace(/^SET transaction_timeout = 0;\n/m, ''))
+    const dump = execFileSync(path.join(servers.pg18, 'pg_dump'), ['-d', servers.glite.url()], {
+      encoding: 'utf8',
+    })
+    sql(servers.ref.url, 'CREATE DATABASE ext_from_pyglite')
+    const r = restore(
+      servers.refUrl('ext_from_pyglite'),
+      dump.replace(/^SET transaction_timeout = 0;\n/m, ''),
+    )
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
-    expect(sql(refUrl('ext_from_pyglite'), 'SHOW server_version')).toMatch(/^15\./)
-    checkRestored(refUrl('ext_from_pyglite'))
+    expect(sql(servers.refUrl('ext_from_pyglite'), 'SHOW server_version')).toMatch(/^15\./)
+    checkRestored(servers.refUrl('ext_from_pyglite'))
   }, 120_000)
 
   it('PostgreSQL 15 → pyglite', () => {
-    sql(ref.url, 'CREATE DATABASE ext_src')
-    sql(refUrl('ext_src'), SCHEMA)
-    const dump = execFileSync(`${PG15}/pg_dump`, ['-d', refUrl('ext_src')], { encoding: 'utf8' })
-    sql(glite.url(), 'CREATE DATABASE ext_from15')
-    const r = restore(glite.url('ext_from15'), dump)
+    sql(servers.ref.url, 'CREATE DATABASE ext_src')
+    sql(servers.refUrl('ext_src'), SCHEMA)
+    const dump = execFileSync(`${PG15}/pg_dump`, ['-d', servers.refUrl('ext_src')], { encoding: 'utf8' })
+    sql(servers.glite.url(), 'CREATE DATABASE ext_from15')
+    const r = restore(servers.glite.url('ext_from15'), dump)
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
-    checkRestored(glite.url('ext_from15'))
+    checkRestored(servers.glite.url('ext_from15'))
   }, 300_000)
 })

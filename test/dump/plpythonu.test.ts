@@ -4,25 +4,13 @@
 // PostgreSQL 14 (CREATE EXTENSION plpythonu, LANGUAGE plpythonu) restores into pyglite.
 import { execFileSync, spawnSync } from 'node:child_process'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { pg18Bin, type Reference, startReference } from '../helpers/reference.js'
-import { startServer, type TestServer } from '../helpers/server.js'
+import { describe, expect, it } from 'vitest'
+import { dumpServers } from '../helpers/reference.js'
+import { startServer } from '../helpers/server.js'
 
 const PG15 = '/usr/lib/postgresql/15/bin'
 
-let glite: TestServer
-let ref: Reference
-let pg18: string
-beforeAll(async () => {
-  const [g, r] = await Promise.all([startServer(), startReference()])
-  glite = g
-  ref = r
-  pg18 = pg18Bin()
-}, 600_000)
-afterAll(async () => {
-  ref?.stop()
-  await glite?.stop()
-})
+const servers = dumpServers()
 
 function sql(url: string, text: string): string {
   return execFileSync(`${PG15}/psql`, ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', text], {
@@ -46,7 +34,7 @@ const langOf = (url: string, fn: string) =>
 
 describe('LANGUAGE plpythonu', () => {
   it('works on a fresh database without CREATE EXTENSION: functions, procedures, DO blocks', () => {
-    const url = glite.url()
+    const url = servers.glite.url()
     expect(sql(url, `SELECT extname FROM pg_extension ORDER BY 1`)).toBe('plpgsql\nplpython3u')
     expect(sql(url, `SELECT lanname FROM pg_language WHERE lanname LIKE 'plpython%' ORDER BY 1`)).toBe(
       'plpython3u\nplpythonu',
@@ -97,11 +85,13 @@ describe('LANGUAGE plpythonu', () => {
   })
 
   it("pyglite's pg_dump 18.6 output restores into PostgreSQL 15 with ON_ERROR_STOP", () => {
-    const dump = execFileSync(path.join(pg18, 'pg_dump'), ['-d', glite.url()], { encoding: 'utf8' })
+    const dump = execFileSync(path.join(servers.pg18, 'pg_dump'), ['-d', servers.glite.url()], {
+      encoding: 'utf8',
+    })
     expect(dump).not.toMatch(/plpythonu/)
     expect(dump).toContain('LANGUAGE plpython3u')
-    sql(ref.url, 'CREATE DATABASE from_pyglite_u')
-    const url = ref.url.replace(/\/postgres$/, '/from_pyglite_u')
+    sql(servers.ref.url, 'CREATE DATABASE from_pyglite_u')
+    const url = servers.ref.url.replace(/\/postgres$/, '/from_pyglite_u')
     const r = restore(url, dump.replace(/^SET transaction_timeout = 0;\n/m, ''))
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
@@ -112,24 +102,24 @@ describe('LANGUAGE plpythonu', () => {
   it('a data directory made before plpythonu joined plpython3u gets it at the next start', async () => {
     // the state such a directory is in: plpython3u without the plpythonu language
     sql(
-      glite.url(),
+      servers.glite.url(),
       `ALTER EXTENSION plpython3u DROP LANGUAGE plpythonu; ALTER EXTENSION plpython3u DROP FUNCTION plpython_validator(oid);
        DROP LANGUAGE plpythonu; DROP FUNCTION plpython_validator(oid)`,
     )
-    expect(sql(glite.url(), `SELECT count(*) FROM pg_language WHERE lanname = 'plpythonu'`)).toBe('0')
-    const dataDir = glite.dataDir
-    await glite.stop()
-    glite = await startServer({ dataDir })
+    expect(sql(servers.glite.url(), `SELECT count(*) FROM pg_language WHERE lanname = 'plpythonu'`)).toBe('0')
+    const dataDir = servers.glite.dataDir
+    await servers.glite.stop()
+    servers.glite = await startServer({ dataDir })
     expect(
       sql(
-        glite.url(),
+        servers.glite.url(),
         `SELECT e.extname FROM pg_language l JOIN pg_depend d ON d.objid = l.oid AND d.classid = 'pg_language'::regclass
          JOIN pg_extension e ON e.oid = d.refobjid WHERE l.lanname = 'plpythonu' AND d.deptype = 'e'`,
       ),
     ).toBe('plpython3u')
-    sql(glite.url(), `CREATE FUNCTION pyu_again() RETURNS int LANGUAGE plpythonu AS $$ return 5 $$`)
-    expect(sql(glite.url(), 'SELECT pyu_again()')).toBe('5')
-    expect(langOf(glite.url(), 'pyu_again')).toBe('plpython3u')
+    sql(servers.glite.url(), `CREATE FUNCTION pyu_again() RETURNS int LANGUAGE plpythonu AS $$ return 5 $$`)
+    expect(sql(servers.glite.url(), 'SELECT pyu_again()')).toBe('5')
+    expect(langOf(servers.glite.url(), 'pyu_again')).toBe('plpython3u')
   }, 120_000)
 
   it('a PostgreSQL 14-style dump (CREATE EXTENSION plpythonu, LANGUAGE plpythonu) restores into pyglite', () => {
@@ -140,8 +130,8 @@ CREATE FUNCTION public.from14(x integer) RETURNS integer
     LANGUAGE plpythonu
     AS $$ return x + 14 $$;
 `
-    sql(glite.url(), 'CREATE DATABASE from14')
-    const url = glite.url().replace(/\/postgres(\?|$)/, '/from14$1')
+    sql(servers.glite.url(), 'CREATE DATABASE from14')
+    const url = servers.glite.url().replace(/\/postgres(\?|$)/, '/from14$1')
     const r = restore(url, old)
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)

@@ -6,27 +6,13 @@
 // PostgreSQL 15 without the one line 15 does not know (`SET transaction_timeout = 0;`, docs/hostile.md).
 import { execFileSync, spawnSync } from 'node:child_process'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { pg18Bin, type Reference, startReference } from '../helpers/reference.js'
-import { startServer, type TestServer } from '../helpers/server.js'
+import { describe, expect, it } from 'vitest'
+import { dumpServers } from '../helpers/reference.js'
+import { startServer } from '../helpers/server.js'
 
 const PG15 = '/usr/lib/postgresql/15/bin'
 
-let glite: TestServer
-let ref: Reference
-let pg18: string
-beforeAll(async () => {
-  const [g, r] = await Promise.all([startServer(), startReference()])
-  glite = g
-  ref = r
-  pg18 = pg18Bin()
-}, 600_000)
-afterAll(async () => {
-  ref?.stop()
-  await glite?.stop()
-})
-
-const refUrl = (db: string) => ref.url.replace(/\/postgres$/, `/${db}`)
+const servers = dumpServers()
 
 /** psql -c with ON_ERROR_STOP; returns unaligned rows. */
 function sql(url: string, text: string): string {
@@ -127,73 +113,93 @@ function checkRestored(url: string, s: string): void {
 
 describe('pg_dump round trip', () => {
   it('pyglite → PostgreSQL 15: pg_dumpall --globals-only and pg_dump 18.6, restored with psql', () => {
-    sql(glite.url(), SCHEMA('shop'))
+    sql(servers.glite.url(), SCHEMA('shop'))
     // roles first (pg_dumpall output always tries CREATE ROLE postgres: the one expected error)
-    const globals = execFileSync(path.join(pg18, 'pg_dumpall'), ['--globals-only', '-d', glite.url()], {
-      encoding: 'utf8',
-    })
+    const globals = execFileSync(
+      path.join(servers.pg18, 'pg_dumpall'),
+      ['--globals-only', '-d', servers.glite.url()],
+      {
+        encoding: 'utf8',
+      },
+    )
     expect(globals).toMatch(/^CREATE ROLE shop_reader;$/m)
-    const g = restore(ref.url, forPg15(globals), false)
+    const g = restore(servers.ref.url, forPg15(globals), false)
     expect(g.stderr.trim().split('\n')).toEqual([
       expect.stringMatching(/ERROR: {2}role "postgres" already exists$/),
     ])
-    expect(sql(ref.url, "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'shop_reader'")).toBe('t')
+    expect(sql(servers.ref.url, "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'shop_reader'")).toBe('t')
 
-    const dump = execFileSync(path.join(pg18, 'pg_dump'), ['-d', glite.url()], { encoding: 'utf8' })
+    const dump = execFileSync(path.join(servers.pg18, 'pg_dump'), ['-d', servers.glite.url()], {
+      encoding: 'utf8',
+    })
     expect(dump).toMatch(/^-- Dumped by pg_dump version 18\.6/m)
     expect(dump).toMatch(/^-- Dumped from database version 18\.6/m)
     expect(dump).toContain('CREATE EXTENSION IF NOT EXISTS plpython3u WITH SCHEMA pg_catalog;')
-    sql(ref.url, 'CREATE DATABASE from_pyglite')
+    sql(servers.ref.url, 'CREATE DATABASE from_pyglite')
     // as dumped, PostgreSQL 15 stops at the setting it does not know ...
-    const raw = restore(refUrl('from_pyglite'), dump)
+    const raw = restore(servers.refUrl('from_pyglite'), dump)
     expect(raw.status).toBe(3)
     expect(raw.stderr).toMatch(/ERROR: {2}unrecognized configuration parameter "transaction_timeout"/)
-    sql(ref.url, 'DROP DATABASE from_pyglite')
-    sql(ref.url, 'CREATE DATABASE from_pyglite')
+    sql(servers.ref.url, 'DROP DATABASE from_pyglite')
+    sql(servers.ref.url, 'CREATE DATABASE from_pyglite')
     // ... and without it everything restores with ON_ERROR_STOP
-    const r = restore(refUrl('from_pyglite'), forPg15(dump))
+    const r = restore(servers.refUrl('from_pyglite'), forPg15(dump))
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
-    expect(sql(refUrl('from_pyglite'), 'SHOW server_version')).toMatch(/^15\./)
-    checkRestored(refUrl('from_pyglite'), 'shop')
+    expect(sql(servers.refUrl('from_pyglite'), 'SHOW server_version')).toMatch(/^15\./)
+    checkRestored(servers.refUrl('from_pyglite'), 'shop')
   }, 120_000)
 
   it('PostgreSQL 15 → pyglite: pg_dumpall --globals-only and pg_dump 15, restored with psql', () => {
-    sql(ref.url, 'CREATE DATABASE farm_src')
-    sql(refUrl('farm_src'), 'CREATE EXTENSION plpython3u')
-    sql(refUrl('farm_src'), SCHEMA('farm'))
-    const globals = execFileSync(`${PG15}/pg_dumpall`, ['--globals-only', '-d', ref.url], {
+    sql(servers.ref.url, 'CREATE DATABASE farm_src')
+    sql(servers.refUrl('farm_src'), 'CREATE EXTENSION plpython3u')
+    sql(servers.refUrl('farm_src'), SCHEMA('farm'))
+    const globals = execFileSync(`${PG15}/pg_dumpall`, ['--globals-only', '-d', servers.ref.url], {
       encoding: 'utf8',
     })
-    const g = restore(glite.url(), globals, false)
+    const g = restore(servers.glite.url(), globals, false)
     // roles already on pyglite: postgres, and shop_reader from the first test
     for (const line of g.stderr.trim().split('\n'))
       expect(line).toMatch(/ERROR: {2}role "(postgres|shop_reader)" already exists$/)
-    expect(sql(glite.url(), "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'farm_reader'")).toBe('t')
+    expect(sql(servers.glite.url(), "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'farm_reader'")).toBe(
+      't',
+    )
 
-    const dump = execFileSync(`${PG15}/pg_dump`, ['-d', refUrl('farm_src')], { encoding: 'utf8' })
+    const dump = execFileSync(`${PG15}/pg_dump`, ['-d', servers.refUrl('farm_src')], { encoding: 'utf8' })
     expect(dump).toMatch(/^-- Dumped by pg_dump version 15\./m)
-    const r = restore(glite.url(), dump)
+    const r = restore(servers.glite.url(), dump)
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
-    checkRestored(glite.url(), 'farm')
+    checkRestored(servers.glite.url(), 'farm')
     // and back out again with pg_dump 18.6: the restored Python function reads the same
-    const again = execFileSync(path.join(pg18, 'pg_dump'), ['-n', 'farm', '-d', glite.url()], {
-      encoding: 'utf8',
-    })
+    const again = execFileSync(
+      path.join(servers.pg18, 'pg_dump'),
+      ['-n', 'farm', '-d', servers.glite.url()],
+      {
+        encoding: 'utf8',
+      },
+    )
     expect(again).toContain("plan = SD.get('plan')")
   }, 120_000)
 
   it('custom format: pg_dump 18.6 -Fc of pyglite, pg_restore --list and a restore into pyglite', async () => {
-    const file = path.join(glite.dataDir, '..', `pyglite-dump-${process.pid}.dump`)
-    execFileSync(path.join(pg18, 'pg_dump'), ['-Fc', '-n', 'shop', '-f', file, '-d', glite.url()])
-    const list = execFileSync(path.join(pg18, 'pg_restore'), ['--list', file], { encoding: 'utf8' })
+    const file = path.join(servers.glite.dataDir, '..', `pyglite-dump-${process.pid}.dump`)
+    execFileSync(path.join(servers.pg18, 'pg_dump'), [
+      '-Fc',
+      '-n',
+      'shop',
+      '-f',
+      file,
+      '-d',
+      servers.glite.url(),
+    ])
+    const list = execFileSync(path.join(servers.pg18, 'pg_restore'), ['--list', file], { encoding: 'utf8' })
     expect(list).toMatch(/FUNCTION shop py_audit\(\) postgres/)
     expect(list).toMatch(/TRIGGER shop items items_audit postgres/)
     const other = await startServer()
     try {
       sql(other.url(), 'CREATE ROLE shop_reader LOGIN')
-      execFileSync(path.join(pg18, 'pg_restore'), ['--exit-on-error', '-d', other.url(), file])
+      execFileSync(path.join(servers.pg18, 'pg_restore'), ['--exit-on-error', '-d', other.url(), file])
       checkRestored(other.url(), 'shop')
     } finally {
       await other.stop()
