@@ -1,12 +1,33 @@
-// Client-side pieces several test files need: a CancelRequest as libpq sends it, and running one of the
-// tests' Java (pgJDBC) programs that print key=value lines.
+// Client-side pieces several test files need: a connected node-postgres client, a CancelRequest as libpq
+// sends it, and running one of the tests' Java (pgJDBC) programs that print key=value lines.
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import type pg from 'pg'
+import pg from 'pg'
 import type { TestServer } from './server.js'
+
+/**
+ * A node-postgres client connected to `srv`, as postgres to database postgres (`extra` overrides any of it).
+ * `quiet`: connection errors after the connect (a FATAL, a killed server) are not thrown at the process.
+ */
+export async function connectPg(
+  srv: TestServer,
+  extra: Partial<pg.ClientConfig> = {},
+  { quiet = false } = {},
+): Promise<pg.Client> {
+  const c = new pg.Client({
+    host: srv.host,
+    port: srv.port,
+    user: 'postgres',
+    database: 'postgres',
+    ...extra,
+  })
+  if (quiet) c.on('error', () => {})
+  await c.connect()
+  return c
+}
 
 /** A CancelRequest packet (protocol.sgml: length 16, code 80877102, process id, secret key). */
 export function cancelPacket(pid: number, secret: number): Buffer {

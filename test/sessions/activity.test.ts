@@ -5,10 +5,10 @@
 // pg_terminate_backend / pg_cancel_backend act on those sessions with PostgreSQL 18's permission rules.
 import { execFileSync } from 'node:child_process'
 import path from 'node:path'
-import pg from 'pg'
+import type pg from 'pg'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runJdbcProgram } from '../helpers/clients.js'
+import { connectPg, runJdbcProgram } from '../helpers/clients.js'
 import { ROOT, startServer, type TestServer } from '../helpers/server.js'
 
 const HERE = path.join(ROOT, 'test/sessions/clients')
@@ -26,18 +26,8 @@ afterAll(async () => {
   await srv?.stop()
 })
 
-async function connect(extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
-  const c = new pg.Client({
-    host: srv.host,
-    port: srv.port,
-    user: 'postgres',
-    database: 'postgres',
-    ...extra,
-  })
-  c.on('error', () => {}) // a terminated client's socket error is asserted through its query
-  await c.connect()
-  return c
-}
+// a terminated client's socket error is asserted through its query
+const connect = (extra: Partial<pg.ClientConfig> = {}) => connectPg(srv, extra, { quiet: true })
 const pidOf = (c: pg.Client): number => (c as unknown as { processID: number }).processID
 
 type Row = Record<string, string | number | null>

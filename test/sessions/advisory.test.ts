@@ -5,9 +5,10 @@
 // counter under the lock end exact.
 import { execFileSync } from 'node:child_process'
 import path from 'node:path'
-import pg from 'pg'
+import type pg from 'pg'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connectPg } from '../helpers/clients.js'
 import { ROOT, startServer, type TestServer } from '../helpers/server.js'
 
 let srv: TestServer
@@ -21,12 +22,7 @@ afterAll(async () => {
   await srv?.stop()
 })
 
-async function connect(): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: srv.url() })
-  c.on('error', () => {})
-  await c.connect()
-  return c
-}
+const connect = () => connectPg(srv, {}, { quiet: true })
 const pidOf = (c: pg.Client): number => (c as unknown as { processID: number }).processID
 const one = async (c: pg.Client, sql: string, params: unknown[] = []) =>
   Object.values((await c.query(sql, params)).rows[0])[0]

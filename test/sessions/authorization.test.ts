@@ -2,8 +2,9 @@
 // in as (PostgreSQL: session_authorization's reset value, set by InitializeSessionUserId). PGlite's
 // standalone backend has no such reset value, so each session's login is made the reset value when the
 // session switch brings it in (src/engine/sessions/backend.ts); sessions of different logins interleave.
-import pg from 'pg'
+import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connectPg } from '../helpers/clients.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 
 let srv: TestServer
@@ -19,8 +20,7 @@ afterAll(async () => {
 })
 
 async function connect(user: string): Promise<pg.Client> {
-  const c = new pg.Client({ host: srv.host, port: srv.port, database: 'postgres', user })
-  await c.connect()
+  const c = await connectPg(srv, { user })
   clients.push(c)
   return c
 }

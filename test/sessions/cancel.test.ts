@@ -4,9 +4,9 @@
 // cancelled, and its statement_timeout ends the wait; idle_in_transaction_session_timeout ends the idle holder with FATAL 25P03 and lets others on.
 import { execFileSync, spawn } from 'node:child_process'
 import path from 'node:path'
-import pg from 'pg'
+import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cancelClient, runJdbcProgram } from '../helpers/clients.js'
+import { cancelClient, connectPg, runJdbcProgram } from '../helpers/clients.js'
 import { ROOT, startServer, type TestServer } from '../helpers/server.js'
 
 const HERE = path.join(ROOT, 'test/sessions/clients')
@@ -33,11 +33,7 @@ afterAll(async () => {
   await srv?.stop()
 })
 
-async function connect(extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: srv.url(), ...extra })
-  await c.connect()
-  return c
-}
+const connect = (extra: Partial<pg.ClientConfig> = {}) => connectPg(srv, extra)
 
 describe('cancel', () => {
   it('is 57014 wherever it lands, also in the lookup and compilation of a first call (never XX000)', async () => {

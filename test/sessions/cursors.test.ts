@@ -2,8 +2,9 @@
 // clash and each fetches its own, pg_cursors and CLOSE ALL see only one's own, and a session's held cursors
 // go when it disconnects (node-postgres, and psycopg's named cursor withhold=True).
 import { execFileSync } from 'node:child_process'
-import pg from 'pg'
+import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connectPg } from '../helpers/clients.js'
 import { message, RawClient, rows } from '../helpers/raw.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 
@@ -15,11 +16,7 @@ afterAll(async () => {
   await srv?.stop()
 })
 
-async function connect(): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: srv.url() })
-  await c.connect()
-  return c
-}
+const connect = () => connectPg(srv)
 const fetch = async (c: pg.Client, sql: string) => (await c.query(sql)).rows.map((r) => Object.values(r)[0])
 const cursors = async (c: pg.Client) =>
   fetch(c, "SELECT name || ': ' || statement FROM pg_cursors ORDER BY name")

@@ -5,9 +5,8 @@
 import { execFile, execFileSync, spawn } from 'node:child_process'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runJdbcProgram } from '../helpers/clients.js'
+import { connectPg, runJdbcProgram } from '../helpers/clients.js'
 import { ROOT, startServer, type TestServer } from '../helpers/server.js'
 
 const run = promisify(execFile)
@@ -22,11 +21,7 @@ afterAll(async () => {
   await srv?.stop()
 })
 
-async function connect(): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: srv.url() })
-  await c.connect()
-  return c
-}
+const connect = () => connectPg(srv)
 
 describe('prepared statement names are per connection', () => {
   it('pgJDBC: two connections, both using S_1/S_2 for different statements', () => {

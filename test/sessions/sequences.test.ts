@@ -1,9 +1,10 @@
 // currval and lastval per session (sequence.c keeps them per backend: seqhashtab, last_used_seq): under
 // concurrent inserts from 8 clients each sees the value its own nextval returned; a session that has not
 // used a sequence gets PostgreSQL's 55000 although others have.
-import pg from 'pg'
+import type pg from 'pg'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connectPg } from '../helpers/clients.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 
 let srv: TestServer
@@ -17,11 +18,7 @@ afterAll(async () => {
   await srv?.stop()
 })
 
-async function connect(): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: srv.url() })
-  await c.connect()
-  return c
-}
+const connect = () => connectPg(srv)
 
 describe('currval and lastval', () => {
   it('are each session’s own under concurrent inserts (node-postgres and postgres.js, 8 clients)', async () => {

@@ -3,10 +3,10 @@
 // transaction's rollback only if committed, and go when the session disconnects (cleanly or killed).
 import { spawn } from 'node:child_process'
 import path from 'node:path'
-import pg from 'pg'
+import type pg from 'pg'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runJdbcProgram } from '../helpers/clients.js'
+import { connectPg, runJdbcProgram } from '../helpers/clients.js'
 import { ROOT, startServer, type TestServer } from '../helpers/server.js'
 
 const HERE = path.join(ROOT, 'test/sessions/clients')
@@ -18,12 +18,7 @@ afterAll(async () => {
   await srv?.stop()
 })
 
-async function connect(): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: srv.url() })
-  c.on('error', () => {})
-  await c.connect()
-  return c
-}
+const connect = () => connectPg(srv, {}, { quiet: true })
 
 const temps = (c: pg.Client) =>
   c
