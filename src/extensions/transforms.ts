@@ -7,9 +7,7 @@
 // cache and offered like the bundles' files (contrib.ts).
 import fs from 'node:fs'
 import path from 'node:path'
-import wabtInit from 'wabt'
-import { ABI } from '../engine/pg/layout.js'
-import { dylinkSection } from '../engine/pg/sidemodule.js'
+import { assembleSideModule, pgMagic, u32le, watBytes } from '../engine/pg/sidemodule.js'
 
 interface TransformExt {
   name: string
@@ -90,10 +88,6 @@ function script(t: TransformExt): string {
   ].join('\n')
 }
 
-const u32le = (n: number): number[] => [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255]
-const watBytes = (bytes: number[]): string =>
-  bytes.map((b) => `\\${b.toString(16).padStart(2, '0')}`).join('')
-
 /** A side module exporting V1 functions `symbols` that raise an ERROR (and their pg_finfo records). */
 async function stubModule(lib: string, symbols: string[]): Promise<Uint8Array> {
   const data: number[] = []
@@ -104,19 +98,7 @@ async function stubModule(lib: string, symbols: string[]): Promise<Uint8Array> {
     data.push(...bytes)
   }
   put('finfo', u32le(1))
-  const abiExtra = [...Buffer.from('PostgreSQL')]
-  while (abiExtra.length < 32) abiExtra.push(0)
-  put('magic', [
-    ...u32le(64),
-    ...u32le(ABI.pgMajor * 100),
-    ...u32le(ABI.funcMaxArgs),
-    ...u32le(ABI.indexMaxKeys),
-    ...u32le(ABI.nameDataLen),
-    ...u32le(ABI.float8ByVal),
-    ...abiExtra,
-    ...u32le(0),
-    ...u32le(0),
-  ])
+  put('magic', pgMagic())
   const msg = `${lib}: transform functions are applied by pyglite's PL/Python handler, not called`
   put('msg', [...Buffer.from(msg), 0], 1)
   put('file', [...Buffer.from(`${lib}.c`), 0], 1)
@@ -138,21 +120,7 @@ async function stubModule(lib: string, symbols: string[]): Promise<Uint8Array> {
   ${symbols.map((s) => `(export "${s}" (func $raise)) (export "pg_finfo_${s}" (func $finfo))`).join('\n  ')}
   (data ${mb} "${watBytes(data)}")
 )`
-  const wabt = await wabtInit()
-  const mod = wabt.parseWat(`${lib}.wat`, wat, { mutable_globals: true })
-  try {
-    mod.resolveNames()
-    mod.validate()
-    const { buffer } = mod.toBinary({ canonicalize_lebs: true })
-    const sec = dylinkSection((data.length + 3) & ~3)
-    const out = new Uint8Array(buffer.length + sec.length)
-    out.set(buffer.subarray(0, 8), 0)
-    out.set(sec, 8) // Emscripten's loader wants dylink.0 first
-    out.set(buffer.subarray(8), 8 + sec.length)
-    return out
-  } finally {
-    mod.destroy()
-  }
+  return assembleSideModule(`${lib}.wat`, wat, (data.length + 3) & ~3)
 }
 
 /**

@@ -6,8 +6,7 @@
 // Installed only when PYGLITE_TEST_FAULTS=1 is in the environment.
 import type { Heap } from './heap.js'
 import { buildJsModule, type JsFunction, loadJsModule } from './jsexports.js'
-import { dylinkSection, pgMagic, u32le, watBytes } from './sidemodule.js'
-import { assembleWat } from './wat.js'
+import { assembleSideModule, pgMagic, u32le, watBytes } from './sidemodule.js'
 
 export const FAULTS_ENV = 'PYGLITE_TEST_FAULTS'
 const FILE = '/pglite/lib/postgresql/pyglite_test_faults.so'
@@ -33,13 +32,7 @@ async function build(): Promise<Uint8Array> {
   (func (export "pyglite_test_missing") (param i32) (result i32) (call $missing (local.get 0)))
   (data ${mb} "${watBytes(data)}")
 )`
-  const buffer = await assembleWat('faults.wat', wat)
-  const sec = dylinkSection(data.length)
-  const out = new Uint8Array(buffer.length + sec.length)
-  out.set(buffer.subarray(0, 8), 0)
-  out.set(sec, 8) // dylink.0 first
-  out.set(buffer.subarray(8), 8 + sec.length)
-  return out
+  return assembleSideModule('faults.wat', wat, data.length)
 }
 
 /** Write the library into the instance's $libdir when the tests asked for it. */

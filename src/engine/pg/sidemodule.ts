@@ -130,18 +130,31 @@ export function dylinkSection(memSize: number, memAlignLog2 = 2): number[] {
   return [0, ...uleb(payload.length), ...payload]
 }
 
+/**
+ * A side module from WebAssembly text: assembled (wat.ts, cached on disk) with the `dylink.0` section of a
+ * module whose data is `memSize` bytes put first, where Emscripten's loader requires it.
+ */
+export async function assembleSideModule(
+  name: string,
+  wat: string,
+  memSize: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const buffer = await assembleWat(name, wat)
+  const sec = dylinkSection(memSize)
+  const out = new Uint8Array(buffer.length + sec.length)
+  out.set(buffer.subarray(0, 8), 0) // magic + version
+  out.set(sec, 8)
+  out.set(buffer.subarray(8), 8 + sec.length)
+  return out
+}
+
 let cached: Uint8Array | undefined
 
 /** The side module's bytes (built once per process; assembled text cached on disk, wat.ts). */
 export async function buildSideModule(): Promise<Uint8Array> {
   if (cached) return cached
   const { wat, memSize } = buildWat()
-  const buffer = await assembleWat('plpython3.wat', wat)
-  const sec = dylinkSection(memSize)
-  const out = new Uint8Array(buffer.length + sec.length)
-  out.set(buffer.subarray(0, 8), 0) // magic + version
-  out.set(sec, 8) // Emscripten's loader requires dylink.0 to be the first section
-  out.set(buffer.subarray(8), 8 + sec.length)
+  const out = await assembleSideModule('plpython3.wat', wat, memSize)
   new WebAssembly.Module(out) // must compile
   cached = out
   return out
