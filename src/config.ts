@@ -1,9 +1,8 @@
 // Configuration of the pyglite server: command-line flags over PYGLITE_* environment variables over
-// defaults, validated with zod into one typed object. Errors are one line each (the CLI exits 2).
+// defaults, validated into one typed object. Errors are one line each (the CLI exits 2).
 import fs from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { z } from 'zod'
 
 export class ConfigError extends Error {}
 
@@ -70,50 +69,48 @@ export const OPTIONS = {
   },
 } as const
 
-const schema = z.object({
-  port: z.coerce
-    .number({ error: 'expected an integer from 0 to 65535' })
-    .int({ error: 'expected an integer from 0 to 65535' })
-    .min(0, { error: 'expected an integer from 0 to 65535' })
-    .max(65535, { error: 'expected an integer from 0 to 65535' }),
-  host: z.string().min(1, { error: 'must not be empty' }),
-  dataDir: z.string().min(1, { error: 'must not be empty' }),
-  password: z.string().min(1, { error: 'must not be empty' }).optional(),
-  auth: z.enum(AUTH_METHODS, { error: `expected one of ${AUTH_METHODS.join(', ')}` }),
-  tlsCert: z.string().optional(),
-  tlsKey: z.string().optional(),
-  logLevel: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }),
-  pythonPath: z.array(z.string().min(1)),
-  pythonVenv: z.string().min(1, { error: 'must not be empty' }).optional(),
-  pythonSystemSitePackages: z.boolean(),
-  pythonIndexUrl: z.url({ error: 'expected a URL' }).optional(),
-  pythonExtraIndexUrl: z.array(z.url({ error: 'expected a URL' })),
-  pythonFindLinks: z.array(z.string().min(1)),
-  pythonNoIndex: z.boolean(),
-  allowRemoteTrust: z.boolean(),
-  fsync: z.boolean(),
-})
+type AuthMethod = (typeof AUTH_METHODS)[number]
+type LogLevel = (typeof LOG_LEVELS)[number]
 
-export type Config = z.infer<typeof schema>
+export interface Config {
+  port: number
+  host: string
+  dataDir: string
+  password?: string
+  auth: AuthMethod
+  tlsCert?: string
+  tlsKey?: string
+  logLevel: LogLevel
+  pythonPath: string[]
+  pythonVenv?: string
+  pythonSystemSitePackages: boolean
+  pythonIndexUrl?: string
+  pythonExtraIndexUrl: string[]
+  pythonFindLinks: string[]
+  pythonNoIndex: boolean
+  allowRemoteTrust: boolean
+  fsync: boolean
+}
 
-const FIELD_FLAG: Record<string, string> = {
-  port: 'port',
-  host: 'host',
-  dataDir: 'data-dir',
-  password: 'password',
-  auth: 'auth',
-  tlsCert: 'tls-cert',
-  tlsKey: 'tls-key',
-  logLevel: 'log-level',
-  pythonPath: 'python-path',
-  pythonVenv: 'python-venv',
-  pythonSystemSitePackages: 'python-system-site-packages',
-  pythonIndexUrl: 'python-index-url',
-  pythonExtraIndexUrl: 'python-extra-index-url',
-  pythonFindLinks: 'python-find-links',
-  pythonNoIndex: 'python-no-index',
-  allowRemoteTrust: 'allow-remote-trust',
-  fsync: 'fsync',
+// Checked by hand, not with a schema library: zod alone took ~50 ms to import, at every start of the server
+// and of every `pyglite --help` (issue 17). Each check says what it expected, as the CLI prints it.
+const nonEmpty = (flag: string, v: string | undefined): string | undefined => {
+  if (v === '') throw new ConfigError(`--${flag}: must not be empty, got ""`)
+  return v
+}
+const oneOf = <T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T => {
+  if (v !== undefined && (allowed as readonly string[]).includes(v)) return v as T
+  throw new ConfigError(
+    `--${flag}: expected one of ${allowed.join(', ')}${v === undefined ? '' : `, got "${v}"`}`,
+  )
+}
+const url = (flag: string, v: string): string => {
+  try {
+    new URL(v.trim())
+    return v
+  } catch {
+    throw new ConfigError(`--${flag}: expected a URL, got "${v}"`)
+  }
 }
 
 /** Flags that may be given more than once. */
@@ -178,23 +175,37 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     const v = env[OPTIONS[flag].env]
     return values[flag] === true || (v !== undefined && bool(flag, v))
   }
-  const raw = {
-    port: get('port'),
-    host: get('host'),
-    dataDir: get('data-dir'),
-    password: get('password'),
-    auth: get('auth'),
-    tlsCert: get('tls-cert'),
-    tlsKey: get('tls-key'),
-    logLevel: get('log-level'),
+  const port = get('port') ?? ''
+  const portNumber = Number(port)
+  if (!/^\s*\d+\s*$/.test(port) || portNumber > 65535)
+    throw new ConfigError(`--port: expected an integer from 0 to 65535, got "${port}"`)
+  const host = nonEmpty('host', get('host'))
+  const dataDir = nonEmpty('data-dir', get('data-dir'))
+  const password = nonEmpty('password', get('password'))
+  const auth = oneOf('auth', get('auth'), AUTH_METHODS)
+  const tlsCert = get('tls-cert')
+  const tlsKey = get('tls-key')
+  const logLevel = oneOf('log-level', get('log-level'), LOG_LEVELS)
+  const pythonVenv = nonEmpty('python-venv', get('python-venv'))
+  const pythonSystemSitePackages = onOff(
+    'python-system-site-packages',
+    get('python-system-site-packages') ?? 'on',
+  )
+  const indexUrl = get('python-index-url')
+  const c: Config = {
+    port: portNumber,
+    host: host ?? '',
+    dataDir: dataDir ?? '',
+    password,
+    auth,
+    tlsCert,
+    tlsKey,
+    logLevel,
     pythonPath,
-    pythonVenv: get('python-venv'),
-    pythonSystemSitePackages: onOff(
-      'python-system-site-packages',
-      get('python-system-site-packages') ?? 'on',
-    ),
-    pythonIndexUrl: get('python-index-url'),
-    pythonExtraIndexUrl: list('python-extra-index-url'),
+    pythonVenv,
+    pythonSystemSitePackages,
+    pythonIndexUrl: indexUrl === undefined ? undefined : url('python-index-url', indexUrl),
+    pythonExtraIndexUrl: list('python-extra-index-url').map((u) => url('python-extra-index-url', u)),
     pythonFindLinks: list('python-find-links'),
     pythonNoIndex: envFlag('python-no-index'),
     allowRemoteTrust:
@@ -202,19 +213,6 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       (allowEnv !== undefined && bool('allow-remote-trust', allowEnv)),
     fsync: onOff('fsync', get('fsync') ?? 'on'),
   }
-  if (raw.port !== undefined && !/^\s*\d+\s*$/.test(raw.port))
-    throw new ConfigError(`--port: expected an integer from 0 to 65535, got "${raw.port}"`)
-  const r = schema.safeParse(raw)
-  if (!r.success) {
-    const issue = r.error.issues[0]!
-    const field = String(issue.path[0] ?? '')
-    const flag = FIELD_FLAG[field] ?? field
-    let given = (raw as Record<string, unknown>)[field]
-    // a list flag (--python-find-links …): the value at fault
-    if (Array.isArray(given) && typeof issue.path[1] === 'number') given = given[issue.path[1]]
-    throw new ConfigError(`--${flag}: ${issue.message}${typeof given === 'string' ? `, got "${given}"` : ''}`)
-  }
-  const c = r.data
   c.dataDir = path.resolve(c.dataDir)
   c.pythonPath = c.pythonPath.map((p) => path.resolve(p))
   if (c.pythonVenv) c.pythonVenv = path.resolve(c.pythonVenv)

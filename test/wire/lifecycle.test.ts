@@ -157,6 +157,13 @@ describe('command line', () => {
       [['--port', 'abc'], {}, 'pyglite: --port: expected an integer from 0 to 65535, got "abc"\n'],
       [['--port', '70000'], {}, 'pyglite: --port: expected an integer from 0 to 65535, got "70000"\n'],
       [[], { PYGLITE_PORT: '-1' }, 'pyglite: --port: expected an integer from 0 to 65535, got "-1"\n'],
+      [['--host', ''], {}, 'pyglite: --host: must not be empty, got ""\n'],
+      [[], { PYGLITE_DATA_DIR: '' }, 'pyglite: --data-dir: must not be empty, got ""\n'],
+      [
+        [],
+        { PYGLITE_AUTH: '' },
+        'pyglite: --auth: expected one of scram-sha-256, md5, password, trust, got ""\n',
+      ],
       [
         ['--auth', 'ldap'],
         {},
