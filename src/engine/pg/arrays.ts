@@ -1,6 +1,8 @@
 // PostgreSQL arrays in wasm memory (utils/array.h, arrayfuncs.c): walking the elements of an ArrayType in
 // storage order, and constructing new arrays with construct_md_array. The only place that knows the
 // ArrayType layout.
+
+import { PgError } from './elog.js'
 import type { Heap } from './heap.js'
 import { L, MAXIMUM_ALIGNOF } from './layout.js'
 
@@ -18,6 +20,21 @@ export interface ArrayShape {
 
 const alignOf = (c: string): number => (c === 'd' ? 8 : c === 'i' ? 4 : c === 's' ? 2 : 1)
 const alignUp = (p: number, a: number): number => (p + a - 1) & ~(a - 1)
+
+/** An array of a fixed-width element type as stored: views of wasm memory, valid until it is next entered. */
+export interface PackedArray {
+  dims: number[]
+  /** the NULL bitmap (bit set = not NULL), or null when the array has no NULLs */
+  bitmap: Uint8Array | null
+  /** the non-NULL elements, packed (fixed-width types whose width is their alignment have no padding) */
+  data: Uint8Array
+}
+
+const popcount8 = (b: number): number => {
+  let n = 0
+  for (let v = b; v; v &= v - 1) n++
+  return n
+}
 
 export class Arrays {
   constructor(private readonly heap: Heap) {}
@@ -55,6 +72,60 @@ export class Arrays {
       item(this.fetch(p, el), false)
       p = alignUp(p + this.storedSize(p, el.len), align)
     }
+  }
+
+  /** The array Datum `d` of a fixed-width element type (`width` bytes, aligned to its width), detoasted. */
+  packed(d: number, width: number): PackedArray {
+    const h = this.heap
+    const a = h.M._pg_detoast_datum(d) as number
+    const ndim = h.i32at(a + L.arr_ndim)
+    const dims: number[] = []
+    let n = ndim > 0 ? 1 : 0
+    for (let i = 0; i < ndim; i++) {
+      dims.push(h.i32at(a + L.arr_dims + 4 * i))
+      n *= dims[i]!
+    }
+    const dataoffset = h.i32at(a + L.arr_dataoffset)
+    let present = n
+    let bitmap: Uint8Array | null = null
+    if (dataoffset !== 0) {
+      bitmap = h.bytes(a + L.arr_dims + 8 * ndim, (n + 7) >> 3)
+      present = 0
+      for (let i = 0; i < n >> 3; i++) present += popcount8(bitmap[i]!)
+      if (n & 7) present += popcount8(bitmap[n >> 3]! & ((1 << (n & 7)) - 1))
+    }
+    const start = a + (dataoffset !== 0 ? dataoffset : alignUp(L.arr_dims + 8 * ndim, MAXIMUM_ALIGNOF))
+    return { dims, bitmap, data: h.bytes(start, present * width) }
+  }
+
+  /**
+   * A new array (palloc'd in CurrentMemoryContext) laid out from packed elements, as construct_md_array
+   * would lay them out (lower bounds 1); an empty array when there are no dimensions.
+   */
+  fromPacked(elemType: number, dims: number[], bitmap: Uint8Array | null, data: Uint8Array): number {
+    const h = this.heap
+    const M = h.M
+    if (dims.length === 0) return M._construct_empty_array(elemType) as number
+    const n = dims.reduce((x, y) => x * y, 1)
+    const head = L.arr_dims + 8 * dims.length
+    const overhead = bitmap ? alignUp(head + ((n + 7) >> 3), MAXIMUM_ALIGNOF) : alignUp(head, MAXIMUM_ALIGNOF)
+    const size = overhead + data.length
+    if (size > 0x3fffffff)
+      throw new PgError(`array size exceeds the maximum allowed (${0x3fffffff})`, { sqlstate: '54000' })
+    const a = M._palloc(size) as number
+    h.refresh() // palloc may have grown the memory
+    h.u8.fill(0, a, a + overhead) // the header's padding and the bitmap's last bits
+    h.setU32(a, size << 2) // SET_VARSIZE: 4-byte header, little-endian
+    h.setU32(a + L.arr_ndim, dims.length)
+    h.setU32(a + L.arr_dataoffset, bitmap ? overhead : 0)
+    h.setU32(a + L.arr_elemtype, elemType)
+    dims.forEach((d, i) => {
+      h.setU32(a + L.arr_dims + 4 * i, d)
+      h.setU32(a + L.arr_dims + 4 * (dims.length + i), 1)
+    })
+    if (bitmap) h.write(a + head, bitmap)
+    h.write(a + overhead, data)
+    return a
   }
 
   /** fetch_att: by-value elements are read (1, 2 or 4 bytes), others are pointers into the array. */
