@@ -300,6 +300,28 @@ static int row(Node *n, Out *o, PyObject *v, int inarray) {
   return 0;
 }
 
+/* numpy_plpython3u (pyglite_host/ndarrays.py to_sql): NDARRAY, u8 ndim, u32 dims, then the NULL bitmap
+ * (bytes or None) and the packed elements (a buffer), each copied in one piece. */
+static int put_ndarray(Out *o, PyObject *dims, PyObject *data, PyObject *bitmap) {
+  Py_ssize_t ndim = PyTuple_Check(dims) ? PyTuple_GET_SIZE(dims) : -1;
+  if (ndim < 0 || ndim > MAXDIM || (bitmap != Py_None && !PyBytes_Check(bitmap))) {
+    PyErr_SetString(PyExc_TypeError, "transform: bad ndarray result");
+    return -1;
+  }
+  if (put_tag(o, T_NDARRAY) || put_tag(o, (uint8_t)ndim)) return -1;
+  for (Py_ssize_t i = 0; i < ndim; i++) {
+    unsigned long d = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(dims, i));
+    if ((d == (unsigned long)-1 && PyErr_Occurred()) || put_u32(o, (uint32_t)d)) return -1;
+  }
+  size_t nb = bitmap == Py_None ? 0 : (size_t)PyBytes_GET_SIZE(bitmap);
+  if (put_u32(o, (uint32_t)nb) || (nb && put(o, PyBytes_AS_STRING(bitmap), nb))) return -1;
+  Py_buffer b;
+  if (PyObject_GetBuffer(data, &b, PyBUF_SIMPLE) < 0) return -1;
+  int rc = put_u32(o, (uint32_t)b.len) || put(o, b.buf, (size_t)b.len) ? -1 : 0;
+  PyBuffer_Release(&b);
+  return rc;
+}
+
 /* TRANSFORM FOR TYPE (PLyObject_ToTransform): the TO SQL function (pyglite_host/transforms.py) returns the
  * value's text form, which the engine gives the type's input function; or ("error", message, sqlstate,
  * cause): with a cause, PLy_elog's detail and traceback come from it. */
@@ -314,7 +336,10 @@ static int transform(Node *n, Out *o, PyObject *v) {
     return rc;
   }
   int rc;
-  if (PyTuple_Check(r) && PyTuple_GET_SIZE(r) == 4) {
+  if (PyTuple_Check(r) && PyTuple_GET_SIZE(r) == 4 && PyUnicode_Check(PyTuple_GET_ITEM(r, 0)) &&
+      PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(r, 0), "ndarray") == 0) {
+    rc = put_ndarray(o, PyTuple_GET_ITEM(r, 1), PyTuple_GET_ITEM(r, 2), PyTuple_GET_ITEM(r, 3));
+  } else if (PyTuple_Check(r) && PyTuple_GET_SIZE(r) == 4) {
     const char *msg = PyUnicode_AsUTF8(PyTuple_GET_ITEM(r, 1));
     const char *state = PyUnicode_AsUTF8(PyTuple_GET_ITEM(r, 2));
     PyObject *cause = PyTuple_GET_ITEM(r, 3);

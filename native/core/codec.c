@@ -56,6 +56,57 @@ static PyObject *read_text(Reader *r, int kind) {
   }
 }
 
+/* T_NDARRAY: pyglite_host.ndarrays.from_sql(code, dims, bytearray(data), bitmap | None), imported on first
+ * use. Its errors (an ImportError without numpy) carry no traceback: the frames are not the user's code,
+ * and PL/Python reports a failed argument conversion without them. */
+static PyObject *read_ndarray(Reader *r) {
+  static PyObject *from_sql;
+  if (need(r, 2)) return NULL;
+  char code = (char)r->p[0];
+  int ndim = r->p[1];
+  r->p += 2;
+  PyObject *dims = PyTuple_New(ndim);
+  if (!dims) return NULL;
+  for (int i = 0; i < ndim; i++) {
+    uint32_t d;
+    if (read_u32(r, &d)) {
+      Py_DECREF(dims);
+      return NULL;
+    }
+    PyTuple_SET_ITEM(dims, i, PyLong_FromUnsignedLong(d));
+  }
+  uint32_t nb, nd;
+  if (read_u32(r, &nb) || need(r, nb)) {
+    Py_DECREF(dims);
+    return NULL;
+  }
+  PyObject *bitmap = nb ? PyBytes_FromStringAndSize((const char *)r->p, nb) : Py_NewRef(Py_None);
+  r->p += nb;
+  PyObject *data = NULL;
+  if (bitmap && !read_u32(r, &nd) && !need(r, nd)) {
+    data = PyByteArray_FromStringAndSize((const char *)r->p, nd); /* the one copy numpy wraps */
+    r->p += nd;
+  }
+  if (!from_sql && data) {
+    PyObject *m = PyImport_ImportModule("pyglite_host.ndarrays");
+    from_sql = m ? PyObject_GetAttrString(m, "from_sql") : NULL;
+    Py_XDECREF(m);
+  }
+  PyObject *a = from_sql && data ? PyObject_CallFunction(from_sql, "COOO", code, dims, data, bitmap) : NULL;
+  Py_DECREF(dims);
+  Py_XDECREF(bitmap);
+  Py_XDECREF(data);
+  if (!a) {
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    PyErr_NormalizeException(&t, &v, &tb);
+    if (v) PyException_SetTraceback(v, Py_None);
+    Py_XDECREF(tb);
+    PyErr_Restore(t, v, NULL);
+  }
+  return a;
+}
+
 static PyObject *read_rows(Reader *r) {
   uint32_t ncols, nrows;
   if (read_u32(r, &ncols)) return NULL;
@@ -175,6 +226,8 @@ PyObject *codec_decode(Reader *r) {
     }
     case T_ROWS:
       return read_rows(r);
+    case T_NDARRAY:
+      return read_ndarray(r);
     default:
       PyErr_Format(PyExc_ValueError, "pyglite codec: unknown tag %d", tag);
       return NULL;

@@ -29,6 +29,9 @@ enum {
   T_ARRAY_END = 15,
   T_ROW = 16,
   T_ERROR = 17,
+  /* a numeric array in one piece (numpy_plpython3u): JS -> Python u8 struct code, then both ways u8 ndim,
+   * u32 dims[ndim], u32 + NULL bitmap (length 0: no NULLs), u32 + packed non-NULL elements */
+  T_NDARRAY = 18,
 };
 
 typedef struct {

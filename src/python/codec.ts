@@ -23,6 +23,11 @@ export const T = {
   ROW: 16,
   /** Python → JS results only: a PostgreSQL error to raise at this point, then a LIST of its fields */
   ERROR: 17,
+  /**
+   * A numeric array in one piece (numpy_plpython3u, pyglite_host/ndarrays.py): JS → Python a u8 struct code,
+   * then both ways u8 ndim, u32 dims[ndim], u32 + NULL bitmap (length 0: no NULLs), u32 + packed elements
+   */
+  NDARRAY: 18,
 } as const
 
 /** A growable encoder; `buf` may be replaced when it grows (re-register it with the native side). */
@@ -103,6 +108,21 @@ export class CodecWriter {
   }
   bytes(b: Uint8Array): void {
     this.utf8Bytes(b, T.BYTES)
+  }
+  /** NDARRAY: a numeric array's packed elements and NULL bitmap, each copied in one piece. */
+  ndarray(code: string, dims: number[], bitmap: Uint8Array | null, data: Uint8Array): void {
+    const nb = bitmap ? bitmap.length : 0
+    this.ensure(2 + 4 * dims.length + 8 + nb + data.length + 1)
+    this.buf[this.pos++] = T.NDARRAY
+    this.buf[this.pos++] = code.charCodeAt(0)
+    this.buf[this.pos++] = dims.length
+    for (const d of dims) this.u32(d)
+    this.u32(nb)
+    if (bitmap) this.buf.set(bitmap, this.pos)
+    this.pos += nb
+    this.u32(data.length)
+    this.buf.set(data, this.pos)
+    this.pos += data.length
   }
   /** LIST / DICT / TUPLE / ROWS header with a count. */
   header(tag: number, n: number): void {
