@@ -1,6 +1,6 @@
 // The PL/Python transform extensions PostgreSQL ships (contrib/hstore_plpython, jsonb_plpython,
-// ltree_plpython: hstore_plpython3u, jsonb_plpython3u, ltree_plpython3u), as control files, scripts and
-// libraries. Their CREATE TRANSFORM names C functions (hstore_to_plpython, plpython_to_hstore, …) that
+// ltree_plpython: hstore_plpython3u, jsonb_plpython3u, ltree_plpython3u), and pyglite's numpy_plpython3u
+// (whose PostgreSQL twin is extensions/numpy_plpython3u), as control files, scripts and libraries. Their CREATE TRANSFORM names C functions (hstore_to_plpython, plpython_to_hstore, …) that
 // PostgreSQL's PL/Python calls; pyglite's handler converts those types itself (src/python/transforms.ts,
 // pyglite_host/transforms.py) when a function says TRANSFORM FOR TYPE, so the libraries here only export
 // the symbols, each raising an error if anything else ever calls it. They are made once into the contrib
@@ -8,6 +8,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { assembleSideModule, pgMagic, u32le, watBytes } from '../engine/pg/sidemodule.js'
+import { pkgPath } from '../util/paths.js'
 
 interface TransformExt {
   name: string
@@ -124,19 +125,40 @@ async function stubModule(lib: string, symbols: string[]): Promise<Uint8Array> {
 }
 
 /**
- * Add the three extensions' files to the unpacked contrib cache (bundles.ts), once: later starts link them
- * like the others and never load the WebAssembly text assembler. Written beside and renamed into place.
+ * numpy_plpython3u's files: the control file and script are the PostgreSQL twin's
+ * (extensions/numpy_plpython3u, one SQL for both), the library a stub exporting the C symbols it names.
+ */
+async function numpyFiles(cache: string): Promise<Array<[string, Uint8Array | string]>> {
+  const dir = pkgPath('extensions', 'numpy_plpython3u')
+  const sql = fs.readFileSync(path.join(dir, 'numpy_plpython3u--1.0.sql'), 'utf8')
+  const symbols = [...sql.matchAll(/'MODULE_PATHNAME', '(\w+)'/g)].map((m) => m[1] as string)
+  return [
+    [path.join(cache, LIB_DIR, 'numpy_plpython3.so'), await stubModule('numpy_plpython3', symbols)],
+    [
+      path.join(cache, EXT_DIR, 'numpy_plpython3u.control'),
+      fs.readFileSync(path.join(dir, 'numpy_plpython3u.control')),
+    ],
+    [path.join(cache, EXT_DIR, 'numpy_plpython3u--1.0.sql'), sql],
+  ]
+}
+
+/**
+ * Add the transform extensions' files to the unpacked contrib cache (bundles.ts), once: later starts link
+ * them like the others and never load the WebAssembly text assembler. Written beside and renamed into place.
  */
 export async function addTransforms(cache: string): Promise<void> {
-  const marker = path.join(cache, '.transforms-1')
+  const marker = path.join(cache, '.transforms-2')
   if (fs.existsSync(marker)) return
+  const all: Array<Array<[string, Uint8Array | string]>> = [await numpyFiles(cache)]
   for (const t of TRANSFORMS) {
     const symbols = [t.from[1], ...(t.to ? [t.to[1]] : [])]
-    const files: Array<[string, Uint8Array | string]> = [
+    all.push([
       [path.join(cache, LIB_DIR, `${t.lib}.so`), await stubModule(t.lib, symbols)],
       [path.join(cache, EXT_DIR, `${t.name}.control`), control(t)],
       [path.join(cache, EXT_DIR, `${t.name}--1.0.sql`), script(t)],
-    ]
+    ])
+  }
+  for (const files of all) {
     for (const [p, data] of files) {
       fs.mkdirSync(path.dirname(p), { recursive: true })
       const tmp = `${p}.${process.pid}.tmp`

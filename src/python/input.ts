@@ -10,7 +10,7 @@ import { L, OID } from '../engine/pg/layout.js'
 import type { Tuples } from '../engine/pg/tuples.js'
 import { type CodecWriter, T } from './codec.js'
 import type { DatumIo } from './datum.js'
-import { fromSqlWriter, type TransformMap } from './transforms.js'
+import { fromSqlWriter, NUMPY, type TransformMap } from './transforms.js'
 
 export type Encoder = (w: CodecWriter, datum: number) => void
 
@@ -64,6 +64,14 @@ export class InputConverters {
    */
   transformEncoder(typoid: number, trf: TransformMap): Encoder | undefined {
     const symbol = trf.get(typoid)
+    const numpy = symbol ? NUMPY[symbol] : undefined
+    if (numpy) {
+      // numpy_plpython3u: the packed elements and the NULL bitmap in one piece each (no value per element)
+      return (w, d) => {
+        const a = this.arrays.packed(d, numpy.width)
+        w.ndarray(numpy.code, a.dims, a.bitmap, a.data)
+      }
+    }
     const write = symbol ? fromSqlWriter(symbol) : undefined
     if (write) return (w, d) => write(w, this.io.output(d, typoid))
     const t = this.types.get(typoid)

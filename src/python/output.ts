@@ -207,6 +207,16 @@ export class OutputConverters {
         this.isnull = true
         return 0
       }
+      if (tag === T.NDARRAY) {
+        // numpy_plpython3u's result (pyglite_host/ndarrays.py to_sql): laid out from its packed elements
+        const ndims = r.u8()
+        const dims: number[] = []
+        for (let i = 0; i < ndims; i++) dims.push(r.u32())
+        const bitmap = r.payload()
+        const data = r.payload()
+        this.isnull = false
+        return this.arrays.fromPacked(base, dims, bitmap.length ? bitmap : null, data)
+      }
       if (tag !== T.ARRAY) return this.unexpected(tag, r)
       const { values, nulls } = this.scratch()
       try {

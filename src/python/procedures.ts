@@ -11,7 +11,7 @@ import type { Spi } from '../engine/pg/spi.js'
 import type { ErrorTuple, PythonHost } from './host.js'
 import type { Encoder } from './input.js'
 import type { Builder, OutputConverters, PyDesc } from './output.js'
-import { FROM_SQL, TO_SQL, type TransformMap } from './transforms.js'
+import { FROM_SQL, NUMPY, TO_SQL, type TransformMap } from './transforms.js'
 
 /** Argument kinds read natively (native/call/call.c A_*); anything else goes through the codec. */
 export const ARG_KIND: Record<number, number> = {
@@ -88,6 +88,9 @@ function transformMap(row: ProcRow, dir: 'fromSql' | 'toSql'): TransformMap | un
   const known: readonly string[] = dir === 'fromSql' ? FROM_SQL : TO_SQL
   const m: TransformMap = new Map()
   for (const t of row.transforms ?? []) {
+    // numpy_plpython3u: the element type's transform opts its array type in, both ways (transforms.ts)
+    const numpy = t.fromSql ? NUMPY[t.fromSql] : undefined
+    if (numpy) m.set(numpy.array, t.fromSql as string)
     const f = t[dir]
     if (f && known.includes(f)) m.set(t.type, f)
   }

@@ -10,6 +10,24 @@ export const FROM_SQL = ['hstore_to_plpython', 'jsonb_to_plpython', 'ltree_to_pl
 /** …and of the TO SQL functions (ltree_plpython has none). */
 export const TO_SQL = ['plpython_to_hstore', 'plpython_to_jsonb'] as const
 
+/**
+ * numpy_plpython3u (extensions/numpy_plpython3u, docs/columns.md): its transforms are declared for the
+ * element types, which is what CREATE FUNCTION … TRANSFORM FOR TYPE float8[] records; a procedure that
+ * lists one gets that element type's ARRAYS as numpy arrays, both ways, in one piece (arguments: the
+ * array's packed bytes in a codec NDARRAY, pyglite_host/ndarrays.py from_sql; results: to_sql there).
+ * Values of the element type itself convert as without a transform, as the twin's FROM SQL functions do.
+ * Keyed by the FROM SQL function's C symbol: the array type, its element's struct code and width.
+ */
+export const NUMPY: Readonly<Record<string, { array: number; code: string; width: number }>> = {
+  numpy_int2_to_plpython: { array: 1005, code: 'h', width: 2 },
+  numpy_int4_to_plpython: { array: 1007, code: 'i', width: 4 },
+  numpy_int8_to_plpython: { array: 1016, code: 'q', width: 8 },
+  numpy_float4_to_plpython: { array: 1021, code: 'f', width: 4 },
+  numpy_float8_to_plpython: { array: 1022, code: 'd', width: 8 },
+  numpy_bool_to_plpython: { array: 1000, code: '?', width: 1 },
+  numpy_oid_to_plpython: { array: 1028, code: 'I', width: 4 },
+}
+
 /** Type OID → C symbol of its transform function, for one procedure. */
 export type TransformMap = Map<number, string>
 

@@ -1,7 +1,8 @@
 """TRANSFORM FOR TYPE, TO SQL: Python values -> the text form of hstore and jsonb, as contrib/hstore_plpython
 (plpython_to_hstore) and contrib/jsonb_plpython (PLyObject_ToJsonbValue) build those values, with their
 errors. The engine gives the text to the type's input function (native/call/convert.c N_TRANSFORM). The
-FROM SQL halves are in src/python/transforms.ts.
+FROM SQL halves are in src/python/transforms.ts. numpy_plpython3u's arrays go to ndarrays.to_sql, whose
+("ndarray", dims, data, bitmap) the engine lays out as the array without a text form.
 
 to_sql returns the text, or ("error", message, sqlstate, cause): with a cause (an exception carrying no
 frame of this module), the error is reported as PLy_elog reports a pending Python error (detail and
@@ -11,6 +12,8 @@ traceback); without one, as a plain ereport.
 import decimal
 import json
 import re
+
+from . import ndarrays
 
 
 class _Fail(Exception):
@@ -175,8 +178,24 @@ def _to_jsonb(obj):
 
 _TO_SQL = {"plpython_to_hstore": _to_hstore, "plpython_to_jsonb": _to_jsonb}
 
+# numpy_plpython3u (src/python/transforms.ts NUMPY): arrays of these element types, named by the element
+# transform's FROM SQL symbol; the result is ("ndarray", dims, data, bitmap), laid out in one piece
+_NUMPY = {
+    "numpy_int2_to_plpython": "h",
+    "numpy_int4_to_plpython": "i",
+    "numpy_int8_to_plpython": "q",
+    "numpy_float4_to_plpython": "f",
+    "numpy_float8_to_plpython": "d",
+    "numpy_bool_to_plpython": "?",
+    "numpy_oid_to_plpython": "I",
+}
+
 
 def to_sql(symbol, value):
+    code = _NUMPY.get(symbol)
+    if code is not None:
+        r = ndarrays.to_sql(code, value)
+        return ("ndarray",) + r[1:] if r[0] == "ok" else ("error", r[1], r[2], None)
     try:
         return _TO_SQL[symbol](value)
     except _Fail as f:
