@@ -1,12 +1,11 @@
 // The pristine cluster: initdb's result plus CREATE EXTENSION plpython3u, built once per PGlite build and
 // recipe and kept in a cache. A new data directory's cluster, and the template cluster CREATE DATABASE
 // copies, are copies of it instead of a new initdb (seconds, and two more PGlite instances in memory).
-import { execFileSync } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { extensionFiles } from '../engine/pg/bridge.js'
-import { syncPath, syncTree } from '../engine/storage/durable.js'
+import { syncFilesystem, syncPath, syncTree } from '../engine/storage/durable.js'
 import { INITDB_ARGS } from '../engine/storage/params.js'
 import { pgliteDist, pgliteWasmModule } from '../engine/storage/wasm.js'
 import { cacheDisabled, cacheRoots, writableCacheRoot } from '../util/cache.js'
@@ -240,13 +239,12 @@ export async function copyTree(src: string, dest: string): Promise<void> {
 }
 
 /**
- * Flush a new tree: syncfs(2) through coreutils' `sync -f` (one call for the whole filesystem, what
- * PostgreSQL's `recovery_init_sync_method = syncfs` and `initdb --sync-method=syncfs` use; an fsync per
- * file of a ~1,000-file cluster took 0.4–5 s here), else file by file as initdb's default does.
+ * Flush a new tree: one syncfs(2) of its filesystem (durable.ts syncFilesystem; an fsync per file of a
+ * ~1,000-file cluster took 0.4–5 s here), else file by file as initdb's default does.
  */
 export function flushTree(dir: string): void {
   try {
-    execFileSync('sync', ['-f', dir], { stdio: 'ignore' })
+    syncFilesystem(dir)
   } catch {
     syncTree(dir)
   }

@@ -127,7 +127,10 @@ function alive(pid: number): boolean {
   }
 }
 
-/** syncfs(2) through coreutils' `sync -f`, without blocking the thread (pristine.ts flushTree, async). */
+/**
+ * syncfs(2) through coreutils' `sync -f`: durable.ts syncFilesystem's call, in a process, so that this
+ * thread (the server's main thread) is not blocked while the disk flushes.
+ */
 function syncfs(dir: string): Promise<void> {
   return new Promise((resolve, reject) =>
     execFile('sync', ['-f', dir], (e) => (e ? reject(new Error(`sync -f ${dir}: ${e.message}`)) : resolve())),

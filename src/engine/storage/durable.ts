@@ -138,14 +138,8 @@ export function syncAfterCrash(pgdata: string): StartupSync | undefined {
   try {
     if (fs.lstatSync(path.join(pgdata, 'pg_wal')).isSymbolicLink()) return undefined
     if (fs.readdirSync(path.join(pgdata, 'pg_tblspc')).length > 0) return undefined
-    fsutil ??= require(pkgPath('build', 'Release', 'pyglite_fsutil.node')) as FsUtil
     const since = Date.now()
-    const fd = fs.openSync(pgdata, 'r')
-    try {
-      fsutil.syncfs(fd)
-    } finally {
-      fs.closeSync(fd)
-    }
+    syncFilesystem(pgdata)
     return { since, open: true, skipped: 0, syncfsMs: Date.now() - since }
   } catch (err) {
     logger('engine').warn(
@@ -153,6 +147,21 @@ export function syncAfterCrash(pgdata: string): StartupSync | undefined {
       'syncfs failed: PostgreSQL fsyncs every file of the cluster instead',
     )
     return undefined // PostgreSQL's own walk then flushes every file
+  }
+}
+
+/**
+ * syncfs(2) of the filesystem holding `dir` (our native addon, native/guards/fsutil.c): one call flushes
+ * everything written to it, as PostgreSQL's `recovery_init_sync_method = syncfs` and `initdb
+ * --sync-method=syncfs` do. Throws where the platform has none or it fails.
+ */
+export function syncFilesystem(dir: string): void {
+  fsutil ??= require(pkgPath('build', 'Release', 'pyglite_fsutil.node')) as FsUtil
+  const fd = fs.openSync(dir, 'r')
+  try {
+    fsutil.syncfs(fd)
+  } finally {
+    fs.closeSync(fd)
   }
 }
 
