@@ -4,7 +4,10 @@
 // the packed bytes (every dtype, shapes, NULL -> masked) and returns numpy arrays laid out in one piece,
 // with PostgreSQL's errors; on PostgreSQL, whose PL/Python never applies a transform to an array, the same
 // functions are accepted and get PL/Python's lists. Results that do not depend on that agree on both.
+import { execFileSync, spawnSync } from 'node:child_process'
+import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { pg18Bin } from '../helpers/reference.js'
 import { type Both, type Outcome, rowsOf, startBoth } from './both.js'
 
 let b: Both
@@ -208,4 +211,35 @@ $$`)
     expect(g).toEqual(r)
     expect(g[0]!.score).toBe(10.5)
   })
+})
+
+describe('pg_dump', () => {
+  const PG15 = '/usr/lib/postgresql/15/bin'
+  const psql = (url: string, input: string) =>
+    spawnSync(`${PG15}/psql`, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', url], {
+      input,
+      encoding: 'utf8',
+    })
+
+  it('functions with TRANSFORM FOR TYPE float8[] go from pyglite to PostgreSQL 15 and back', async () => {
+    const dump = execFileSync(path.join(pg18Bin(), 'pg_dump'), ['-d', b.glite.url()], { encoding: 'utf8' })
+    expect(dump).toContain('CREATE EXTENSION IF NOT EXISTS numpy_plpython3u WITH SCHEMA public;')
+    expect(dump).toContain('RETURNS integer[]\n    LANGUAGE plpython3u TRANSFORM FOR TYPE integer\n')
+    await b.r.query('CREATE DATABASE np_from_pyglite')
+    const refDb = b.ref.url.replace(/\/postgres$/, '/np_from_pyglite')
+    const r = psql(refDb, dump.replace(/^SET transaction_timeout = 0;\n/m, ''))
+    expect([r.status, r.stderr]).toEqual([0, ''])
+    expect(psql(refDb, `SELECT ret('[1, None, 3]'), f8(0)`).stdout).toBe('{1,NULL,3}|{}\n')
+    // and back: PostgreSQL 15's dump of it into a new pyglite database, where the arrays are numpy's again
+    const back = execFileSync(`${PG15}/pg_dump`, ['-d', refDb], { encoding: 'utf8' })
+    await b.g.query('CREATE DATABASE np_from15')
+    const g = psql(b.glite.url('np_from15'), back)
+    expect([g.status, g.stderr]).toEqual([0, ''])
+    expect(
+      psql(
+        b.glite.url('np_from15'),
+        `SELECT masked('{1,NULL}', '{2,NULL}'), ret('np.ma.masked_equal([1, 2], 2)')`,
+      ).stdout,
+    ).toBe('MaskedArray [False, True] 1.0 1 [False, True]|{1,NULL}\n')
+  }, 300_000)
 })
