@@ -93,6 +93,16 @@ $$`)
     )
   })
 
+  it('query results inside such a function too (plpy.execute, as with jsonb_plpython3u)', async () => {
+    await b.run(`CREATE FUNCTION q() RETURNS text TRANSFORM FOR TYPE float8[] LANGUAGE plpython3u AS $$
+r = plpy.execute("SELECT '{{1.5,2},{3,NULL}}'::float8[] AS a, '{1}'::int4[] AS b")[0]
+return "%s %s %s" % (type(r["a"]).__name__, r["a"].tolist() if hasattr(r["a"], "tolist") else r["a"], type(r["b"]).__name__)
+$$`)
+    const [[g], [r]] = await both('SELECT q()')
+    expect(g!.q).toBe('MaskedArray [[1.5, 2.0], [3.0, None]] list')
+    expect(r!.q).toBe('list [[1.5, 2.0], [3.0, None]] list')
+  })
+
   it('the elements come from one buffer: no Python object per element', async () => {
     // frombuffer over (a memoryview of) one bytearray of exactly n * 8 bytes; a list-built array has no base
     await b.run(`CREATE FUNCTION onebuf(a float8[]) RETURNS text TRANSFORM FOR TYPE float8[] LANGUAGE plpython3u AS $$

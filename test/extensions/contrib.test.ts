@@ -64,8 +64,8 @@ function psqlErr(url: string, text: string): string {
   return spawnSync('psql', ['-X', '-q', '-d', url, '-c', text], { encoding: 'utf8' }).stderr.trim()
 }
 
-/** PL/Python's transforms, which pyglite adds (docs/extensions.md). */
-const TRANSFORMS = ['hstore_plpython3u', 'jsonb_plpython3u', 'ltree_plpython3u']
+/** PL/Python's transforms, which pyglite adds (docs/extensions.md), and its own numpy_plpython3u (docs/columns.md). */
+const TRANSFORMS = ['hstore_plpython3u', 'jsonb_plpython3u', 'ltree_plpython3u', 'numpy_plpython3u']
 const ALL = [...SHIPPED, ...TRANSFORMS].sort()
 
 /** The shipped extensions and transforms a database lists (other pyglite extensions, e.g. multicorn, aside). */
