@@ -223,6 +223,22 @@ $$`)
   })
 })
 
+describe('portable code', () => {
+  it('plcolumns.ndarray gives the same arrays on both servers, NULLs masked', async () => {
+    await b.run(`CREATE FUNCTION port(a float8[], i int2[]) RETURNS text TRANSFORM FOR TYPE float8[], FOR TYPE int2[] LANGUAGE plpython3u AS $$
+import plcolumns
+x, y = plcolumns.ndarray(a, "float8"), plcolumns.ndarray(i, "int2")
+return "%s %s %s %s %s %s" % (type(x).__name__, x.dtype, x.shape, x.mean(), y.dtype, y.tolist())
+$$`)
+    const [g, r] = await both(`SELECT port('{{1,NULL},{3,5}}', '{7,8}') AS a, port('{}', '{}') AS e`)
+    expect(g).toEqual(r)
+    expect(g[0]).toEqual({
+      a: 'MaskedArray float64 (2, 2) 3.0 int16 [7, 8]',
+      e: 'ndarray float64 (0,) nan int16 []',
+    })
+  })
+})
+
 describe('pg_dump', () => {
   const PG15 = '/usr/lib/postgresql/15/bin'
   const psql = (url: string, input: string) =>

@@ -38,12 +38,33 @@ __all__ = [
     "create_aggregate",
     "cursor",
     "execute",
+    "ndarray",
     "result_columns",
     "rows",
     "transform",
 ]
 
 DEFAULT_BATCH = 10000
+
+_SQL_DTYPES = {"int2": "int16", "int4": "int32", "int8": "int64", "float4": "float32", "float8": "float64", "oid": "uint32"}
+
+
+def ndarray(value, dtype):
+    """An array argument as numpy_plpython3u gives it (docs/columns.md), on any server: in pyglite a function
+    that names the element type in TRANSFORM FOR TYPE already has the numpy array, returned as is; on
+    PostgreSQL, whose PL/Python hands over nested lists, the same array (a MaskedArray when it has NULLs)
+    is built from them. `dtype`: the element type (int2 … float8, bool, oid) or a numpy dtype."""
+    import numpy
+
+    if isinstance(value, numpy.ndarray) or value is None:
+        return value
+    dt = numpy.dtype(_SQL_DTYPES.get(dtype, dtype))
+    obj = numpy.array(value, dtype=object)
+    if obj.ndim == 0:
+        raise TypeError("plcolumns.ndarray expected a list, not %s" % type(value).__name__)
+    mask = numpy.equal(obj, None)
+    data = numpy.where(mask, 0, obj).astype(dt) if obj.size else numpy.empty(obj.shape, dt)
+    return numpy.ma.MaskedArray(data, mask=mask) if mask.any() else data
 
 
 def _check_query(what, query, args):
