@@ -158,6 +158,17 @@ $$`)
     })
   })
 
+  it('a set-returning function yields numpy arrays as rows', async () => {
+    await b.run(`CREATE FUNCTION series(n int) RETURNS SETOF int8[] TRANSFORM FOR TYPE int8[] LANGUAGE plpython3u AS $$
+import numpy
+for k in range(n):
+    yield numpy.arange(k, dtype=numpy.int64) * 10**10
+$$`)
+    const [g, r] = await both(`SELECT s::text FROM series(3) s`)
+    expect(g).toEqual(r)
+    expect(g.map((x) => x.s)).toEqual(['{}', '{0}', '{0,10000000000}'])
+  })
+
   it('masked elements become NULLs; lists with None too', async () => {
     await b.run(`CREATE FUNCTION ret(t text) RETURNS int4[] TRANSFORM FOR TYPE int4[] LANGUAGE plpython3u AS $$
 import numpy as np
