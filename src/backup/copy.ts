@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import { syncPath } from '../util/fsync.js'
 import { pkgPath } from '../util/paths.js'
 
 export function packageVersion(): string {
@@ -90,15 +91,6 @@ function copyFile(from: string, to: string, mode: number): FileEntry {
   return { path: to, size, sha256: hash.digest('hex') }
 }
 
-export function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r')
-  try {
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-}
-
 /**
  * Copy the tree under `src` into `dest` (which must exist and be empty). Returns the files and directories
  * copied, relative to `dest`. Nothing else may write under `src` meanwhile: the caller holds the data
@@ -119,7 +111,7 @@ export function copyTree(src: string, dest: string): { files: FileEntry[]; dirs:
         fs.mkdirSync(path.join(dest, r), { mode: st.mode & 0o777 })
         dirs.push(r)
         walk(r)
-        fsyncDir(path.join(dest, r))
+        syncPath(path.join(dest, r))
       } else if (e.isFile()) {
         const f = copyFile(path.join(src, r), path.join(dest, r), st.mode)
         files.push({ ...f, path: r })
@@ -128,7 +120,7 @@ export function copyTree(src: string, dest: string): { files: FileEntry[]; dirs:
     }
   }
   walk('')
-  fsyncDir(dest)
+  syncPath(dest)
   return { files, dirs }
 }
 
@@ -140,7 +132,7 @@ export function writeManifest(dest: string, m: Manifest): void {
   fs.fsyncSync(fd)
   fs.closeSync(fd)
   fs.renameSync(tmp, path.join(dest, MANIFEST))
-  fsyncDir(dest)
+  syncPath(dest)
 }
 
 export function readManifest(dir: string): Manifest {

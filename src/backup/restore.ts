@@ -9,7 +9,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { LOCK_FILE } from '../util/datadir.js'
-import { copyTree, fsyncDir, type Manifest, RESTORE_TMP, RESTORING, readManifest } from './copy.js'
+import { syncPath } from '../util/fsync.js'
+import { copyTree, type Manifest, RESTORE_TMP, RESTORING, readManifest } from './copy.js'
 
 export interface Restored {
   manifest: Manifest
@@ -38,7 +39,7 @@ export function restoreDataDir(backup: string, dataDir: string): Restored {
     path.join(dataDir, RESTORING),
     `${JSON.stringify({ from: backup, started: new Date().toISOString() })}\n`,
   )
-  fsyncDir(dataDir)
+  syncPath(dataDir)
 
   const tmp = path.join(dataDir, RESTORE_TMP)
   fs.rmSync(tmp, { recursive: true, force: true })
@@ -56,7 +57,7 @@ export function restoreDataDir(backup: string, dataDir: string): Restored {
   if (bad.length > 0) {
     fs.rmSync(tmp, { recursive: true, force: true })
     fs.rmSync(path.join(dataDir, RESTORING))
-    fsyncDir(dataDir)
+    syncPath(dataDir)
     throw new Error(
       `backup "${backup}" is damaged (${bad.length} file${bad.length > 1 ? 's' : ''}: ${bad.slice(0, 3).join('; ')}${bad.length > 3 ? '; …' : ''}); nothing was changed`,
     )
@@ -69,13 +70,13 @@ export function restoreDataDir(backup: string, dataDir: string): Restored {
     aside = `${dataDir.replace(/\/+$/, '')}.before-restore-${new Date().toISOString().replace(/[:.]/g, '-')}`
     fs.mkdirSync(aside, { mode: 0o700 })
     for (const n of current) fs.renameSync(path.join(dataDir, n), path.join(aside, n))
-    fsyncDir(aside)
-    fsyncDir(dataDir)
+    syncPath(aside)
+    syncPath(dataDir)
   }
   for (const n of fs.readdirSync(tmp)) fs.renameSync(path.join(tmp, n), path.join(dataDir, n))
-  fsyncDir(dataDir)
+  syncPath(dataDir)
   fs.rmdirSync(tmp)
   fs.rmSync(path.join(dataDir, RESTORING))
-  fsyncDir(dataDir)
+  syncPath(dataDir)
   return { manifest, aside }
 }

@@ -13,9 +13,9 @@ import {
   TEMPLATE_DIR,
   writeRegistry,
 } from '../engine/storage/clusters.js'
-import { syncPath } from '../engine/storage/durable.js'
 import { pgliteWasmModule } from '../engine/storage/wasm.js'
 import { cacheDisabled } from '../util/cache.js'
+import { syncPath } from '../util/fsync.js'
 import { logger } from '../util/log.js'
 import { runHelper } from './helper.js'
 import { AuthorityListing } from './listing.js'

@@ -12,6 +12,7 @@ import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import type { Extension } from '@electric-sql/pglite'
+import { syncPath } from '../../util/fsync.js'
 import { logger } from '../../util/log.js'
 import { pkgPath } from '../../util/paths.js'
 import type { PgModule } from '../pg/heap.js'
@@ -73,15 +74,6 @@ export function syncTree(dir: string): void {
     else if (entry.isFile()) syncPath(p)
   }
   syncPath(dir)
-}
-
-export function syncPath(p: string): void {
-  const fd = fs.openSync(p, 'r')
-  try {
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
 }
 
 /** ControlFileData.state (pg_control.h: after system_identifier u64, pg_control_version, catalog_version_no). */
