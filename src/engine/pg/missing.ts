@@ -33,15 +33,9 @@ interface Sections {
 export function sections(b: Uint8Array): Sections {
   let p = 8
   const uleb = (): number => {
-    let r = 0
-    let s = 0
-    let x: number
-    do {
-      x = b[p++]!
-      r += (x & 0x7f) * 2 ** s
-      s += 7
-    } while (x & 0x80)
-    return r
+    const [v, next] = readUleb(b, p)
+    p = next
+    return v
   }
   const name = (): string => {
     const n = uleb()
@@ -112,24 +106,27 @@ function readHead(file: string): Uint8Array {
 /** Where the export section ends (Infinity if the head is too short to tell). */
 function exportsEnd(b: Uint8Array): number {
   let p = 8
-  const uleb = (): number => {
-    let r = 0
-    let s = 0
-    let x: number
-    do {
-      x = b[p++] ?? 0
-      r += (x & 0x7f) * 2 ** s
-      s += 7
-    } while (x & 0x80 && p < b.length)
-    return r
-  }
   while (p < b.length) {
     const id = b[p++]!
-    const end = uleb() + p
+    const [size, next] = readUleb(b, p)
+    const end = size + next
     if (id === 7 || end > b.length) return end
     p = end
   }
   return Number.POSITIVE_INFINITY
+}
+
+/** The unsigned LEB128 at b[p] (ended by the buffer's end if cut short): its value and the offset after it. */
+function readUleb(b: Uint8Array, p: number): [number, number] {
+  let r = 0
+  let s = 0
+  let x: number
+  do {
+    x = b[p++] ?? 0
+    r += (x & 0x7f) * 2 ** s
+    s += 7
+  } while (x & 0x80 && p < b.length)
+  return [r, p]
 }
 
 /** Signed LEB128 of a non-negative number (an i32.const operand). */
