@@ -6,7 +6,6 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import { backupDataDir } from '../backup/copy.js'
 import { columnOps } from '../columns/ops.js'
 import { createDispatcher } from '../plpy-shim/dispatch.js'
-import { FatalOutput, fatalPending, takeFatal } from '../plpy-shim/fatal.js'
 import { type PythonHost, startPythonHost } from '../python/host.js'
 import { configureLogging, type LogLevel, logger } from '../util/log.js'
 import { readInputs } from './channel/frames.js'
@@ -20,27 +19,18 @@ import {
   type WorkItem,
 } from './channel/protocol.js'
 import { isLongjmp } from './pg/elog.js'
+import { Runner } from './runner.js'
 import { Backend } from './sessions/backend.js'
 import { Checkpoints } from './sessions/checkpoints.js'
 import { sessionDirectory } from './sessions/directory.js'
 import { installLockFunctions } from './sessions/lockfuncs.js'
-import { type Delivery, routeNotifications, trackListen } from './sessions/notify.js'
-import { Output } from './sessions/output.js'
 import { Parking } from './sessions/parking.js'
-import { mentionsHold } from './sessions/portals.js'
-import { filterReports } from './sessions/reports.js'
-import { type EngineSession, SqlError } from './sessions/session.js'
-import { afterTurn, closeSession, openSession } from './sessions/sessions.js'
+import { SqlError } from './sessions/session.js'
+import { closeSession, openSession } from './sessions/sessions.js'
 import { installSessionFunctions } from './sessions/sysfuncs.js'
-import { mayCreateTemp } from './sessions/temps.js'
-import {
-  IDLE_IN_TRANSACTION_FATAL,
-  rewordTimeout,
-  STATEMENT_TIMEOUT,
-  savedStatementTimeout,
-  takeWaitingCommand,
-} from './sessions/timeouts.js'
-import { besideHolder, joinBytes, runnable } from './sessions/turns.js'
+import { IDLE_IN_TRANSACTION_FATAL, takeWaitingCommand } from './sessions/timeouts.js'
+import { besideHolder, runnable } from './sessions/turns.js'
+import { WaitTimers } from './sessions/waits.js'
 import { clusterDir } from './storage/clusters.js'
 import { Instance } from './storage/instance.js'
 import { BackendExited, socketCallbackRecorder } from './storage/pgio.js'
@@ -152,35 +142,13 @@ function drainPort(): void {
   for (let r = receiveMessageOnPort(port); r; r = receiveMessageOnPort(port)) enqueue(r.message as ToWorker)
 }
 
+/** statement_timeout of queued inputs, idle_in_transaction_session_timeout of idle holders (waits.ts) */
+const waits = new WaitTimers({ queue, backendOf, postAnswer, wake: () => void pump() })
+
 function queueInput(sid: number, data: Uint8Array, at: number): void {
   const item: Extract<WorkItem, { t: 'input' }> = { t: 'input', sid, data, at }
   queue.push(item)
-  timeWaiting(item)
-}
-
-/** statement_timeout timers of queued inputs (timeWaiting), cleared when the input starts */
-const waitTimers = new WeakMap<WorkItem, NodeJS.Timeout>()
-
-/**
- * An input that has to wait for its turn behind another session's transaction is a statement waiting for a
- * lock, as PostgreSQL sees it: its statement_timeout runs from its arrival, and its first command fails
- * with 57014 if it still waits for the turn then (once it runs, the native timer takes over).
- */
-function timeWaiting(item: Extract<WorkItem, { t: 'input' }>): void {
-  const backend = backendOf(item)
-  const s = backend?.sessions.get(item.sid)
-  if (!backend || !s || backend.holder === s) return // inside its own transaction: it runs next
-  // the settings in the backend are the owner's own (saved into the session only when another comes in)
-  const ms = backend.owns(s) ? backend.statementTimeout() : savedStatementTimeout(s)
-  if (ms <= 0) return
-  const timer = setTimeout(() => {
-    if (queue.find((m) => m.t === 'input' && m.sid === item.sid) !== item) return // it ran, or was cut
-    const cut = takeWaitingCommand(queue, item.sid, backendOf, STATEMENT_TIMEOUT)
-    if (!cut) return // not waiting for another session's turn
-    postAnswer(item.sid, cut)
-    void pump()
-  }, ms)
-  waitTimers.set(item, timer)
+  waits.queued(item)
 }
 
 function enqueue(m: ToWorker): void {
@@ -198,6 +166,30 @@ const directory = sessionDirectory({ backends, queue, executing: () => executing
 /** inputs waiting for advisory locks, and whether the running one may be parked (parking.ts) */
 const parking = new Parking({ backends, queue, ctl, post, wake: () => void pump() })
 
+/** runs each session's input (runner.ts) */
+const runner = new Runner({
+  ctl,
+  post,
+  queue,
+  drainPort,
+  host: () => host,
+  parking,
+  find: (sid) => {
+    const db = sessionDb.get(sid)
+    const backend = db === undefined ? undefined : backends.get(db)
+    const s = backend?.sessions.get(sid)
+    return backend && s ? { backend, s } : undefined
+  },
+  activate,
+  setExecuting: (sid) => {
+    executing = sid
+  },
+  backendDied,
+  sessionFailed,
+  closeEngineSession,
+  armIdleTimer: (backend, s) => waits.idle(backend, s),
+})
+
 /** A CancelRequest for a session that waits for its turn: its first waiting command fails with 57014. */
 function cancelWaiting(sid: number): void {
   if (sid === executing) return
@@ -212,18 +204,6 @@ function cancelWaiting(sid: number): void {
 function postAnswer(sid: number, cut: { answer: Uint8Array; consumed: number }): void {
   Atomics.add(ctl, CTL.OUT_INFLIGHT, cut.answer.length)
   post({ t: 'out', sid, data: cut.answer, consumed: cut.consumed }, [cut.answer.buffer as ArrayBuffer])
-}
-
-/** The holder stays idle inside a transaction (or an unsynced batch): it blocks everyone, so it is timed. */
-function armIdleTimer(backend: Backend, s: EngineSession): void {
-  if (s.closed || s.copyIn || !s.busy || backend.holder !== s) return
-  const ms = backend.idleInTransactionTimeout()
-  if (ms <= 0) return
-  const at = s.turns
-  s.idleTimer = setTimeout(() => {
-    queue.unshift({ t: 'idle-timeout', sid: s.sid, at })
-    void pump()
-  }, ms)
 }
 
 /** idle_in_transaction_session_timeout expired: FATAL 25P03, its transaction rolled back, others go on. */
@@ -266,8 +246,8 @@ async function pump(): Promise<void> {
       const m = i === 0 ? queue.shift()! : queue.splice(i, 1)[0]!
       // a client's input runs synchronously: no promise and microtask turn per statement
       if (m.t === 'input') {
-        clearTimeout(waitTimers.get(m))
-        input(m.sid, m.data)
+        waits.started(m)
+        runner.input(m.sid, m.data)
       } else await handle(m)
       parking.wake()
       tempMaintenance()
@@ -280,8 +260,8 @@ async function pump(): Promise<void> {
 
 async function handle(m: WorkItem): Promise<void> {
   if (m.t === 'input') {
-    clearTimeout(waitTimers.get(m))
-    return input(m.sid, m.data)
+    waits.started(m)
+    return runner.input(m.sid, m.data)
   }
   if (m.t === 'idle-timeout') return idleTimeout(m.sid, m.at)
   try {
@@ -391,142 +371,6 @@ function internalQuery(backend: Backend, sql: string): QueryResult {
   } finally {
     host.native.execEnd()
   }
-}
-
-/** Run a session's messages: its turn starts (or goes on) here and lasts while it is busy. */
-function input(sid: number, first: Uint8Array): void {
-  const db = sessionDb.get(sid)
-  const backend = db === undefined ? undefined : backends.get(db)
-  const s = backend?.sessions.get(sid)
-  if (!backend || !s || s.terminated) {
-    post({ t: 'out', sid, consumed: first.length }) // the session is gone: just release the bytes
-    return
-  }
-  if (backend.holder && backend.holder !== s) {
-    inputBeside(backend, s, first)
-    return
-  }
-  // consecutive inputs of this session form one batch (a pipelining client)
-  let data = first
-  while (queue[0]?.t === 'input' && queue[0].sid === sid) {
-    const next = queue.shift() as { data: Uint8Array }
-    data = joinBytes(data, next.data)
-  }
-  const rt = backend.inst.runtime
-  const fatal = {
-    pending: () => fatalPending(rt),
-    filter: () => new FatalOutput(rt, backend.stream.position()),
-  }
-  clearTimeout(s.idleTimer)
-  s.turns++
-  s.activity.begin(data, s.status, Date.now())
-  if (trackListen(s, data)) backend.listenDirty = true
-  const heap = backend.inst.heap
-  const cancelFlag = heap.M._QueryCancelPending as number
-  const out = new Output(sid, ctl, post, queue, drainPort, fatal, () => {
-    heap.refresh()
-    return heap.i32[cancelFlag >> 2] !== 0
-  })
-  backend.holder = s
-  activate(backend.inst)
-  backend.inst.runtime.session = sid
-  try {
-    if (!s.temp && mayCreateTemp(data)) backend.temps.claim(s) // temps.ts: a temp schema of its own
-    if (!s.mayHold && mentionsHold(data)) s.mayHold = true // portals.ts: WITH HOLD cursors follow it
-    backend.switchTo(s)
-    if (s.resumePrefix) {
-      // a parked input woken: the BEGIN its client saw answered is run again first, silently
-      const begin = s.resumePrefix
-      s.resumePrefix = null
-      backend.exec(begin)
-      s.status = 'T'
-    }
-  } catch (e) {
-    sessionFailed(backend, sid, e)
-    post({ t: 'out', sid, consumed: data.length })
-    return
-  }
-  // statement_timeout: the session's value when its input starts (per exec: see docs/sessions.md)
-  host.native.execBegin(sid, backend.statementTimeout())
-  executing = sid
-  parking.begin(s, data)
-  let terminate = false
-  try {
-    const io = out.io(() => backend.io.hasPendingInput)
-    backend.run(s, data, {
-      more: io.more,
-      out: (chunk) => {
-        if (!parking.output()) return // abandoned to wait for an advisory lock: the client sees none of it
-        let c = chunk
-        if (host.native.cancelKind() === 2 && atBoundary(backend)) c = rewordTimeout(c)
-        if (atBoundary(backend)) {
-          if (backend.listening) c = routeNotifications(c, s, backend.sessions.values(), deliverNotification)
-          c = filterReports(c, s)
-        }
-        io.out(c)
-      },
-    })
-  } catch (e) {
-    if (e instanceof BackendExited) backendDied(e, backend)
-    else {
-      log.error({ err: e, sid }, 'exec failed')
-      sessionFailed(backend, sid, e)
-    }
-  } finally {
-    // plpy.fatal: the client got its FATAL; end the session as a dying backend would (rollback, cleanup)
-    if (takeFatal(backend.inst.runtime)) {
-      terminate = true
-      closeEngineSession(backend, sid)
-    }
-    const parked = parking.end(backend, s, data, !s.closed && !terminate)
-    s.activity.end(s.status, Date.now())
-    if (!s.closed && !terminate) afterTurn(backend, s)
-    host.native.execEnd()
-    executing = 0
-    out.finish(parked ? 0 : data.length, terminate)
-    if (!s.busy || s.closed) backend.holder = null
-    else armIdleTimer(backend, s)
-  }
-}
-
-/** A notification for a session that is not running: it goes out at once (PostgreSQL: at its next idle). */
-function deliverNotification(d: Delivery): void {
-  Atomics.add(ctl, CTL.OUT_INFLIGHT, d.data.length)
-  post({ t: 'out', sid: d.sid, data: d.data }, [d.data.buffer as ArrayBuffer])
-}
-
-/** The backend's output stream is between messages (the next chunk starts with a message). */
-function atBoundary(backend: Backend): boolean {
-  return backend.stream.atBoundary()
-}
-
-/** A preparation-only batch of a session that does not hold the backend (see besideOk). */
-function inputBeside(backend: Backend, s: EngineSession, data: Uint8Array): void {
-  activate(backend.inst)
-  backend.inst.runtime.session = s.sid
-  host.native.execBegin(0, 0)
-  let out: Uint8Array | undefined
-  try {
-    out = backend.aside(() => {
-      backend.switchTo(s)
-      // inside another session's transaction, in a savepoint rolled back: a write would be lost, so none
-      // may happen (a preparation writes nothing; a monitoring SELECT fails with 25006 if it tries)
-      backend.exec('SET LOCAL transaction_read_only = on')
-      return backend.runBeside(s, data)
-    })
-  } catch (e) {
-    if (e instanceof BackendExited) backendDied(e, backend)
-    else sessionFailed(backend, s.sid, e)
-  } finally {
-    host.native.execEnd()
-    backend.inst.runtime.session = backend.holder?.sid ?? 0
-  }
-  if (out?.length) Atomics.add(ctl, CTL.OUT_INFLIGHT, out.length)
-  const bytes = out?.length ? out : undefined
-  post(
-    { t: 'out', sid: s.sid, data: bytes, consumed: data.length },
-    bytes ? [bytes.buffer as ArrayBuffer] : [],
-  )
 }
 
 /** Roll back and free what session `sid` left on the backend, and its PL/Python state. */
