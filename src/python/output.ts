@@ -215,7 +215,7 @@ export class OutputConverters {
         const bitmap = r.payload()
         const data = r.payload()
         this.isnull = false
-        return this.arrays.fromPacked(base, dims, bitmap.length ? bitmap : null, data)
+        return this.arrays.fromPacked(base, bt.len, dims, bitmap.length ? bitmap : null, data)
       }
       if (tag !== T.ARRAY) return this.unexpected(tag, r)
       const { values, nulls } = this.scratch()

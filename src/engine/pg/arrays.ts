@@ -36,6 +36,14 @@ const popcount8 = (b: number): number => {
   return n
 }
 
+/** How many of an array's `n` elements a NULL bitmap marks present (bit set = not NULL). */
+function countPresent(bitmap: Uint8Array, n: number): number {
+  let present = 0
+  for (let i = 0; i < n >> 3; i++) present += popcount8(bitmap[i]!)
+  if (n & 7) present += popcount8(bitmap[n >> 3]! & ((1 << (n & 7)) - 1))
+  return present
+}
+
 export class Arrays {
   constructor(private readonly heap: Heap) {}
 
@@ -90,9 +98,7 @@ export class Arrays {
     let bitmap: Uint8Array | null = null
     if (dataoffset !== 0) {
       bitmap = h.bytes(a + L.arr_dims + 8 * ndim, (n + 7) >> 3)
-      present = 0
-      for (let i = 0; i < n >> 3; i++) present += popcount8(bitmap[i]!)
-      if (n & 7) present += popcount8(bitmap[n >> 3]! & ((1 << (n & 7)) - 1))
+      present = countPresent(bitmap, n)
     }
     const start = a + (dataoffset !== 0 ? dataoffset : alignUp(L.arr_dims + 8 * ndim, MAXIMUM_ALIGNOF))
     return { dims, bitmap, data: h.bytes(start, present * width) }
@@ -102,11 +108,24 @@ export class Arrays {
    * A new array (palloc'd in CurrentMemoryContext) laid out from packed elements, as construct_md_array
    * would lay them out (lower bounds 1); an empty array when there are no dimensions.
    */
-  fromPacked(elemType: number, dims: number[], bitmap: Uint8Array | null, data: Uint8Array): number {
+  fromPacked(
+    elemType: number,
+    width: number,
+    dims: number[],
+    bitmap: Uint8Array | null,
+    data: Uint8Array,
+  ): number {
     const h = this.heap
     const M = h.M
     if (dims.length === 0) return M._construct_empty_array(elemType) as number
     const n = dims.reduce((x, y) => x * y, 1)
+    // the parts must agree (they come from our own Python, but a mismatch would write past the array)
+    if (
+      !dims.every((d) => Number.isInteger(d) && d > 0) ||
+      (bitmap && bitmap.length !== (n + 7) >> 3) ||
+      data.length !== (bitmap ? countPresent(bitmap, n) : n) * width
+    )
+      throw new PgError('numpy_plpython3u: inconsistent packed array', { sqlstate: 'XX000' })
     const head = L.arr_dims + 8 * dims.length
     const overhead = bitmap ? alignUp(head + ((n + 7) >> 3), MAXIMUM_ALIGNOF) : alignUp(head, MAXIMUM_ALIGNOF)
     const size = overhead + data.length
