@@ -39,6 +39,20 @@ export interface WaitPolicy {
   park(key: string, tag: string, mode: LockMode): void
 }
 
+/**
+ * The lock tag fields PostgreSQL shows for a key of this table ('8:<bigint>' or '4:<int>:<int>', made by
+ * lockfuncs.ts): lockfuncs.c SET_LOCKTAG_INT64 puts a bigint's high and low 32 bits in classid and objid
+ * with objsubid 1, SET_LOCKTAG_INT32 two ints as they are (unsigned, being OIDs) with objsubid 2.
+ */
+export function keyFields(key: string): { classid: number; objid: number; objsubid: 1 | 2 } {
+  const [kind, a = '0', b = '0'] = key.split(':')
+  if (kind === '8') {
+    const u = BigInt.asUintN(64, BigInt(a))
+    return { classid: Number(u >> 32n), objid: Number(u & 0xffffffffn), objsubid: 1 }
+  }
+  return { classid: Number(a) >>> 0, objid: Number(b) >>> 0, objsubid: 2 }
+}
+
 export class AdvisoryLocks {
   private readonly held = new Map<string, Held>()
   /** parked inputs, in the order they started waiting */
@@ -77,6 +91,14 @@ export class AdvisoryLocks {
     else m.delete(sid)
     if (h.excl.size === 0 && h.share.size === 0) this.held.delete(key)
     return true
+  }
+
+  /** Every hold, once per (session, key, mode) however often it was re-entered (pg_locks' granted rows). */
+  *holds(): Generator<{ key: string; sid: number; mode: LockMode }> {
+    for (const [key, h] of this.held) {
+      for (const sid of h.excl.keys()) yield { key, sid, mode: 'ExclusiveLock' }
+      for (const sid of h.share.keys()) yield { key, sid, mode: 'ShareLock' }
+    }
   }
 
   /** Release all of a session's locks (pg_advisory_unlock_all, disconnect); returns whether it held any. */

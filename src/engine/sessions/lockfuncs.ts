@@ -1,11 +1,13 @@
 // The session-level advisory lock functions (lockfuncs.c: pg_advisory_lock, _shared, pg_try_advisory_lock,
 // _shared, pg_advisory_unlock, _shared, for a bigint key and for two int keys, pg_advisory_unlock_all) with
-// JS bodies over the engine's per-session lock table (advisory.ts). Transaction-level ones stay PostgreSQL's.
+// JS bodies over the engine's per-session lock table (advisory.ts), and pg_locks listing them (lockview.ts).
+// Transaction-level ones stay PostgreSQL's.
 import { type BuiltinSpec, replaceBuiltins, type V1Body } from '../pg/builtins.js'
 import { type Elog, PgError } from '../pg/elog.js'
 import type { Heap } from '../pg/heap.js'
 import { ELEVEL, L, XACT_EVENT } from '../pg/layout.js'
-import { type AdvisoryLocks, conflict, type LockMode, type WaitPolicy } from './advisory.js'
+import { conflict, keyFields, type LockMode, type WaitPolicy } from './advisory.js'
+import { installLockView, type LockViewContext } from './lockview.js'
 
 interface Variant {
   name: string
@@ -26,12 +28,7 @@ const INT8_OID = 2880
 const INT4_OID = 2886
 const UNLOCK_ALL: BuiltinSpec = { oid: 2892, prosrc: 'pg_advisory_unlock_all', nargs: 0, retset: false }
 
-export interface LockContext {
-  locks: () => AdvisoryLocks
-  /** the database's OID (the lock tag's first field) */
-  dboid: () => number
-  /** the session whose statement runs (0: the engine's own) */
-  session: () => number
+export interface LockContext extends LockViewContext {
   /** what the running exec may do when a lock is taken */
   policy: () => WaitPolicy
   /** the running exec was abandoned to wait for a lock */
@@ -45,14 +42,11 @@ export function installLockFunctions(heap: Heap, elog: Elog, ctx: LockContext): 
    * low key words, 1 for a bigint key and 2 for two int keys).
    */
   const keyOf = (fcinfo: number, int8: boolean): { key: string; tag: string } => {
-    if (int8) {
-      const k = heap.i64at(heap.u32at(arg(fcinfo, 0)))
-      const u = BigInt.asUintN(64, k)
-      return { key: `8:${k}`, tag: `advisory lock [${ctx.dboid()},${u >> 32n},${u & 0xffffffffn},1]` }
-    }
-    const a = heap.i32at(arg(fcinfo, 0))
-    const b = heap.i32at(arg(fcinfo, 1))
-    return { key: `4:${a}:${b}`, tag: `advisory lock [${ctx.dboid()},${a >>> 0},${b >>> 0},2]` }
+    const key = int8
+      ? `8:${heap.i64at(heap.u32at(arg(fcinfo, 0)))}`
+      : `4:${heap.i32at(arg(fcinfo, 0))}:${heap.i32at(arg(fcinfo, 1))}`
+    const f = keyFields(key)
+    return { key, tag: `advisory lock [${ctx.dboid()},${f.classid},${f.objid},${f.objsubid}]` }
   }
 
   const body =
@@ -90,6 +84,7 @@ export function installLockFunctions(heap: Heap, elog: Elog, ctx: LockContext): 
     },
   })
   replaceBuiltins(heap, (e) => elog.raiseJs(e, 'pyglite'), bodies)
+  installLockView(heap, elog, ctx) // pg_locks lists these locks too
   // an abandoned exec must not commit (its input runs again): had a PL/Python function caught the error
   // and gone on, its transaction aborts here instead (as plpy-shim/fatal.ts guards a pending FATAL)
   const guard = heap.M.addFunction((event: number) => {
