@@ -58,19 +58,9 @@ export class Arrays {
     item: (datum: number, isnull: boolean) => void,
   ) {
     const h = this.heap
-    const a = h.M._pg_detoast_datum(d) as number
-    const ndim = h.i32at(a + L.arr_ndim)
-    const dims: number[] = []
-    let n = ndim > 0 ? 1 : 0
-    for (let i = 0; i < ndim; i++) {
-      const v = h.i32at(a + L.arr_dims + 4 * i)
-      dims.push(v)
-      n *= v
-    }
+    const { ndim, dims, n, bitmap, data } = this.header(d)
     shape({ ndim, dims })
-    const dataoffset = h.i32at(a + L.arr_dataoffset)
-    const bitmap = dataoffset !== 0 ? a + L.arr_dims + 8 * ndim : 0
-    let p = a + (dataoffset !== 0 ? dataoffset : alignUp(L.arr_dims + 8 * ndim, MAXIMUM_ALIGNOF))
+    let p = data
     const align = alignOf(el.align)
     for (let i = 0; i < n; i++) {
       if (bitmap && (h.u8at(bitmap + (i >> 3)) & (1 << (i & 7))) === 0) {
@@ -85,6 +75,18 @@ export class Arrays {
   /** The array Datum `d` of a fixed-width element type (`width` bytes, aligned to its width), detoasted. */
   packed(d: number, width: number): PackedArray {
     const h = this.heap
+    const head = this.header(d)
+    const bitmap = head.bitmap ? h.bytes(head.bitmap, (head.n + 7) >> 3) : null
+    const present = bitmap ? countPresent(bitmap, head.n) : head.n
+    return { dims: head.dims, bitmap, data: h.bytes(head.data, present * width) }
+  }
+
+  /**
+   * ArrayType's header (array.h), the Datum detoasted: dimensions, element count, where the NULL bitmap is
+   * (0: none) and where the elements start.
+   */
+  private header(d: number): { ndim: number; dims: number[]; n: number; bitmap: number; data: number } {
+    const h = this.heap
     const a = h.M._pg_detoast_datum(d) as number
     const ndim = h.i32at(a + L.arr_ndim)
     const dims: number[] = []
@@ -94,14 +96,9 @@ export class Arrays {
       n *= dims[i]!
     }
     const dataoffset = h.i32at(a + L.arr_dataoffset)
-    let present = n
-    let bitmap: Uint8Array | null = null
-    if (dataoffset !== 0) {
-      bitmap = h.bytes(a + L.arr_dims + 8 * ndim, (n + 7) >> 3)
-      present = countPresent(bitmap, n)
-    }
-    const start = a + (dataoffset !== 0 ? dataoffset : alignUp(L.arr_dims + 8 * ndim, MAXIMUM_ALIGNOF))
-    return { dims, bitmap, data: h.bytes(start, present * width) }
+    const bitmap = dataoffset !== 0 ? a + L.arr_dims + 8 * ndim : 0
+    const data = a + (dataoffset !== 0 ? dataoffset : alignUp(L.arr_dims + 8 * ndim, MAXIMUM_ALIGNOF))
+    return { ndim, dims, n, bitmap, data }
   }
 
   /**
