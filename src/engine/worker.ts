@@ -78,6 +78,8 @@ async function openDb(name: string): Promise<{ backend: Backend; info: DbOpened 
         locks: () => backend.locks,
         dboid: () => backend.dboid,
         session: () => inst.runtime.session,
+        // whose transaction the backend's own lock rows belong to: the holder's, also while another looks beside it
+        transactionOf: () => backend.holder?.sid ?? inst.runtime.session,
         parking: () => parking.abandoned,
         policy: () => parking.policy(inst.runtime.session, lockTimeout, backend.statementTimeout),
       })
