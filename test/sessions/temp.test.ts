@@ -142,4 +142,36 @@ describe('temporary tables', () => {
       await a.end()
     }
   })
+
+  it('left by a killed server are gone before the first client after the restart runs anything', async () => {
+    const own = await startServer()
+    try {
+      const a = await connectPg(own, {}, { quiet: true })
+      await a.query('CREATE TEMP TABLE left_behind(v int); INSERT INTO left_behind VALUES (1)')
+      expect(await mySchema(a)).toMatch(/^pg_temp_[1-9][0-9]*$/)
+      const oid = (await a.query('SELECT pg_my_temp_schema()::int AS oid')).rows[0].oid as number
+      await own.stop('SIGKILL')
+      const again = await startServer({ dataDir: own.dataDir })
+      try {
+        const b = await connectPg(again, {}, { quiet: true })
+        // the very first statement: the leftover schema was dropped when the database opened, before it
+        // (a new schema may have its name: the pool's are made after the leftovers are dropped)
+        expect(
+          (
+            await b.query(
+              "SELECT (SELECT count(*)::int FROM pg_class WHERE relname = 'left_behind') AS tables, (SELECT count(*)::int FROM pg_namespace WHERE oid = $1) AS schemas",
+              [oid],
+            )
+          ).rows,
+        ).toEqual([{ tables: 0, schemas: 0 }])
+        await b.query('CREATE TEMP TABLE left_behind(v int)')
+        expect(await temps(b)).toBe('left_behind')
+        await b.end()
+      } finally {
+        await again.stop()
+      }
+    } finally {
+      await own.stop()
+    }
+  })
 })

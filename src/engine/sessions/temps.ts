@@ -59,14 +59,19 @@ export class TempSchemas {
     this.installed = this.shared
   }
 
-  /** At start-up (as the internal session): drop what an earlier run left, make the pool. */
+  /**
+   * At start-up (as the internal session): what an earlier run left is dropped, and the pool made, by the
+   * first maintain — between work items, right after the open is answered and before any session's work
+   * runs — so that neither is on the path of a database's open (two commits, ~30 ms).
+   */
   init(): void {
     const left = this.b.exec(
       `SELECT t.oid, o.oid, pg_catalog.substr(t.nspname, 9)::int FROM pg_catalog.pg_namespace t LEFT JOIN pg_catalog.pg_namespace o ON o.nspname = 'pg_toast_temp_' || pg_catalog.substr(t.nspname, 9) WHERE t.nspname ~ '^pg_temp_[1-9][0-9]*$'`,
     )
-    for (const [ns, toast, n] of left.rows)
-      this.drop({ n: Number(n), ns: Number(ns), toast: Number(toast ?? 0) })
-    this.refill()
+    for (const [ns, toast, n] of left.rows) {
+      this.taken.add(Number(n))
+      this.released.push({ n: Number(n), ns: Number(ns), toast: Number(toast ?? 0) })
+    }
   }
 
   /** Put a pair into the backend (cheap when it is there already). */
