@@ -125,6 +125,38 @@ describe('private session state', () => {
     await Promise.all([a.end(), t.end(), b.end(), admin.end()])
   })
 
+  it('applies ALTER DATABASE … SET and ALTER ROLE … IN DATABASE … SET to new sessions of that database only', async () => {
+    const clients: pg.Client[] = []
+    const open = async (database: string, user = 'postgres') => {
+      const c = new pg.Client({ host: srv.host, port: srv.port, user, database })
+      await c.connect()
+      clients.push(c)
+      return c
+    }
+    const show = async (c: pg.Client) =>
+      (
+        await c.query(
+          "SELECT current_setting('extra_float_digits') AS efd, current_setting('work_mem') AS wm, current_setting('lock_timeout') AS lt",
+        )
+      ).rows[0]
+    const admin = await open('postgres')
+    try {
+      await admin.query('CREATE DATABASE tuned_db')
+      await admin.query('ALTER DATABASE postgres SET extra_float_digits = -1; CREATE ROLE dbtuned LOGIN')
+      await open('tuned_db', 'dbtuned') // a role reaches another database's cluster at its first login there
+      const other = await open('tuned_db')
+      await other.query("ALTER DATABASE tuned_db SET work_mem = '6MB'")
+      await other.query("ALTER ROLE dbtuned IN DATABASE tuned_db SET lock_timeout = '3s'")
+      expect(await show(await open('postgres'))).toEqual({ efd: '-1', wm: '4MB', lt: '0' })
+      expect(await show(await open('tuned_db'))).toEqual({ efd: '1', wm: '6MB', lt: '0' })
+      expect(await show(await open('tuned_db', 'dbtuned'))).toEqual({ efd: '1', wm: '6MB', lt: '3s' })
+      expect(await show(await open('postgres', 'dbtuned'))).toEqual({ efd: '-1', wm: '4MB', lt: '0' })
+    } finally {
+      await admin.query('ALTER DATABASE postgres RESET extra_float_digits')
+      await Promise.all(clients.map((c) => c.end()))
+    }
+  })
+
   it('gives each session its own prepared statements (protocol and SQL level), gone on disconnect', async () => {
     const a = await connect()
     const b = await connect()

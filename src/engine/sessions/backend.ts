@@ -96,9 +96,8 @@ export class Backend {
     b.statementTimeout = b.gucs.intReader('statement_timeout')
     b.idleInTransactionTimeout = b.gucs.intReader('idle_in_transaction_session_timeout')
     b.fp = b.gucs.fingerprint()
-    b.dboid = Number(
-      rows('SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()')[0]?.[0],
-    )
+    // the database's OID: miscinit.c's MyDatabaseId (exported), set when the backend started
+    b.dboid = inst.heap.u32at(inst.heap.M._MyDatabaseId as number)
     b.temps = new TempSchemas(b)
     b.temps.init()
     b.portals = new HeldPortals(inst.heap, b.statics.portalTable)
