@@ -125,6 +125,14 @@ async function steps(url: string) {
         "SELECT locktype, mode, granted, objid FROM pg_locks WHERE relation = 't'::regclass OR locktype = 'advisory' ORDER BY locktype, objid",
       )
     ).rows
+    // PostgreSQL's rows of c's transaction carry c's pid, for c and beside it: a join with pg_stat_activity
+    // (monitoring's "who holds the lock on t") finds c's session
+    out.ownPid = name((await c.query("SELECT pid FROM pg_locks WHERE relation = 't'::regclass")).rows[0]?.pid)
+    out.holder = (
+      await b.query(
+        "SELECT l.pid, a.state FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.relation = 't'::regclass",
+      )
+    ).rows.map((r) => [name(r.pid), r.state])
     await c.query('ROLLBACK')
   } finally {
     for (const x of [a, b, c]) await x.end().catch(() => {})
@@ -189,6 +197,8 @@ describe('pg_locks lists session-level advisory locks', () => {
         { locktype: 'advisory', mode: 'ExclusiveLock', granted: true, objid: 42 },
         { locktype: 'relation', mode: 'AccessExclusiveLock', granted: true, objid: null },
       ],
+      ownPid: 'C',
+      holder: [['C', 'idle in transaction']],
     })
     // an idle session shows '<procNumber>/0' as PostgreSQL's idle backends do; here its pid is the number
     expect(mine.out.idleVxids).toEqual([1, 2, 3, 4].map(() => `${mine.pids.a}/0`))

@@ -64,10 +64,19 @@ export function installLockView(heap: Heap, elog: Elog, ctx: LockViewContext): v
   let original: ((fcinfo: number) => number) | undefined
 
   /**
-   * Run the C function to its end, storing its rows. Returns the backend's virtual transaction as its own
-   * rows show it (virtualtransaction of a row with the backend's pid), or null if it has none.
+   * Run the C function to its end, storing its rows. The backend's rows (its pid) belong to the transaction
+   * it is in, so they carry the pid of the session whose transaction that is (`owner`; 0: the engine's own,
+   * left as they are), as PostgreSQL shows each backend's locks under its pid: joins with pg_stat_activity
+   * and `pid = pg_backend_pid()` then find them. Returns the backend's virtual transaction as its own rows
+   * show it, or null if it has none.
    */
-  const ownRows = (fcinfo: number, rsi: number, store: number, desc: number): string | null => {
+  const ownRows = (
+    fcinfo: number,
+    rsi: number,
+    store: number,
+    desc: number,
+    owner: number,
+  ): string | null => {
     const htd = M._palloc(L.htd_size) as number
     const values = M._palloc(COL.count * 4) as number
     const nulls = M._palloc(COL.count) as number
@@ -81,13 +90,14 @@ export function installLockView(heap: Heap, elog: Elog, ctx: LockViewContext): v
       // a HeapTuple around the composite Datum, as ExecMakeTableFunctionResult makes one (t_len, t_data)
       heap.setU32(htd + L.htd_t_len, heap.u32at(d) >>> 2)
       heap.setU32(htd + L.htd_t_data, d)
-      if (vxid === null) {
-        M._heap_deform_tuple(htd, desc, values, nulls)
-        const pid = heap.u8at(nulls + COL.pid) ? 0 : heap.i32at(values + 4 * COL.pid)
-        if (pid === myProcPid && !heap.u8at(nulls + COL.virtualtransaction))
-          vxid = heap.str(M._text_to_cstring(heap.u32at(values + 4 * COL.virtualtransaction)) as number)
-      }
-      M._tuplestore_puttuple(store, htd)
+      M._heap_deform_tuple(htd, desc, values, nulls)
+      const mine = !heap.u8at(nulls + COL.pid) && heap.i32at(values + 4 * COL.pid) === myProcPid
+      if (mine && vxid === null && !heap.u8at(nulls + COL.virtualtransaction))
+        vxid = heap.str(M._text_to_cstring(heap.u32at(values + 4 * COL.virtualtransaction)) as number)
+      if (mine && owner) {
+        heap.setU32(values + 4 * COL.pid, owner) // int4 by value
+        M._tuplestore_puttuple(store, M._heap_form_tuple(desc, values, nulls))
+      } else M._tuplestore_puttuple(store, htd)
     }
     // SRF_RETURN_DONE left these for value-per-call; materialize mode wants ExprSingleResult, not null
     heap.setU32(rsi + L.rsi_isDone, EXPR_DONE.SingleResult)
@@ -100,12 +110,12 @@ export function installLockView(heap: Heap, elog: Elog, ctx: LockViewContext): v
     const rsi = heap.u32at(fcinfo + L.fcinfo_resultinfo)
     const store = heap.u32at(rsi + L.rsi_setResult)
     const desc = heap.u32at(rsi + L.rsi_setDesc)
-    const vxid = ownRows(fcinfo, rsi, store, desc)
+    const owner = (ctx.transactionOf ?? ctx.session)()
+    const vxid = ownRows(fcinfo, rsi, store, desc, owner)
     const rows = advisoryRows(ctx.locks())
     if (rows.length === 0) return 0
     const meta = M._TupleDescGetAttInMetadata(desc) as number
     const cells = M._palloc(COL.count * 4) as number
-    const owner = (ctx.transactionOf ?? ctx.session)()
     const dboid = String(ctx.dboid())
     for (const r of rows) {
       const v: Array<string | null> = new Array(COL.count).fill(null)
