@@ -28,6 +28,7 @@ import { Parking } from './sessions/parking.js'
 import { SqlError } from './sessions/session.js'
 import { closeSession, openSession } from './sessions/sessions.js'
 import { installSessionFunctions } from './sessions/sysfuncs.js'
+import { mayCreateTempText } from './sessions/temps.js'
 import { IDLE_IN_TRANSACTION_FATAL, takeWaitingCommand } from './sessions/timeouts.js'
 import { besideHolder, runnable } from './sessions/turns.js'
 import { WaitTimers } from './sessions/waits.js'
@@ -72,6 +73,11 @@ async function openDb(name: string): Promise<{ backend: Backend; info: DbOpened 
       activate(inst)
       const t1 = performance.now()
       const backend = Backend.open(inst, recorder.callbacks())
+      // a function's query that may create a temporary object gets its session a temp schema of its own
+      inst.runtime.onQueryText = (text) => {
+        const s = backend.sessions.get(inst.runtime.session)
+        if (s && !s.temp && mayCreateTempText(text)) backend.temps.claimReady(s)
+      }
       installSessionFunctions(inst.heap, inst.bridge.elog, inst.runtime, directory, () => backend)
       const lockTimeout = backend.gucs.intReader('lock_timeout')
       installLockFunctions(inst.heap, inst.bridge.elog, {

@@ -15,6 +15,9 @@ export type Op = (rt: PlRuntime, a?: unknown, b?: unknown, c?: unknown, d?: unkn
 
 const ops: Record<string, Op> = { ...messageOps, ...spiOps, ...transactionOps } as Record<string, Op>
 
+/** Operations whose first argument is a query text (spi.ts, columns/ops.ts). */
+const QUERY_OPS = new Set(['execute', 'prepare', 'cursor', 'columns_execute', 'columns_cursor'])
+
 /** What an operation that escaped its own error handling gives Python. */
 function failure(e: unknown): { pgerror: Record<string, unknown> } {
   if (isLongjmp(e)) {
@@ -53,6 +56,7 @@ export function createDispatcher(current: () => PlRuntime | undefined, extra: Re
         if (!fn) return errorValue(new PgError(`unknown plpy operation ${String(op)}`))
         const rt = enter(current(), op === 'cursor_release' || op === 'plan_free')
         if ('pgerror' in rt) return rt
+        if (typeof a === 'string' && QUERY_OPS.has(op as string)) rt.onQueryText?.(a)
         return fn(rt, a, b, c, d)
       } catch (e) {
         return failure(e)
@@ -67,7 +71,10 @@ export function createDispatcher(current: () => PlRuntime | undefined, extra: Re
         const rt = enter(current(), false)
         if ('pgerror' in rt) return rt
         const w = rt.host.stat
-        if (w[OPW.kind] === 1) return spiOps.execute(rt, input, w[OPW.limit], true)
+        if (w[OPW.kind] === 1) {
+          if (input !== undefined) rt.onQueryText?.(String(input))
+          return spiOps.execute(rt, input, w[OPW.limit], true)
+        }
         const mode = w[OPW.argMode]
         const args = mode === 1 ? w[OPW.arg] : mode === 2 ? input : null
         return spiOps.execute_plan(rt, w[OPW.plan], args, w[OPW.limit], true)

@@ -55,6 +55,7 @@ let nativeOwner: PlPythonRuntime | undefined
 export class PlPythonRuntime implements LanguageRuntime, PlRuntime {
   /** The client session whose statement is running (set by the engine before each exec). */
   session = 0
+  onQueryText?: (text: string) => void
   readonly watch: CatalogWatch
   readonly types: TypeCatalog
   readonly tuples: Tuples

@@ -34,6 +34,12 @@ export interface CallFrame {
 export interface PlRuntime {
   /** the client session whose statement is running */
   readonly session: number
+  /**
+   * Called with the text of every query a function runs or prepares (plpy.execute, prepare, cursor,
+   * plcolumns), before it runs: the engine gives the session a temp schema of its own when the text may
+   * create a temporary object (engine/sessions/temps.ts), as it does for a client's input.
+   */
+  onQueryText?: (text: string) => void
   readonly heap: Heap
   readonly elog: Elog
   readonly spi: Spi

@@ -174,4 +174,34 @@ describe('temporary tables', () => {
       await own.stop()
     }
   })
+
+  it("made by a function's plpy.execute are the calling session's own, and go with it", async () => {
+    const admin = await connect()
+    await admin.query(`CREATE FUNCTION mk_staging(v int) RETURNS int LANGUAGE plpython3u AS $$
+plpy.execute("CREATE TEMP TABLE staging AS SELECT %d AS v" % v)
+return plpy.execute("SELECT v FROM staging")[0]["v"]
+$$`)
+    await admin.end()
+    const a = await connect()
+    const b = await connect()
+    // neither input mentions a temp object: only the function's query does
+    expect((await a.query('SELECT mk_staging(1) AS v')).rows).toEqual([{ v: 1 }])
+    expect((await b.query('SELECT mk_staging(2) AS v')).rows).toEqual([{ v: 2 }])
+    expect((await a.query('SELECT v FROM staging')).rows).toEqual([{ v: 1 }])
+    const [nsA, nsB] = [await mySchema(a), await mySchema(b)]
+    expect(nsA).toMatch(/^pg_temp_[1-9][0-9]*$/)
+    expect(nsB).toMatch(/^pg_temp_[1-9][0-9]*$/)
+    expect(nsA).not.toBe(nsB)
+    // by OID: the pool may give a new schema the name again
+    const oidA = (await a.query('SELECT pg_my_temp_schema()::int AS o')).rows[0].o as number
+    await a.end()
+    const c = await connect()
+    const gone = async () =>
+      (await c.query('SELECT count(*)::int AS n FROM pg_namespace WHERE oid = $1', [oidA])).rows[0].n === 0
+    for (let i = 0; i < 100 && !(await gone()); i++) await new Promise((r) => setTimeout(r, 20))
+    expect(await gone()).toBe(true)
+    // a's table went with it: the name is free for the next caller
+    expect((await c.query('SELECT mk_staging(3) AS v')).rows).toEqual([{ v: 3 }])
+    await Promise.all([b.end(), c.end()])
+  })
 })

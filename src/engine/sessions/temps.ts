@@ -41,6 +41,11 @@ export function mayCreateTemp(data: Uint8Array): boolean {
   return false
 }
 
+/** mayCreateTemp for a query text (a function's plpy.execute & co.). */
+export function mayCreateTempText(text: string): boolean {
+  return /(?<![a-z])temp(?:orary)?(?![a-z])/i.test(text)
+}
+
 export class TempSchemas {
   /** pg_temp_0, PostgreSQL's own for this backend (made by the start-up probe): every session's default */
   readonly shared: TempSchema
@@ -101,6 +106,18 @@ export class TempSchemas {
     if (!t) return
     s.temp = t
     this.install(t) // s may hold the backend already (its transaction goes on): switchTo would not install
+  }
+
+  /**
+   * A query run by a function of session s (plpy.execute & co., inside its running statement) may create
+   * a temporary object: give s a ready pair of the pool, if any (no schema is made here, inside a statement).
+   */
+  claimReady(s: EngineSession): void {
+    if (s.temp) return
+    const t = this.pool.pop()
+    if (!t) return
+    s.temp = t
+    this.install(t)
   }
 
   /** Session s closed: its pair is dropped between work items (maintain). */
