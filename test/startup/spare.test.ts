@@ -77,7 +77,10 @@ describe('spare clusters', () => {
     await rows(s, 'CREATE DATABASE made_first OWNER spare_owner')
     await spareMade('prototype')
     await rows(s, 'CREATE DATABASE made_from_spare OWNER spare_owner')
-    expect(s.output()).toMatch(/"db":"made_from_spare"[^\n]*"spare":true[^\n]*"msg":"created a database"/)
+    // the log line may reach the test's pipe after the command's answer reached the client
+    const made = /"db":"made_from_spare"[^\n]*"spare":true[^\n]*"msg":"created a database"/
+    for (let i = 0; i < 100 && !made.test(s.output()); i++) await new Promise((r) => setTimeout(r, 50))
+    expect(s.output()).toMatch(made)
     for (const db of ['made_first', 'made_from_spare']) {
       expect(
         await rows(
