@@ -182,46 +182,39 @@ export class Gucs {
    * since a session's settings were installed, the session changed none of them.
    */
   fingerprint(): number[] {
-    const h = this.heap
-    h.refresh()
-    const m = h.i32
     const out: number[] = []
-    for (let n = m[(this.head + 4) >> 2]!, k = 0; n !== this.head && k < 100000; k++) {
-      const rec = n - G.nondefLink
-      n = m[(n + 4) >> 2]!
-      if (this.skip.has(rec)) continue
-      const v = m[(rec + G.variable) >> 2]!
-      const type = m[(rec + G.vartype) >> 2]!
-      out.push(rec, m[(rec + G.source) >> 2]!)
-      if (type === T.BOOL) out.push(h.u8[v]!)
-      else if (type === T.REAL) out.push(m[v >> 2]!, m[(v + 4) >> 2]!)
-      else out.push(m[v >> 2]!) // int, enum: the value; string: the pointer (a new SET allocates a new one)
-    }
+    this.fingerprintWords((w) => {
+      out.push(w)
+      return true
+    })
     return out
   }
 
   /** Whether fingerprint() would equal `fp`, without building it (a switch between sessions asks each time). */
   fingerprintIs(fp: readonly number[]): boolean {
+    let i = 0
+    return this.fingerprintWords((w) => fp[i++] === w) && i === fp.length
+  }
+
+  /** The fingerprint's words in order, each handed to `emit`; stops (false) when `emit` says false. */
+  private fingerprintWords(emit: (w: number) => boolean): boolean {
     const h = this.heap
     h.refresh()
     const m = h.i32
-    let i = 0
     for (let n = m[(this.head + 4) >> 2]!, k = 0; n !== this.head && k < 100000; k++) {
       const rec = n - G.nondefLink
       n = m[(n + 4) >> 2]!
       if (this.skip.has(rec)) continue
       const v = m[(rec + G.variable) >> 2]!
       const type = m[(rec + G.vartype) >> 2]!
-      if (fp[i] !== rec || fp[i + 1] !== m[(rec + G.source) >> 2]) return false
-      i += 2
+      if (!emit(rec) || !emit(m[(rec + G.source) >> 2]!)) return false
       if (type === T.BOOL) {
-        if (fp[i++] !== h.u8[v]) return false
+        if (!emit(h.u8[v]!)) return false
       } else if (type === T.REAL) {
-        if (fp[i] !== m[v >> 2] || fp[i + 1] !== m[(v + 4) >> 2]) return false
-        i += 2
-      } else if (fp[i++] !== m[v >> 2]) return false
+        if (!emit(m[v >> 2]!) || !emit(m[(v + 4) >> 2]!)) return false
+      } else if (!emit(m[v >> 2]!)) return false // int, enum: the value; string: the pointer (a new SET allocates a new one)
     }
-    return i === fp.length
+    return true
   }
 
   /** The settings the installed session changed with SET (source session), as text set_config accepts. */
