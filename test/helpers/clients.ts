@@ -1,5 +1,5 @@
-// Client-side pieces several test files need: a connected node-postgres client, a CancelRequest as libpq
-// sends it, and running one of the tests' Java (pgJDBC) programs that print key=value lines.
+// Client-side pieces several test files need: a connected node-postgres client, a query's rows as text, a
+// CancelRequest as libpq sends it, and running one of the tests' Java (pgJDBC) programs that print key=value lines.
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
@@ -27,6 +27,18 @@ export async function connectPg(
   if (quiet) c.on('error', () => {})
   await c.connect()
   return c
+}
+
+/** Run `sql` on a new connection to database `db`; each row as its values joined by '|' (NULL as '∅'). */
+export async function textRows(srv: TestServer, sql: string, db = 'postgres'): Promise<string[]> {
+  const c = new pg.Client(srv.url(db))
+  await c.connect()
+  try {
+    const r = await c.query({ text: sql, rowMode: 'array' })
+    return r.rows.map((row: unknown[]) => row.map((v) => (v === null ? '∅' : String(v))).join('|'))
+  } finally {
+    await c.end()
+  }
 }
 
 /** A CancelRequest packet (protocol.sgml: length 16, code 80877102, process id, secret key). */

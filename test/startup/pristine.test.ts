@@ -6,6 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
+import { textRows } from '../helpers/clients.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 
 const servers: TestServer[] = []
@@ -30,17 +31,6 @@ async function fresh(cache: string): Promise<TestServer> {
 
 const pristines = (cache: string) => fs.readdirSync(cache).filter((f) => f.startsWith('pristine-'))
 
-async function rows(s: TestServer, sql: string, db = 'postgres'): Promise<string[]> {
-  const c = new pg.Client(s.url(db))
-  await c.connect()
-  try {
-    const r = await c.query({ text: sql, rowMode: 'array' })
-    return r.rows.map((row: unknown[]) => row.map((v) => (v === null ? '∅' : String(v))).join('|'))
-  } finally {
-    await c.end()
-  }
-}
-
 /**
  * What a cluster holds, as text: every pg_catalog table's rows (in one canonical order), the settings with
  * their sources, and the databases. Differences between two initdbs are left out: none are expected
@@ -48,7 +38,7 @@ async function rows(s: TestServer, sql: string, db = 'postgres'): Promise<string
  */
 async function snapshot(s: TestServer, db = 'postgres'): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>()
-  const tables = await rows(
+  const tables = await textRows(
     s,
     `SELECT c.relname FROM pg_catalog.pg_class c WHERE c.relnamespace = 'pg_catalog'::regnamespace
        AND c.relkind = 'r' ORDER BY 1`,
@@ -60,11 +50,11 @@ async function snapshot(s: TestServer, db = 'postgres'): Promise<Map<string, str
     // per-session temp schemas the engine makes ahead of need when it opens a database (docs/sessions.md),
     // whose OIDs depend on what the engine did before, not on initdb
     const runtime = t === 'pg_namespace' ? ` WHERE t.nspname !~ '^pg_(toast_)?temp_'` : ''
-    out.set(t, await rows(s, `SELECT t::text FROM pg_catalog.${t} t${runtime} ORDER BY 1`, db))
+    out.set(t, await textRows(s, `SELECT t::text FROM pg_catalog.${t} t${runtime} ORDER BY 1`, db))
   }
   out.set(
     'temp schemas',
-    await rows(
+    await textRows(
       s,
       `SELECT count(*) > 0 FROM pg_catalog.pg_namespace WHERE nspname ~ '^pg_(toast_)?temp_'`,
       db,
@@ -72,16 +62,19 @@ async function snapshot(s: TestServer, db = 'postgres'): Promise<Map<string, str
   )
   out.set(
     'settings',
-    await rows(
+    await textRows(
       s,
       `SELECT name, setting, source, sourcefile IS NOT NULL FROM pg_catalog.pg_settings ORDER BY 1`,
       db,
     ),
   )
-  out.set('files', await rows(s, `SELECT f FROM pg_catalog.pg_ls_dir('.', false, false) f ORDER BY 1`, db))
+  out.set(
+    'files',
+    await textRows(s, `SELECT f FROM pg_catalog.pg_ls_dir('.', false, false) f ORDER BY 1`, db),
+  )
   out.set(
     'relation files',
-    await rows(
+    await textRows(
       s,
       `SELECT relname, pg_catalog.pg_relation_filepath(oid), pg_catalog.pg_relation_size(oid)
          FROM pg_catalog.pg_class WHERE relkind IN ('r', 'i', 't', 'S', 'm') ORDER BY 1`,
@@ -108,10 +101,10 @@ describe('first start from the pristine cluster', () => {
       JOIN pg_catalog.pg_extension e ON e.oid = (SELECT d.refobjid FROM pg_catalog.pg_depend d
         WHERE d.classid = 'pg_language'::regclass AND d.objid = l.oid AND d.deptype = 'e')
       JOIN pg_catalog.pg_proc p ON p.oid = l.lanplcallfoid WHERE l.lanname = 'plpython3u'`
-    expect(await rows(copied, lang)).toEqual(['plpython3u|plpython3u|plpython3_call_handler'])
-    expect(await rows(copied, lang, 'template1')).toEqual([]) // as initdb leaves it: no plpython3u there
+    expect(await textRows(copied, lang)).toEqual(['plpython3u|plpython3u|plpython3_call_handler'])
+    expect(await textRows(copied, lang, 'template1')).toEqual([]) // as initdb leaves it: no plpython3u there
     expect(
-      await rows(copied, `SELECT current_setting('shared_buffers'), current_setting('server_encoding')`),
+      await textRows(copied, `SELECT current_setting('shared_buffers'), current_setting('server_encoding')`),
     ).toEqual(['16MB|UTF8'])
     const f = `CREATE FUNCTION pyadd(a int, b int) RETURNS int LANGUAGE plpython3u AS $$ return a + b $$;
       SELECT pyadd(40, 2)`
@@ -132,7 +125,7 @@ describe('first start from the pristine cluster', () => {
       fs.readFileSync(path.join(cache, entries[0]!, 'pyglite-pristine.json'), 'utf8'),
     )
     expect(manifest.catalogVersion).toBe(
-      Number((await rows(copied, 'SELECT catalog_version_no FROM pg_control_system()'))[0]),
+      Number((await textRows(copied, 'SELECT catalog_version_no FROM pg_control_system()'))[0]),
     )
     expect(fs.existsSync(path.join(copied.dataDir, 'postgres', 'pyglite-pristine.json'))).toBe(false)
   }, 600_000)
@@ -163,7 +156,7 @@ describe('first start from the pristine cluster', () => {
     expect(JSON.parse(fs.readFileSync(file, 'utf8')).catalogVersion).toBe(good.catalogVersion)
     expect(pristines(cache)).toEqual([entry])
     for (const s of [first, second, third, fourth])
-      expect(await rows(s, `SELECT extname FROM pg_extension WHERE extname = 'plpython3u'`)).toEqual([
+      expect(await textRows(s, `SELECT extname FROM pg_extension WHERE extname = 'plpython3u'`)).toEqual([
         'plpython3u',
       ])
   }, 900_000)
@@ -173,8 +166,8 @@ describe('first start from the pristine cluster', () => {
     const [a, b] = await Promise.all([fresh(cache), fresh(cache)])
     for (const s of [a, b]) {
       expect(s.output()).toMatch(/"msg":"copied the pristine cluster"/)
-      await rows(s, 'CREATE TABLE t (i int)')
-      expect(await rows(s, `INSERT INTO t VALUES (${s.port}) RETURNING i`)).toEqual([String(s.port)])
+      await textRows(s, 'CREATE TABLE t (i int)')
+      expect(await textRows(s, `INSERT INTO t VALUES (${s.port}) RETURNING i`)).toEqual([String(s.port)])
     }
     expect(a.dataDir).not.toBe(b.dataDir)
     // one entry: whichever build finished second used the first one's (or both built the same key)

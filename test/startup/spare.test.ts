@@ -4,8 +4,8 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
+import { textRows } from '../helpers/clients.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 
 const servers: TestServer[] = []
@@ -21,17 +21,6 @@ async function fresh(): Promise<TestServer> {
   const s = await startServer({ template: false, env, args: ['--log-level', 'debug'] })
   servers.push(s)
   return s
-}
-
-async function rows(s: TestServer, sql: string, db = 'postgres'): Promise<string[]> {
-  const c = new pg.Client(s.url(db))
-  await c.connect()
-  try {
-    const r = await c.query({ text: sql, rowMode: 'array' })
-    return r.rows.map((row: unknown[]) => row.map((v) => (v === null ? '∅' : String(v))).join('|'))
-  } finally {
-    await c.end()
-  }
 }
 
 const entry = (kind: string) => fs.readdirSync(cache).find((f) => f.startsWith(`${kind}-`))!
@@ -61,11 +50,11 @@ describe('spare clusters', () => {
     expect(second.output()).toMatch(/"spare":true,[^\n]*"msg":"copied the pristine cluster"/)
     // the spare became the data directory's cluster (the same directory, renamed)
     expect(fs.statSync(path.join(second.dataDir, 'postgres')).ino).toBe(ino)
-    expect(await rows(second, `SELECT extname FROM pg_extension WHERE extname = 'plpython3u'`)).toEqual([
+    expect(await textRows(second, `SELECT extname FROM pg_extension WHERE extname = 'plpython3u'`)).toEqual([
       'plpython3u',
     ])
-    await rows(second, 'CREATE FUNCTION two() RETURNS int LANGUAGE plpython3u AS $$ return 2 $$')
-    expect(await rows(second, 'SELECT two()')).toEqual(['2'])
+    await textRows(second, 'CREATE FUNCTION two() RETURNS int LANGUAGE plpython3u AS $$ return 2 $$')
+    expect(await textRows(second, 'SELECT two()')).toEqual(['2'])
     await spareMade('pristine')
     expect(fs.statSync(spare('pristine')).ino).not.toBe(ino)
     expect(fs.readdirSync(cache).filter((f) => f.startsWith('spare-building-'))).toEqual([])
@@ -73,17 +62,17 @@ describe('spare clusters', () => {
 
   it('CREATE DATABASE takes the spare of the prototype: name, owner and plpython3u as before', async () => {
     const s = await fresh()
-    await rows(s, 'CREATE ROLE spare_owner')
-    await rows(s, 'CREATE DATABASE made_first OWNER spare_owner')
+    await textRows(s, 'CREATE ROLE spare_owner')
+    await textRows(s, 'CREATE DATABASE made_first OWNER spare_owner')
     await spareMade('prototype')
-    await rows(s, 'CREATE DATABASE made_from_spare OWNER spare_owner')
+    await textRows(s, 'CREATE DATABASE made_from_spare OWNER spare_owner')
     // the log line may reach the test's pipe after the command's answer reached the client
     const made = /"db":"made_from_spare"[^\n]*"spare":true[^\n]*"msg":"created a database"/
     for (let i = 0; i < 100 && !made.test(s.output()); i++) await new Promise((r) => setTimeout(r, 50))
     expect(s.output()).toMatch(made)
     for (const db of ['made_first', 'made_from_spare']) {
       expect(
-        await rows(
+        await textRows(
           s,
           `SELECT current_database(), pg_get_userbyid(datdba), (SELECT count(*) FROM pg_extension
              WHERE extname = 'plpython3u') FROM pg_database WHERE datname = current_database()`,
@@ -91,7 +80,9 @@ describe('spare clusters', () => {
         ),
       ).toEqual([`${db}|spare_owner|1`])
       // the prototype's own database name is nowhere
-      expect(await rows(s, `SELECT datname FROM pg_database WHERE datname LIKE 'pyglite%'`, db)).toEqual([])
+      expect(await textRows(s, `SELECT datname FROM pg_database WHERE datname LIKE 'pyglite%'`, db)).toEqual(
+        [],
+      )
     }
   }, 300_000)
 
@@ -108,7 +99,7 @@ describe('spare clusters', () => {
     const s = await fresh()
     expect(s.output()).toMatch(/"msg":"a spare cluster did not match its cache entry: removed"/)
     expect(s.output()).toMatch(/"spare":false,[^\n]*"msg":"copied the pristine cluster"/)
-    expect(await rows(s, 'SELECT 1 + 1')).toEqual(['2'])
+    expect(await textRows(s, 'SELECT 1 + 1')).toEqual(['2'])
     await spareMade('pristine')
     expect(control(spare('pristine')).equals(control(path.join(cache, entry('pristine'))))).toBe(true)
     expect(fs.existsSync(abandoned)).toBe(false)
