@@ -102,10 +102,7 @@ export class TempSchemas {
       this.b.switchTo(this.b.internalSession)
       this.pool.push(this.create())
     }
-    const t = this.pool.pop()
-    if (!t) return
-    s.temp = t
-    this.install(t) // s may hold the backend already (its transaction goes on): switchTo would not install
+    this.claimReady(s)
   }
 
   /**
@@ -117,7 +114,7 @@ export class TempSchemas {
     const t = this.pool.pop()
     if (!t) return
     s.temp = t
-    this.install(t)
+    this.install(t) // s may hold the backend already (its transaction goes on): switchTo would not install
   }
 
   /** Session s closed: its pair is dropped between work items (maintain). */
