@@ -22,28 +22,16 @@ export interface TempSchema {
 const POOL = 2
 
 /**
- * Whether an input may create a temporary object: "temp" or "temporary" (TEMP TABLE, pg_temp.x, INTO TEMP),
- * any case, not inside a longer word ("template", "attempt" do not count).
+ * Whether a query text may create a temporary object: "temp" or "temporary" (TEMP TABLE, pg_temp.x, INTO
+ * TEMP), any case, not inside a longer word ("template", "attempt" do not count).
  */
-export function mayCreateTemp(data: Uint8Array): boolean {
-  const letter = (c: number | undefined) => c !== undefined && (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a
-  for (let i = 0; i + 3 < data.length; i++) {
-    if ((data[i]! | 0x20) !== 0x74) continue
-    if ((data[i + 1]! | 0x20) !== 0x65 || (data[i + 2]! | 0x20) !== 0x6d || (data[i + 3]! | 0x20) !== 0x70)
-      continue
-    if (letter(data[i - 1])) continue
-    if (!letter(data[i + 4])) return true
-    const rest = 'orary'
-    let ok = true
-    for (let k = 0; k < rest.length && ok; k++) ok = (data[i + 4 + k]! | 0x20) === rest.charCodeAt(k)
-    if (ok && !letter(data[i + 9])) return true
-  }
-  return false
-}
-
-/** mayCreateTemp for a query text (a function's plpy.execute & co.). */
 export function mayCreateTempText(text: string): boolean {
   return /(?<![a-z])temp(?:orary)?(?![a-z])/i.test(text)
+}
+
+/** mayCreateTempText for a client's input bytes (the word is ASCII: latin1 keeps every byte one char). */
+export function mayCreateTemp(data: Uint8Array): boolean {
+  return mayCreateTempText(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1'))
 }
 
 export class TempSchemas {
