@@ -1,9 +1,11 @@
 // C functions that PostgreSQL's loadable libraries import but nobody provides (PGlite's main module does not
 // export them, no other library does): calling one made Emscripten's lazy import stub throw "_ is not a
-// function". Before a library is instantiated — PGlite's own in $libdir at start-up, every other one when
-// dlopen opens its file — its imports are checked, and each missing one is provided by a stub with the
-// import's exact signature (a side module assembled here) that calls one JS function, which raises
-// `ERROR: function pg_saslprep is not supported by pyglite` (0A000; the detail names the libraries).
+// function". Before a library is instantiated — when dlopen opens its file — its imports are checked, and
+// each missing one is provided by a stub with the import's exact signature (a side module assembled here)
+// that calls one JS function, which raises `ERROR: function pg_saslprep is not supported by pyglite` (0A000;
+// the detail names the libraries). PGlite's own libraries in $libdir are checked together, at the first
+// open of any library (their exports count as provided for the others): a start that loads none pays
+// nothing (reading and parsing them, and the raising module's dlopen, were ~60 ms of every open).
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
@@ -178,7 +180,7 @@ function mainModuleNames(): Set<string> {
   return mainNames
 }
 
-/** Install the check into one instance: PGlite's own libraries now, every library dlopen reads later. */
+/** Install the check into one instance: every library dlopen reads, PGlite's own ones with the first. */
 export async function guardMissingSymbols(heap: Heap, elog: Elog): Promise<void> {
   const M = heap.M
   const missing: Array<{ name: string; libs: string[] }> = []
@@ -199,12 +201,19 @@ export async function guardMissingSymbols(heap: Heap, elog: Elog): Promise<void>
       })
     },
   }
-  loadJsModule(heap, '/tmp/pyglite_missing.so', await buildJsModule([raise]), [raise])
-  const main = mainModuleNames()
+  const raiseBytes = await buildJsModule([raise]) // assembled now (async); dlopened with the first stubs
+  let raiseLoaded = false
+  let ownChecked = false
   const known = new Set<string>() // exported by a library of this instance, or stubbed already
   const seen = new Set<string>()
   let n = 0
   /** Libraries about to be loaded: their exports count as provided before their imports are checked. */
+  /** Provided by the runtime, the main module (its exports, the cheap test first, or its JS imports) or a library. */
+  const provided = (name: string) =>
+    RUNTIME.test(name) ||
+    typeof M[`_${name}`] === 'function' ||
+    known.has(name) ||
+    mainModuleNames().has(name)
   const check = (libs: Array<[string, Uint8Array]>) => {
     const parsed: Array<[string, Sections]> = []
     for (const [file, bytes] of libs) {
@@ -217,6 +226,10 @@ export async function guardMissingSymbols(heap: Heap, elog: Elog): Promise<void>
       }
     }
     for (const [, s] of parsed) for (const e of s.exports) known.add(e)
+    // a name nobody here provides may be one of PGlite's own libraries' exports: those are read first
+    // (pyglite's own modules, dlopened at every open, import only what the main module has)
+    if (!ownChecked && parsed.some(([, s]) => [...s.imports.keys()].some((name) => !provided(name))))
+      checkOwn()
     const stubs: Array<[string, string]> = []
     const first = missing.length
     for (const [lib, s] of parsed) {
@@ -226,8 +239,7 @@ export async function guardMissingSymbols(heap: Heap, elog: Elog): Promise<void>
           if (!stubbed.libs.includes(lib)) stubbed.libs.push(lib)
           continue
         }
-        if (known.has(name) || main.has(name) || RUNTIME.test(name) || typeof M[`_${name}`] === 'function')
-          continue
+        if (provided(name)) continue
         if (sig.includes('?')) continue
         known.add(name)
         stubs.push([name, sig])
@@ -241,6 +253,10 @@ export async function guardMissingSymbols(heap: Heap, elog: Elog): Promise<void>
       { libraries: parsed.map(([l]) => l), missing: stubs.map(([name]) => name) },
       'missing C functions',
     )
+    if (!raiseLoaded) {
+      loadJsModule(heap, '/tmp/pyglite_missing.so', raiseBytes, [raise])
+      raiseLoaded = true
+    }
     const file = `/tmp/pyglite_missing_${++n}.so`
     M.FS.writeFile(file, stubModule(stubs, first))
     if (!M._dlopen(heap.cstr(file), RTLD_NOW | RTLD_GLOBAL)) throw new Error(`dlopen(${file}) failed`)
@@ -252,14 +268,18 @@ export async function guardMissingSymbols(heap: Heap, elog: Elog): Promise<void>
     readFile(p: string, o?: unknown): Uint8Array | string
     open(p: unknown, ...rest: unknown[]): unknown
   }
-  // PGlite's own libraries (links into the contrib cache are left for their first dlopen)
-  const own: Array<[string, Uint8Array]> = []
-  for (const f of FS.readdir(LIB_DIR)) {
-    const file = `${LIB_DIR}/${f}`
-    if (f.endsWith('.so') && !FS.isLink(FS.lstat(file).mode))
-      own.push([file, FS.readFile(file) as Uint8Array])
+  /** PGlite's own libraries (links into the contrib cache are left for their first dlopen), once. */
+  function checkOwn(): void {
+    if (ownChecked) return
+    ownChecked = true
+    const own: Array<[string, Uint8Array]> = []
+    for (const f of FS.readdir(LIB_DIR)) {
+      const file = `${LIB_DIR}/${f}`
+      if (f.endsWith('.so') && !FS.isLink(FS.lstat(file).mode))
+        own.push([file, FS.readFile(file) as Uint8Array])
+    }
+    check(own)
   }
-  check(own)
   // dlopen reads the file through libc (open, read) before the loader sees it: check it when it is opened
   const open = FS.open.bind(FS)
   let inside = false
