@@ -4,20 +4,14 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import tls from 'node:tls'
-import { startControl } from './backup/control.js'
-import { packageVersion } from './backup/copy.js'
 import { restoreInterrupted } from './backup/restore.js'
 import type { Config } from './config.js'
-import { DatabaseManager } from './databases/manager.js'
-import { clusterFromPristine } from './databases/pristine.js'
 import type { DbOpened } from './engine/channel/protocol.js'
 import { Engine } from './engine/client.js'
 import { indexSettings, prepareEnvironment } from './packages/index.js'
-import { PackageManager } from './packages/manager.js'
 import { DataDirLock } from './util/datadir.js'
 import { logger } from './util/log.js'
-import { scramSecret } from './wire/auth.js'
-import { Connection, type WireContext } from './wire/connection.js'
+import type { Connection, WireContext } from './wire/connection.js'
 
 const log = logger('server')
 
@@ -67,9 +61,14 @@ async function serve(config: Config, events: ServerEvents, lock: DataDirLock): P
   const fresh = !fs.existsSync(path.join(config.dataDir, DEFAULT_DB, 'PG_VERSION'))
   if (fresh) events.initializing?.(config.dataDir)
   // a new data directory's cluster is a copy of the pristine one (no initdb), made while the engine starts
-  const copying = fresh ? clusterFromPristine(config.dataDir, DEFAULT_DB, config.fsync) : undefined
+  const copying = fresh
+    ? import('./databases/pristine.js').then((m) =>
+        m.clusterFromPristine(config.dataDir, DEFAULT_DB, config.fsync),
+      )
+    : undefined
+  copying?.catch(() => {}) // reported by its `await` below
   const pyenv = prepareEnvironment(config)
-  const engine = await Engine.start({
+  const starting = Engine.start({
     dataDir: config.dataDir,
     pythonPath: config.pythonPath,
     pythonEnvironment: pyenv.describe(),
@@ -77,6 +76,28 @@ async function serve(config: Config, events: ServerEvents, lock: DataDirLock): P
     logLevel: config.logLevel,
     fsync: config.fsync,
   })
+  starting.catch(() => {}) // its failure is reported by the `await` below, not as an unhandled rejection
+  // the engine thread starts its modules, CPython and PGlite meanwhile: the wire's modules load here, off
+  // the start's critical path (~30 ms, issue 17)
+  const [
+    { startControl },
+    { packageVersion },
+    { DatabaseManager },
+    { PackageManager },
+    { scramSecret },
+    { Connection },
+  ] = await Promise.all([
+    import('./backup/control.js'),
+    import('./backup/copy.js'),
+    import('./databases/manager.js'),
+    import('./packages/manager.js'),
+    import('./wire/auth.js'),
+    import('./wire/connection.js'),
+  ]).catch(async (e) => {
+    await starting.then((engine) => engine.close()).catch(() => {})
+    throw e
+  })
+  const engine = await starting
   try {
     pyenv.attach(engine.python)
   } catch (e) {
