@@ -1,5 +1,6 @@
 // The main thread's handle on the engine worker: starts it, sends it work, routes its output to sessions,
 // and releases the worker when a client has taken output off its hands (backpressure).
+import fs from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import { CANCEL_TIMEOUT, CANCEL_USER, loadNative, type Native } from '../python/host.js'
 import { logger } from '../util/log.js'
@@ -22,6 +23,21 @@ const BIG_INPUT = 1 << 16
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void }
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+/**
+ * The engine thread's script: the bundle `npm run build` makes of worker.js and its modules (one file loads
+ * ~60 ms faster: scripts/bundle-engine.mjs), unless it is missing or older than worker.js (tsc alone ran).
+ */
+function workerScript(): URL {
+  const modules = new URL('./worker.js', import.meta.url)
+  const bundle = new URL('./worker.bundle.js', import.meta.url)
+  try {
+    if (fs.statSync(bundle).mtimeMs >= fs.statSync(modules).mtimeMs) return bundle
+  } catch {
+    // no bundle (or no worker.js, which the Worker will report)
+  }
+  return modules
+}
 
 export class EngineError extends Error {
   constructor(
@@ -82,7 +98,7 @@ export class Engine {
   /** Start the engine thread; resolves once Python and the native path are up. */
   static async start(config: Omit<EngineConfig, 'control'>): Promise<Engine> {
     const control = new SharedArrayBuffer(CTL.SIZE * 4)
-    const worker = new Worker(new URL('./worker.js', import.meta.url), {
+    const worker = new Worker(workerScript(), {
       workerData: { ...config, control },
       // deep SQL → Python → SQL recursion needs stack; the bridge caps depth well below this
       resourceLimits: { stackSizeMb: 256 },

@@ -7,7 +7,7 @@ import path from 'node:path'
 import { RUN_DIR_ENV, startServer, TEMPLATE_ENV } from './server.js'
 
 export default async function setup(): Promise<() => void> {
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
+  execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' }) // tsc, then the engine's bundle: what bin/ runs
   const run = fs.mkdtempSync(path.join(os.tmpdir(), 'pyglite-run-'))
   const dir = path.join(run, 'template')
   fs.mkdirSync(dir)
