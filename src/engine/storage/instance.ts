@@ -34,6 +34,15 @@ export interface InstanceOptions {
   fsync?: boolean
 }
 
+/**
+ * PGlite, less the array-type parsers of its JS query API (`_initArrayTypes`, "called at the end of init"):
+ * they were filled by a catalog query at every open, 120–150 ms as the cold backend's first query. The
+ * engine speaks the protocol itself; its few `db.query`/`db.exec` calls read no arrays.
+ */
+class EnginePGlite extends PGlite {
+  override async _initArrayTypes(): Promise<void> {}
+}
+
 let trimming = false
 let trimmedAt = 0
 
@@ -79,7 +88,7 @@ export class Instance {
     const startup = fsync && !fresh ? syncAfterCrash(opts.pgdata) : undefined
     let db: PGlite
     try {
-      db = await PGlite.create({
+      db = new EnginePGlite({
         dataDir: opts.pgdata,
         database: opts.database,
         startParams: [...START_PARAMS, ...durabilityParams(fsync)],
@@ -91,6 +100,7 @@ export class Instance {
           ...(fsync ? { pygliteFsync: nodefsFsync(startup) } : {}),
         },
       })
+      await db.waitReady
     } finally {
       if (startup) startup.open = false
     }
