@@ -3,7 +3,9 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Reference, startReference } from '../helpers/reference.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 import { type Client, connect, failure, psql } from './clients.js'
 
@@ -121,6 +123,47 @@ $$`)
     // psql's default SHOW_CONTEXT=errors prints no CONTEXT line for notices
     expect(r.stderr).toBe('NOTICE:  from psql\nDETAIL:  the detail\nHINT:  the hint\n')
     expect(r.stdout).toContain(' say \n-----\n   1\n(1 row)')
+  })
+})
+
+describe('a message whose ereport fails', () => {
+  let ref: Reference | undefined
+  afterAll(() => ref?.stop())
+
+  // PLy_output (plpy_plpymodule.c) catches whatever its ereport raises and sets plpy.Error with the
+  // ErrorData's fields (PLy_exception_set_with_details): not an SPI exception, and the function goes on
+  it('raises plpy.Error with the SQLSTATE, as PostgreSQL 15 does', async () => {
+    ref = await startReference()
+    const block = `DO $$
+try:
+    plpy.notice('price: \\u20ac')
+    plpy.info('sent')
+except Exception as e:
+    plpy.info('%s.%s %s %s' % (type(e).__module__, type(e).__name__, e.sqlstate, isinstance(e, plpy.SPIError)))
+    plpy.info(str(e))
+plpy.info('went on')
+$$ LANGUAGE plpython3u`
+    const run = async (url: string) => {
+      const k = new pg.Client({ connectionString: url })
+      const seen: string[] = []
+      k.on('notice', (n) => seen.push(`${n.severity} ${n.code} ${n.message}`))
+      await k.connect()
+      try {
+        await k.query('CREATE EXTENSION IF NOT EXISTS plpython3u')
+        await k.query("SET client_encoding = 'LATIN1'") // has no euro sign
+        await k.query(block)
+        return seen.filter((m) => !m.includes('already exists'))
+      } finally {
+        await k.end()
+      }
+    }
+    const ours = await run(srv.url())
+    expect(ours).toEqual([
+      'INFO 00000 plpy.Error 22P05 False',
+      'INFO 00000 character with byte sequence 0xe2 0x82 0xac in encoding "UTF8" has no equivalent in encoding "LATIN1"',
+      'INFO 00000 went on',
+    ])
+    expect(ours).toEqual(await run(ref.url))
   })
 })
 

@@ -9,7 +9,7 @@ session layer closes that client's connection (see src/plpy-shim/fatal.ts).
 
 import _pyglite
 
-from _plpy.exc import Error, call, valid_sqlstate
+from _plpy.exc import Error, call, error_with_details, valid_sqlstate
 
 # elog levels (elog.h, PostgreSQL 18)
 DEBUG2, LOG, INFO, NOTICE, WARNING, ERROR, FATAL = 13, 15, 17, 18, 19, 21, 22
@@ -72,7 +72,11 @@ def _output(level, args, kw):
             _pyglite.jscall("fatal", message, fields)
         finally:
             raise Terminate(message)
-    call("elog", level, message, fields)
+    try:
+        _pyglite.jscall("elog", level, message, fields)
+    except _pyglite.PgError as e:
+        # PLy_output's PG_CATCH: whatever the ereport raised comes back as plpy.Error with its fields
+        raise error_with_details(e.args[0] if e.args else {}) from None
 
 
 def debug(*args, **kw):

@@ -103,6 +103,27 @@ def spi_error(fields):
     return exc
 
 
+def error_with_details(fields):
+    """PLy_exception_set_with_details(PLy_exc_error, edata): a plain plpy.Error carrying the ErrorData's
+    fields as attributes (not an SPI exception). PLy_output raises it when the ereport of a message below
+    ERROR fails (e.g. a character the client encoding cannot take)."""
+    message = fields.get("message") or ""
+    sqlstate = fields.get("sqlstate") or "XX000"
+    if sqlstate == "57014" and message == _USER_CANCEL and _pyglite.cancel_kind() == 2:
+        message = "canceling statement due to statement timeout"  # as in spi_error
+    exc = Error(message)
+    exc.sqlstate = sqlstate
+    exc.detail = fields.get("detail")
+    exc.hint = fields.get("hint")
+    exc.query = fields.get("internalquery")
+    exc.schema_name = fields.get("schema")
+    exc.table_name = fields.get("table")
+    exc.column_name = fields.get("column")
+    exc.datatype_name = fields.get("datatype")
+    exc.constraint_name = fields.get("constraint")
+    return exc
+
+
 def external_routine_error(message, cause):
     """PLy_elog(ERROR, message) inside a PG_TRY with a subtransaction: the Python error `cause` becomes
     the detail of an ERROR 38000, which the subtransaction abort turns into an SPI exception."""
