@@ -28,6 +28,14 @@ const temps = (c: pg.Client) =>
     .then((r) => r.rows[0].names as string | null)
 const mySchema = async (c: pg.Client) =>
   (await c.query('SELECT pg_my_temp_schema()::regnamespace::text AS ns')).rows[0].ns as string
+const failure = async (c: pg.Client, sql: string) => {
+  try {
+    await c.query(sql)
+  } catch (e) {
+    return e as pg.DatabaseError
+  }
+  throw new Error(`no error from: ${sql}`)
+}
 const schemaExists = async (c: pg.Client, ns: string) =>
   (await c.query('SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', [ns])).rows[0].n === 1
 
@@ -202,6 +210,74 @@ $$`)
     expect(await gone()).toBe(true)
     // a's table went with it: the name is free for the next caller
     expect((await c.query('SELECT mk_staging(3) AS v')).rows).toEqual([{ v: 3 }])
+    await Promise.all([b.end(), c.end()])
+  })
+
+  it("made by PL/pgSQL (EXECUTE, a static statement, a trigger) are the calling session's own, and go with it", async () => {
+    const admin = await connect()
+    await admin.query(`CREATE FUNCTION mk_dyn(v int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE format('CREATE %s TABLE dyn_%s AS SELECT %s AS v', 'TEMP', 'stage', v);
+  RETURN (SELECT d.v FROM dyn_stage d);
+END $$`)
+    await admin.query(`CREATE FUNCTION mk_static(v int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+  CREATE TEMP TABLE static_stage (v int);
+  INSERT INTO static_stage VALUES (v);
+  RETURN (SELECT s.v FROM static_stage s);
+END $$`)
+    await admin.query('CREATE TABLE audited (v int)')
+    await admin.query(`CREATE FUNCTION audit_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  CREATE TEMP TABLE IF NOT EXISTS audit_log (v int);
+  INSERT INTO audit_log VALUES (NEW.v);
+  RETURN NEW;
+END $$`)
+    await admin.query(
+      'CREATE TRIGGER audit BEFORE INSERT ON audited FOR EACH ROW EXECUTE FUNCTION audit_row()',
+    )
+    await admin.end()
+    const a = await connect()
+    const b = await connect()
+    // no input of a or b mentions a temporary object
+    for (const [c, v] of [
+      [a, 1],
+      [b, 2],
+    ] as const) {
+      expect((await c.query('SELECT mk_dyn($1) AS v', [v])).rows).toEqual([{ v }])
+      expect((await c.query('SELECT mk_static($1) AS v', [v])).rows).toEqual([{ v }])
+      await c.query('INSERT INTO audited VALUES ($1)', [v])
+    }
+    for (const [c, v] of [
+      [a, 1],
+      [b, 2],
+    ] as const) {
+      expect(await temps(c)).toBe('audit_log,dyn_stage,static_stage')
+      const rows = await c.query(
+        'SELECT d.v AS d, s.v AS s, l.v AS l FROM dyn_stage d, static_stage s, audit_log l',
+      )
+      expect(rows.rows).toEqual([{ d: v, s: v, l: v }])
+    }
+    expect(await mySchema(a)).not.toBe(await mySchema(b))
+    // a third session sees neither's tables, and makes its own
+    const c = await connect()
+    expect(await temps(c)).toBeNull()
+    expect((await failure(c, 'SELECT v FROM dyn_stage')).code).toBe('42P01')
+    expect((await c.query('SELECT mk_dyn(3) AS v')).rows).toEqual([{ v: 3 }])
+    // a's go with it
+    const oidA = (await a.query('SELECT pg_my_temp_schema()::int AS o')).rows[0].o as number
+    await a.end()
+    const gone = async () =>
+      (await c.query('SELECT count(*)::int AS n FROM pg_namespace WHERE oid = $1', [oidA])).rows[0].n === 0
+    for (let i = 0; i < 100 && !(await gone()); i++) await new Promise((r) => setTimeout(r, 20))
+    expect(await gone()).toBe(true)
+    expect(
+      (
+        await c.query(
+          "SELECT count(*)::int AS n FROM pg_class WHERE relname IN ('dyn_stage', 'static_stage', 'audit_log')",
+        )
+      ).rows[0].n,
+    ).toBe(4) // b's three and c's dyn_stage
     await Promise.all([b.end(), c.end()])
   })
 })

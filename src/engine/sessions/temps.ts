@@ -7,7 +7,10 @@
 // MyProcNumber, the same for every session here, empties an existing schema of that name (RemoveTempRelations)
 // and registers an exit callback per creation (20 slots). So the engine makes the schemas itself, ahead of
 // need (a small pool, refilled between work items when no transaction is open), and hands one to a session
-// whose input may create a temporary object. Sessions that never do share pg_temp_0, the backend's own.
+// whose input may create a temporary object. Sessions that never do share a pair (first pg_temp_0, the
+// backend's own). A session on the shared pair whose turn changed the catalogs anyway (a PL/pgSQL EXECUTE or
+// static CREATE TEMP, a trigger: text its input did not show) may have made temporary objects there: the pair
+// becomes its own, and the other sessions share a fresh one from the pool (adopt).
 import type { Backend } from './backend.js'
 import type { EngineSession } from './session.js'
 
@@ -35,12 +38,15 @@ export function mayCreateTemp(data: Uint8Array): boolean {
 }
 
 export class TempSchemas {
-  /** pg_temp_0, PostgreSQL's own for this backend (made by the start-up probe): every session's default */
-  readonly shared: TempSchema
+  /** the pair of every session without its own: first pg_temp_0, PostgreSQL's own for this backend (made
+   * by the start-up probe), then a pool pair each time a session adopts the shared one */
+  shared: TempSchema
   /** the pair the backend's words hold now */
   private installed: TempSchema
   private readonly pool: TempSchema[] = []
   private readonly released: TempSchema[] = []
+  /** sessions that changed the catalogs on the shared pair while the pool was empty (maintain adopts) */
+  private readonly adopting: EngineSession[] = []
   /** numbers taken (pool, sessions, released and not yet dropped) */
   private readonly taken = new Set<number>([0])
 
@@ -105,6 +111,24 @@ export class TempSchemas {
     this.install(t) // s may hold the backend already (its transaction goes on): switchTo would not install
   }
 
+  /**
+   * Session s, on the shared pair, changed the catalogs in its turn: whatever temporary object it made is in
+   * the shared pair, so that pair becomes its own (to see, and to go with it) and a pool pair is the shared
+   * one from now on (installed at the other sessions' next turn). A change that made none (CREATE TABLE,
+   * ANALYZE) only costs the session a pair of its own, as if its input had said temp. No pair ready: the next
+   * maintenance makes one first.
+   */
+  adopt(s: EngineSession): void {
+    if (s.temp) return
+    const next = this.pool.pop()
+    if (!next) {
+      if (!this.adopting.includes(s)) this.adopting.push(s)
+      return
+    }
+    s.temp = this.shared
+    this.shared = next
+  }
+
   /** Session s closed: its pair is dropped between work items (maintain). */
   release(s: EngineSession): void {
     if (!s.temp) return
@@ -114,12 +138,20 @@ export class TempSchemas {
 
   /** Whether maintain has anything to do. */
   get pending(): boolean {
-    return this.released.length > 0 || this.pool.length < POOL
+    return this.released.length > 0 || this.pool.length < POOL || this.adopting.length > 0
   }
 
   /** Between work items, nobody holding the backend: drop released pairs, refill the pool. */
   maintain(): void {
     this.b.switchTo(this.b.internalSession)
+    for (const s of this.adopting.splice(0)) {
+      if (s.temp) continue
+      const old = this.shared
+      this.shared = this.create()
+      if (s.closed)
+        this.released.push(old) // it is gone: what it made goes now
+      else s.temp = old
+    }
     for (const t of this.released.splice(0)) this.drop(t)
     this.refill()
   }
