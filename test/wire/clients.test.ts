@@ -1,12 +1,13 @@
 // Real drivers against the real server, each asserting the values it reads back: psql, node-postgres,
-// postgres.js, psycopg2 and psycopg 3 (Debian packages, /usr/bin/python3), pgJDBC (Debian
-// libpostgresql-jdbc-java, compiled and run with the JDK at test time).
+// postgres.js, psycopg2, psycopg 3 and asyncpg (Debian packages, /usr/bin/python3; asyncpg also against
+// PostgreSQL 15), pgJDBC (Debian libpostgresql-jdbc-java, compiled and run with the JDK at test time).
 import { execFileSync } from 'node:child_process'
 import path from 'node:path'
 import pg from 'pg'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runJdbcProgram } from '../helpers/clients.js'
+import { startReference } from '../helpers/reference.js'
 import { ROOT, startServer, type TestServer } from '../helpers/server.js'
 
 const HERE = path.join(ROOT, 'test/wire/clients')
@@ -142,6 +143,51 @@ describe('psycopg2 and psycopg 3', () => {
     expect(r.named_cursor).toBe(1006)
     expect(r.notices).toEqual([['WARNING', 'careful']])
     expect(r.unique).toEqual(['23505', 'pg3_t_pkey'])
+  })
+})
+
+describe('asyncpg', () => {
+  const run = (url: string) =>
+    JSON.parse(
+      execFileSync('/usr/bin/python3', [path.join(HERE, 'asyncpg_check.py'), url], { encoding: 'utf8' }),
+    )
+
+  it('binary binds and COPY, statement cache, cursors, introspected types, LISTEN, cancel on timeout: as on PostgreSQL 15', async () => {
+    const r = run(srv.url())
+    expect(r.select).toBe(42)
+    expect(r.row).toBe(
+      "(Decimal('1.50'), '{\"k\": [1, 2]}', [1, 2, 3], datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc), UUID('00000000-0000-0000-0000-000000000007'), b'\\x00\\xff', 'héllo')",
+    )
+    expect(r.count).toBe(6)
+    expect(r.copied).toBe("(Decimal('2'), [4], 'copied')")
+    expect(r.cursor).toEqual([
+      [2, 'x0'],
+      [3, 'x1'],
+      [4, 'x2'],
+      [5, 'x3'],
+      [6, 'x4'],
+      [100, 'copied'],
+    ])
+    expect(r.described).toEqual([
+      ['int4'],
+      [
+        ['id', 'int4'],
+        ['t', 'text'],
+      ],
+    ])
+    expect(r.error).toEqual(['DivisionByZeroError', '22012', 'division by zero'])
+    expect(r.introspected).toEqual(['happy', "(1, 'a')", ['sad', 'happy'], 5])
+    expect(r.plpython).toBe(42)
+    expect(r.codec).toEqual({ a: [1, null] })
+    expect(r.notify).toBe('hello')
+    expect(r.timeout).toBe('cancelled')
+    expect(r.after_cancel).toBe(2)
+    const ref = await startReference()
+    try {
+      expect(r).toEqual(run(ref.url))
+    } finally {
+      ref.stop()
+    }
   })
 })
 
