@@ -525,8 +525,11 @@ function pick(fields: ErrorFields): ErrorFields {
 /** Where the client is (pg_stat_activity client_addr/client_port; pg_stat_ssl when TLS is in use). */
 function clientInfo(sock: net.Socket, peer: { addr?: string; port?: number }): ClientInfo {
   // an IPv4 client of a dual-stack listener: PostgreSQL shows the IPv4 address
-  const addr = peer.addr?.replace(/^::ffff:(?=\d+\.)/, '')
+  const v4 = (a: string | undefined) => a?.replace(/^::ffff:(?=\d+\.)/, '')
+  const addr = v4(peer.addr)
   const info: ClientInfo = addr ? { addr, port: peer.port } : {}
+  const local = v4(sock.localAddress)
+  if (addr && local && sock.localPort !== undefined) info.server = { addr: local, port: sock.localPort }
   if (sock instanceof tls.TLSSocket) {
     const c = sock.getCipher()
     const bits = /256|CHACHA20/.test(c.name) ? 256 : /128/.test(c.name) ? 128 : 0

@@ -90,9 +90,19 @@ with psycopg.connect(sys.argv[1]) as c:
         started: true,
         in_xact: true,
       })
-      expect(me.client_port).toBe(
-        (a as unknown as { connection: { stream: { localPort: number } } }).connection.stream.localPort,
+      const stream = (a as unknown as { connection: { stream: { localPort: number; remotePort: number } } })
+        .connection.stream
+      expect(me.client_port).toBe(stream.localPort)
+      // network.c's functions: this connection's two ends (PGlite's backend has one made-up port of its own)
+      const ends = await a.query(
+        'SELECT host(inet_client_addr()) AS ca, inet_client_port() AS cp, host(inet_server_addr()) AS sa, inet_server_port() AS sp',
       )
+      expect(ends.rows[0]).toEqual({
+        ca: '127.0.0.1',
+        cp: stream.localPort,
+        sa: '127.0.0.1',
+        sp: stream.remotePort,
+      })
       const js = rows.find((r) => r.pid === jsPid)!
       expect(js).toMatchObject({ state: 'idle', query: 'SELECT pg_backend_pid() AS p', in_xact: false })
       expect(rows.some((r) => r.pid === py[0])).toBe(false) // psycopg and pgJDBC disconnected

@@ -47,6 +47,8 @@ export interface ClientInfo {
   /** numeric address; absent for a non-TCP client */
   addr?: string
   port?: number
+  /** the server's end of the connection (inet_server_addr/inet_server_port); absent for a non-TCP client */
+  server?: { addr: string; port: number }
   /** TLS in use: protocol version and cipher */
   ssl?: { version: string; cipher: string; bits: number }
 }

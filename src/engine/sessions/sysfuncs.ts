@@ -1,4 +1,5 @@
-// pg_stat_get_activity (under pg_stat_activity), pg_backend_pid, pg_cancel_backend and pg_terminate_backend
+// pg_stat_get_activity (under pg_stat_activity), pg_backend_pid, pg_cancel_backend, pg_terminate_backend and
+// inet_client_addr/_port, inet_server_addr/_port
 // answered from the engine's session table, so that each client session looks like a backend of its own:
 // its pid is its BackendKeyData process id. The catalog is untouched (pg/builtins.ts re-points the C
 // functions). Mirrors pgstatfuncs.c pg_stat_get_activity and signalfuncs.c pg_signal_backend.
@@ -44,6 +45,10 @@ const SPEC = {
   terminate: { oid: 2096, prosrc: 'pg_terminate_backend', nargs: 2, retset: false },
   cancel: { oid: 2171, prosrc: 'pg_cancel_backend', nargs: 1, retset: false },
   blocking: { oid: 2561, prosrc: 'pg_blocking_pids', nargs: 1, retset: false },
+  clientAddr: { oid: 2196, prosrc: 'inet_client_addr', nargs: 0, retset: false },
+  clientPort: { oid: 2197, prosrc: 'inet_client_port', nargs: 0, retset: false },
+  serverAddr: { oid: 2198, prosrc: 'inet_server_addr', nargs: 0, retset: false },
+  serverPort: { oid: 2199, prosrc: 'inet_server_port', nargs: 0, retset: false },
 } satisfies Record<string, BuiltinSpec>
 
 /** signalfuncs.c pg_signal_backend's results */
@@ -258,7 +263,29 @@ export function installSessionFunctions(
     return s.settings.set.get('application_name') ?? s.settings.reset.get('application_name')?.value ?? ''
   }
 
+  /**
+   * inet_client_addr & co. (network.c): the running session's connection, NULL for a Unix-domain one (and
+   * for the engine's own queries). PGlite's one backend has a made-up port of its own (127.0.0.1:5432 for
+   * the client, none for the server), the same for every session.
+   */
+  const endpoint =
+    (which: 'client' | 'server', part: 'addr' | 'port'): V1Body =>
+    (fcinfo) => {
+      const c = dir.get(rt.session)?.s.activity.client
+      const at = which === 'client' ? (c?.addr ? { addr: c.addr, port: c.port } : undefined) : c?.server
+      const isNull = !at || (part === 'port' && at.port === undefined)
+      heap.setU8(fcinfo + L.fcinfo_isnull, isNull ? 1 : 0)
+      if (isNull) return 0
+      if (part === 'port') return at.port!
+      // inet_in (F_INET_IN 910) with the inet type's I/O parameter (INETOID 869)
+      return M._OidInputFunctionCall(910, heap.cstr(at.addr), 869, -1) as number
+    }
+
   replaceBuiltins(heap, (e) => elog.raiseJs(e, 'pyglite'), [
+    { spec: SPEC.clientAddr, body: endpoint('client', 'addr') },
+    { spec: SPEC.clientPort, body: endpoint('client', 'port') },
+    { spec: SPEC.serverAddr, body: endpoint('server', 'addr') },
+    { spec: SPEC.serverPort, body: endpoint('server', 'port') },
     { spec: SPEC.activity, body: activity },
     { spec: SPEC.backendPid, body: backendPid },
     { spec: SPEC.cancel, body: cancel },
