@@ -7,7 +7,7 @@ import pg from 'pg'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runJdbcProgram } from '../helpers/clients.js'
-import { startReference } from '../helpers/reference.js'
+import { type Reference, startReference } from '../helpers/reference.js'
 import { ROOT, startServer, type TestServer } from '../helpers/server.js'
 
 const HERE = path.join(ROOT, 'test/wire/clients')
@@ -15,8 +15,15 @@ let srv: TestServer
 beforeAll(async () => {
   srv = await startServer()
 })
+/** PostgreSQL 15, started by the first test that compares with it */
+let refStarted: Promise<Reference> | undefined
+const reference = () => {
+  refStarted ??= startReference()
+  return refStarted
+}
 afterAll(async () => {
   await srv?.stop()
+  if (refStarted) (await refStarted).stop()
 })
 
 const psql = (sql: string, extra: string[] = []) =>
@@ -182,12 +189,7 @@ describe('asyncpg', () => {
     expect(r.notify).toBe('hello')
     expect(r.timeout).toBe('cancelled')
     expect(r.after_cancel).toBe(2)
-    const ref = await startReference()
-    try {
-      expect(r).toEqual(run(ref.url))
-    } finally {
-      ref.stop()
-    }
+    expect(r).toEqual(run((await reference()).url))
   })
 })
 
@@ -205,5 +207,22 @@ describe('pgJDBC', () => {
     expect(kv['error.state']).toBe('22012')
     expect(kv.count).toBe('1')
     expect(kv['b.appname']).toBe('PostgreSQL JDBC Driver')
+  }, 120_000)
+
+  it('answers DatabaseMetaData (what GUI tools ask: tables, columns, keys, indexes, routines) as PostgreSQL 15 does', async () => {
+    const java = path.join(HERE, 'JdbcMetadata.java')
+    const ours = runJdbcProgram(srv, java, 'JdbcMetadata')
+    expect(ours.pk).toBe('COLUMN_NAME:id PK_NAME:child_pkey')
+    expect(ours.fk).toBe(
+      'PKTABLE_NAME:parent PKCOLUMN_NAME:id FKCOLUMN_NAME:parent_id FK_NAME:child_parent_id_fkey',
+    )
+    expect(ours.functions).toBe('FUNCTION_NAME:twice FUNCTION_TYPE:1')
+    expect(ours.call).toBe('7')
+    const u = new URL((await reference()).url)
+    const theirs = runJdbcProgram({ ...srv, host: u.hostname, port: Number(u.port) }, java, 'JdbcMetadata')
+    // getTypeInfo lists every type: PostgreSQL 18's catalog has other built-in ones than 15's
+    const { types: _a, ...a } = ours
+    const { types: _b, ...b } = theirs
+    expect(a).toEqual(b)
   }, 120_000)
 })
