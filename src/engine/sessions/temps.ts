@@ -45,8 +45,8 @@ export class TempSchemas {
   private installed: TempSchema
   private readonly pool: TempSchema[] = []
   private readonly released: TempSchema[] = []
-  /** sessions that changed the catalogs on the shared pair while the pool was empty (maintain adopts) */
-  private readonly adopting: EngineSession[] = []
+  /** sessions that changed the catalogs on the shared pair while the pool was empty, and that pair */
+  private readonly adopting: Array<{ s: EngineSession; pair: TempSchema }> = []
   /** numbers taken (pool, sessions, released and not yet dropped) */
   private readonly taken = new Set<number>([0])
 
@@ -122,7 +122,7 @@ export class TempSchemas {
     if (s.temp) return
     const next = this.pool.pop()
     if (!next) {
-      if (!this.adopting.includes(s)) this.adopting.push(s)
+      if (!this.adopting.some((a) => a.s === s)) this.adopting.push({ s, pair: this.shared })
       return
     }
     s.temp = this.shared
@@ -144,13 +144,14 @@ export class TempSchemas {
   /** Between work items, nobody holding the backend: drop released pairs, refill the pool. */
   maintain(): void {
     this.b.switchTo(this.b.internalSession)
-    for (const s of this.adopting.splice(0)) {
-      if (s.temp) continue
-      const old = this.shared
+    for (const { s, pair } of this.adopting.splice(0)) {
+      // the first session to have changed the catalogs on a pair gets it (a second one, before this
+      // maintenance, stays on the shared pair: its objects are in the first one's, docs/sessions.md)
+      if (s.temp || pair !== this.shared) continue
       this.shared = this.create()
       if (s.closed)
-        this.released.push(old) // it is gone: what it made goes now
-      else s.temp = old
+        this.released.push(pair) // it is gone: what it made goes now
+      else s.temp = pair
     }
     for (const t of this.released.splice(0)) this.drop(t)
     this.refill()
