@@ -9,7 +9,7 @@ session layer closes that client's connection (see src/plpy-shim/fatal.ts).
 
 import _pyglite
 
-from _plpy.exc import Error, call, error_with_details, valid_sqlstate
+from _plpy.exc import call, error_with_details, valid_sqlstate
 
 # elog levels (elog.h, PostgreSQL 18)
 DEBUG2, LOG, INFO, NOTICE, WARNING, ERROR, FATAL = 13, 15, 17, 18, 19, 21, 22
@@ -56,17 +56,7 @@ def _output(level, args, kw):
     if level == ERROR:
         # ereport(ERROR) inside PG_TRY, caught, re-raised as plpy.Error with the ErrorData's fields
         # (PLy_exception_set_with_details); errstart's default SQLSTATE for ERROR is XX000.
-        exc = Error(message)
-        exc.sqlstate = fields.get("sqlstate", "XX000")
-        exc.detail = fields.get("detail")
-        exc.hint = fields.get("hint")
-        exc.query = None
-        exc.schema_name = fields.get("schema")
-        exc.table_name = fields.get("table")
-        exc.column_name = fields.get("column")
-        exc.datatype_name = fields.get("datatype")
-        exc.constraint_name = fields.get("constraint")
-        raise exc
+        raise error_with_details(dict(fields, message=message))
     if level == FATAL:
         try:
             _pyglite.jscall("fatal", message, fields)
