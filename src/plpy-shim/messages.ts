@@ -10,7 +10,7 @@ export const messageOps = {
   /** plpy.debug/log/info/notice/warning(msg, detail=, hint=, sqlstate=, schema_name=, …) */
   elog(rt: PlRuntime, level: unknown, message: unknown, fields: unknown) {
     const f = (fields ?? {}) as PgErrorFields
-    return outcome(rt.elog.tryCatch(() => rt.elog.report(Number(level), String(message), f)))
+    return outcome(rt.elog.tryCatch(() => rt.elog.report(Number(level), String(message), f, 'output')))
   },
 
   /** plpy.fatal(msg, …): recorded; the Python side then unwinds (see fatal.ts) */

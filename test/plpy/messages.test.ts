@@ -80,6 +80,15 @@ $$ LANGUAGE plpython3u`)
     ])
   })
 
+  it("says where PostgreSQL 18.6 reports them from (LOCATION: PLy_output, not PL/Python's error path)", async () => {
+    c.notices.length = 0
+    await c.query(`DO $$ plpy.notice("located") $$ LANGUAGE plpython3u`)
+    const n = c.notices.map((x) => [x.message, x.file, x.line, x.routine])
+    expect(n).toEqual([['located', 'plpy_plpymodule.c', '523', 'PLy_output']])
+    const e = await failure(c, `DO $$ plpy.error("failed") $$ LANGUAGE plpython3u`)
+    expect([e.file, e.line, e.routine]).toEqual(['plpy_elog.c', '123', 'PLy_elog_impl'])
+  })
+
   it('respects client_min_messages', async () => {
     c.notices.length = 0
     await c.query('SET client_min_messages = warning')

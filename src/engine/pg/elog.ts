@@ -68,15 +68,23 @@ export function isLongjmp(e: unknown): boolean {
 
 export type TryResult<T> = { ok: true; value: T } | { ok: false; error: PgError }
 
-/** The line of PLy_elog_impl's ereport in PostgreSQL 18.6's src/pl/plpython/plpy_elog.c. */
-const PLY_ELOG_LINE = 123
+/**
+ * Where PostgreSQL 18.6's PL/Python ereports (the message's LOCATION: file, line, function): a PL/Python
+ * error from PLy_elog_impl (src/pl/plpython/plpy_elog.c), a plpy.debug … plpy.warning message from
+ * PLy_output (plpy_plpymodule.c).
+ */
+const SITES = {
+  error: ['plpy_elog.c', 123, 'PLy_elog_impl'],
+  output: ['plpy_plpymodule.c', 523, 'PLy_output'],
+} as const
+export type ReportSite = keyof typeof SITES
 
 /** Raising and catching PostgreSQL errors for one PGlite instance. */
 export class Elog {
   private readonly fmtS: number
   private readonly va: number
-  private readonly file: number
-  private readonly func: number
+  /** per site: the C strings of file and function, and the line */
+  private readonly sites: Record<ReportSite, [file: number, line: number, func: number]>
   private readonly sym: {
     exceptionStack: number
     contextStack: number
@@ -93,8 +101,12 @@ export class Elog {
     const M = heap.M
     this.fmtS = heap.cstr('%s')
     this.va = M._malloc(16)
-    this.file = heap.cstr('plpy_elog.c')
-    this.func = heap.cstr('PLy_elog_impl')
+    const site = ([file, line, func]: readonly [string, number, string]): [number, number, number] => [
+      heap.cstr(file),
+      line,
+      heap.cstr(func),
+    ]
+    this.sites = { error: site(SITES.error), output: site(SITES.output) }
     this.sym = {
       exceptionStack: M._PG_exception_stack,
       contextStack: M._error_context_stack,
@@ -106,7 +118,7 @@ export class Elog {
   }
 
   /** ereport(level, ...) from JS. For ERROR and above this does not return (it longjmps). */
-  report(level: number, message: string, f: PgErrorFields = {}): void {
+  report(level: number, message: string, f: PgErrorFields = {}, at: ReportSite = 'error'): void {
     const h = this.heap
     const M = h.M
     // FATAL/PANIC would end the one backend every session shares (proc_exit): report them as ERROR;
@@ -133,8 +145,9 @@ export class Elog {
       const v = f[k]
       if (v != null) M._err_generic_string(DIAG[k], h.pstrdup(v))
     }
-    // LOCATION as PostgreSQL 18.6 reports a PL/Python error: the ereport in plpy_elog.c PLy_elog_impl
-    M._errfinish(this.file, PLY_ELOG_LINE, this.func)
+    // LOCATION as PostgreSQL 18.6 reports it (SITES)
+    const [file, line, func] = this.sites[at]
+    M._errfinish(file, line, func)
     if (level >= ELEVEL.ERROR) throw new Error('unreachable: errfinish returned for an ERROR')
   }
 
