@@ -171,6 +171,49 @@ describe('session-level advisory locks', () => {
     }
   })
 
+  it('keep a waiter that loses the released lock to the one ahead of it waiting: waitstart and statement_timeout go on', async () => {
+    const [holder, first, second, watcher] = [
+      await connect(),
+      await connect(),
+      await connect(),
+      await connect(),
+    ]
+    const waitstart = async () =>
+      (
+        await watcher.query(
+          "SELECT waitstart FROM pg_locks WHERE locktype = 'advisory' AND objid = 21 AND pid = $1 AND NOT granted",
+          [pidOf(second)],
+        )
+      ).rows[0]?.waitstart as Date | undefined
+    try {
+      await holder.query('SELECT pg_advisory_lock(21)')
+      const firstDone = first.query('SELECT pg_advisory_lock(21)')
+      await waitsForLock(watcher, pidOf(first))
+      await second.query("SET statement_timeout = '1500ms'")
+      const t0 = Date.now()
+      const secondDone = second.query('SELECT pg_advisory_lock(21)').catch((x) => x)
+      await waitsForLock(watcher, pidOf(second))
+      const before = await waitstart()
+      expect(before).toBeInstanceOf(Date)
+      await new Promise((r) => setTimeout(r, 600))
+      // released: both waiters are woken, the first takes it, the second waits again
+      await holder.query('SELECT pg_advisory_unlock(21)')
+      await firstDone
+      await waitsForLock(watcher, pidOf(second))
+      expect(await waitstart()).toEqual(before)
+      // its statement_timeout counts from its start, not from when it began waiting again (~2.1 s)
+      expect(await secondDone).toMatchObject({
+        code: '57014',
+        message: 'canceling statement due to statement timeout',
+      })
+      expect(Date.now() - t0).toBeLessThan(1950)
+      await second.query('RESET statement_timeout')
+      await first.query('SELECT pg_advisory_unlock(21)')
+    } finally {
+      await Promise.all([holder.end(), first.end(), second.end(), watcher.end()])
+    }
+  })
+
   it('let a transaction block that only began wait (psycopg sends BEGIN alone), then go on in it', async () => {
     const a = await connect()
     const b = await connect()

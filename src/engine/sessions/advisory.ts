@@ -25,7 +25,10 @@ export interface ParkedInput {
   tag: string
   mode: LockMode
   data: Uint8Array
+  /** when it began waiting (pg_locks waitstart): kept while it is woken and parks again for the same key */
   at: number
+  /** when its statement began (statement_timeout counts from there, across wake-ups) */
+  started: number
   /** the BEGIN that opened its transaction block, run again silently before it (psycopg's BEGIN alone) */
   prefix: string | null
   timer?: ReturnType<typeof setTimeout>

@@ -96,10 +96,12 @@ export class Parking {
    */
   begin(s: EngineSession, data: Uint8Array): void {
     const prefix = s.status === 'T' ? s.freshBegin : null
+    // a woken input is the same statement going on: its statement_timeout counts from its first start
+    const started = s.resumed?.started ?? Date.now()
     this.running =
       (s.status === 'I' || prefix) && wholeCommands(data)
-        ? { sid: s.sid, output: false, parked: null, prefix, status: s.status, started: Date.now() }
-        : { sid: s.sid, output: true, parked: null, prefix: null, status: s.status, started: Date.now() }
+        ? { sid: s.sid, output: false, parked: null, prefix, status: s.status, started }
+        : { sid: s.sid, output: true, parked: null, prefix: null, status: s.status, started }
   }
 
   /** A backend flush of the running input: false if it was abandoned (the client must see none of it). */
@@ -135,6 +137,8 @@ export class Parking {
   end(backend: Backend, s: EngineSession, data: Uint8Array, alive: boolean): boolean {
     const r = this.running
     this.running = null
+    const resumed = s.resumed
+    s.resumed = null
     const p = alive ? r?.parked : null
     if (!r || !p) {
       // psycopg's BEGIN comes alone: a lock wait right after it can still be abandoned and run again
@@ -148,10 +152,13 @@ export class Parking {
     s.status = 'I'
     s.midBatch = false
     s.freshBegin = r.prefix
-    const parked: ParkedInput = { sid: s.sid, ...p, data, at: Date.now(), prefix: r.prefix }
+    // woken, it lost the lock to another waiter and waits again: for PostgreSQL, whose lock manager hands
+    // a released lock to the queue's head, that is one wait (its waitstart and lock_timeout go on)
+    const at = resumed && resumed.key === p.key ? resumed.at : Date.now()
+    const parked: ParkedInput = { sid: s.sid, ...p, data, at, started: r.started, prefix: r.prefix }
     // a waiting statement ends at lock_timeout or statement_timeout, whichever comes first (proc.c
     // ProcSleep, postgres.c ProcessInterrupts); the time the statement ran before it parked counts too
-    const lock = p.timeout > 0 ? p.timeout : Number.POSITIVE_INFINITY
+    const lock = p.timeout > 0 ? Math.max(1, p.timeout - (Date.now() - at)) : Number.POSITIVE_INFINITY
     const statement =
       p.statementTimeout > 0
         ? Math.max(1, p.statementTimeout - (Date.now() - r.started))
@@ -183,7 +190,10 @@ export class Parking {
       for (let i = ready.length - 1; i >= 0; i--) {
         const p = ready[i]!
         const s = b.sessions.get(p.sid)
-        if (s) s.resumePrefix = p.prefix
+        if (s) {
+          s.resumePrefix = p.prefix
+          s.resumed = { key: p.key, at: p.at, started: p.started }
+        }
         this.w.queue.unshift({ t: 'input', sid: p.sid, data: p.data, at: p.at })
       }
     }

@@ -59,6 +59,8 @@ export class EngineSession {
   freshBegin: string | null = null
   /** a BEGIN to run silently before its next input (a woken parked input: advisory.ts) */
   resumePrefix: string | null = null
+  /** its woken parked input, running again: when that one's wait and statement began (parking.ts) */
+  resumed: { key: string; at: number; started: number } | null = null
   /** ended by pg_terminate_backend: its client got FATAL 57P01, nothing of it runs any more */
   terminated = false
 
