@@ -9,7 +9,7 @@ session layer closes that client's connection (see src/plpy-shim/fatal.ts).
 
 import _pyglite
 
-from _plpy.exc import call, error_with_details, valid_sqlstate
+from _plpy.exc import call, engine_message, error_with_details, valid_sqlstate
 
 # elog levels (elog.h, PostgreSQL 18)
 DEBUG2, LOG, INFO, NOTICE, WARNING, ERROR, FATAL = 13, 15, 17, 18, 19, 21, 22
@@ -56,7 +56,7 @@ def _output(level, args, kw):
     if level == ERROR:
         # ereport(ERROR) inside PG_TRY, caught, re-raised as plpy.Error with the ErrorData's fields
         # (PLy_exception_set_with_details); errstart's default SQLSTATE for ERROR is XX000.
-        raise error_with_details(dict(fields, message=message))
+        raise error_with_details(message, fields)
     if level == FATAL:
         try:
             _pyglite.jscall("fatal", message, fields)
@@ -66,7 +66,8 @@ def _output(level, args, kw):
         _pyglite.jscall("elog", level, message, fields)
     except _pyglite.PgError as e:
         # PLy_output's PG_CATCH: whatever the ereport raised comes back as plpy.Error with its fields
-        raise error_with_details(e.args[0] if e.args else {}) from None
+        f = e.args[0] if e.args else {}
+        raise error_with_details(engine_message(f), f) from None
 
 
 def debug(*args, **kw):

@@ -77,17 +77,22 @@ def exception_message(exc):
 _USER_CANCEL = "canceling statement due to user request"
 
 
+def engine_message(fields):
+    """An engine error's message, as PostgreSQL would have worded it."""
+    message = fields.get("message") or ""
+    if fields.get("sqlstate") == "57014" and message == _USER_CANCEL and _pyglite.cancel_kind() == 2:
+        # our watchdog cancels like a user; PostgreSQL's own timer would have said this (postgres.c)
+        message = "canceling statement due to statement timeout"
+    return message
+
+
 def spi_error(fields):
     """The exception for an engine error: PLy_spi_exception_set(<class of its SQLSTATE>, edata)."""
     if fields.get("plain"):
         return SPIError(fields.get("message") or "")  # PLy_exception_set(PLy_exc_spi_error, ...)
     sqlstate = fields.get("sqlstate") or "XX000"
     cls = _by_sqlstate.get(sqlstate, SPIError)
-    message = fields.get("message") or ""
-    if sqlstate == "57014" and message == _USER_CANCEL and _pyglite.cancel_kind() == 2:
-        # our watchdog cancels like a user; PostgreSQL's own timer would have said this (postgres.c)
-        message = "canceling statement due to statement timeout"
-    exc = cls(message)
+    exc = cls(engine_message(fields))
     exc.spidata = (
         pack_sqlstate(sqlstate),
         fields.get("detail"),
@@ -103,16 +108,12 @@ def spi_error(fields):
     return exc
 
 
-def error_with_details(fields):
+def error_with_details(message, fields):
     """PLy_exception_set_with_details(PLy_exc_error, edata): a plain plpy.Error carrying the ErrorData's
-    fields as attributes (not an SPI exception). PLy_output raises it when the ereport of a message below
-    ERROR fails (e.g. a character the client encoding cannot take)."""
-    message = fields.get("message") or ""
-    sqlstate = fields.get("sqlstate") or "XX000"
-    if sqlstate == "57014" and message == _USER_CANCEL and _pyglite.cancel_kind() == 2:
-        message = "canceling statement due to statement timeout"  # as in spi_error
+    fields as attributes (not an SPI exception): plpy.error's, and PLy_output's when the ereport of a message
+    below ERROR fails (e.g. a character the client encoding cannot take)."""
     exc = Error(message)
-    exc.sqlstate = sqlstate
+    exc.sqlstate = fields.get("sqlstate") or "XX000"
     exc.detail = fields.get("detail")
     exc.hint = fields.get("hint")
     exc.query = fields.get("internalquery")
