@@ -43,10 +43,6 @@ export interface RunnerContext {
   armIdleTimer(backend: Backend, s: EngineSession): void
 }
 
-/** Moves whenever PostgreSQL invalidates a pg_proc or pg_type row or a relation (catalogwatch.ts). */
-const catalogGeneration = (rt: { watch: { procGen: number; typeGen: number; relGen: number } }): number =>
-  rt.watch.procGen + rt.watch.typeGen + rt.watch.relGen
-
 export class Runner {
   constructor(private readonly c: RunnerContext) {}
 
@@ -109,7 +105,7 @@ export class Runner {
     c.setExecuting(sid)
     c.parking.begin(s, data)
     let terminate = false
-    const catalogs = catalogGeneration(rt) // temps.ts adopt: did this turn change the catalogs?
+    const catalogs = rt.watch.generation // temps.ts adopt: did this turn change the catalogs?
     try {
       const io = out.io(() => backend.io.hasPendingInput)
       backend.run(s, data, {
@@ -135,7 +131,7 @@ export class Runner {
       }
     } finally {
       // DDL on the shared temp pair that the input's text did not show: the pair becomes the session's own
-      if (!s.temp && catalogGeneration(rt) !== catalogs) backend.temps.adopt(s)
+      if (!s.temp && rt.watch.generation !== catalogs) backend.temps.adopt(s)
       // plpy.fatal: the client got its FATAL; end the session as a dying backend would (rollback, cleanup)
       if (takeFatal(backend.inst.runtime)) {
         terminate = true

@@ -13,6 +13,11 @@ export class CatalogWatch {
   /** some relation's descriptor changed (also composite types: they have a pg_class row). */
   relGen = 1
 
+  /** Moves whenever any of the three does (a turn's DDL: sessions/temps.ts adopt). */
+  get generation(): number {
+    return this.procGen + this.typeGen + this.relGen
+  }
+
   constructor(heap: Heap) {
     const M = heap.M
     // void (*)(Datum arg, int cacheid, uint32 hashvalue); must never throw into wasm
