@@ -5,7 +5,7 @@
 // that calls one JS function, which raises `ERROR: function pg_saslprep is not supported by pyglite` (0A000;
 // the detail names the libraries). PGlite's own libraries in $libdir are checked together, at the first
 // open of any library (their exports count as provided for the others): a start that loads none pays
-// nothing (reading and parsing them, and the raising module's dlopen, were ~60 ms of every open).
+// nothing (reading and parsing them, and the raising module's dlopen, were ~80 ms of every open).
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
@@ -207,13 +207,13 @@ export async function guardMissingSymbols(heap: Heap, elog: Elog): Promise<void>
   const known = new Set<string>() // exported by a library of this instance, or stubbed already
   const seen = new Set<string>()
   let n = 0
-  /** Libraries about to be loaded: their exports count as provided before their imports are checked. */
   /** Provided by the runtime, the main module (its exports, the cheap test first, or its JS imports) or a library. */
   const provided = (name: string) =>
     RUNTIME.test(name) ||
     typeof M[`_${name}`] === 'function' ||
     known.has(name) ||
     mainModuleNames().has(name)
+  /** Libraries about to be loaded: their exports count as provided before their imports are checked. */
   const check = (libs: Array<[string, Uint8Array]>) => {
     const parsed: Array<[string, Sections]> = []
     for (const [file, bytes] of libs) {
