@@ -8,6 +8,7 @@ import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connectPg, runJdbcProgram } from '../helpers/clients.js'
 import { ROOT, startServer, type TestServer } from '../helpers/server.js'
+import { failure } from '../plpy/clients.js'
 
 const HERE = path.join(ROOT, 'test/sessions/clients')
 let srv: TestServer
@@ -28,14 +29,6 @@ const temps = (c: pg.Client) =>
     .then((r) => r.rows[0].names as string | null)
 const mySchema = async (c: pg.Client) =>
   (await c.query('SELECT pg_my_temp_schema()::regnamespace::text AS ns')).rows[0].ns as string
-const failure = async (c: pg.Client, sql: string) => {
-  try {
-    await c.query(sql)
-  } catch (e) {
-    return e as pg.DatabaseError
-  }
-  throw new Error(`no error from: ${sql}`)
-}
 const schemaExists = async (c: pg.Client, ns: string) =>
   (await c.query('SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', [ns])).rows[0].n === 1
 
