@@ -11,6 +11,7 @@ import { functionTable } from '../engine/pg/fntable.js'
 import type { Heap } from '../engine/pg/heap.js'
 import { RTLD_NOW } from '../engine/pg/layout.js'
 import { dylinkSection, uleb, WASM_HEADER, wasmName, wasmSection, wasmVec } from '../engine/pg/sidemodule.js'
+import { body } from './asm.js'
 
 /** What gather stores per attribute (spec word 1) and put reads per column (spec word 0). */
 export const KIND = {
@@ -32,80 +33,6 @@ export const PUT_SPEC = 12
 const PATH = '/tmp/pyglite_columns.so'
 const GATHER = 'pyglite_columns_gather'
 const PUT = 'pyglite_columns_put'
-
-/** Signed LEB128 (i32.const / i64.const immediates). */
-function sleb(n: number): number[] {
-  const out: number[] = []
-  for (;;) {
-    const b = n & 0x7f
-    n >>= 7
-    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) {
-      out.push(b)
-      return out
-    }
-    out.push(b | 0x80)
-  }
-}
-
-/**
- * A function body from linear WebAssembly text (the instructions below, one per token, with their
- * immediates; locals by name). Only what the two loops use; memory accesses carry align 0 (a hint only)
- * and an optional offset, e.g. `i32.load 8`.
- */
-function assemble(text: string, names: string[]): number[] {
-  const OP: Record<string, number> = {
-    block: 0x02,
-    loop: 0x03,
-    if: 0x04,
-    else: 0x05,
-    end: 0x0b,
-    br: 0x0c,
-    br_if: 0x0d,
-    call: 0x10,
-    get: 0x20,
-    set: 0x21,
-    'i32.load': 0x28,
-    'i64.load': 0x29,
-    'i32.load8_u': 0x2d,
-    'i32.load16_s': 0x2e,
-    'i32.store': 0x36,
-    'i64.store': 0x37,
-    'i32.store8': 0x3a,
-    'i32.store16': 0x3b,
-    'i32.const': 0x41,
-    'i64.const': 0x42,
-    'i32.eqz': 0x45,
-    'i32.eq': 0x46,
-    'i32.ne': 0x47,
-    'i32.ge_u': 0x4f,
-    'i32.add': 0x6a,
-    'i32.mul': 0x6c,
-    'i32.and': 0x71,
-    'i32.shl': 0x74,
-  }
-  const BLOCK: Record<string, number> = { '': 0x40, i32: 0x7f, i64: 0x7e }
-  const out: number[] = []
-  const tokens = text.split(/\s+/).filter(Boolean)
-  for (let i = 0; i < tokens.length; i++) {
-    const [name, type = ''] = tokens[i]!.split(':') // block/loop/if carry their result type: `if:i32`
-    const op = OP[name!]
-    if (op === undefined) throw new Error(`loops.ts: unknown instruction ${tokens[i]}`)
-    out.push(op)
-    const arg = () => tokens[++i]!
-    if (op === 0x02 || op === 0x03 || op === 0x04) out.push(BLOCK[type]!)
-    else if (op === 0x20 || op === 0x21) {
-      const l = names.indexOf(arg())
-      if (l < 0) throw new Error(`loops.ts: unknown local ${tokens[i]}`)
-      out.push(l)
-    } else if (op === 0x0c || op === 0x0d || op === 0x10) out.push(...uleb(Number(arg())))
-    else if (op === 0x41 || op === 0x42) out.push(...sleb(Number(arg())))
-    else if (op >= 0x28 && op <= 0x3b) {
-      const offset = /^\d+$/.test(tokens[i + 1] ?? '') ? Number(arg()) : 0
-      out.push(0, ...uleb(offset))
-    }
-  }
-  return out
-}
 
 /**
  * gather(vals, n, tupdesc, dvalues, dnulls, specs, nspec): for each of the n tuples in `vals`, deform it
@@ -211,15 +138,6 @@ block loop
   get store get desc get values get nulls call 1                     ;; tuplestore_putvalues
   get r i32.const 1 i32.add set r  br 0
 end end`
-
-/** The linear text without its comments. */
-const code = (text: string) => text.replace(/;;[^\n]*/g, '')
-
-/** a function body: eight i32 locals after the seven parameters */
-const body = (text: string, names: string[]): number[] => {
-  const f = [...wasmVec([[8, 0x7f]]), ...assemble(code(text), names), 0x0b]
-  return [...uleb(f.length), ...f]
-}
 
 /** The side module's bytes. */
 export function moduleBytes(): Uint8Array {
