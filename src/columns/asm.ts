@@ -30,9 +30,11 @@ function assemble(text: string, names: string[]): number[] {
     end: 0x0b,
     br: 0x0c,
     br_if: 0x0d,
+    return: 0x0f,
     call: 0x10,
     get: 0x20,
     set: 0x21,
+    'global.get': 0x23,
     'i32.load': 0x28,
     'i64.load': 0x29,
     'i32.load8_u': 0x2d,
@@ -46,8 +48,10 @@ function assemble(text: string, names: string[]): number[] {
     'i32.eqz': 0x45,
     'i32.eq': 0x46,
     'i32.ne': 0x47,
+    'i32.lt_s': 0x48,
     'i32.ge_u': 0x4f,
     'i32.add': 0x6a,
+    'i32.sub': 0x6b,
     'i32.mul': 0x6c,
     'i32.and': 0x71,
     'i32.shl': 0x74,
@@ -66,7 +70,7 @@ function assemble(text: string, names: string[]): number[] {
       const l = names.indexOf(arg())
       if (l < 0) throw new Error(`loops.ts: unknown local ${tokens[i]}`)
       out.push(l)
-    } else if (op === 0x0c || op === 0x0d || op === 0x10) out.push(...uleb(Number(arg())))
+    } else if (op === 0x0c || op === 0x0d || op === 0x10 || op === 0x23) out.push(...uleb(Number(arg())))
     else if (op === 0x41 || op === 0x42) out.push(...sleb(Number(arg())))
     else if (op >= 0x28 && op <= 0x3b) {
       const offset = /^\d+$/.test(tokens[i + 1] ?? '') ? Number(arg()) : 0
@@ -79,8 +83,9 @@ function assemble(text: string, names: string[]): number[] {
 /** The linear text without its comments. */
 const code = (text: string) => text.replace(/;;[^\n]*/g, '')
 
-/** a function body: eight i32 locals after the seven parameters */
-export const body = (text: string, names: string[]): number[] => {
-  const f = [...wasmVec([[8, 0x7f]]), ...assemble(code(text), names), 0x0b]
+/** A function body: `names` are its i32 parameters (the first `nparams`), then its i32 locals. */
+export const body = (text: string, names: string[], nparams: number): number[] => {
+  const nlocals = names.length - nparams
+  const f = [...wasmVec(nlocals ? [[nlocals, 0x7f]] : []), ...assemble(code(text), names), 0x0b]
   return [...uleb(f.length), ...f]
 }

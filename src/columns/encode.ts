@@ -14,7 +14,7 @@ import { PgError } from '../engine/pg/elog.js'
 import { L } from '../engine/pg/layout.js'
 import { CodecWriter, T } from '../python/codec.js'
 import type { PlRuntime } from '../python/language.js'
-import { GATHER_SPEC, KIND, loops } from './loops.js'
+import { GATHER_SPEC, KIND, loops, RECV } from './loops.js'
 
 interface Fixed {
   code: string
@@ -118,15 +118,19 @@ export function releaseColumns(rt: PlRuntime): void {
   list.length = 0
 }
 
-function handOver(rt: PlRuntime, p: number): number {
+function handOver(rt: PlRuntime, ps: number[]): void {
   let list = handed.get(rt)
   if (!list) {
     list = []
     handed.set(rt, list)
   }
-  list.push(p)
-  return p
+  list.push(...ps)
 }
+
+/** FetchDirection FETCH_FORWARD (parsenodes.h) */
+const FETCH_FORWARD = 0
+/** Rows one receive asks the portal for: the packed buffers are allocated for this many before it runs. */
+const RECEIVE_ROWS = 1 << 16
 
 /** One SPI tuple table's part of a packed column. */
 interface Chunk {
@@ -147,6 +151,12 @@ export class ColumnBuilder {
   private readonly hasNull: boolean[]
   private readonly items: Array<CodecWriter | null>
   private readonly enc: Array<((w: CodecWriter, d: number) => void) | null>
+  /**
+   * The packed buffers, handed over by finish(): until then they are the builder's own, because a query
+   * being read may call functions that read columns themselves, and each of those operations releases
+   * what was handed over before it.
+   */
+  private readonly owned: number[] = []
   rows = 0
 
   constructor(
@@ -180,8 +190,8 @@ export class ColumnBuilder {
         const k = kinds[c]
         const nulls = alloc(rt, n)
         if (k) {
-          handOver(rt, nulls)
-          const data = handOver(rt, alloc(rt, k.size * n))
+          this.owned.push(nulls)
+          const data = this.own(alloc(rt, k.size * n))
           this.chunks[c]!.push({ data, nulls, rows: n })
           this.spec(s.specs, c, d.live[c]!, k.kind, data, nulls)
         } else {
@@ -210,6 +220,101 @@ export class ColumnBuilder {
     this.rows += n
   }
 
+  /** Every column packed (no value needs PL/Python's conversions): the portal can be read by `receive`. */
+  get packedOnly(): boolean {
+    return this.kinds.every((k) => k !== undefined)
+  }
+
+  /**
+   * Read up to `count` rows of `portal` (whose result descriptor this builder was made from) straight into
+   * the packed columns: recv (loops.ts) is the receiver of SPI_scroll_cursor_move, which sends a cursor's
+   * rows to None_Receiver (spi.c), pointed at it for the call. So no row is copied into an SPI tuple table
+   * and deformed again. Only when packedOnly. Returns the rows read.
+   */
+  receive(portal: number, count: number): number {
+    let total = 0
+    while (total < count) {
+      const want = Math.min(count - total, RECEIVE_ROWS)
+      const n = this.receiveChunk(portal, want)
+      total += n
+      if (n < want) break
+    }
+    return total
+  }
+
+  private receiveChunk(portal: number, want: number): number {
+    const rt = this.rt
+    const h = rt.heap
+    const M = h.M
+    const { d, kinds } = this
+    const ncol = d.live.length
+    const specs = alloc(rt, GATHER_SPEC * Math.max(ncol, 1))
+    const self = alloc(rt, RECV.size)
+    const fns = loops(h).receiver
+    const none = M._None_Receiver as number
+    const saved = h.u32at(none)
+    try {
+      for (let c = 0; c < ncol; c++) {
+        const k = kinds[c]!
+        const nulls = this.own(alloc(rt, want))
+        const data = this.own(alloc(rt, k.size * want))
+        this.chunks[c]!.push({ data, nulls, rows: 0 })
+        this.spec(specs, c, d.live[c]!, k.kind, data, nulls)
+      }
+      for (let i = 0; i < 4; i++) h.setU32(self + 4 * i, fns[i]!)
+      h.setU32(self + RECV.mydest, 0) // DestNone
+      h.setU32(self + RECV.depth, 0)
+      h.setU32(self + RECV.typeinfo, 0)
+      h.setU32(self + RECV.rows, 0)
+      h.setU32(self + RECV.cap, want)
+      h.setU32(self + RECV.specs, specs)
+      h.setU32(self + RECV.nspec, ncol)
+      h.setU32(self + RECV.natts, ncol ? d.live[ncol - 1]! + 1 : 0)
+      h.setU32(self + RECV.overflow, 0)
+      h.setU32(none, self)
+      try {
+        M._SPI_scroll_cursor_move(portal, FETCH_FORWARD, want)
+      } finally {
+        h.setU32(none, saved)
+      }
+      const n = Number(h.u64at(M._SPI_processed))
+      // a nested run that failed inside the query and was caught there (an EXCEPTION block) never shut
+      // down, so the rows after it were dropped as a nested run's: the counts disagree
+      if (
+        h.u32at(self + RECV.rows) !== n ||
+        h.u32at(self + RECV.overflow) ||
+        (n > 0 && h.u32at(self + RECV.typeinfo) !== h.u32at(portal + L.portal_tupdesc))
+      )
+        throw new PgError('plcolumns: rows of a cursor did not reach its columns', {
+          sqlstate: 'XX000',
+          detail: `The cursor returned ${n} rows, the columns received ${h.u32at(self + RECV.rows)}.`,
+        })
+      for (let c = 0; c < ncol; c++) {
+        const chunks = this.chunks[c]!
+        if (n === 0) chunks.pop()
+        else chunks[chunks.length - 1]!.rows = n
+        if (h.u32at(specs + GATHER_SPEC * c + 16)) this.hasNull[c] = true
+      }
+      this.rows += n
+      return n
+    } finally {
+      M._free(self)
+      M._free(specs)
+    }
+  }
+
+  private own(p: number): number {
+    this.owned.push(p)
+    return p
+  }
+
+  /** Free the packed buffers of a builder that will not finish (an error came). */
+  discard(): void {
+    const M = this.rt.heap.M
+    for (const p of this.owned) M._free(p)
+    this.owned.length = 0
+  }
+
   private spec(specs: number, c: number, att: number, kind: number, data: number, nulls: number): void {
     const h = this.rt.heap
     const a = specs + GATHER_SPEC * c
@@ -227,6 +332,8 @@ export class ColumnBuilder {
    */
   finish(w: CodecWriter): void {
     const { d, kinds, rows } = this
+    handOver(this.rt, this.owned)
+    this.owned.length = 0
     const ncol = d.live.length
     w.header(T.TUPLE, 4)
     w.header(T.LIST, ncol)

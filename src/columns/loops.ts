@@ -1,9 +1,14 @@
 // The per-row loops of plcolumns' fast path, in wasm: a side module (assembled here, a few hundred bytes)
-// whose two functions run inside the engine's memory, so no JavaScript runs per row or per value:
-//   gather: deform each tuple of an SPI tuple table (heap_deform_tuple, as PLy_input_from_tuple does per
-//           row) and store the chosen attributes as packed columns plus a NULL byte per row (encode.ts);
-//   put:    form each row of a column batch from packed buffers and hand it to tuplestore_putvalues, as a
-//           materialize-mode C function fills its tuplestore (put.ts).
+// whose functions run inside the engine's memory, so no JavaScript runs per row or per value:
+//   gather:  deform each tuple of an SPI tuple table (heap_deform_tuple, as PLy_input_from_tuple does per
+//            row) and store the chosen attributes as packed columns plus a NULL byte per row (encode.ts);
+//   recv:    the same per row, as a DestReceiver's receiveSlot (with startup/shutdown), so a cursor's rows
+//            go into packed columns straight from the executor's slot, never copied into an SPI tuple
+//            table first (encode.ts, ColumnBuilder.receive);
+//   put:     form each row of a column batch from packed buffers and hand it to tuplestore_putvalues, as a
+//            materialize-mode C function fills its tuplestore (put.ts);
+//   puttmpl: for rows of fixed-width columns without NULLs, write each row's values into one formed heap
+//            tuple and hand that to tuplestore_puttuple (which copies it), instead of forming every row.
 // Its imports are the main module's exports, so its calls into PostgreSQL are direct wasm calls. It is
 // dlopen'ed like fntable.ts's module (bytes written by hand: no wabt, no asynchronous step). A PostgreSQL
 // ERROR inside unwinds through it as through any C frame (Emscripten's longjmp).
@@ -27,40 +32,48 @@ export const KIND = {
 
 /** gather's spec, per attribute: att, kind, dst, nulldst, anynull (out) */
 export const GATHER_SPEC = 20
-/** put's spec, per column: kind, data, nullmap (0: no NULL) */
+/** put's spec, per column: kind, data, nullmap (0: no NULL); puttmpl's: kind, data, dst (in the tuple) */
 export const PUT_SPEC = 12
+
+/**
+ * The receiver's struct (recv/startup/shutdown's `self`): a DestReceiver (dest.h: receiveSlot, rStartup,
+ * rShutdown, rDestroy, mydest) and then its own words: depth (executor runs started and not shut down),
+ * typeinfo (the tuple descriptor of the outermost run), rows stored, capacity, gather's specs, their count,
+ * natts to deform (slot_getsomeattrs), overflow (a row beyond the capacity, or runs nested too deep), and
+ * the stack pointer at each open run's start (RECV_RUNS of them).
+ */
+export const RECV = {
+  mydest: 16,
+  depth: 20,
+  typeinfo: 24,
+  rows: 28,
+  cap: 32,
+  specs: 36,
+  nspec: 40,
+  natts: 44,
+  overflow: 48,
+  stack: 52,
+  size: 52 + 4 * 64,
+} as const
+const RECV_RUNS = 64
 
 const PATH = '/tmp/pyglite_columns.so'
 const GATHER = 'pyglite_columns_gather'
 const PUT = 'pyglite_columns_put'
+const RECV_FNS = [
+  'pyglite_columns_recv',
+  'pyglite_columns_startup',
+  'pyglite_columns_shutdown',
+  'pyglite_columns_noop',
+] as const
+const PUTTMPL = 'pyglite_columns_puttmpl'
 
 /**
- * gather(vals, n, tupdesc, dvalues, dnulls, specs, nspec): for each of the n tuples in `vals`, deform it
- * into dvalues/dnulls (natts words/bytes) and, per spec {att, kind, dst, nulldst, anynull}, store the NULL
- * byte at nulldst[r] and the value at dst (packed by kind; 0 for NULL), setting anynull on a NULL.
+ * One row's columns: per spec {att, kind, dst, nulldst, anynull} of `specs` (nspec of them), store the NULL
+ * byte dn[att] at nulldst[r] and the value dv[att] at dst (packed by kind; 0 for NULL), setting anynull on a
+ * NULL. Shared by gather (dv/dn: the deformed tuple) and recv (the slot's tts_values/tts_isnull).
  */
-const GATHER_LOCALS = [
-  'vals',
-  'n',
-  'desc',
-  'dv',
-  'dn',
-  'specs',
-  'nspec',
-  'r',
-  's',
-  'sp',
-  'att',
-  'isnull',
-  'd',
-  'dst',
-  'kind',
-]
-const GATHER_TEXT = `
-block loop
-  get r get n i32.ge_u br_if 1
-  get vals get r i32.const 2 i32.shl i32.add i32.load
-  get desc get dv get dn call 0                                   ;; heap_deform_tuple
+const STORE_ROW = `
   i32.const 0 set s
   block loop
     get s get nspec i32.ge_u br_if 1
@@ -85,32 +98,72 @@ block loop
       i64.store
     end end end
     get s i32.const 1 i32.add set s  br 0
-  end end
+  end end`
+
+/**
+ * gather(vals, n, tupdesc, dvalues, dnulls, specs, nspec): for each of the n tuples in `vals`, deform it
+ * into dvalues/dnulls (natts words/bytes) and, per spec {att, kind, dst, nulldst, anynull}, store the NULL
+ * byte at nulldst[r] and the value at dst (packed by kind; 0 for NULL), setting anynull on a NULL.
+ */
+const GATHER_LOCALS = 'vals n desc dv dn specs nspec r s sp att isnull d dst kind'.split(' ')
+const GATHER_TEXT = `
+block loop
+  get r get n i32.ge_u br_if 1
+  get vals get r i32.const 2 i32.shl i32.add i32.load
+  get desc get dv get dn call 0                                   ;; heap_deform_tuple
+  ${STORE_ROW}
   get r i32.const 1 i32.add set r  br 0
 end end`
+
+/**
+ * recv(slot, self) -> bool, the receiver's receiveSlot: a row of the outermost executor run goes into the
+ * columns at row `rows`; a row of a run nested inside it (a SQL function's earlier statements send theirs
+ * to None_Receiver too, functions.c) is dropped, as None_Receiver's own receiveSlot does. Which run a row
+ * comes from is told by the C stack: a run whose start lies below the current stack pointer has ended —
+ * by an error that something inside the query caught (an EXCEPTION block), since it never shut down —
+ * and is forgotten first; then the row is the outermost run's when that is the only one left.
+ */
+const RECV_LOCALS = 'slot self dv dn specs nspec r s sp att isnull d dst kind top'.split(' ')
+const RECV_TEXT = `
+  block loop
+    get self i32.load ${RECV.depth} i32.eqz br_if 1
+    get self get self i32.load ${RECV.depth} i32.const 2 i32.shl i32.add i32.load ${RECV.stack - 4} set top
+    get top global.get 0 i32.ge_u br_if 1                              ;; the innermost open run's start
+    get self get self i32.load ${RECV.depth} i32.const 1 i32.sub i32.store ${RECV.depth}
+    br 0
+  end end
+  get self i32.load ${RECV.depth} i32.const 1 i32.ne if i32.const 1 return end
+  get self i32.load ${RECV.rows} set r
+  get r get self i32.load ${RECV.cap} i32.ge_u if
+    get self i32.const 1 i32.store ${RECV.overflow} i32.const 1 return
+  end
+  get slot i32.load16_s 6 get self i32.load ${RECV.natts} i32.lt_s if  ;; slot_getsomeattrs (tts_nvalid)
+    get slot get self i32.load ${RECV.natts} call 2
+  end
+  get slot i32.load 16 set dv  get slot i32.load 20 set dn              ;; tts_values, tts_isnull
+  get self i32.load ${RECV.specs} set specs  get self i32.load ${RECV.nspec} set nspec
+  ${STORE_ROW}
+  get self get r i32.const 1 i32.add i32.store ${RECV.rows}
+  i32.const 1`
+/** startup(self, operation, typeinfo): a run starts; the first is the outermost, whose descriptor is kept */
+const STARTUP_TEXT = `
+  get self i32.load ${RECV.depth} i32.const ${RECV_RUNS} i32.ge_u if
+    get self i32.const 1 i32.store ${RECV.overflow} return
+  end
+  get self i32.load ${RECV.depth} i32.eqz if get self get typeinfo i32.store ${RECV.typeinfo} end
+  get self get self i32.load ${RECV.depth} i32.const 2 i32.shl i32.add global.get 0 i32.store ${RECV.stack}
+  get self get self i32.load ${RECV.depth} i32.const 1 i32.add i32.store ${RECV.depth}`
+const SHUTDOWN_TEXT = `
+  get self i32.load ${RECV.depth} if
+    get self get self i32.load ${RECV.depth} i32.const 1 i32.sub i32.store ${RECV.depth}
+  end`
 
 /**
  * put(store, desc, values, nulls, specs, nspec, n): for each row r < n, per column spec {kind, data,
  * nullmap} set values[s]/nulls[s] (the Datum: the packed value, or a pointer to the 8 bytes of a by-reference
  * one) and call tuplestore_putvalues(store, desc, values, nulls).
  */
-const PUT_LOCALS = [
-  'store',
-  'desc',
-  'values',
-  'nulls',
-  'specs',
-  'nspec',
-  'n',
-  'r',
-  's',
-  'sp',
-  'isnull',
-  'd',
-  'kind',
-  'data',
-  'nm',
-]
+const PUT_LOCALS = 'store desc values nulls specs nspec n r s sp isnull d kind data nm'.split(' ')
 const PUT_TEXT = `
 block loop
   get r get n i32.ge_u br_if 1
@@ -139,53 +192,88 @@ block loop
   get r i32.const 1 i32.add set r  br 0
 end end`
 
+/**
+ * puttmpl(store, tmpl, specs, nspec, n): for each row r < n, per spec {kind, data, dst} copy row r's packed
+ * value to dst (its place in the heap tuple `tmpl`) and call tuplestore_puttuple(store, tmpl).
+ */
+const PUTTMPL_LOCALS = 'store tmpl specs nspec n r s sp kind data dst'.split(' ')
+const PUTTMPL_TEXT = `
+block loop
+  get r get n i32.ge_u br_if 1
+  i32.const 0 set s
+  block loop
+    get s get nspec i32.ge_u br_if 1
+    get specs get s i32.const ${PUT_SPEC} i32.mul i32.add set sp
+    get sp i32.load set kind  get sp i32.load 4 set data  get sp i32.load 8 set dst
+    get kind i32.eqz if                                              ;; bool
+      get dst  get data get r i32.add i32.load8_u i32.const 0 i32.ne  i32.store8
+    else get kind i32.const 1 i32.eq if                              ;; int2
+      get dst  get data get r i32.const 1 i32.shl i32.add i32.load16_s  i32.store16
+    else get kind i32.const 2 i32.eq if                              ;; a by-value word
+      get dst  get data get r i32.const 2 i32.shl i32.add i32.load  i32.store
+    else                                                             ;; eight bytes
+      get dst  get data get r i32.const 3 i32.shl i32.add i64.load  i64.store
+    end end end
+    get s i32.const 1 i32.add set s  br 0
+  end end
+  get store get tmpl call 3                                          ;; tuplestore_puttuple
+  get r i32.const 1 i32.add set r  br 0
+end end`
+
 /** The side module's bytes. */
 export function moduleBytes(): Uint8Array {
-  const t4 = [0x60, ...wasmVec(Array.from({ length: 4 }, () => [0x7f])), 0] // (i32 x4) -> ()
-  const t7 = [0x60, ...wasmVec(Array.from({ length: 7 }, () => [0x7f])), 0] // (i32 x7) -> ()
+  const I32 = 0x7f
+  const fnType = (params: number, result: boolean) => [
+    0x60,
+    ...wasmVec(Array.from({ length: params }, () => [I32])),
+    ...(result ? [1, I32] : [0]),
+  ]
+  // types: 0 (i32 x4), 1 (i32 x7), 2 (i32 x2), 3 (i32 x2) -> i32, 4 (i32 x3), 5 (i32), 6 (i32 x5)
+  const types = [fnType(4, false), fnType(7, false), fnType(2, false), fnType(2, true)]
+  types.push(fnType(3, false), fnType(1, false), fnType(5, false))
+  const imp = (name: string, type: number) => [...wasmName('env'), ...wasmName(name), 0x00, type]
+  // functions 0-3 are the imports; the module's own are 4-10, in this order
+  const own: Array<[string, number, number[]]> = [
+    [GATHER, 1, body(GATHER_TEXT, GATHER_LOCALS, 7)],
+    [PUT, 1, body(PUT_TEXT, PUT_LOCALS, 7)],
+    [RECV_FNS[0], 3, body(RECV_TEXT, RECV_LOCALS, 2)],
+    [RECV_FNS[1], 4, body(STARTUP_TEXT, ['self', 'operation', 'typeinfo'], 3)],
+    [RECV_FNS[2], 5, body(SHUTDOWN_TEXT, ['self'], 1)],
+    [RECV_FNS[3], 5, body('', ['self'], 1)],
+    [PUTTMPL, 6, body(PUTTMPL_TEXT, PUTTMPL_LOCALS, 5)],
+  ]
   return new Uint8Array([
     ...WASM_HEADER,
     ...dylinkSection(0, 0), // no data; the loader wants dylink.0 first
-    ...wasmSection(1, wasmVec([t4, t7])),
+    ...wasmSection(1, wasmVec(types)),
     ...wasmSection(
       2,
       wasmVec([
-        [...wasmName('env'), ...wasmName('heap_deform_tuple'), 0x00, 0],
-        [...wasmName('env'), ...wasmName('tuplestore_putvalues'), 0x00, 0],
+        imp('heap_deform_tuple', 0),
+        imp('tuplestore_putvalues', 0),
+        imp('slot_getsomeattrs_int', 2),
+        imp('tuplestore_puttuple', 2),
         [...wasmName('env'), ...wasmName('memory'), 0x02, 0x00, 0x00],
+        [...wasmName('env'), ...wasmName('__stack_pointer'), 0x03, I32, 0x01], // global 0 (mutable)
       ]),
     ),
-    ...wasmSection(3, wasmVec([[1], [1]])), // functions 2 and 3: type 1
-    ...wasmSection(
-      7,
-      wasmVec([
-        [...wasmName(GATHER), 0x00, 2],
-        [...wasmName(PUT), 0x00, 3],
-      ]),
-    ),
-    ...wasmSection(10, [...uleb(2), ...body(GATHER_TEXT, GATHER_LOCALS), ...body(PUT_TEXT, PUT_LOCALS)]),
+    ...wasmSection(3, wasmVec(own.map(([, type]) => [type]))),
+    ...wasmSection(7, wasmVec(own.map(([name], i) => [...wasmName(name), 0x00, 4 + i]))),
+    ...wasmSection(10, [...uleb(own.length), ...own.flatMap(([, , b]) => b)]),
   ])
 }
 
+type Fn = (...a: number[]) => void
+
 export interface Loops {
-  gather(
-    vals: number,
-    n: number,
-    tupdesc: number,
-    dvalues: number,
-    dnulls: number,
-    specs: number,
-    nspec: number,
-  ): void
-  put(
-    store: number,
-    desc: number,
-    values: number,
-    nulls: number,
-    specs: number,
-    nspec: number,
-    n: number,
-  ): void
+  /** gather(vals, n, tupdesc, dvalues, dnulls, specs, nspec) */
+  gather: Fn
+  /** put(store, desc, values, nulls, specs, nspec, n) */
+  put: Fn
+  /** puttmpl(store, tmpl, specs, nspec, n) */
+  putTemplate: Fn
+  /** the receiver's function pointers (table indices): receiveSlot, rStartup, rShutdown, rDestroy */
+  receiver: number[]
 }
 
 const loaded = new WeakMap<object, Loops>()
@@ -200,13 +288,18 @@ export function loops(heap: Heap): Loops {
   const h = M._dlopen(heap.cstr(PATH), RTLD_NOW) as number
   if (!h) throw new Error(`dlopen(${PATH}) failed: ${heap.str(M._dlerror())}`)
   const table = functionTable(heap)
-  const fn = (name: string) => {
+  const index = (name: string) => {
     const idx = M._dlsym(h, heap.cstr(name)) as number
-    const f = idx ? (table.get(idx) as ((...a: number[]) => void) | null) : null
-    if (!f) throw new Error(`dlsym(${name}) failed: ${heap.str(M._dlerror())}`)
-    return f
+    if (!idx || !table.get(idx)) throw new Error(`dlsym(${name}) failed: ${heap.str(M._dlerror())}`)
+    return idx
   }
-  const l = { gather: fn(GATHER), put: fn(PUT) } as Loops
+  const fn = (name: string) => table.get(index(name)) as Fn
+  const l: Loops = {
+    gather: fn(GATHER),
+    put: fn(PUT),
+    putTemplate: fn(PUTTMPL),
+    receiver: RECV_FNS.map(index),
+  }
   loaded.set(M, l)
   return l
 }

@@ -43,7 +43,10 @@ function result(rt: PlRuntime, status: number, temporal: boolean): Uint8Array {
     if (n > 0x7fffffff)
       throw new PgError('plcolumns: more than 2^31-1 rows in one result', { sqlstate: '54000' })
     b = new ColumnBuilder(rt, h.u32at(tt + L.stt_tupdesc), temporal)
-    b.add(tt, n)
+    fill(
+      () => b,
+      () => b?.add(tt, n),
+    )
     M._SPI_freetuptable(tt)
   }
   return encode(rt, status, b)
@@ -70,22 +73,49 @@ const CHUNK_ROWS = 50000
 function readPortal(rt: PlRuntime, portal: number, temporal: boolean): Uint8Array {
   const h = rt.heap
   const M = h.M
-  let b: ColumnBuilder | null = null
-  for (;;) {
-    M._SPI_cursor_fetch(portal, 1, CHUNK_ROWS)
-    const tt = h.u32at(M._SPI_tuptable)
-    const n = h.u64at(M._SPI_processed)
-    if (tt) {
-      b ??= new ColumnBuilder(rt, h.u32at(tt + L.stt_tupdesc), temporal)
-      if (b.rows + n > 0x7fffffff)
-        throw new PgError('plcolumns: more than 2^31-1 rows in one result', { sqlstate: '54000' })
-      b.add(tt, n)
-      M._SPI_freetuptable(tt)
-    }
-    if (n < CHUNK_ROWS) break
-  }
+  let b = receiving(rt, portal, temporal)
+  fill(
+    () => b,
+    () => {
+      if (b) return b.receive(portal, 0x7fffffff)
+      for (;;) {
+        M._SPI_cursor_fetch(portal, 1, CHUNK_ROWS)
+        const tt = h.u32at(M._SPI_tuptable)
+        const n = h.u64at(M._SPI_processed)
+        if (tt) {
+          b ??= new ColumnBuilder(rt, h.u32at(tt + L.stt_tupdesc), temporal)
+          if (b.rows + n > 0x7fffffff)
+            throw new PgError('plcolumns: more than 2^31-1 rows in one result', { sqlstate: '54000' })
+          b.add(tt, n)
+          M._SPI_freetuptable(tt)
+        }
+        if (n < CHUNK_ROWS) return
+      }
+    },
+  )
   M._SPI_cursor_close(portal)
   return encode(rt, 5 /* SPI_OK_SELECT */, b)
+}
+
+/** Fill a builder by `f`; if that fails, the buffers the builder had filled are freed (nothing got them). */
+function fill(builder: () => ColumnBuilder | null, f: () => unknown): void {
+  try {
+    f()
+  } catch (e) {
+    builder()?.discard()
+    throw e
+  }
+}
+
+/**
+ * A builder for a portal whose columns are all packed, to be read by ColumnBuilder.receive (no SPI tuple
+ * table); null when some column needs PL/Python's conversions (read through SPI_cursor_fetch).
+ */
+function receiving(rt: PlRuntime, portal: number, temporal: boolean): ColumnBuilder | null {
+  const tupdesc = rt.heap.u32at(portal + L.portal_tupdesc)
+  if (!tupdesc) return null
+  const b = new ColumnBuilder(rt, tupdesc, temporal)
+  return b.packedOnly ? b : null
 }
 
 type Op = (rt: PlRuntime, a?: unknown, b?: unknown, c?: unknown) => unknown
@@ -203,9 +233,18 @@ export const columnOps: Record<string, Op> = {
     const M = h.M
     const portal = M._SPI_cursor_find(h.pstrdup(String(name))) as number
     if (!portal) return false
+    const n = Number(count) | 0
     const r = rt.elog.tryCatch(() => {
-      M._SPI_cursor_fetch(portal, 1, Number(count) | 0)
-      return result(rt, SPI_OK_FETCH, !!temporal)
+      const b = n > 0 ? receiving(rt, portal, !!temporal) : null
+      if (!b) {
+        M._SPI_cursor_fetch(portal, 1, n)
+        return result(rt, SPI_OK_FETCH, !!temporal)
+      }
+      fill(
+        () => b,
+        () => b.receive(portal, n),
+      )
+      return encode(rt, SPI_OK_FETCH, b)
     }, true)
     return r.ok ? r.value : errorValue(r.error)
   },

@@ -235,6 +235,64 @@ $$`)
   })
 })
 
+describe('a query that runs statements of its own while its columns are read', () => {
+  it('a multi-statement SQL function per row, one that fails midway and is caught, columns read inside', async () => {
+    await b.run(`CREATE FUNCTION twice(x float8) RETURNS float8 LANGUAGE sql AS $q$
+  SELECT g FROM generate_series(1, 3) g;
+  SELECT x * 2
+$q$;
+CREATE FUNCTION fails_midway() RETURNS int LANGUAGE sql AS $q$
+  SELECT 1 / (g - 2) FROM generate_series(1, 3) g;
+  SELECT 1
+$q$;
+CREATE FUNCTION careful(x float8) RETURNS float8 LANGUAGE plpgsql AS $q$
+BEGIN
+  IF x::int % 1000 = 0 THEN
+    BEGIN
+      PERFORM fails_midway();
+    EXCEPTION WHEN division_by_zero THEN
+      RETURN -x;
+    END;
+  END IF;
+  RETURN twice(x);
+END $q$;
+CREATE FUNCTION inner_columns(x float8) RETURNS float8 LANGUAGE plpython3u AS $q$
+import plcolumns
+c = plcolumns.execute("SELECT g::float8 AS v FROM generate_series(1, 3) g", kind="numpy")
+return x + float(c["v"].sum())
+$q$;
+CREATE FUNCTION read_all(q text) RETURNS text LANGUAGE plpython3u AS $q$
+import plcolumns
+c = plcolumns.execute(q, kind="numpy")
+return "%d %r %r" % (c.nrows, float(c["a"].sum()), float(c["b"].sum()))
+$q$`)
+    // twice(): the earlier statement's rows go to None_Receiver, which the columns' reader borrows
+    expect(
+      await same(
+        "SELECT count(*) AS n, sum(s) AS s FROM add_columns('SELECT a, twice(a) AS b FROM src', 3000)",
+      ),
+    ).toEqual([{ n: '20000', s: 600030000 }])
+    // careful(): every 1000th row's nested statement fails after its first row and the error is caught
+    expect(
+      await same(
+        "SELECT count(*) AS n, sum(s) AS s FROM add_columns('SELECT a, careful(a) AS b FROM src', 7000)",
+      ),
+    ).toEqual([{ n: '20000', s: 600030000 - 3 * 210000 }])
+    expect(await same("SELECT read_all('SELECT a, careful(a) AS b FROM src') AS r")).toEqual([
+      { r: `20000 200010000.0 ${400020000 - 3 * 210000}.0` },
+    ])
+    // columns read by a function the query calls, while the query's own columns are being read
+    expect(
+      await same(
+        "SELECT count(*) AS n, sum(s) AS s FROM add_columns('SELECT a, inner_columns(a) AS b FROM src WHERE a <= 3000', 1000)",
+      ),
+    ).toEqual([{ n: '3000', s: 9021000 }])
+    expect(await same("SELECT read_all('SELECT a, inner_columns(a) AS b FROM src') AS r")).toEqual([
+      { r: '20000 200010000.0 200130000.0' },
+    ])
+  })
+})
+
 describe('packed columns both ways', () => {
   it('every fixed-width type in and out, with NULLs, extremes, NaN and -0, over several batches', async () => {
     await b.run(`CREATE TABLE kinds(k int4, b bool, s int2, i int4, o oid, q int8, f float4, d float8);

@@ -100,6 +100,9 @@ export const L = {
   pxd_ptype: 8,
   // PortalData
   portal_name: 0,
+  // after name … createLevel (8 words), sourceText, commandTag, QueryCompletion qc (8-aligned: 40..55), stmts,
+  // cplan, portalParams, queryEnv, strategy, cursorOptions, status, portalPinned/autoHeld, queryDesc
+  portal_tupdesc: 92,
   // TupleDescData header fields
   tupdesc_tdtypeid: 4,
   tupdesc_tdtypmod: 8,

@@ -107,6 +107,7 @@ function probe(heap: Heap): string[] {
   )
   expect('text array elements', texts.join(','), 'hi,hi')
   probeFdw(heap, expect)
+  probePortal(heap, expect)
   return bad
 }
 
@@ -150,6 +151,27 @@ function probeFdw(h: Heap, expect: (what: string, got: unknown, want: unknown) =
   expect('TupleTableSlot stored', h.u32at(slot + FL.slot_flags) & 0xffff & TTS_FLAG_EMPTY, 0)
   expect('TupleTableSlot.tts_nvalid', h.i16at(slot + FL.slot_nvalid), 1)
   M._ExecDropSingleTupleTableSlot(slot)
+}
+
+/** PortalData.tupDesc: plcolumns reads a cursor's result descriptor there (columns/encode.ts). */
+function probePortal(h: Heap, expect: (what: string, got: unknown, want: unknown) => void): void {
+  const M = h.M
+  if ((M._SPI_connect() as number) < 0) {
+    expect('SPI_connect', 'failed', 'ok')
+    return
+  }
+  const plan = M._SPI_prepare(h.pstrdup('SELECT 1::int8 AS a, 2::int2 AS b'), 0, 0) as number
+  const portal = M._SPI_cursor_open_with_paramlist(0, plan, 0, 0) as number
+  const td = h.u32at(portal + L.portal_tupdesc)
+  const natts = td ? h.i32at(td + L.tupdesc_natts) : null
+  expect('Portal.tupDesc natts', natts, 2)
+  if (natts === 2) {
+    const attr = td + L.tupdesc_compact_attrs + L.compact_attr_size * 2 + L.attr_size
+    expect('Portal.tupDesc atttypid 2', h.u32at(attr + L.attr_atttypid), OID.INT2)
+  }
+  M._SPI_cursor_close(portal)
+  M._SPI_freeplan(plan)
+  M._SPI_finish()
 }
 
 /** Run the probes in a rolled-back transaction; throws (naming every mismatch) if the ABI differs. */
