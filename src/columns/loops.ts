@@ -6,9 +6,7 @@
 //            go into packed columns straight from the executor's slot, never copied into an SPI tuple
 //            table first (encode.ts, ColumnBuilder.receive);
 //   put:     form each row of a column batch from packed buffers and hand it to tuplestore_putvalues, as a
-//            materialize-mode C function fills its tuplestore (put.ts);
-//   puttmpl: for rows of fixed-width columns without NULLs, write each row's values into one formed heap
-//            tuple and hand that to tuplestore_puttuple (which copies it), instead of forming every row.
+//            materialize-mode C function fills its tuplestore (put.ts).
 // Its imports are the main module's exports, so its calls into PostgreSQL are direct wasm calls. It is
 // dlopen'ed like fntable.ts's module (bytes written by hand: no wabt, no asynchronous step). A PostgreSQL
 // ERROR inside unwinds through it as through any C frame (Emscripten's longjmp).
@@ -32,7 +30,7 @@ export const KIND = {
 
 /** gather's spec, per attribute: att, kind, dst, nulldst, anynull (out) */
 export const GATHER_SPEC = 20
-/** put's spec, per column: kind, data, nullmap (0: no NULL); puttmpl's: kind, data, dst (in the tuple) */
+/** put's spec, per column: kind, data, nullmap (0: no NULL) */
 export const PUT_SPEC = 12
 
 /**
@@ -66,7 +64,6 @@ const RECV_FNS = [
   'pyglite_columns_shutdown',
   'pyglite_columns_noop',
 ] as const
-const PUTTMPL = 'pyglite_columns_puttmpl'
 
 /**
  * One row's columns: per spec {att, kind, dst, nulldst, anynull} of `specs` (nspec of them), store the NULL
@@ -192,34 +189,6 @@ block loop
   get r i32.const 1 i32.add set r  br 0
 end end`
 
-/**
- * puttmpl(store, tmpl, specs, nspec, n): for each row r < n, per spec {kind, data, dst} copy row r's packed
- * value to dst (its place in the heap tuple `tmpl`) and call tuplestore_puttuple(store, tmpl).
- */
-const PUTTMPL_LOCALS = 'store tmpl specs nspec n r s sp kind data dst'.split(' ')
-const PUTTMPL_TEXT = `
-block loop
-  get r get n i32.ge_u br_if 1
-  i32.const 0 set s
-  block loop
-    get s get nspec i32.ge_u br_if 1
-    get specs get s i32.const ${PUT_SPEC} i32.mul i32.add set sp
-    get sp i32.load set kind  get sp i32.load 4 set data  get sp i32.load 8 set dst
-    get kind i32.eqz if                                              ;; bool
-      get dst  get data get r i32.add i32.load8_u i32.const 0 i32.ne  i32.store8
-    else get kind i32.const 1 i32.eq if                              ;; int2
-      get dst  get data get r i32.const 1 i32.shl i32.add i32.load16_s  i32.store16
-    else get kind i32.const 2 i32.eq if                              ;; a by-value word
-      get dst  get data get r i32.const 2 i32.shl i32.add i32.load  i32.store
-    else                                                             ;; eight bytes
-      get dst  get data get r i32.const 3 i32.shl i32.add i64.load  i64.store
-    end end end
-    get s i32.const 1 i32.add set s  br 0
-  end end
-  get store get tmpl call 3                                          ;; tuplestore_puttuple
-  get r i32.const 1 i32.add set r  br 0
-end end`
-
 /** The side module's bytes. */
 export function moduleBytes(): Uint8Array {
   const I32 = 0x7f
@@ -228,11 +197,11 @@ export function moduleBytes(): Uint8Array {
     ...wasmVec(Array.from({ length: params }, () => [I32])),
     ...(result ? [1, I32] : [0]),
   ]
-  // types: 0 (i32 x4), 1 (i32 x7), 2 (i32 x2), 3 (i32 x2) -> i32, 4 (i32 x3), 5 (i32), 6 (i32 x5)
+  // types: 0 (i32 x4), 1 (i32 x7), 2 (i32 x2), 3 (i32 x2) -> i32, 4 (i32 x3), 5 (i32)
   const types = [fnType(4, false), fnType(7, false), fnType(2, false), fnType(2, true)]
-  types.push(fnType(3, false), fnType(1, false), fnType(5, false))
+  types.push(fnType(3, false), fnType(1, false))
   const imp = (name: string, type: number) => [...wasmName('env'), ...wasmName(name), 0x00, type]
-  // functions 0-3 are the imports; the module's own are 4-10, in this order
+  // functions 0-2 are the imports; the module's own are 3-8, in this order
   const own: Array<[string, number, number[]]> = [
     [GATHER, 1, body(GATHER_TEXT, GATHER_LOCALS, 7)],
     [PUT, 1, body(PUT_TEXT, PUT_LOCALS, 7)],
@@ -240,7 +209,6 @@ export function moduleBytes(): Uint8Array {
     [RECV_FNS[1], 4, body(STARTUP_TEXT, ['self', 'operation', 'typeinfo'], 3)],
     [RECV_FNS[2], 5, body(SHUTDOWN_TEXT, ['self'], 1)],
     [RECV_FNS[3], 5, body('', ['self'], 1)],
-    [PUTTMPL, 6, body(PUTTMPL_TEXT, PUTTMPL_LOCALS, 5)],
   ]
   return new Uint8Array([
     ...WASM_HEADER,
@@ -252,13 +220,12 @@ export function moduleBytes(): Uint8Array {
         imp('heap_deform_tuple', 0),
         imp('tuplestore_putvalues', 0),
         imp('slot_getsomeattrs_int', 2),
-        imp('tuplestore_puttuple', 2),
         [...wasmName('env'), ...wasmName('memory'), 0x02, 0x00, 0x00],
         [...wasmName('env'), ...wasmName('__stack_pointer'), 0x03, I32, 0x01], // global 0 (mutable)
       ]),
     ),
     ...wasmSection(3, wasmVec(own.map(([, type]) => [type]))),
-    ...wasmSection(7, wasmVec(own.map(([name], i) => [...wasmName(name), 0x00, 4 + i]))),
+    ...wasmSection(7, wasmVec(own.map(([name], i) => [...wasmName(name), 0x00, 3 + i]))),
     ...wasmSection(10, [...uleb(own.length), ...own.flatMap(([, , b]) => b)]),
   ])
 }
@@ -270,8 +237,6 @@ export interface Loops {
   gather: Fn
   /** put(store, desc, values, nulls, specs, nspec, n) */
   put: Fn
-  /** puttmpl(store, tmpl, specs, nspec, n) */
-  putTemplate: Fn
   /** the receiver's function pointers (table indices): receiveSlot, rStartup, rShutdown, rDestroy */
   receiver: number[]
 }
@@ -297,7 +262,6 @@ export function loops(heap: Heap): Loops {
   const l: Loops = {
     gather: fn(GATHER),
     put: fn(PUT),
-    putTemplate: fn(PUTTMPL),
     receiver: RECV_FNS.map(index),
   }
   loaded.set(M, l)

@@ -312,6 +312,29 @@ $$`)
     expect(await same("SELECT * FROM kinds_round('SELECT * FROM kinds ORDER BY k')")).toEqual(direct)
   })
 
+  it('rows of every packed type in an order that pads between them, without NULLs and with', async () => {
+    await b.run(`CREATE FUNCTION mixed_round(q text) RETURNS TABLE(b bool, s int2, q int8, i int4, o oid, d float8, k int4)
+LANGUAGE plpython3u AS $$
+import plcolumns
+return plcolumns.transform(q, lambda c: c, batch=2, kind="numpy")
+$$`)
+    const q = 'SELECT b, s, q, i, o, d, k FROM kinds WHERE k <> 3 ORDER BY k'
+    const direct = await same(q)
+    expect(direct).toHaveLength(4)
+    expect(await same(`SELECT * FROM mixed_round('${q}')`)).toEqual(direct)
+    const many =
+      'SELECT g % 2 = 0 AS b, (g % 30000)::int2 AS s, g * 3000000000 AS q, -g AS i, g::oid AS o, g / 7.0::float8 AS d, g AS k FROM generate_series(1, 5000) g'
+    expect(
+      await same(
+        `SELECT count(*) AS n, sum(s) AS s, sum(q) AS q, sum(i) AS i, sum(o::int8) AS o, sum(d) AS d, sum(k) AS k, count(*) FILTER (WHERE b) AS b FROM mixed_round('${many}')`,
+      ),
+    ).toEqual(
+      await same(
+        `SELECT count(*) AS n, sum(s) AS s, sum(q) AS q, sum(i) AS i, sum(o::int8) AS o, sum(d) AS d, sum(k) AS k, count(*) FILTER (WHERE b) AS b FROM (${many}) x`,
+      ),
+    )
+  })
+
   it("the copies between wasm memory and Python check their range (pyglite's _pyglite)", async () => {
     await b.g.query(`CREATE FUNCTION wasm_bounds() RETURNS text LANGUAGE plpython3u AS $$
 import _pyglite
