@@ -50,6 +50,9 @@ int get_u32(napi_env env, napi_value v, uint32_t *out) {
 
 /* ------------------------------------------------------------------ errors */
 
+/* Python frames lent to the error formatter beyond the recursion limit (stash_error). */
+#define FORMAT_HEADROOM 200
+
 /* Store the pending Python exception, formatted by the host, in g_last_error. GIL held. */
 void stash_error(int proc_id, int phase) {
   PyObject *et, *exc, *tb;
@@ -59,7 +62,14 @@ void stash_error(int proc_id, int phase) {
   Py_XDECREF(et);
   Py_XDECREF(tb);
   PyObject *t = NULL;
-  if (g_formatter && exc) t = PyObject_CallFunction(g_formatter, "iiO", proc_id, phase, exc);
+  if (g_formatter && exc) {
+    /* An error raised at Python's recursion limit (runaway SQL -> Python -> SQL recursion) leaves no
+     * frame to call the formatter in, where PL/Python formats in C (plpy_elog.c): lend it some. */
+    int limit = Py_GetRecursionLimit();
+    Py_SetRecursionLimit(limit + FORMAT_HEADROOM);
+    t = PyObject_CallFunction(g_formatter, "iiO", proc_id, phase, exc);
+    Py_SetRecursionLimit(limit);
+  }
   if (!t || !PyTuple_Check(t)) {
     Py_XDECREF(t);
     PyErr_Clear();

@@ -31,6 +31,37 @@ describe('abuse', () => {
     await alive()
   })
 
+  it('SQL → Python → SQL recursion as deep as PostgreSQL 15 goes (~335 levels) works', async () => {
+    await fn(
+      c,
+      'dive_to(n int, lim int) RETURNS int',
+      'if n >= lim:\n    return n\nreturn plpy.execute("SELECT dive_to(%d, %d) AS r" % (n + 1, lim))[0]["r"]',
+    )
+    expect(await value(c, 'SELECT dive_to(0, 330)')).toBe(330)
+    await alive()
+  })
+
+  it("Python's RecursionError at the bottom of SQL → Python → SQL recursion is reported, not lost", async () => {
+    // the limit is the interpreter's (every session's): lowered so that Python's limit comes before the
+    // nesting limit, as it does in PostgreSQL; the error is formatted with frames lent past the limit
+    await fn(
+      c,
+      'plunge(n int) RETURNS int',
+      'return plpy.execute("SELECT plunge(%d) AS r" % (n + 1))[0]["r"]',
+    )
+    await c.query('DO $$ import sys; sys.setrecursionlimit(250) $$ LANGUAGE plpython3u')
+    try {
+      const e = await failure(c, 'SELECT plunge(1)')
+      expect(e.code).toBe('38000')
+      expect(e.message).toMatch(
+        /^spiexceptions\.ExternalRoutineException: .*RecursionError: maximum recursion depth exceeded( while calling a Python object)?$/,
+      )
+    } finally {
+      await c.query('DO $$ import sys; sys.setrecursionlimit(1000) $$ LANGUAGE plpython3u')
+    }
+    await alive()
+  })
+
   it('Python recursion ends in RecursionError', async () => {
     await fn(c, 'spin() RETURNS int', 'def f(n):\n    return f(n + 1)\nreturn f(0)')
     const e = await failure(c, 'SELECT spin()')
