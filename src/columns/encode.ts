@@ -264,7 +264,7 @@ export class ColumnBuilder {
       for (let i = 0; i < 4; i++) h.setU32(self + 4 * i, fns[i]!)
       h.setU32(self + RECV.mydest, 0) // DestNone
       h.setU32(self + RECV.depth, 0)
-      h.setU32(self + RECV.typeinfo, 0)
+      h.setU32(self + RECV.typeinfo, h.u32at(portal + L.portal_tupdesc))
       h.setU32(self + RECV.rows, 0)
       h.setU32(self + RECV.cap, want)
       h.setU32(self + RECV.specs, specs)
@@ -278,13 +278,8 @@ export class ColumnBuilder {
         h.setU32(none, saved)
       }
       const n = Number(h.u64at(M._SPI_processed))
-      // a nested run that failed inside the query and was caught there (an EXCEPTION block) never shut
-      // down, so the rows after it were dropped as a nested run's: the counts disagree
-      if (
-        h.u32at(self + RECV.rows) !== n ||
-        h.u32at(self + RECV.overflow) ||
-        (n > 0 && h.u32at(self + RECV.typeinfo) !== h.u32at(portal + L.portal_tupdesc))
-      )
+      // never expected (recv keeps the cursor's rows apart from other runs'): a safeguard
+      if (h.u32at(self + RECV.rows) !== n || h.u32at(self + RECV.overflow))
         throw new PgError('plcolumns: rows of a cursor did not reach its columns', {
           sqlstate: 'XX000',
           detail: `The cursor returned ${n} rows, the columns received ${h.u32at(self + RECV.rows)}.`,

@@ -36,9 +36,10 @@ export const PUT_SPEC = 12
 /**
  * The receiver's struct (recv/startup/shutdown's `self`): a DestReceiver (dest.h: receiveSlot, rStartup,
  * rShutdown, rDestroy, mydest) and then its own words: depth (executor runs started and not shut down),
- * typeinfo (the tuple descriptor of the outermost run), rows stored, capacity, gather's specs, their count,
- * natts to deform (slot_getsomeattrs), overflow (a row beyond the capacity, or runs nested too deep), and
- * the stack pointer at each open run's start (RECV_RUNS of them).
+ * typeinfo (the portal's result descriptor: the run that sends it is the cursor's own), rows stored,
+ * capacity, gather's specs, their count, natts to deform (slot_getsomeattrs), overflow (a row beyond the
+ * capacity, or runs nested too deep), and per open run its start's stack pointer and whether it is the
+ * cursor's own (RECV_RUNS of them, 8 bytes each).
  */
 export const RECV = {
   mydest: 16,
@@ -51,7 +52,7 @@ export const RECV = {
   natts: 44,
   overflow: 48,
   stack: 52,
-  size: 52 + 4 * 64,
+  size: 52 + 8 * 64,
 } as const
 const RECV_RUNS = 64
 
@@ -113,23 +114,24 @@ block loop
 end end`
 
 /**
- * recv(slot, self) -> bool, the receiver's receiveSlot: a row of the outermost executor run goes into the
- * columns at row `rows`; a row of a run nested inside it (a SQL function's earlier statements send theirs
- * to None_Receiver too, functions.c) is dropped, as None_Receiver's own receiveSlot does. Which run a row
- * comes from is told by the C stack: a run whose start lies below the current stack pointer has ended —
- * by an error that something inside the query caught (an EXCEPTION block), since it never shut down —
- * and is forgotten first; then the row is the outermost run's when that is the only one left.
+ * recv(slot, self) -> bool, the receiver's receiveSlot: a row of the cursor's own executor run goes into
+ * the columns at row `rows`; a row of any other run that sends to None_Receiver meanwhile (a SQL
+ * function's earlier statements inside the query, functions.c; a CALL's, run by FillPortalStore before
+ * the portal's rows are read back) is dropped, as None_Receiver's own receiveSlot does. The open runs are
+ * a stack; one whose start lies below the current stack pointer has ended — by an error that something
+ * inside the query caught (an EXCEPTION block), since it never shut down — and is forgotten first.
  */
 const RECV_LOCALS = 'slot self dv dn specs nspec r s sp att isnull d dst kind top'.split(' ')
 const RECV_TEXT = `
   block loop
     get self i32.load ${RECV.depth} i32.eqz br_if 1
-    get self get self i32.load ${RECV.depth} i32.const 2 i32.shl i32.add i32.load ${RECV.stack - 4} set top
-    get top global.get 0 i32.ge_u br_if 1                              ;; the innermost open run's start
+    get self get self i32.load ${RECV.depth} i32.const 3 i32.shl i32.add set top  ;; the innermost run + 8
+    get top i32.load ${RECV.stack - 8} global.get 0 i32.ge_u br_if 1   ;; its start is above us: open
     get self get self i32.load ${RECV.depth} i32.const 1 i32.sub i32.store ${RECV.depth}
     br 0
   end end
-  get self i32.load ${RECV.depth} i32.const 1 i32.ne if i32.const 1 return end
+  get self i32.load ${RECV.depth} i32.eqz if i32.const 1 return end
+  get top i32.load ${RECV.stack - 4} i32.eqz if i32.const 1 return end  ;; not the cursor's run
   get self i32.load ${RECV.rows} set r
   get r get self i32.load ${RECV.cap} i32.ge_u if
     get self i32.const 1 i32.store ${RECV.overflow} i32.const 1 return
@@ -142,13 +144,15 @@ const RECV_TEXT = `
   ${STORE_ROW}
   get self get r i32.const 1 i32.add i32.store ${RECV.rows}
   i32.const 1`
-/** startup(self, operation, typeinfo): a run starts; the first is the outermost, whose descriptor is kept */
+/** startup(self, operation, typeinfo): a run starts; it is the cursor's if it sends the portal's descriptor */
+const STARTUP_LOCALS = ['self', 'operation', 'typeinfo', 'top']
 const STARTUP_TEXT = `
   get self i32.load ${RECV.depth} i32.const ${RECV_RUNS} i32.ge_u if
     get self i32.const 1 i32.store ${RECV.overflow} return
   end
-  get self i32.load ${RECV.depth} i32.eqz if get self get typeinfo i32.store ${RECV.typeinfo} end
-  get self get self i32.load ${RECV.depth} i32.const 2 i32.shl i32.add global.get 0 i32.store ${RECV.stack}
+  get self get self i32.load ${RECV.depth} i32.const 3 i32.shl i32.add set top
+  get top global.get 0 i32.store ${RECV.stack}
+  get top get typeinfo get self i32.load ${RECV.typeinfo} i32.eq i32.store ${RECV.stack + 4}
   get self get self i32.load ${RECV.depth} i32.const 1 i32.add i32.store ${RECV.depth}`
 const SHUTDOWN_TEXT = `
   get self i32.load ${RECV.depth} if
@@ -206,7 +210,7 @@ export function moduleBytes(): Uint8Array {
     [GATHER, 1, body(GATHER_TEXT, GATHER_LOCALS, 7)],
     [PUT, 1, body(PUT_TEXT, PUT_LOCALS, 7)],
     [RECV_FNS[0], 3, body(RECV_TEXT, RECV_LOCALS, 2)],
-    [RECV_FNS[1], 4, body(STARTUP_TEXT, ['self', 'operation', 'typeinfo'], 3)],
+    [RECV_FNS[1], 4, body(STARTUP_TEXT, STARTUP_LOCALS, 3)],
     [RECV_FNS[2], 5, body(SHUTDOWN_TEXT, ['self'], 1)],
     [RECV_FNS[3], 5, body('', ['self'], 1)],
   ]

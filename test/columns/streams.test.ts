@@ -293,6 +293,21 @@ $q$`)
   })
 })
 
+describe('a cursor whose rows are made before they are read', () => {
+  // pyglite only: the portable module reads cursors through plpy.cursor, which cannot open a CALL
+  it('CALL of a multi-statement SQL procedure: its statements run first, then its OUT row is read', async () => {
+    await b.g.query(`CREATE PROCEDURE two_out(INOUT a int8, INOUT b float8) LANGUAGE sql AS $q$
+  SELECT g FROM generate_series(1, 5) g;
+  SELECT a * 2, b / 2
+$q$`)
+    await b.g.query(`CREATE FUNCTION cursor_over_call() RETURNS text LANGUAGE plpython3u AS $q$
+import plcolumns
+return "; ".join("%s %s" % (c["a"], c["b"]) for c in plcolumns.cursor("CALL two_out(21, 9.0)", batch=10, kind="list"))
+$q$`)
+    expect((await b.g.query('SELECT cursor_over_call() AS r')).rows).toEqual([{ r: '[42] [4.5]' }])
+  })
+})
+
 describe('packed columns both ways', () => {
   it('every fixed-width type in and out, with NULLs, extremes, NaN and -0, over several batches', async () => {
     await b.run(`CREATE TABLE kinds(k int4, b bool, s int2, i int4, o oid, q int8, f float4, d float8);
