@@ -190,7 +190,7 @@ export class ColumnBuilder {
         const k = kinds[c]
         const nulls = alloc(rt, n)
         if (k) {
-          this.owned.push(nulls)
+          this.own(nulls)
           const data = this.own(alloc(rt, k.size * n))
           this.chunks[c]!.push({ data, nulls, rows: n })
           this.spec(s.specs, c, d.live[c]!, k.kind, data, nulls)

@@ -42,11 +42,12 @@ function result(rt: PlRuntime, status: number, temporal: boolean): Uint8Array {
   if (tt) {
     if (n > 0x7fffffff)
       throw new PgError('plcolumns: more than 2^31-1 rows in one result', { sqlstate: '54000' })
-    b = new ColumnBuilder(rt, h.u32at(tt + L.stt_tupdesc), temporal)
+    const built = new ColumnBuilder(rt, h.u32at(tt + L.stt_tupdesc), temporal)
     fill(
-      () => b,
-      () => b?.add(tt, n),
+      () => built,
+      () => built.add(tt, n),
     )
+    b = built
     M._SPI_freetuptable(tt)
   }
   return encode(rt, status, b)
