@@ -29,6 +29,8 @@ interface RowPlan {
 export class InputConverters {
   private readonly encoders = new Map<number, Encoder>()
   private readonly rows = new Map<string, RowPlan>()
+  /** row plans under a procedure's transforms (fields of composites: PLy_input_setup_tuple) */
+  private transformedRows = new WeakMap<TransformMap, Map<string, RowPlan>>()
   private readonly scratch: number
 
   constructor(
@@ -60,7 +62,8 @@ export class InputConverters {
 
   /**
    * The encoder of `typoid` under a procedure's TRANSFORM FOR TYPE list (PLy_input_setup_func looks for a
-   * transform first, then through domains and array elements), or undefined when no transform applies.
+   * transform first, then through domains, array elements and a composite's fields), or undefined when no
+   * transform applies. A `record` may hold anything: it is encoded under the transforms whenever there are.
    */
   transformEncoder(typoid: number, trf: TransformMap): Encoder | undefined {
     const symbol = trf.get(typoid)
@@ -80,13 +83,28 @@ export class InputConverters {
       const e = this.transformEncoder(t.elem, trf)
       return e && this.arrayEncoder(t.elem, e)
     }
+    if (typoid === OID.RECORD) return trf.size ? this.compositeEncoder(trf) : undefined
+    if (t.typtype === 'c' && this.fieldTransformed(typoid, trf)) return this.compositeEncoder(trf)
     return undefined
+  }
+
+  /** Whether a transform applies to some field of composite type `typoid` (or deeper). */
+  private fieldTransformed(typoid: number, trf: TransformMap): boolean {
+    const desc = this.tuples.lookupRowtype(typoid, -1)
+    try {
+      return this.tuples
+        .readDesc(desc)
+        .attrs.some((a) => !a.dropped && this.transformEncoder(a.typid, trf) !== undefined)
+    } finally {
+      this.tuples.release(desc)
+    }
   }
 
   /** Forget cached encoders (types changed). */
   clear(): void {
     this.encoders.clear()
     this.rows.clear()
+    this.transformedRows = new WeakMap()
   }
 
   private make(typoid: number): Encoder {
@@ -159,14 +177,17 @@ export class InputConverters {
     }
   }
 
-  /** PLyDict_FromComposite: the tuple descriptor comes from the value's own header. */
-  private compositeEncoder(): Encoder {
+  /**
+   * PLyDict_FromComposite: the tuple descriptor comes from the value's own header; under a procedure's
+   * transforms (`trf`) its fields are encoded with them.
+   */
+  private compositeEncoder(trf?: TransformMap): Encoder {
     return (w, d) => {
       const h = this.heap
       const td = h.M._pg_detoast_datum(d) as number
       const { typeid, typmod } = this.tuples.datumType(td)
       const desc = this.tuples.lookupRowtype(typeid, typmod)
-      this.encodeTuple(w, td, desc, true, true)
+      this.encodeTuple(w, td, desc, true, true, trf)
       this.tuples.release(desc)
     }
   }
@@ -182,8 +203,9 @@ export class InputConverters {
     desc: number,
     includeGenerated: boolean,
     isHeader = false,
+    trf?: TransformMap,
   ): void {
-    const plan = this.rowPlan(desc)
+    const plan = this.rowPlan(desc, trf)
     const h = this.heap
     w.header(T.DICT, includeGenerated ? plan.countAll : plan.countNoGen)
     this.tuples.withDeformed(tuple, desc, plan.natts, isHeader, ({ values, nulls }) => {
@@ -201,12 +223,17 @@ export class InputConverters {
    * The plan for a descriptor: cached per registered row type (named composite, or blessed record typmod);
    * an anonymous descriptor (e.g. of an SPI result) gets a fresh plan, since its memory may be reused.
    */
-  private rowPlan(desc: number): RowPlan {
+  private rowPlan(desc: number, trf?: TransformMap): RowPlan {
     const h = this.heap
     const typeid = h.u32at(desc + L.tupdesc_tdtypeid)
     const typmod = h.i32at(desc + L.tupdesc_tdtypmod)
     const key = typeid !== OID.RECORD || typmod >= 0 ? `${typeid}:${typmod}` : null
-    let plan = key ? this.rows.get(key) : undefined
+    let rows = this.rows
+    if (trf) {
+      rows = this.transformedRows.get(trf) ?? new Map<string, RowPlan>()
+      this.transformedRows.set(trf, rows)
+    }
+    let plan = key ? rows.get(key) : undefined
     const natts = h.i32at(desc + L.tupdesc_natts)
     if (plan && plan.gen === this.watch.relGen && plan.natts === natts) return plan
     const rd = this.tuples.readDesc(desc)
@@ -223,14 +250,16 @@ export class InputConverters {
       // virtual generated columns have no stored value: PL/Python never shows them
       const skip = a.dropped || a.generated === 'v'
       plan.names.push(Buffer.from(a.name, 'utf8'))
-      plan.encoders.push(skip ? null : this.encoder(a.typid))
+      plan.encoders.push(
+        skip ? null : ((trf && this.transformEncoder(a.typid, trf)) ?? this.encoder(a.typid)),
+      )
       plan.generated.push(a.generated !== '')
       if (!skip) {
         plan.countAll++
         if (a.generated === '') plan.countNoGen++
       }
     }
-    if (key) this.rows.set(key, plan)
+    if (key) rows.set(key, plan)
     return plan
   }
 }
