@@ -95,9 +95,10 @@ def _attr(exc, name):
 
 
 def _sqlstate_attr(exc):
-    """PLy_get_sqlerrcode: the exception's `sqlstate` if it is a well-formed SQLSTATE."""
+    """PLy_get_sqlerrcode: the exception's `sqlstate` if it is a well-formed SQLSTATE other than 00000
+    (MAKE_SQLSTATE gives 0 for it, which PLy_elog_impl takes for no code: 38000)."""
     v = getattr(exc, "sqlstate", None)
-    return v if _plpy_exc.valid_sqlstate(v) else None
+    return v if _plpy_exc.valid_sqlstate(v) and v != "00000" else None
 
 
 def _error_data(exc):

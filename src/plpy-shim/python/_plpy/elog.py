@@ -48,6 +48,9 @@ def _parse(args, kw):
     sqlstate = fields.get("sqlstate")
     if sqlstate is not None and not valid_sqlstate(sqlstate):
         raise ValueError("invalid SQLSTATE code")
+    if sqlstate == "00000":
+        # MAKE_SQLSTATE gives 0, which PLy_output takes for no code: the level's default applies
+        del fields["sqlstate"]
     return message, fields
 
 
