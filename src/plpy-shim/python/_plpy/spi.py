@@ -51,10 +51,11 @@ class PLyResult(_pyglite.ResultBase):
 
     __slots__ = ()
 
-    def nrows(self):
+    # METH_VARARGS in PL/Python (plpy_resultobject.c): arguments are ignored
+    def nrows(self, *_):
         return self._nrows
 
-    def status(self):
+    def status(self, *_):
         return self._status
 
     def _tupdesc(self, i):
@@ -105,7 +106,9 @@ class PLyPlan(_pyglite.PlanBase):
             raise TypeError("function takes at most 1 argument (%d given)" % len(args))
         return _cursor_plan(self, args[0] if args else _MISSING)
 
-    def status(self):
+    def status(self, *args):  # PyArg_ParseTuple(args, ":status") (plpy_planobject.c)
+        if args:
+            raise TypeError("status() takes exactly 0 arguments (%d given)" % len(args))
         return True
 
     def __del__(self):
@@ -273,8 +276,10 @@ _pyglite.set_spi_hooks(PLyPlan, PLyResult, _execute, spi_error, _pending_release
 execute = _pyglite.execute
 
 
-def prepare(*args):
+def prepare(*args, **kw):
     """plpy.prepare(query[, argtypes]): parse and plan once, keep the plan for the session."""
+    if kw:
+        raise TypeError("prepare() takes no keyword arguments")
     if not 1 <= len(args) <= 2:
         raise TypeError("prepare() takes at most 2 arguments (%d given)" % len(args))
     query = args[0]
@@ -284,8 +289,10 @@ def prepare(*args):
         raise ValueError("embedded null character")
     types = args[1] if len(args) == 2 else None
     names = []
-    if types is not None:
-        if isinstance(types, dict) or not hasattr(type(types), "__getitem__") or not hasattr(types, "__len__"):
+    if len(args) == 2:
+        # PySequence_Check: None and mappings are not sequences
+        seq = hasattr(type(types), "__getitem__") and hasattr(types, "__len__")
+        if types is None or isinstance(types, dict) or not seq:
             raise TypeError("second argument of plpy.prepare must be a sequence")
         for i in range(len(types)):
             try:
@@ -370,8 +377,10 @@ def _converter(full, desc, kind):
     return scalar
 
 
-def cursor(*args):
+def cursor(*args, **kw):
     """plpy.cursor(query) or plpy.cursor(plan[, arguments])."""
+    if kw:
+        raise TypeError("cursor() takes no keyword arguments")
     if len(args) == 1 and isinstance(args[0], str) and "\x00" not in args[0]:
         _flush_pending()
         return PLyCursor(call("cursor", args[0]))

@@ -1,0 +1,25 @@
+-- Argument handling of plpy.prepare/plpy.cursor (METH_VARARGS: no keywords; the argument types must be a
+-- sequence, None is not one: plpy_spi.c PLy_spi_prepare) and of PLyResult.nrows/status and PLyPlan.status
+-- (METH_VARARGS: extra arguments ignored). Expected output recorded on PostgreSQL 15 + plpython3u.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS plpython3u;
+RESET client_min_messages;
+DO $$
+tries = [
+    ("prepare(q, None)", lambda: plpy.prepare("SELECT 1", None)),
+    ("prepare(q, [])", lambda: plpy.prepare("SELECT 1", [])),
+    ("prepare(q, {})", lambda: plpy.prepare("SELECT 1", {})),
+    ("prepare(query=q)", lambda: plpy.prepare(query="SELECT 1")),
+    ("cursor(query=q)", lambda: plpy.cursor(query="SELECT 1")),
+]
+for name, f in tries:
+    try:
+        f()
+        plpy.notice("%s: no error" % name)
+    except Exception as e:
+        plpy.notice("%s: %s: %s" % (name, type(e).__name__, e))
+r = plpy.execute("SELECT 1 AS a")
+plpy.notice("nrows %s status %s" % (r.nrows(5), r.status(1, 2)))
+p = plpy.prepare("SELECT 1")
+plpy.notice("plan status %s" % p.status("x"))
+$$ LANGUAGE plpython3u;
