@@ -4,9 +4,15 @@ In PostgreSQL one session is one backend process with its own interpreter. Here 
 share one interpreter, so everything PL/Python keeps per backend is keyed by session id.
 """
 
+import __main__
+import builtins
+
 import _pyglite
 
 import plpy
+
+# what a new interpreter's __main__ holds besides __name__ and __builtins__ (PL/Python copies its dict)
+_MAIN_NAMES = ("__doc__", "__package__", "__loader__", "__spec__", "__annotations__")
 
 _sessions = {}
 
@@ -16,13 +22,10 @@ class Session:
 
     def __init__(self, sid):
         self.sid = sid
-        # like PostgreSQL's __main__ dict (PLy_init_interp): GD shared by all functions, plpy imported
-        self.main_globals = {
-            "__name__": "__main__",
-            "__builtins__": __builtins__,
-            "GD": {},
-            "plpy": plpy,
-        }
+        # like PostgreSQL's __main__ dict (PLy_init_interp): the module's own names (__doc__, __loader__, …,
+        # __builtins__ the module), GD shared by all functions, plpy imported
+        self.main_globals = {k: getattr(__main__, k) for k in _MAIN_NAMES if hasattr(__main__, k)}
+        self.main_globals.update({"__name__": "__main__", "__builtins__": builtins, "GD": {}, "plpy": plpy})
         self.procs = {}  # key -> native proc id
 
 

@@ -1,6 +1,7 @@
 -- Argument handling of plpy.prepare/plpy.cursor (METH_VARARGS: no keywords; the argument types must be a
 -- sequence, None is not one: plpy_spi.c PLy_spi_prepare) and of PLyResult.nrows/status and PLyPlan.status
--- (METH_VARARGS: extra arguments ignored). Expected output recorded on PostgreSQL 15 + plpython3u.
+-- (METH_VARARGS: extra arguments ignored), and the names a procedure's globals start with. Expected output
+-- recorded on PostgreSQL 15 + plpython3u.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS plpython3u;
 RESET client_min_messages;
@@ -23,3 +24,12 @@ plpy.notice("nrows %s status %s" % (r.nrows(5), r.status(1, 2)))
 p = plpy.prepare("SELECT 1")
 plpy.notice("plan status %s" % p.status("x"))
 $$ LANGUAGE plpython3u;
+-- a procedure's globals start as a copy of __main__'s dict (PLy_procedure_compile): the module's own names
+DO $$
+plpy.notice(repr(sorted((k, type(v).__name__) for k, v in globals().items() if k.startswith('__'))))
+$$ LANGUAGE plpython3u;
+CREATE FUNCTION edge4_globals() RETURNS text LANGUAGE plpython3u AS $$
+return repr(sorted(k for k in globals() if not k.startswith('__plpython')))
+$$;
+SELECT edge4_globals();
+DROP FUNCTION edge4_globals();
