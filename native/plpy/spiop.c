@@ -69,6 +69,15 @@ static PyObject *plan_execute(PyObject *self, PyObject *const *args, Py_ssize_t 
     PyErr_Format(PyExc_TypeError, "function takes at most 2 arguments (%zd given)", nargs);
     return NULL;
   }
+  if (nargs > 1) {
+    /* PLy_plan_execute's own PyArg_ParseTuple(args, "|Ol"): its TypeError or OverflowError, as raised
+     * (plpy.execute(plan, args, limit) says "expected a query or a plan" instead) */
+    PyObject *i = PyNumber_Index(args[1]);
+    if (!i) return NULL;
+    long v = PyLong_AsLong(i);
+    Py_DECREF(i);
+    if (v == -1 && PyErr_Occurred()) return NULL;
+  }
   PyObject *all[3] = {self, nargs > 0 ? args[0] : NULL, nargs > 1 ? args[1] : NULL};
   return py_spi_execute(NULL, all, nargs + 1, NULL);
 }
@@ -229,13 +238,15 @@ static PyObject *fallback(PyObject *const *args, Py_ssize_t nargs) {
   return PyObject_Vectorcall(g_fallback, args, (size_t)nargs, NULL);
 }
 
-/* An exact int as SPI's long on wasm32 (PL/Python's "l", clamped as _plpy.spi._limit does); 0 if not one. */
+/* An exact int as SPI's long on wasm32 (PL/Python's "l", clamped as _plpy.spi._limit does); 0 if not one,
+ * or if it overflows a 64-bit long (Python's fallback raises PL/Python's error for it). */
 static int limit_of(PyObject *o, int32_t *out) {
   if (!PyLong_CheckExact(o)) return 0;
   int overflow;
   long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
-  if (overflow > 0 || v > INT32_MAX) v = INT32_MAX;
-  if (overflow < 0 || v < INT32_MIN) v = INT32_MIN;
+  if (overflow) return 0;
+  if (v > INT32_MAX) v = INT32_MAX;
+  if (v < INT32_MIN) v = INT32_MIN;
   *out = (int32_t)v;
   return 1;
 }

@@ -180,8 +180,11 @@ _NONE = b"\x00"  # the codec's NONE tag (src/python/codec.ts)
 
 
 def _limit(v):
-    # PyArg_ParseTuple "l": an integer (or __index__), clamped to what SPI's long holds on wasm32
+    # PyArg_ParseTuple "l": an integer (or __index__) that fits the C long of the 64-bit servers PostgreSQL
+    # runs on (OverflowError beyond), clamped to what SPI's long holds on wasm32
     v = operator.index(v)
+    if not -(2**63) <= v < 2**63:
+        raise OverflowError("Python int too large to convert to C long")
     return max(min(v, 2**31 - 1), -(2**31))
 
 
@@ -236,7 +239,11 @@ def _execute(query=_MISSING, arg2=_MISSING, arg3=_MISSING, *more):
     types, limits that are not plain ints, plans with other arguments, pending releases."""
     if type(query) is PLyPlan and not more:
         # _execute_plan, inlined: the path of a loop over a prepared statement
-        limit = 0 if arg3 is _MISSING else _limit(arg3)
+        try:
+            limit = 0 if arg3 is _MISSING else _limit(arg3)
+        except (TypeError, OverflowError):
+            # PyArg_ParseTuple(args, "O|Ol") failed: PLy_spi_execute's last word
+            raise Error("plpy.execute expected a query or a plan") from None
         if _pending_release:
             _flush_pending()
         # one int32 argument of an int plan (a loop's usual call) without the _args_bytes frame

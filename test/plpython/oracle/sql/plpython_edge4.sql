@@ -33,3 +33,19 @@ return repr(sorted(k for k in globals() if not k.startswith('__plpython')))
 $$;
 SELECT edge4_globals();
 DROP FUNCTION edge4_globals();
+-- limits: PyArg_ParseTuple's "l" (a 64-bit long where PostgreSQL runs); plpy.execute's failed parses end in
+-- "expected a query or a plan", plan.execute's raise the parse's own TypeError/OverflowError
+DO $$
+p = plpy.prepare("SELECT g FROM generate_series(1, 3) g")
+calls = [
+    ("plpy.execute(q, %r)", lambda lim: plpy.execute("SELECT g FROM generate_series(1, 3) g", lim)),
+    ("plpy.execute(plan, [], %r)", lambda lim: plpy.execute(p, [], lim)),
+    ("plan.execute([], %r)", lambda lim: p.execute([], lim)),
+]
+for lim in (2**63, 2**63 - 1, -2**63 - 1, 2, 0, -1, "x", 1.5, None, True):
+    for name, f in calls:
+        try:
+            plpy.notice("%s: %d rows" % (name % (lim,), f(lim).nrows()))
+        except Exception as e:
+            plpy.notice("%s: %s: %s" % (name % (lim,), type(e).__name__, e))
+$$ LANGUAGE plpython3u;
