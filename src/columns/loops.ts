@@ -52,9 +52,10 @@ export const RECV = {
   natts: 44,
   overflow: 48,
   stack: 52,
-  size: 52 + 8 * 64,
+  size: 52 + 8 * 1024,
 } as const
-const RECV_RUNS = 64
+/** Runs open at once (SQL functions nested in the query); deeper, the read fails with XX000, not quietly */
+const RECV_RUNS = (RECV.size - RECV.stack) / 8
 
 const PATH = '/tmp/pyglite_columns.so'
 const GATHER = 'pyglite_columns_gather'
