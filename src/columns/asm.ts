@@ -49,6 +49,8 @@ function assemble(text: string, names: string[]): number[] {
     'i32.eq': 0x46,
     'i32.ne': 0x47,
     'i32.lt_s': 0x48,
+    'i32.lt_u': 0x49,
+    'i32.gt_u': 0x4b,
     'i32.ge_u': 0x4f,
     'i32.add': 0x6a,
     'i32.sub': 0x6b,

@@ -38,7 +38,7 @@ export const PUT_SPEC = 12
  * rShutdown, rDestroy, mydest) and then its own words: depth (executor runs started and not shut down),
  * typeinfo (the portal's result descriptor: the run that sends it is the cursor's own), rows stored,
  * capacity, gather's specs, their count, natts to deform (slot_getsomeattrs), overflow (a row beyond the
- * capacity, or runs nested too deep), and per open run its start's stack pointer and whether it is the
+ * capacity), and per open run its start's stack pointer and whether it is the
  * cursor's own (RECV_RUNS of them, 8 bytes each).
  */
 export const RECV = {
@@ -54,7 +54,10 @@ export const RECV = {
   stack: 52,
   size: 52 + 8 * 1024,
 } as const
-/** Runs open at once (SQL functions nested in the query); deeper, the read fails with XX000, not quietly */
+/**
+ * Runs whose start is kept (SQL functions nested in the query: PostgreSQL's max_stack_depth, which in wasm
+ * sees only the shadow stack, let 3,000 levels through); deeper ones are counted, and are never the cursor's.
+ */
 const RECV_RUNS = (RECV.size - RECV.stack) / 8
 
 const PATH = '/tmp/pyglite_columns.so'
@@ -126,12 +129,14 @@ const RECV_LOCALS = 'slot self dv dn specs nspec r s sp att isnull d dst kind to
 const RECV_TEXT = `
   block loop
     get self i32.load ${RECV.depth} i32.eqz br_if 1
+    get self i32.load ${RECV.depth} i32.const ${RECV_RUNS} i32.gt_u br_if 1  ;; beyond the stack: nested
     get self get self i32.load ${RECV.depth} i32.const 3 i32.shl i32.add set top  ;; the innermost run + 8
     get top i32.load ${RECV.stack - 8} global.get 0 i32.ge_u br_if 1   ;; its start is above us: open
     get self get self i32.load ${RECV.depth} i32.const 1 i32.sub i32.store ${RECV.depth}
     br 0
   end end
   get self i32.load ${RECV.depth} i32.eqz if i32.const 1 return end
+  get self i32.load ${RECV.depth} i32.const ${RECV_RUNS} i32.gt_u if i32.const 1 return end
   get top i32.load ${RECV.stack - 4} i32.eqz if i32.const 1 return end  ;; not the cursor's run
   get self i32.load ${RECV.rows} set r
   get r get self i32.load ${RECV.cap} i32.ge_u if
@@ -148,12 +153,11 @@ const RECV_TEXT = `
 /** startup(self, operation, typeinfo): a run starts; it is the cursor's if it sends the portal's descriptor */
 const STARTUP_LOCALS = ['self', 'operation', 'typeinfo', 'top']
 const STARTUP_TEXT = `
-  get self i32.load ${RECV.depth} i32.const ${RECV_RUNS} i32.ge_u if
-    get self i32.const 1 i32.store ${RECV.overflow} return
+  get self i32.load ${RECV.depth} i32.const ${RECV_RUNS} i32.lt_u if              ;; else only counted
+    get self get self i32.load ${RECV.depth} i32.const 3 i32.shl i32.add set top
+    get top global.get 0 i32.store ${RECV.stack}
+    get top get typeinfo get self i32.load ${RECV.typeinfo} i32.eq i32.store ${RECV.stack + 4}
   end
-  get self get self i32.load ${RECV.depth} i32.const 3 i32.shl i32.add set top
-  get top global.get 0 i32.store ${RECV.stack}
-  get top get typeinfo get self i32.load ${RECV.typeinfo} i32.eq i32.store ${RECV.stack + 4}
   get self get self i32.load ${RECV.depth} i32.const 1 i32.add i32.store ${RECV.depth}`
 const SHUTDOWN_TEXT = `
   get self i32.load ${RECV.depth} if

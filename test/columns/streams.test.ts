@@ -308,6 +308,25 @@ $q$`)
   })
 })
 
+describe('a cursor whose query nests SQL functions deeply', () => {
+  // pyglite only: PostgreSQL 15's max_stack_depth stops this nesting; in wasm it sees only the shadow stack
+  it('1,100 levels of a SQL function whose earlier statement recurses: every row read', async () => {
+    await b.g.query(`CREATE FUNCTION sqlrec(n int) RETURNS int LANGUAGE sql AS $q$
+  SELECT CASE WHEN n > 0 THEN sqlrec(n - 1) ELSE 0 END;
+  SELECT n
+$q$`)
+    await b.g.query(`CREATE FUNCTION deep_columns(k int) RETURNS text LANGUAGE plpython3u AS $q$
+import plcolumns
+c = plcolumns.execute("SELECT sqlrec(%d) AS a, g FROM generate_series(1, 3) g" % k, kind="list")
+return repr((c["a"], c["g"]))
+$q$`)
+    for (const k of [100, 1100])
+      expect((await b.g.query('SELECT deep_columns($1) AS r', [k])).rows).toEqual([
+        { r: `([${k}, ${k}, ${k}], [1, 2, 3])` },
+      ])
+  })
+})
+
 describe('packed columns both ways', () => {
   it('every fixed-width type in and out, with NULLs, extremes, NaN and -0, over several batches', async () => {
     await b.run(`CREATE TABLE kinds(k int4, b bool, s int2, i int4, o oid, q int8, f float4, d float8);
