@@ -166,6 +166,22 @@ describe('SD, GD, CREATE OR REPLACE and the validator', () => {
     expect(await value(c, 'SELECT sd_count()')).toBe(3)
   })
 
+  it("__main__'s names: every function and DO block of a session shares them, another session has its own", async () => {
+    // PL/Python copies __main__'s dict into each procedure's globals: a shallow copy, so its
+    // __annotations__ dict is the backend's, written only by name
+    await fn(c, 'ann_put(k text) RETURNS void', '__annotations__[k] = 1')
+    await fn(c, 'ann_get() RETURNS text', 'return ",".join(sorted(__annotations__))')
+    await c.query(`SELECT ann_put('mine')`)
+    await c.query(`DO $$ __annotations__['do'] = 1 $$ LANGUAGE plpython3u`)
+    expect(await value(c, 'SELECT ann_get()')).toBe('do,mine')
+    const c2 = await connect(srv)
+    try {
+      expect(await value(c2, 'SELECT ann_get()')).toBe('')
+    } finally {
+      await c2.end()
+    }
+  })
+
   it('CREATE OR REPLACE takes effect at once, also for other sessions and after ROLLBACK', async () => {
     await fn(c, 'version_f() RETURNS int', 'return 1')
     const c2 = await connect(srv)

@@ -25,6 +25,8 @@ class Session:
         # like PostgreSQL's __main__ dict (PLy_init_interp): the module's own names (__doc__, __loader__, …,
         # __builtins__ the module), GD shared by all functions, plpy imported
         self.main_globals = {k: getattr(__main__, k) for k in _MAIN_NAMES if hasattr(__main__, k)}
+        # written only by name (bodies are functions): the session's own, as its backend's would be
+        self.main_globals["__annotations__"] = {}
         self.main_globals.update({"__name__": "__main__", "__builtins__": builtins, "GD": {}, "plpy": plpy})
         self.procs = {}  # key -> native proc id
 
