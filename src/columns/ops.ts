@@ -42,12 +42,8 @@ function result(rt: PlRuntime, status: number, temporal: boolean): Uint8Array {
   if (tt) {
     if (n > 0x7fffffff)
       throw new PgError('plcolumns: more than 2^31-1 rows in one result', { sqlstate: '54000' })
-    const built = new ColumnBuilder(rt, h.u32at(tt + L.stt_tupdesc), temporal)
-    fill(
-      () => built,
-      () => built.add(tt, n),
-    )
-    b = built
+    b = new ColumnBuilder(rt, h.u32at(tt + L.stt_tupdesc), temporal)
+    fill(b, (built) => built.add(tt, n))
     M._SPI_freetuptable(tt)
   }
   return encode(rt, status, b)
@@ -72,51 +68,49 @@ const CURSOR_TEXT = /^\s*\(*\s*(select|values|table)\b[^;]*;?\s*$/i
 const CHUNK_ROWS = 50000
 
 function readPortal(rt: PlRuntime, portal: number, temporal: boolean): Uint8Array {
-  const h = rt.heap
-  const M = h.M
-  let b = receiving(rt, portal, temporal)
-  fill(
-    () => b,
-    () => {
-      if (b) return b.receive(portal, 0x7fffffff)
-      for (;;) {
-        M._SPI_cursor_fetch(portal, 1, CHUNK_ROWS)
-        const tt = h.u32at(M._SPI_tuptable)
-        const n = h.u64at(M._SPI_processed)
-        if (tt) {
-          b ??= new ColumnBuilder(rt, h.u32at(tt + L.stt_tupdesc), temporal)
-          if (b.rows + n > 0x7fffffff)
-            throw new PgError('plcolumns: more than 2^31-1 rows in one result', { sqlstate: '54000' })
-          b.add(tt, n)
-          M._SPI_freetuptable(tt)
-        }
-        if (n < CHUNK_ROWS) return
-      }
-    },
-  )
-  M._SPI_cursor_close(portal)
+  const b = readRows(rt, portal, 0x7fffffff, temporal)
+  rt.heap.M._SPI_cursor_close(portal)
   return encode(rt, 5 /* SPI_OK_SELECT */, b)
 }
 
-/** Fill a builder by `f`; if that fails, the buffers the builder had filled are freed (nothing got them). */
-function fill(builder: () => ColumnBuilder | null, f: () => unknown): void {
-  try {
-    f()
-  } catch (e) {
-    builder()?.discard()
-    throw e
-  }
+/**
+ * Up to `count` rows of `portal` as columns, in a builder made from its result descriptor (null if it has
+ * none): straight from the executor when every column is packed (ColumnBuilder.receive), else through SPI
+ * tuple tables of at most CHUNK_ROWS rows, so a result is never held whole as tuples in wasm memory.
+ */
+function readRows(rt: PlRuntime, portal: number, count: number, temporal: boolean): ColumnBuilder | null {
+  const h = rt.heap
+  const M = h.M
+  const tupdesc = h.u32at(portal + L.portal_tupdesc)
+  if (!tupdesc) return null
+  return fill(new ColumnBuilder(rt, tupdesc, temporal), (b) => {
+    if (b.packedOnly) return b.receive(portal, count)
+    for (let left = count; left > 0; ) {
+      const want = Math.min(left, CHUNK_ROWS)
+      M._SPI_cursor_fetch(portal, 1, want)
+      const tt = h.u32at(M._SPI_tuptable)
+      const n = h.u64at(M._SPI_processed)
+      if (b.rows + n > 0x7fffffff)
+        throw new PgError('plcolumns: more than 2^31-1 rows in one result', { sqlstate: '54000' })
+      if (tt) {
+        b.add(tt, n)
+        M._SPI_freetuptable(tt)
+      }
+      if (n < want) break
+      left -= n
+    }
+  })
 }
 
-/**
- * A builder for a portal whose columns are all packed, to be read by ColumnBuilder.receive (no SPI tuple
- * table); null when some column needs PL/Python's conversions (read through SPI_cursor_fetch).
- */
-function receiving(rt: PlRuntime, portal: number, temporal: boolean): ColumnBuilder | null {
-  const tupdesc = rt.heap.u32at(portal + L.portal_tupdesc)
-  if (!tupdesc) return null
-  const b = new ColumnBuilder(rt, tupdesc, temporal)
-  return b.packedOnly ? b : null
+/** Fill builder `b` by `f`; if that fails, the buffers it had filled are freed (nothing got them). */
+function fill(b: ColumnBuilder, f: (b: ColumnBuilder) => unknown): ColumnBuilder {
+  try {
+    f(b)
+    return b
+  } catch (e) {
+    b.discard()
+    throw e
+  }
 }
 
 type Op = (rt: PlRuntime, a?: unknown, b?: unknown, c?: unknown) => unknown
@@ -236,16 +230,9 @@ export const columnOps: Record<string, Op> = {
     if (!portal) return false
     const n = Number(count) | 0
     const r = rt.elog.tryCatch(() => {
-      const b = n > 0 ? receiving(rt, portal, !!temporal) : null
-      if (!b) {
-        M._SPI_cursor_fetch(portal, 1, n)
-        return result(rt, SPI_OK_FETCH, !!temporal)
-      }
-      fill(
-        () => b,
-        () => b.receive(portal, n),
-      )
-      return encode(rt, SPI_OK_FETCH, b)
+      if (n > 0) return encode(rt, SPI_OK_FETCH, readRows(rt, portal, n, !!temporal))
+      M._SPI_cursor_fetch(portal, 1, n) // PostgreSQL's own meaning of 0 (the current row again) and less
+      return result(rt, SPI_OK_FETCH, !!temporal)
     }, true)
     return r.ok ? r.value : errorValue(r.error)
   },

@@ -230,8 +230,12 @@ export class InputConverters {
     const key = typeid !== OID.RECORD || typmod >= 0 ? `${typeid}:${typmod}` : null
     let rows = this.rows
     if (trf) {
-      rows = this.transformedRows.get(trf) ?? new Map<string, RowPlan>()
-      this.transformedRows.set(trf, rows)
+      let under = this.transformedRows.get(trf)
+      if (!under) {
+        under = new Map<string, RowPlan>()
+        this.transformedRows.set(trf, under)
+      }
+      rows = under
     }
     let plan = key ? rows.get(key) : undefined
     const natts = h.i32at(desc + L.tupdesc_natts)
