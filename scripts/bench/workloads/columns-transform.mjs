@@ -28,6 +28,29 @@ v = w / 3.0 + x * 0.1
 return v * v - 2.0
 $$`
 
+// A table function's rows are materialized by the FunctionScan that reads them, in a tuplestore bounded by
+// work_mem: at PostgreSQL's default of 4 MB a 1M-row result spills to a temporary file, written and read
+// back by PostgreSQL's executor in wasm. The per-row form runs in the select list and has no tuplestore.
+// Both servers are measured at the default and at WORK_MEM (the same setting on both); the target line is
+// the latter — what a user running a million-row transform sets (docs/columns.md, "Memory").
+const WORK_MEM = '64MB'
+
+async function rounds(g, r, runs) {
+  const t = { columns: [], rows: [] }
+  const v = {}
+  for (let i = 0; i <= runs; i++) {
+    const a = await time(g, "SELECT sum(y) AS s FROM expr_columns('SELECT x FROM expr_t')")
+    const b = await time(r, 'SELECT sum(expr_row(x)) AS s FROM expr_t')
+    v.columns = a.rows[0].s
+    v.rows = b.rows[0].s
+    if (i === 0) continue
+    t.columns.push(a.ms)
+    t.rows.push(b.ms)
+  }
+  const same = Math.abs(v.columns - v.rows) <= 1e-9 * Math.abs(v.rows)
+  return { mc: median(t.columns), mr: median(t.rows), v, same }
+}
+
 export default {
   name: 'columns-transform',
   description: `issue 14 b: a 20-operation float expression over ${ROWS / 1e6}M rows, columnar table function vs per-row plpython3u`,
@@ -38,28 +61,22 @@ export default {
       for (const s of SETUP) await Promise.all([g.query(s), r.query(s)])
       await g.query(COLUMNS)
       await r.query(ROWWISE)
-      const t = { columns: [], rows: [] }
-      const v = {}
-      for (let i = 0; i <= runs; i++) {
-        const a = await time(g, "SELECT sum(y) AS s FROM expr_columns('SELECT x FROM expr_t')")
-        const b = await time(r, 'SELECT sum(expr_row(x)) AS s FROM expr_t')
-        v.columns = a.rows[0].s
-        v.rows = b.rows[0].s
-        if (i === 0) continue
-        t.columns.push(a.ms)
-        t.rows.push(b.ms)
-      }
-      const mc = median(t.columns)
-      const mr = median(t.rows)
-      const same = Math.abs(v.columns - v.rows) <= 1e-9 * Math.abs(v.rows)
+      const d = await rounds(g, r, runs)
+      await Promise.all([g.query(`SET work_mem = '${WORK_MEM}'`), r.query(`SET work_mem = '${WORK_MEM}'`)])
+      const m = await rounds(g, r, runs)
       return {
         lines: [
-          `pyglite plcolumns.transform (numpy)      ${fmt(mc)}   sum ${v.columns}`,
-          `postgresql 15 per-row plpython3u         ${fmt(mr)}   sum ${v.rows}`,
-          `postgresql per-row / pyglite columnar    ${(mr / mc).toFixed(2)}x   target >= 5: ${mr / mc >= 5 ? 'met' : 'missed'}`,
-          `same sum: ${same}`,
+          `work_mem 4MB (default, result spilled):`,
+          `  pyglite plcolumns.transform (numpy)    ${fmt(d.mc)}   sum ${d.v.columns}`,
+          `  postgresql 15 per-row plpython3u       ${fmt(d.mr)}   sum ${d.v.rows}`,
+          `  postgresql per-row / pyglite columnar  ${(d.mr / d.mc).toFixed(2)}x`,
+          `work_mem ${WORK_MEM} on both (result in memory):`,
+          `  pyglite plcolumns.transform (numpy)    ${fmt(m.mc)}   sum ${m.v.columns}`,
+          `  postgresql 15 per-row plpython3u       ${fmt(m.mr)}   sum ${m.v.rows}`,
+          `  postgresql per-row / pyglite columnar  ${(m.mr / m.mc).toFixed(2)}x   target >= 5: ${m.mr / m.mc >= 5 ? 'met' : 'missed'}`,
+          `same sum: ${d.same && m.same}`,
         ],
-        ok: same,
+        ok: d.same && m.same,
       }
     } finally {
       await Promise.allSettled([g.end(), r.end()])
