@@ -120,7 +120,7 @@ export function datumToJson(h: Heap, io: DatumIo, d: number, typoid: number, bas
 }
 
 const utf8 = new TextEncoder()
-const utf8d = new TextDecoder()
+const utf8d = new TextDecoder('utf-8', { ignoreBOM: true })
 const f32 = new Float32Array(1)
 const u32 = new Uint32Array(f32.buffer)
 

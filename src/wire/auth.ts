@@ -192,7 +192,7 @@ function errorMessage(msg: Uint8Array): string | undefined {
 
 /** Reader/writer objects with the methods pg-gateway's auth flows call (its BufferReader/BufferWriter). */
 function adapters() {
-  const utf8 = new TextDecoder()
+  const utf8 = new TextDecoder('utf-8', { ignoreBOM: true })
   let buf: Uint8Array = new Uint8Array(0)
   let pos = 0
   const reader = {

@@ -7,7 +7,7 @@ import { concatBytes } from '../util/bytes.js'
 import { errorResponse, noticeResponse, readyForQuery } from './serialize.js'
 
 const QUERY = 0x51 // 'Q'
-const dec = new TextDecoder()
+const dec = new TextDecoder('utf-8', { ignoreBOM: true })
 
 /** Where a command the main thread answers itself sits in a batch of frontend messages. */
 export interface Found<C> {

@@ -33,7 +33,7 @@ export type StartupPacket =
   | { kind: 'startup'; params: StartupParams }
 
 const NAMEDATALEN = 64
-const utf8 = new TextDecoder('utf-8')
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true })
 
 export function parseStartupPacket(p: Uint8Array): StartupPacket {
   const dv = new DataView(p.buffer, p.byteOffset, p.byteLength)

@@ -16,7 +16,7 @@ export type PgModule = Record<string, any> & {
   }
 }
 
-const utf8 = new TextDecoder('utf-8')
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true })
 
 export class Heap {
   readonly M: PgModule

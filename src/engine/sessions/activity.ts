@@ -7,7 +7,7 @@ import type { ClientInfo } from '../channel/protocol.js'
 /** PostgreSQL's track_activity_query_size default: st_activity_raw holds at most this many bytes minus 1. */
 const QUERY_SIZE = 1024
 
-const utf8 = new TextDecoder('utf-8', { fatal: false })
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true })
 
 function len32(b: Uint8Array, o: number): number {
   return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0

@@ -30,7 +30,7 @@ function wanted(type: number): boolean {
 }
 
 const latin1 = new TextDecoder('latin1')
-const utf8 = new TextDecoder('utf-8')
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true })
 
 export class BackendStream {
   /** Status byte of the last ReadyForQuery seen. */

@@ -42,7 +42,7 @@ function wholeCommands(data: Uint8Array): boolean {
 }
 
 const BEGIN_ONLY = /^\s*(?:BEGIN|START\s+TRANSACTION)\b[^;]*;?\s*$/i
-const utf8 = new TextDecoder()
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true })
 
 /**
  * An input that only opens a transaction block: a simple Query, or one unnamed Parse with Bind, Describe,

@@ -48,7 +48,7 @@ function preparationOnly(data: Uint8Array): boolean {
 /** What an administrator runs to see and end sessions: it must not wait behind the transaction it looks at. */
 const MONITORING =
   /\bpg_(?:stat_activity|stat_get_activity|terminate_backend|cancel_backend|backend_pid|blocking_pids|locks|stat_ssl)\b/i
-const utf8 = new TextDecoder()
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true })
 
 /** One SELECT (no second statement: it runs inside another session's transaction) that monitors sessions. */
 export function monitoringSql(sql: string): boolean {
