@@ -6,9 +6,10 @@ from . import convert, sessions
 
 
 def python_name(name, oid):
-    """__plpython_procedure_<name>_<oid>, with every character Python would not accept replaced by '_'."""
-    raw = "__plpython_procedure_%s_%d" % (name, oid)
-    return "".join(c if ("a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9") else "_" for c in raw)
+    """__plpython_procedure_<name>_<oid>, every byte that is not an ASCII letter or digit replaced by '_'
+    (plpy_procedure.c munges the name's bytes in the server encoding, UTF8 here: "é" becomes "__")."""
+    raw = ("__plpython_procedure_%s_%d" % (name, oid)).encode("utf-8", "surrogatepass")
+    return "".join(chr(b) if (97 <= b <= 122 or 65 <= b <= 90 or 48 <= b <= 57) else "_" for b in raw)
 
 
 def munge_source(pyname, src):

@@ -27,6 +27,15 @@ from plpy import spiexceptions
 _exc.register_conditions(spiexceptions.by_sqlstate)
 del _exc  # dir(plpy) lists PL/Python's names only (plpython_test)
 
+# PL/Python's plpy is a module, not a package, and its spiexceptions an attribute named "spiexceptions"
+# (PyModule_Create in plpy_plpymodule.c), never in sys.modules: `import plpy.spiexceptions` fails there
+# ("'plpy' is not a package"), so it fails here too rather than work only on pyglite.
+import sys as _sys
+
+_sys.modules.pop("plpy.spiexceptions", None)
+spiexceptions.__name__ = "spiexceptions"
+del _sys, __path__
+
 __all__ = [
     "Error",
     "Fatal",
