@@ -92,3 +92,29 @@ $$);
   const w = await c.query("SELECT n FROM bom_t WHERE v = E'\\uFEFFcd'")
   expect(w.rows).toEqual([{ n: 3 }, { n: 3 }])
 })
+
+it('refuses a str with a lone surrogate for a text column instead of storing bytes that are not UTF-8', async () => {
+  // multicorn2 encodes with Python's strict UTF-8 codec: UnicodeEncodeError; the packed column used to carry
+  // the surrogate's bytes (ED B2 80) into the text value, the JSON path a U+FFFD in its place
+  await c.query(`CREATE SERVER sur FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper 'multicorn.pyfunc.PyFunc', code $$
+def read():
+    yield {'v': 'ok', 'n': 1}
+    yield {'v': 'a\\udc80b', 'n': 2}
+$$);
+    CREATE SERVER sur2 FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper 'multicorn.pyfunc.PyFunc', code $$
+def read():
+    yield {'v': 'ok', 'n': 1}
+    yield {'v': 'a\\udc80b', 'n': None}
+$$);
+    CREATE FOREIGN TABLE sur_packed (v text, n int) SERVER sur;
+    CREATE FOREIGN TABLE sur_json (v varchar(5), n int) SERVER sur2;
+    CREATE TABLE sur_copy (v text)`)
+  for (const t of ['sur_packed', 'sur_json']) {
+    const e = await c.query(`INSERT INTO sur_copy SELECT v FROM ${t}`).catch((x) => x)
+    expect([e.message, e.detail]).toEqual([
+      'Error in python: UnicodeEncodeError',
+      "'utf-8' codec can't encode character '\\udc80' in position 1: surrogates not allowed",
+    ])
+  }
+  expect((await c.query('SELECT count(*)::int AS n FROM sur_copy')).rows).toEqual([{ n: 0 }])
+})

@@ -198,7 +198,8 @@ def pack(col, k):
         if k == "t" and types == _STR:
             joined = "\x00".join(col)
             if joined.count("\x00") == len(col) - 1:
-                return ("t", joined.encode("utf-8", "surrogatepass"))
+                # strict: a lone surrogate is multicorn2's UnicodeEncodeError, not bytes that are not UTF-8
+                return ("t", joined.encode("utf-8"))
         elif k == "i" and types == _INT:
             try:
                 return ("i4", array("i", col).tobytes())
@@ -210,7 +211,10 @@ def pack(col, k):
             return ("b", bytes(col))
     except OverflowError:
         pass
-    return ("j", json.dumps(column_to_pg(col, k), allow_nan=False, default=str))
+    out = json.dumps(column_to_pg(col, k), allow_nan=False, default=str, ensure_ascii=False)
+    # JavaScript would turn a lone surrogate into U+FFFD; multicorn2 fails to encode it (UnicodeEncodeError)
+    out.encode("utf-8")
+    return ("j", out)
 
 
 _STR = {str}
