@@ -108,6 +108,25 @@ describe('abuse', () => {
     await alive()
   })
 
+  it('an error whose message has a lone surrogate: "could not convert Python Unicode object to bytes"', async () => {
+    // PL/Python's conversion of the message fails (plpy_util.c PLyUnicode_Bytes); it was "unknown Python
+    // error" with no detail. PostgreSQL 15 gives the same for a DO block (oracle file plpython_errors7).
+    await fn(c, 'sur_srf() RETURNS SETOF int', "yield 1\nraise ValueError('a\\udc80b')")
+    const cases: Array<[string, string]> = [
+      ['SELECT sur_srf()', "'\\udc80' in position 1"],
+      ["DO $$ raise plpy.Error('\\ud800') $$ LANGUAGE plpython3u", "'\\ud800' in position 0"],
+    ]
+    for (const [q, where] of cases) {
+      const e = await failure(c, q)
+      expect([e.code, e.message, e.detail]).toEqual([
+        'XX000',
+        'could not convert Python Unicode object to bytes',
+        `UnicodeEncodeError: 'utf-8' codec can't encode character ${where}: surrogates not allowed`,
+      ])
+    }
+    await alive()
+  })
+
   it('__getitem__ that raises, for arrays and composites', async () => {
     const seq =
       'class S:\n    def __len__(self):\n        return 2\n    def __getitem__(self, i):\n        raise KeyError(i)\nreturn S()'

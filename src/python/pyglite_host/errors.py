@@ -172,13 +172,39 @@ def format_for_engine(proc_id, phase, exc):
     try:
         proc = convert.procedures.get(proc_id)
         if phase == 2:
-            return fields_for(exc, proc, phase, message="error fetching next item from iterator", skip_first=True)
-        return fields_for(exc, proc, phase)
+            return _encodable(
+                exc, fields_for(exc, proc, phase, message="error fetching next item from iterator", skip_first=True)
+            )
+        return _encodable(exc, fields_for(exc, proc, phase))
     except BaseException as e:  # noqa: BLE001
         return ("could not format Python error: %s" % e, "XX000") + (None,) * 3 + (0, None, 0) + (None,) * 5 + (
             ELEVEL_ERROR,
             phase,
         )
+
+
+def _encodable(exc, fields):
+    """PL/Python converts the exception's str(), then the message, detail … to the server encoding and fails
+    on what does not encode (a lone surrogate): "could not convert Python Unicode object to bytes" with the
+    codec's error as detail (plpy_util.c PLyUnicode_Bytes), in place of the error being reported."""
+    try:
+        try:
+            text = str(exc)
+        except Exception:  # noqa: BLE001  (a failing __str__ is reported as the fields have it)
+            text = ""
+        text.encode("utf-8")
+        for f in fields:
+            if isinstance(f, str):
+                f.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return (
+            ("could not convert Python Unicode object to bytes", "XX000", "UnicodeEncodeError: %s" % e)
+            + (None,) * 2
+            + (0, None, 0)
+            + (None,) * 5
+            + (ELEVEL_ERROR, fields[-1])
+        )
+    return fields
 
 
 def format_compile_error(exc, meta_json):
