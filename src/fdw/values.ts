@@ -106,7 +106,8 @@ export function datumToJson(h: Heap, io: DatumIo, d: number, typoid: number, bas
     case OID.FLOAT8:
     case OID.FLOAT4: {
       const f = baseoid === OID.FLOAT8 ? h.f64at(d) : new Float32Array(new Uint32Array([d >>> 0]).buffer)[0]!
-      return Number.isFinite(f) ? f : String(f)
+      // JSON has no NaN, Infinity or -0 (JSON.stringify(-0) is "0"): those travel as text
+      return Number.isFinite(f) && !Object.is(f, -0) ? f : String(Object.is(f, -0) ? '-0' : f)
     }
     case OID.BOOL:
       return (d & 0xff) !== 0

@@ -118,3 +118,33 @@ $$);
   }
   expect((await c.query('SELECT count(*)::int AS n FROM sur_copy')).rows).toEqual([{ n: 0 }])
 })
+
+it('hands float8/real values over as floats: whole numbers, -0, NaN and infinities (quals and writes)', async () => {
+  // JSON writes 2.0 as 2 and -0 as 0: Python got int 2 and 0 where multicorn2 gives PyFloat values. The
+  // wrapper logs what it was given; a scan without quals returns the log (and empties it).
+  await c.query(`CREATE SERVER floats FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper 'multicorn.pyfunc.PyFunc', code $$
+log = []
+def read(quals, columns):
+    log.extend('%s %s %r' % (q.field_name, q.operator, q.value) for q in quals)
+    if not quals:
+        out = [{'r': v} for v in log]
+        log.clear()
+        return out
+    return []
+def write(f8, f4, r):
+    log.append(repr((f8, f4)))
+$$);
+    CREATE FOREIGN TABLE floats_t (f8 float8, f4 real, r text) SERVER floats`)
+  const seen = async (where: string) => {
+    await c.query(`SELECT r FROM floats_t WHERE ${where}`)
+    return (await c.query('SELECT r FROM floats_t')).rows.map((x) => x.r)
+  }
+  expect(await seen('f8 = 2')).toEqual(['f8 = 2.0'])
+  expect(await seen("f8 = '-0'")).toEqual(['f8 = -0.0'])
+  expect(await seen("f4 = 3 AND f8 = 'NaN'")).toEqual(['f4 = 3.0', 'f8 = nan'])
+  expect(await seen("f8 = ANY(ARRAY[1, 2.5, '-Infinity'])")).toEqual(["f8 ('=', True) [1.0, 2.5, -inf]"])
+  await c.query("INSERT INTO floats_t (f8, f4) VALUES (2, 3), ('-0', '-0'), ('Infinity', 1.5)")
+  expect((await c.query('SELECT r FROM floats_t')).rows.map((x) => x.r)).toEqual([
+    '([2.0, -0.0, inf], [3.0, -0.0, 1.5])',
+  ])
+})

@@ -99,6 +99,8 @@ def _convert(v, c):
     if isinstance(v, str):
         f = _SCALAR.get(c)
         return f(v) if f is not None else v
+    if c == "f" and type(v) is int:
+        return float(v)  # JSON writes 2.0 as 2: a float column's value is a float (multicorn2: PyFloat)
     return v  # JSON number or boolean, already the right kind
 
 
@@ -115,7 +117,7 @@ def from_pg(v, c):
     return _convert(v, c)
 
 
-_NATIVE = {"i": {int, type(None)}, "f": {float, int, type(None)}, "b": {bool, type(None)}, "t": {str, type(None)}}
+_NATIVE = {"i": {int, type(None)}, "f": {float, type(None)}, "b": {bool, type(None)}, "t": {str, type(None)}}
 
 
 def column_from_pg(col, c):
