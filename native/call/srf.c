@@ -38,7 +38,12 @@ static void srf_free(uint32_t i) {
   s->iter = NULL;
   s->saved = NULL;
   Py_XDECREF(saved);
-  Py_XDECREF(iter); /* may run a generator's finally: blocks */
+  /* may run a generator's finally: blocks. PL/Python drops the iterator in a memory context reset callback
+   * (plpy_exec.c plpython_srf_cleanup_callback) where plpy.notice & co. still report; SPI has no function
+   * to run in then ("no Python function is currently executing", src/plpy-shim/state.ts callFrame). */
+  g_call_depth++;
+  Py_XDECREF(iter);
+  g_call_depth--;
   procs[id]->nsrf--;
   maybe_free(id);
 }

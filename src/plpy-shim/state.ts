@@ -108,7 +108,9 @@ export function addPlan(p: Plan): number {
 /** The running PL/Python call, with SPI connected (plpy operations need both). */
 export function callFrame(rt: PlRuntime): CallFrame {
   const frame = rt.frame
-  if (!frame) throw new PgError('plpy operations can only be used while a PL/Python function runs')
+  // PLy_current_execution_context's error (plpy_main.c): e.g. SPI from a generator's finally: block run
+  // when its set-returning function's query stops early (native/call/srf.c srf_free)
+  if (!frame) throw new PgError('no Python function is currently executing')
   if (!frame.spiConnected) {
     const r = rt.elog.tryCatch(() => rt.ensureSpi(frame))
     if (!r.ok) throw r.error
