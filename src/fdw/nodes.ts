@@ -80,7 +80,10 @@ export class QualReader {
     const t = this.info(typoid)
     if (h.u8at(node + FL.const_constisnull)) return { v: null, c: 't' }
     const d = h.u32at(node + FL.const_constvalue)
-    if (asArray) return { v: this.io.output(d, typoid), c: category(t.base, t.elem, true) }
+    // an array's elements (ANY/ALL, or a column of an array type): a list, as multicorn2's datumArrayToPython
+    // (int2vector and oidvector print "1 2", not an array literal: they stay text)
+    if (asArray || (t.elem && t.base !== 22 && t.base !== 30))
+      return { v: this.io.output(d, typoid), c: category(t.base, t.elem, true) }
     return { v: datumToJson(h, this.io, d, typoid, t.base), c: category(t.base, 0, false) }
   }
 

@@ -119,7 +119,7 @@ $$);
   expect((await c.query('SELECT count(*)::int AS n FROM sur_copy')).rows).toEqual([{ n: 0 }])
 })
 
-it('hands float8/real values over as floats: whole numbers, -0, NaN and infinities (quals and writes)', async () => {
+it('hands float8/real values over as floats (whole numbers, -0, NaN, infinities) and an array column qual as a list', async () => {
   // JSON writes 2.0 as 2 and -0 as 0: Python got int 2 and 0 where multicorn2 gives PyFloat values. The
   // wrapper logs what it was given; a scan without quals returns the log (and empties it).
   await c.query(`CREATE SERVER floats FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper 'multicorn.pyfunc.PyFunc', code $$
@@ -143,6 +143,9 @@ $$);
   expect(await seen("f8 = '-0'")).toEqual(['f8 = -0.0'])
   expect(await seen("f4 = 3 AND f8 = 'NaN'")).toEqual(['f4 = 3.0', 'f8 = nan'])
   expect(await seen("f8 = ANY(ARRAY[1, 2.5, '-Infinity'])")).toEqual(["f8 ('=', True) [1.0, 2.5, -inf]"])
+  await c.query('ALTER FOREIGN TABLE floats_t ADD COLUMN a int[], ADD COLUMN o oidvector')
+  expect(await seen("a = '{{1,NULL},{3,4}}' AND o = '1 2'")).toEqual(['a = [[1, None], [3, 4]]', "o = '1 2'"])
+  await c.query('ALTER FOREIGN TABLE floats_t DROP COLUMN a, DROP COLUMN o')
   await c.query("INSERT INTO floats_t (f8, f4) VALUES (2, 3), ('-0', '-0'), ('Infinity', 1.5)")
   expect((await c.query('SELECT r FROM floats_t')).rows.map((x) => x.r)).toEqual([
     '([2.0, -0.0, inf], [3.0, -0.0, 1.5])',
