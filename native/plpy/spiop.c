@@ -349,6 +349,11 @@ PyObject *py_spi_execute(PyObject *self, PyObject *const *args, Py_ssize_t nargs
   } else if (PyUnicode_CheckExact(q) && nargs <= 2) {
     if (nargs == 2 && !limit_of(args[1], &limit)) return fallback(args, nargs);
     if (PyUnicode_FindChar(q, 0, 0, PyUnicode_GET_LENGTH(q), 1) != -1) return fallback(args, nargs);
+    /* PyArg_ParseTuple's "s" also fails on text that does not encode (a lone surrogate) */
+    if (!PyUnicode_AsUTF8AndSize(q, NULL)) {
+      PyErr_Clear();
+      return fallback(args, nargs);
+    }
     kind = 1;
   } else {
     return fallback(args, nargs);

@@ -155,12 +155,19 @@ export const spiOps = {
     callFrame(rt)
     const h = rt.heap
     const M = h.M
-    const names = (typenames ?? []) as Array<string | null>
+    // a name that does not encode comes as [the codec's error] (_plpy/spi.py prepare)
+    const names = (typenames ?? []) as Array<string | [string] | null>
     const r = rt.elog.tryCatch(() => {
       const types: number[] = []
       const typmods: number[] = []
       const out = M._palloc(8) as number
       names.forEach((name, i) => {
+        if (Array.isArray(name))
+          // PLyUnicode_Bytes' PLy_elog: the Python error as detail, ERRCODE_EXTERNAL_ROUTINE_EXCEPTION
+          rt.elog.raise('could not convert Python Unicode object to bytes', {
+            sqlstate: '38000',
+            detail: String(name[0]),
+          })
         if (typeof name !== 'string')
           raise(rt, `plpy.prepare: type name at ordinal position ${i} is not a string`)
         // parseTypeString(name, &typeId, &typmod, NULL)

@@ -33,6 +33,17 @@ def _flush_pending():
             pass
 
 
+def _c_string(s):
+    """What PyArg_ParseTuple's "s" takes: text without NUL that encodes to UTF-8 (no lone surrogate)."""
+    if "\x00" in s:
+        return False
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _release(op, handle):
     if _pyglite.in_call():
         try:
@@ -262,7 +273,7 @@ def _execute(query=_MISSING, arg2=_MISSING, arg3=_MISSING, *more):
         except _PgError as e:
             raise spi_error(e.args[0]) from None
         return PLyResult(*r)
-    if isinstance(query, str) and arg3 is _MISSING and "\x00" not in query:
+    if isinstance(query, str) and arg3 is _MISSING and _c_string(query):
         try:
             limit = 0 if arg2 is _MISSING else _limit(arg2)
         except (TypeError, OverflowError):
@@ -306,8 +317,16 @@ def prepare(*args, **kw):
                 t = types[i]
             except Exception as e:  # noqa: BLE001
                 raise external_routine_error("could not get element %d from sequence" % i, e) from None
-            # a non-string type name is PLy_elog'd inside the PG_TRY: it reaches Python as an SPIError
-            names.append(t if isinstance(t, str) else None)
+            # a non-string type name is PLy_elog'd inside the PG_TRY: it reaches Python as an SPIError;
+            # so is one that does not encode (PLyUnicode_AsString), in its turn: [detail] tells the engine
+            if isinstance(t, str):
+                try:
+                    t.encode("utf-8")
+                except UnicodeEncodeError as e:
+                    t = ["UnicodeEncodeError: %s" % e]
+            else:
+                t = None
+            names.append(t)
     _flush_pending()
     handle, descs, kinds, ckinds = call("prepare", query, names)
     full = [_result_converter(d) for d in descs]
@@ -388,7 +407,7 @@ def cursor(*args, **kw):
     """plpy.cursor(query) or plpy.cursor(plan[, arguments])."""
     if kw:
         raise TypeError("cursor() takes no keyword arguments")
-    if len(args) == 1 and isinstance(args[0], str) and "\x00" not in args[0]:
+    if len(args) == 1 and isinstance(args[0], str) and _c_string(args[0]):
         _flush_pending()
         return PLyCursor(call("cursor", args[0]))
     if 1 <= len(args) <= 2:
