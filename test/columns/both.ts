@@ -23,6 +23,8 @@ export interface Both {
   ref: Reference
   g: pg.Client
   r: pg.Client
+  /** the directory holding the reference's copy of plcolumns (put on sys.path in each of its backends) */
+  moduleDir: string
   /** run `sql` on both servers (one statement or several separated by ;); the last statement's outcome */
   run(sql: string): Promise<[Outcome, Outcome]>
   stop(): Promise<void>
@@ -63,6 +65,7 @@ export async function startBoth(): Promise<Both> {
     ref,
     g,
     r,
+    moduleDir: dir,
     run: (sql) => Promise.all([outcome(g, sql), outcome(r, sql)]),
     async stop() {
       await Promise.allSettled([g.end(), r.end()])

@@ -3,7 +3,11 @@
 // set-returning functions returning columns and their errors, a transform over a query, batch
 // aggregates against avg/stddev, and the list forms without numpy. Every case asserts its values and
 // that both servers agree (pyglite builds the columns in the engine, the reference in pure Python).
+import { execFileSync, spawnSync } from 'node:child_process'
+import path from 'node:path'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { pg18Bin } from '../helpers/reference.js'
 import { type Both, rowsOf, startBoth } from './both.js'
 
 let b: Both
@@ -324,6 +328,37 @@ $$ LANGUAGE plpython3u`)
       }
     },
   )
+})
+
+describe('pg_dump of batch aggregates', () => {
+  it('the aggregates made in pyglite restore into PostgreSQL 15 and give the same results there', async () => {
+    // what create_aggregate made (functions, aggregates) is plain SQL and plpython3u: a user's way out
+    const dump = execFileSync(path.join(pg18Bin(), 'pg_dump'), ['-d', b.glite.url()], { encoding: 'utf8' })
+    expect(dump).toContain('CREATE AGGREGATE public.py_stats_object(double precision)')
+    await b.r.query('CREATE DATABASE aggs_from_pyglite')
+    const refDb = b.ref.url.replace(/\/postgres$/, '/aggs_from_pyglite')
+    const restored = spawnSync(
+      '/usr/lib/postgresql/15/bin/psql',
+      ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', refDb],
+      {
+        input: dump.replace(/^SET transaction_timeout = 0;\n/m, ''),
+        encoding: 'utf8',
+      },
+    )
+    expect([restored.status, restored.stderr]).toEqual([0, ''])
+    const r = new pg.Client({ connectionString: refDb })
+    await r.connect()
+    try {
+      await r.query(`DO $$ import sys; sys.path.insert(0, '${b.moduleDir}') $$ LANGUAGE plpython3u`)
+      const q = `SELECT grp, round((py_stats_array(a))[1]::numeric, 9) AS a1, round((py_stats_object(a))[2]::numeric, 9) AS o2
+        FROM pairs GROUP BY grp ORDER BY grp`
+      const there = (await r.query(q)).rows
+      expect(there).toHaveLength(11)
+      expect(there).toEqual((await b.g.query(q)).rows)
+    } finally {
+      await r.end()
+    }
+  }, 120_000)
 })
 
 describe('the worked examples of docs/columns.md', () => {
