@@ -7,6 +7,7 @@ import type { PythonHost } from '../python/host.js'
 import { logger } from '../util/log.js'
 import { CTL, type FromWorker, type WorkItem } from './channel/protocol.js'
 import type { Backend } from './sessions/backend.js'
+import { releaseFailedBlock, replayFailedBlock } from './sessions/failed.js'
 import { type Delivery, routeNotifications, trackListen } from './sessions/notify.js'
 import { Output } from './sessions/output.js'
 import type { Parking } from './sessions/parking.js'
@@ -87,6 +88,7 @@ export class Runner {
       if (!s.temp && mayCreateTemp(data)) backend.temps.claim(s) // temps.ts: a temp schema of its own
       if (!s.mayHold && mentionsHold(data)) s.mayHold = true // portals.ts: WITH HOLD cursors follow it
       backend.switchTo(s)
+      replayFailedBlock(backend, s) // failed.ts: its failed transaction block, rolled back meanwhile
       if (s.resumePrefix) {
         // a parked input woken: the BEGIN its client saw answered is run again first, silently
         const begin = s.resumePrefix
@@ -139,7 +141,10 @@ export class Runner {
       }
       const parked = c.parking.end(backend, s, data, !s.closed && !terminate)
       s.activity.end(s.status, Date.now())
-      if (!s.closed && !terminate) afterTurn(backend, s)
+      if (!s.closed && !terminate) {
+        afterTurn(backend, s)
+        releaseFailedBlock(backend, s) // failed.ts: a failed block holds no locks, nor the backend
+      }
       native.execEnd()
       c.setExecuting(0)
       out.finish(parked ? 0 : data.length, terminate)

@@ -63,6 +63,12 @@ export class EngineSession {
   resumed: { key: string; at: number; started: number } | null = null
   /** ended by pg_terminate_backend: its client got FATAL 57P01, nothing of it runs any more */
   terminated = false
+  /**
+   * its failed transaction block (status 'E') was rolled back in the backend at the end of its turn, as
+   * PostgreSQL's AbortTransaction releases a failed block's locks at once: the client still sees it failed,
+   * and the failure is made again before its next input (failed.ts)
+   */
+  failedAside = false
 
   constructor(
     readonly sid: number,
@@ -74,7 +80,7 @@ export class EngineSession {
 
   /** Still inside a transaction, a COPY or an extended-protocol batch: nobody else may run. */
   get busy(): boolean {
-    return this.status !== 'I' || this.midBatch || this.copyIn
+    return (this.status !== 'I' && !this.failedAside) || this.midBatch || this.copyIn
   }
 
   /** A text equal for sessions whose settings are equal (switching between them costs nothing). */

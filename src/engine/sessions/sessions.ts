@@ -91,7 +91,8 @@ export function closeSession(b: Backend, s: EngineSession): void {
     const cleanup: Uint8Array[] = []
     if (s.copyIn) cleanup.push(copyFail('client disconnected'))
     if (s.midBatch) cleanup.push(sync())
-    if (s.status !== 'I' || s.copyIn) cleanup.push(query('ROLLBACK'))
+    // (a failed block rolled back already: failed.ts; the backend may be in another's transaction now)
+    if ((s.status !== 'I' && !s.failedAside) || s.copyIn) cleanup.push(query('ROLLBACK'))
     // its channels that nobody else listens on (async.c: a closing backend unlistens everything)
     for (const c of s.channels) {
       let shared = false

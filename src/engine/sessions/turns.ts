@@ -21,6 +21,8 @@ function besideOk(m: WorkItem, b: Backend): boolean {
     case 'session-close':
       return !b.sessions.get(m.sid)?.busy
     case 'input':
+      // a failed block answers Parse and SELECT with 25P02: that needs its failed block made again (failed.ts)
+      if (b.sessions.get(m.sid)?.failedAside) return false
       return preparationOnly(m.data) || (!b.sessions.get(m.sid)?.busy && monitoringOnly(m.data))
     default:
       return false

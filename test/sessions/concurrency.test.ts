@@ -1,0 +1,130 @@
+// Several sessions at once, step by step, on pyglite and on the reference PostgreSQL 15: the same script
+// (client A does X, then B does Y while A's transaction is open, …) gives the same transcript of rows,
+// SQLSTATEs and which statement waits on both. Only scenarios where pyglite's shared backend could differ
+// from PostgreSQL's backends and that no other test covers (docs/sessions.md).
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Reference, startReference } from '../helpers/reference.js'
+import { startServer, type TestServer } from '../helpers/server.js'
+
+let srv: TestServer
+let ref: Reference
+beforeAll(async () => {
+  ;[srv, ref] = await Promise.all([startServer(), startReference()])
+}, 600_000)
+afterAll(async () => {
+  ref?.stop()
+  await srv?.stop()
+})
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** A fresh database on both servers for one scenario; returns the connection URLs. */
+async function databases(name: string, setup: string): Promise<string[]> {
+  const urls: string[] = []
+  for (const admin of [srv.url(), ref.url]) {
+    const c = new pg.Client({ connectionString: admin })
+    await c.connect()
+    await c.query(`DROP DATABASE IF EXISTS ${name}`)
+    await c.query(`CREATE DATABASE ${name}`)
+    await c.end()
+    const url = admin.replace(/\/[^/]*$/, `/${name}`)
+    const s = new pg.Client({ connectionString: url })
+    await s.connect()
+    await s.query(setup)
+    await s.end()
+    urls.push(url)
+  }
+  return urls
+}
+
+/** One server's run of a script: the clients it asks for, and a transcript line per step. */
+class Run {
+  readonly log: string[] = []
+  private readonly clients: pg.Client[] = []
+  constructor(private readonly url: string) {}
+
+  async client(): Promise<pg.Client> {
+    const c = new pg.Client({ connectionString: this.url })
+    c.on('error', () => {})
+    await c.connect()
+    this.clients.push(c)
+    return c
+  }
+
+  /** Send `sql` on `c`; the result (or SQLSTATE) goes into the transcript, "waits" if none came within `ms`. */
+  send(tag: string, c: pg.Client, sql: string, params?: unknown[], ms = 400): Promise<string> {
+    const p = c.query(sql, params).then(
+      (r) => `${r.command} ${JSON.stringify(r.rows)}`,
+      (e: { code?: string }) => `ERROR ${e.code}`,
+    )
+    return Promise.race([p, sleep(ms).then(() => 'waits')]).then((first) => {
+      this.log.push(`${tag}: ${first}`)
+      if (first === 'waits') void p.then((r) => this.log.push(`${tag} then: ${r}`))
+      return first
+    })
+  }
+
+  async end(): Promise<string[]> {
+    await sleep(100)
+    for (const c of this.clients) await c.end().catch(() => {})
+    return this.log
+  }
+}
+
+/** Run `script` on pyglite and on PostgreSQL 15; both transcripts must be `expected`. */
+async function both(name: string, setup: string, script: (r: Run) => Promise<void>, expected: string[]) {
+  const [mine, theirs] = await databases(name, setup)
+  const transcripts: string[][] = []
+  for (const url of [theirs!, mine!]) {
+    const r = new Run(url)
+    await script(r)
+    transcripts.push(await r.end())
+  }
+  expect(transcripts[0], 'PostgreSQL 15').toEqual(expected)
+  expect(transcripts[1], 'pyglite').toEqual(expected)
+}
+
+const TABLE = 'CREATE TABLE t(id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 10), (2, 20)'
+
+describe('a failed transaction block', () => {
+  it('keeps no lock and makes nobody wait; its client still gets 25P02 until ROLLBACK/COMMIT', async () => {
+    await both(
+      'failed_block',
+      TABLE,
+      async (r) => {
+        const [a, b] = [await r.client(), await r.client()]
+        await r.send('A', a, "SET application_name = 'failer'")
+        await r.send('A', a, 'BEGIN')
+        await r.send('A', a, 'UPDATE t SET v = 0 WHERE id = 1')
+        await r.send('A', a, "SET statement_timeout = '7s'")
+        await r.send('A', a, 'SELECT 1/0')
+        // PostgreSQL aborted A's transaction at its error: its row lock is gone
+        await r.send('B', b, 'UPDATE t SET v = 5 WHERE id = 1 RETURNING v')
+        const c = await r.client() // connecting does not wait either
+        await r.send('C', c, "SELECT state FROM pg_stat_activity WHERE application_name = 'failer'")
+        await r.send('A', a, 'SELECT v FROM t')
+        await r.send('A', a, 'SELECT $1::int', [1])
+        await r.send('A', a, 'ROLLBACK TO SAVEPOINT nope')
+        await r.send('A', a, 'COMMIT')
+        await r.send('A', a, 'SHOW statement_timeout')
+        await r.send('A', a, 'SELECT v FROM t WHERE id = 1')
+      },
+      [
+        'A: SET []',
+        'A: BEGIN []',
+        'A: UPDATE []',
+        'A: SET []',
+        'A: ERROR 22012',
+        'B: UPDATE [{"v":5}]',
+        'C: SELECT [{"state":"idle in transaction (aborted)"}]',
+        'A: ERROR 25P02',
+        'A: ERROR 25P02',
+        'A: ERROR 3B001',
+        'A: ROLLBACK []',
+        'A: SHOW [{"statement_timeout":"0"}]',
+        'A: SELECT [{"v":5}]',
+      ],
+    )
+  })
+})
