@@ -119,7 +119,7 @@ describe('abuse', () => {
     for (const [q, where] of cases) {
       const e = await failure(c, q)
       expect([e.code, e.message, e.detail]).toEqual([
-        'XX000',
+        '38000',
         'could not convert Python Unicode object to bytes',
         `UnicodeEncodeError: 'utf-8' codec can't encode character ${where}: surrogates not allowed`,
       ])

@@ -101,6 +101,31 @@ def _sqlstate_attr(exc):
     return v if _plpy_exc.valid_sqlstate(v) and v != "00000" else None
 
 
+# plpy.Error's attributes PLy_get_error_data reads, in its order (plpy_elog.c)
+_ERROR_ATTRS = ("detail", "hint", "schema_name", "table_name", "column_name", "datatype_name", "constraint_name")
+
+
+def _unconvertible_attr(exc):
+    """The attribute PL/Python cannot read as a string, if any: PLy_get_sqlerrcode converts a present
+    `sqlstate` (None included), get_string_attr the others unless None, with PLyUnicode_AsString, which
+    fails on anything but str (PyUnicode_AsUTF8String's TypeError). Only plpy.Error's attributes are read,
+    and plpy.SPIError's `sqlstate` when it has no spidata."""
+    if isinstance(exc, plpy.SPIError):
+        if hasattr(exc, "spidata"):
+            return False
+        names = ()
+    elif isinstance(exc, plpy.Error):
+        names = _ERROR_ATTRS
+    else:
+        return False
+    try:
+        if hasattr(exc, "sqlstate") and not isinstance(exc.sqlstate, str):
+            return True
+        return any(not isinstance(getattr(exc, n, None), (str, type(None))) for n in names)
+    except Exception:  # noqa: BLE001 - an attribute that raises: reported as the fields have it
+        return False
+
+
 def _error_data(exc):
     """PLy_elog_impl: (sqlstate, detail, hint, query, position, schema, table, column, datatype,
     constraint, elevel) by the exception's kind: plpy.SPIError (its spidata), plpy.Error (attributes),
@@ -135,7 +160,21 @@ def _attr_value(v):
     return v if v is None or isinstance(v, str) else str(v)
 
 
+def _conversion_error(detail, phase):
+    """PLyUnicode_Bytes' PLy_elog(ERROR, ...) raised while PLy_elog_impl reads the error: the Python error
+    it met is the detail, the SQLSTATE the default for a Python error (38000), no traceback (it has none)."""
+    return (
+        ("could not convert Python Unicode object to bytes", "38000", detail)
+        + (None,) * 2
+        + (0, None, 0)
+        + (None,) * 5
+        + (ELEVEL_ERROR, phase)
+    )
+
+
 def fields_for(exc, proc, phase, message=None, skip_first=False):
+    if _unconvertible_attr(exc):
+        return _conversion_error("TypeError: bad argument type for built-in operation", phase)
     (sqlstate, detail, hint, query, position, schema, table, column, datatype, constraint, elevel) = _error_data(
         exc
     )
@@ -197,13 +236,7 @@ def _encodable(exc, fields):
             if isinstance(f, str):
                 f.encode("utf-8")
     except UnicodeEncodeError as e:
-        return (
-            ("could not convert Python Unicode object to bytes", "XX000", "UnicodeEncodeError: %s" % e)
-            + (None,) * 2
-            + (0, None, 0)
-            + (None,) * 5
-            + (ELEVEL_ERROR, fields[-1])
-        )
+        return _conversion_error("UnicodeEncodeError: %s" % e, fields[-1])
     return fields
 
 
