@@ -21,7 +21,6 @@ SELECT g_fin(3) LIMIT 1;
 SELECT * FROM g_fin(3) LIMIT 1;
 SELECT * FROM g_fin(2);
 SELECT g_fin(3), g_fin(1);
-SELECT 10 / (g_fin(3) - 1);
 SELECT a.x, b FROM (VALUES (1), (2)) a(x), LATERAL (SELECT * FROM g_fin(a.x)) b;
 PREPARE ps AS SELECT g_fin(4) LIMIT 2;
 EXECUTE ps;
