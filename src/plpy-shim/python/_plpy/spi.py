@@ -33,6 +33,28 @@ def _flush_pending():
             pass
 
 
+def _no_args(name, args, kw):
+    """A METH_NOARGS function's argument check, with CPython's messages."""
+    if kw:
+        raise TypeError("%s() takes no keyword arguments" % name)
+    if args:
+        raise TypeError("%s() takes no arguments (%d given)" % (name, len(args)))
+
+
+def _c_int(v):
+    """PyArg_ParseTuple's "i": a C int, with its OverflowErrors (a C long first)."""
+    if isinstance(v, float) or not hasattr(v, "__index__"):
+        raise TypeError("'%s' object cannot be interpreted as an integer" % type(v).__name__)
+    v = operator.index(v)
+    if not -(2**63) <= v < 2**63:
+        raise OverflowError("Python int too large to convert to C long")
+    if v >= 2**31:
+        raise OverflowError("signed integer is greater than maximum")
+    if v < -(2**31):
+        raise OverflowError("signed integer is less than minimum")
+    return v
+
+
 def _c_string(s):
     """What PyArg_ParseTuple's "s" takes: text without NUL that encodes to UTF-8 (no lone surrogate)."""
     if "\x00" in s:
@@ -63,10 +85,14 @@ class PLyResult(_pyglite.ResultBase):
     __slots__ = ()
 
     # METH_VARARGS in PL/Python (plpy_resultobject.c): arguments are ignored
-    def nrows(self, *_):
+    def nrows(self, *_, **kw):
+        if kw:
+            raise TypeError("PLyResult.nrows() takes no keyword arguments")
         return self._nrows
 
-    def status(self, *_):
+    def status(self, *_, **kw):
+        if kw:
+            raise TypeError("PLyResult.status() takes no keyword arguments")
         return self._status
 
     def _tupdesc(self, i):
@@ -75,13 +101,17 @@ class PLyResult(_pyglite.ResultBase):
         # the engine sends the tuple descriptor as JSON bytes, parsed only when asked for
         return json.loads(self._desc)[i]
 
-    def colnames(self):
+    # METH_NOARGS: CPython's own errors for arguments
+    def colnames(self, *args, **kw):
+        _no_args("PLyResult.colnames", args, kw)
         return self._tupdesc(0)
 
-    def coltypes(self):
+    def coltypes(self, *args, **kw):
+        _no_args("PLyResult.coltypes", args, kw)
         return self._tupdesc(1)
 
-    def coltypmods(self):
+    def coltypmods(self, *args, **kw):
+        _no_args("PLyResult.coltypmods", args, kw)
         return self._tupdesc(2)
 
     def __str__(self):
@@ -117,7 +147,9 @@ class PLyPlan(_pyglite.PlanBase):
             raise TypeError("function takes at most 1 argument (%d given)" % len(args))
         return _cursor_plan(self, args[0] if args else _MISSING)
 
-    def status(self, *args):  # PyArg_ParseTuple(args, ":status") (plpy_planobject.c)
+    def status(self, *args, **kw):  # PyArg_ParseTuple(args, ":status") (plpy_planobject.c)
+        if kw:
+            raise TypeError("PLyPlan.status() takes no keyword arguments")
         if args:
             raise TypeError("status() takes exactly 0 arguments (%d given)" % len(args))
         return True
@@ -148,15 +180,12 @@ class PLyCursor:
             raise StopIteration
         return rows[0]
 
-    def fetch(self, *args):
+    def fetch(self, *args, **kw):
+        if kw:
+            raise TypeError("PLyCursor.fetch() takes no keyword arguments")
         if len(args) != 1:
             raise TypeError("fetch() takes exactly 1 argument (%d given)" % len(args))
-        count = args[0]
-        if isinstance(count, float) or not hasattr(count, "__index__"):
-            raise TypeError("'%s' object cannot be interpreted as an integer" % type(count).__name__)
-        count = operator.index(count)
-        if not -(2**31) <= count < 2**31:
-            raise OverflowError("signed integer is greater than maximum")
+        count = _c_int(args[0])
         if self._closed:
             raise ValueError("fetch from a closed cursor")
         r = call("cursor_fetch", self._name, count)
@@ -164,7 +193,8 @@ class PLyCursor:
             raise ValueError("iterating a cursor in an aborted subtransaction")
         return _result(r)
 
-    def close(self):
+    def close(self, *args, **kw):
+        _no_args("PLyCursor.close", args, kw)
         if not self._closed:
             if not call("cursor_close", self._name):
                 raise ValueError("closing a cursor in an aborted subtransaction")
@@ -298,7 +328,9 @@ def prepare(*args, **kw):
     """plpy.prepare(query[, argtypes]): parse and plan once, keep the plan for the session."""
     if kw:
         raise TypeError("prepare() takes no keyword arguments")
-    if not 1 <= len(args) <= 2:
+    if not args:
+        raise TypeError("prepare() takes at least 1 argument (0 given)")
+    if len(args) > 2:
         raise TypeError("prepare() takes at most 2 arguments (%d given)" % len(args))
     query = args[0]
     if not isinstance(query, str):

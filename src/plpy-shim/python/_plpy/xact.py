@@ -17,7 +17,9 @@ class PLySubtransaction:
         self._started = False
         self._exited = False
 
-    def __enter__(self):
+    def __enter__(self, *_, **kw):  # METH_VARARGS: arguments are ignored
+        if kw:
+            raise TypeError("PLySubtransaction.__enter__() takes no keyword arguments")
         if self._started:
             raise ValueError("this subtransaction has already been entered")
         if self._exited:
@@ -26,7 +28,9 @@ class PLySubtransaction:
         call("subxact_enter")
         return self
 
-    def __exit__(self, *args):
+    def __exit__(self, *args, **kw):
+        if kw:
+            raise TypeError("PLySubtransaction.__exit__() takes no keyword arguments")
         if len(args) != 3:
             raise TypeError("function takes exactly 3 arguments (%d given)" % len(args))
         if not self._started:
@@ -46,15 +50,26 @@ class PLySubtransaction:
 PLySubtransaction.__module__ = "builtins"
 
 
-def subtransaction():
+def _no_args(name, args, kw):
+    """A METH_NOARGS function of module plpy: CPython's errors for arguments."""
+    if kw:
+        raise TypeError("plpy.%s() takes no keyword arguments" % name)
+    if args:
+        raise TypeError("plpy.%s() takes no arguments (%d given)" % (name, len(args)))
+
+
+def subtransaction(*args, **kw):
+    _no_args("subtransaction", args, kw)
     return PLySubtransaction()
 
 
-def commit():
+def commit(*args, **kw):
     """SPI_commit: only in a procedure or DO block called outside a transaction block and outside
     subtransactions; otherwise PostgreSQL's error (2D000) is raised as an SPI exception."""
+    _no_args("commit", args, kw)
     call("commit")
 
 
-def rollback():
+def rollback(*args, **kw):
+    _no_args("rollback", args, kw)
     call("rollback")
