@@ -29,6 +29,9 @@ function wanted(type: number): boolean {
   return type === B.ReadyForQuery || type === B.ParameterStatus
 }
 
+/** The tag of a DISCARD ALL that ran (discard.c DiscardAll), NUL included. */
+const DISCARD_ALL = new TextEncoder().encode('DISCARD ALL\u0000')
+
 const latin1 = new TextDecoder('latin1')
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true })
 
@@ -39,6 +42,8 @@ export class BackendStream {
   copyIn = false
   /** Number of ReadyForQuery messages seen since the last reset(). */
   readyCount = 0
+  /** A CommandComplete "DISCARD ALL" was seen since the last reset() (its session's advisory locks go). */
+  discardAll = false
   /** Collected whole messages when `collect` is on (internal queries). */
   messages: BackendMessage[] = []
 
@@ -58,6 +63,7 @@ export class BackendStream {
     this.collect = collect
     this.messages = []
     this.readyCount = 0
+    this.discardAll = false
   }
 
   /** Where the stream stands between chunks: body bytes of the current message still to come, or the
@@ -108,7 +114,10 @@ export class BackendStream {
   private startBody(len: number): void {
     this.remaining = Math.max(0, len)
     this.bodyLen = 0
-    this.body = this.collect || wanted(this.type) ? new Uint8Array(this.remaining) : null
+    this.body =
+      this.collect || wanted(this.type) || (this.type === B.CommandComplete && len === DISCARD_ALL.length)
+        ? new Uint8Array(this.remaining)
+        : null
     if (!this.body) this.track(this.type, null)
   }
 
@@ -130,6 +139,10 @@ export class BackendStream {
         this.copyIn = true
         break
       case B.CommandComplete:
+        this.copyIn = false
+        if (body?.length === DISCARD_ALL.length && body.every((c, i) => c === DISCARD_ALL[i]))
+          this.discardAll = true
+        break
       case B.ErrorResponse:
         this.copyIn = false
         break

@@ -125,6 +125,8 @@ export class Backend {
     } finally {
       s.status = this.stream.status
       s.copyIn = this.stream.copyIn
+      // discard.c DiscardAll: LockReleaseAll(USER_LOCKMETHOD, true), its session-level advisory locks too
+      if (this.stream.discardAll) this.locks.unlockAll(s.sid)
     }
   }
 
