@@ -52,17 +52,33 @@ class Run {
     return c
   }
 
-  /** Send `sql` on `c`; the result (or SQLSTATE) goes into the transcript, "waits" if none came within `ms`. */
-  send(tag: string, c: pg.Client, sql: string, params?: unknown[], ms = 400): Promise<string> {
+  /** statements that waited, by client tag: wait() puts their result into the transcript */
+  private readonly waiting = new Map<string, Promise<string>>()
+
+  /**
+   * Send `sql` on `c`; its result (rows, or the SQLSTATE) goes into the transcript, or "waits" if none came
+   * within `ms` (then wait(tag) takes its result later).
+   */
+  async send(tag: string, c: pg.Client, sql: string, params?: unknown[], ms = 400): Promise<void> {
     const p = c.query(sql, params).then(
       (r) => `${r.command} ${JSON.stringify(r.rows)}`,
       (e: { code?: string }) => `ERROR ${e.code}`,
     )
-    return Promise.race([p, sleep(ms).then(() => 'waits')]).then((first) => {
-      this.log.push(`${tag}: ${first}`)
-      if (first === 'waits') void p.then((r) => this.log.push(`${tag} then: ${r}`))
-      return first
-    })
+    const first = await Promise.race([p, sleep(ms).then(() => 'waits')])
+    this.log.push(`${tag}: ${first}`)
+    if (first === 'waits') this.waiting.set(tag, p)
+  }
+
+  /** The result of tag's waiting statement once it came, or "still waits" after `ms`. */
+  async wait(tag: string, ms = 5000): Promise<void> {
+    const p = this.waiting.get(tag)
+    const got = p ? await Promise.race([p, sleep(ms).then(() => 'still waits')]) : 'nothing'
+    if (got !== 'still waits') this.waiting.delete(tag)
+    this.log.push(`${tag} then: ${got}`)
+  }
+
+  note(line: string): void {
+    this.log.push(line)
   }
 
   async end(): Promise<string[]> {
@@ -124,6 +140,62 @@ describe('a failed transaction block', () => {
         'A: ROLLBACK []',
         'A: SHOW [{"statement_timeout":"0"}]',
         'A: SELECT [{"v":5}]',
+      ],
+    )
+  })
+})
+
+const pidOf = (c: pg.Client): number => (c as unknown as { processID: number }).processID
+
+describe('advisory locks', () => {
+  it('queue as in PostgreSQL: no lock jumps a waiter ahead of it; xact-level ones see session-level ones; DISCARD ALL releases', async () => {
+    await both(
+      'advisory_queue',
+      'SELECT 1',
+      async (r) => {
+        const [a, b, c, d] = [await r.client(), await r.client(), await r.client(), await r.client()]
+        const names = new Map([a, b, c, d].map((x, i) => [pidOf(x), 'ABCD'[i]!]))
+        await r.send('A', a, 'SELECT pg_advisory_lock_shared(3)')
+        await r.send('B', b, 'SELECT pg_advisory_lock(3)')
+        // a shared lock is free of the holder, but not of B waiting for an exclusive one (lock.c waitMask)
+        await r.send('C', c, 'SELECT pg_try_advisory_lock_shared(3)')
+        await r.send('C', c, 'SELECT pg_advisory_lock_shared(3)')
+        const blocking = await d.query('SELECT pg_blocking_pids($1) AS p', [pidOf(c)])
+        r.note(`C blocked by ${(blocking.rows[0].p as number[]).map((x) => names.get(x)).sort()}`)
+        await r.send('A', a, 'SELECT pg_advisory_unlock_shared(3)')
+        await r.wait('B')
+        await r.wait('C', 600)
+        await r.send('B', b, 'SELECT pg_advisory_unlock(3)')
+        await r.wait('C')
+        // C holds a shared session-level lock: transaction-level requests of others conflict with it
+        await r.send('B', b, 'BEGIN')
+        await r.send('B', b, 'SELECT pg_try_advisory_xact_lock(3)')
+        await r.send('B', b, 'SELECT pg_try_advisory_xact_lock_shared(3)')
+        await r.send('B', b, 'COMMIT')
+        await r.send('A', a, 'SELECT pg_advisory_xact_lock(3)')
+        await r.send('C', c, 'DISCARD ALL') // discard.c: LockReleaseAll(USER_LOCKMETHOD, true)
+        await r.wait('A')
+        await r.send('D', d, 'SELECT pg_try_advisory_lock(3)')
+      },
+      [
+        'A: SELECT [{"pg_advisory_lock_shared":""}]',
+        'B: waits',
+        'C: SELECT [{"pg_try_advisory_lock_shared":false}]',
+        'C: waits',
+        'C blocked by B', // A's shared lock does not conflict: B, waiting ahead, does (a soft edge)
+        'A: SELECT [{"pg_advisory_unlock_shared":true}]',
+        'B then: SELECT [{"pg_advisory_lock":""}]',
+        'C then: still waits',
+        'B: SELECT [{"pg_advisory_unlock":true}]',
+        'C then: SELECT [{"pg_advisory_lock_shared":""}]',
+        'B: BEGIN []',
+        'B: SELECT [{"pg_try_advisory_xact_lock":false}]',
+        'B: SELECT [{"pg_try_advisory_xact_lock_shared":true}]',
+        'B: COMMIT []',
+        'A: waits',
+        'C: DISCARD []',
+        'A then: SELECT [{"pg_advisory_xact_lock":""}]',
+        'D: SELECT [{"pg_try_advisory_lock":true}]',
       ],
     )
   })

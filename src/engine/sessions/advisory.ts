@@ -40,6 +40,8 @@ export interface WaitPolicy {
   canPark: boolean
   /** park it: the worker drops the exec's output and keeps `data` */
   park(key: string, tag: string, mode: LockMode): void
+  /** when the running statement began waiting for `key` (a woken waiter keeps its place), else +Infinity */
+  since(key: string): number
 }
 
 /**
@@ -71,9 +73,38 @@ export class AdvisoryLocks {
     return [...out]
   }
 
-  /** Take the lock if no other session holds it in a conflicting mode. */
-  tryLock(key: string, sid: number, mode: LockMode): boolean {
-    if (this.blockers(key, sid, mode).length > 0) return false
+  /**
+   * The sessions `sid` waits for if it asks for `key` in `mode`: the holders of conflicting modes, and the
+   * sessions waiting for conflicting modes ahead of it (those that began waiting before `before`), unless it
+   * holds the lock in some mode already. lock.c LockAcquireExtended: a request that conflicts with a waiting
+   * one (conflictTab[lockmode] & lock->waitMask) waits behind it, or fails when it must not wait; ProcSleep
+   * lets a process that already holds the lock go ahead of waiters instead. So a stream of shared lockers
+   * cannot starve an exclusive waiter.
+   */
+  waitsFor(key: string, sid: number, mode: LockMode, before = Number.POSITIVE_INFINITY): number[] {
+    const out = this.blockers(key, sid, mode)
+    const h = this.held.get(key)
+    if (h && (h.excl.has(sid) || h.share.has(sid))) return out
+    for (const p of this.parked)
+      if (
+        p.key === key &&
+        p.sid !== sid &&
+        p.at < before &&
+        (mode === 'ExclusiveLock' || p.mode === 'ExclusiveLock') &&
+        !out.includes(p.sid)
+      )
+        out.push(p.sid)
+    return out
+  }
+
+  /**
+   * Take the lock if nobody holds it in a conflicting mode nor waits for one ahead (`before`: when the
+   * asking statement began waiting for it, if it is a woken waiter); taking a mode again always succeeds
+   * (lock.c: a lock already held locally is granted at once).
+   */
+  tryLock(key: string, sid: number, mode: LockMode, before = Number.POSITIVE_INFINITY): boolean {
+    const again = this.held.get(key)?.[mode === 'ExclusiveLock' ? 'excl' : 'share'].has(sid)
+    if (!again && this.waitsFor(key, sid, mode, before).length > 0) return false
     let h = this.held.get(key)
     if (!h) {
       h = { excl: new Map(), share: new Map() }
@@ -129,9 +160,13 @@ export class AdvisoryLocks {
     return p
   }
 
-  /** Parked inputs whose lock no other session now holds in a conflicting mode (they run again). */
+  /**
+   * Parked inputs that may get their lock now (they run again): nobody holds it in a conflicting mode and
+   * nobody waits ahead of them for a conflicting one (proc.c ProcLockWakeup wakes the queue in order, a
+   * waiter whose mode conflicts with those ahead of it stays).
+   */
   runnable(): ParkedInput[] {
-    const ready = this.parked.filter((p) => this.blockers(p.key, p.sid, p.mode).length === 0)
+    const ready = this.parked.filter((p) => this.waitsFor(p.key, p.sid, p.mode, p.at).length === 0)
     for (const p of ready) this.unpark(p.sid)
     return ready
   }
@@ -140,23 +175,30 @@ export class AdvisoryLocks {
    * Would `sid` waiting for `key` close a circle of waits (deadlock.c)? Follows each blocker's own wait
    * (a parked session waits for the holders of its key). Returns the circle's description, or null.
    */
-  deadlock(sid: number, key: string, tag: string, mode: LockMode): string | null {
+  deadlock(
+    sid: number,
+    key: string,
+    tag: string,
+    mode: LockMode,
+    before = Number.POSITIVE_INFINITY,
+  ): string | null {
     const seen = new Set<number>()
     const path: string[] = []
-    const visit = (s: number, k: string, t: string, m: LockMode): boolean => {
-      for (const b of this.blockers(k, s, m)) {
+    // waiting for a waiter ahead counts (deadlock.c's soft edges)
+    const visit = (s: number, k: string, t: string, m: LockMode, at: number): boolean => {
+      for (const b of this.waitsFor(k, s, m, at)) {
         path.push(`Process ${s} waits for ${m} on ${t}; blocked by process ${b}.`)
         if (b === sid) return true
         const w = this.parkedOf(b)
         if (w && !seen.has(b)) {
           seen.add(b)
-          if (visit(b, w.key, w.tag, w.mode)) return true
+          if (visit(b, w.key, w.tag, w.mode, w.at)) return true
         }
         path.pop()
       }
       return false
     }
-    return visit(sid, key, tag, mode) ? path.join('\n') : null
+    return visit(sid, key, tag, mode, before) ? path.join('\n') : null
   }
 }
 
@@ -172,7 +214,7 @@ export function conflict(
   mode: LockMode,
   policy: WaitPolicy,
 ): never {
-  const circle = locks.deadlock(sid, key, tag, mode)
+  const circle = locks.deadlock(sid, key, tag, mode, policy.since(key))
   if (circle)
     throw new PgError('deadlock detected', {
       sqlstate: '40P01',
@@ -184,7 +226,7 @@ export function conflict(
     // unwinds the statement; its output is dropped and its input parked (worker.ts)
     throw new PgError('pyglite: waiting for an advisory lock', { sqlstate: '55P03' })
   }
-  const holder = locks.blockers(key, sid, mode)[0]
+  const holder = locks.waitsFor(key, sid, mode, policy.since(key))[0]
   throw new PgError('deadlock detected', {
     sqlstate: '40P01',
     detail: `Process ${sid} waits for ${mode} on ${tag}; blocked by process ${holder}.\nProcess ${holder} needs a turn to release it, which process ${sid}'s open transaction block holds (one transaction at a time).`,

@@ -72,7 +72,8 @@ export function sessionDirectory(w: WorkerState): SessionDirectory {
       const e = get(sid)
       if (!e) return []
       const p = e.backend.locks.parkedOf(sid)
-      if (p) return e.backend.locks.blockers(p.key, sid, p.mode)
+      // lockfuncs.c pg_blocking_pids: the holders, and the waiters ahead of it for a conflicting mode
+      if (p) return e.backend.locks.waitsFor(p.key, sid, p.mode, p.at)
       const h = e.backend.holder
       return h && h.sid !== sid ? [h.sid] : []
     },

@@ -19,6 +19,8 @@ interface Running {
   status: 'I' | 'T' | 'E'
   /** when it started running (statement_timeout counts from there; a woken input starts again) */
   started: number
+  /** a woken parked input: the key it waited for and since when (it keeps its place among the waiters) */
+  waited: { key: string; at: number } | null
 }
 
 export interface ParkingWorker {
@@ -98,10 +100,11 @@ export class Parking {
     const prefix = s.status === 'T' ? s.freshBegin : null
     // a woken input is the same statement going on: its statement_timeout counts from its first start
     const started = s.resumed?.started ?? Date.now()
+    const waited = s.resumed ? { key: s.resumed.key, at: s.resumed.at } : null
     this.running =
       (s.status === 'I' || prefix) && wholeCommands(data)
-        ? { sid: s.sid, output: false, parked: null, prefix, status: s.status, started }
-        : { sid: s.sid, output: true, parked: null, prefix: null, status: s.status, started }
+        ? { sid: s.sid, output: false, parked: null, prefix, status: s.status, started, waited }
+        : { sid: s.sid, output: true, parked: null, prefix: null, status: s.status, started, waited }
   }
 
   /** A backend flush of the running input: false if it was abandoned (the client must see none of it). */
@@ -126,6 +129,7 @@ export class Parking {
       park: (key, tag, mode) => {
         if (r) r.parked = { key, tag, mode, timeout: lockTimeout(), statementTimeout: statementTimeout() }
       },
+      since: (key) => (r?.sid === sid && r.waited?.key === key ? r.waited.at : Number.POSITIVE_INFINITY),
     }
   }
 
