@@ -30,7 +30,7 @@ import { closeSession, openSession } from './sessions/sessions.js'
 import { installSessionFunctions } from './sessions/sysfuncs.js'
 import { mayCreateTempText } from './sessions/temps.js'
 import { IDLE_IN_TRANSACTION_FATAL, takeWaitingCommand } from './sessions/timeouts.js'
-import { besideHolder, runnable } from './sessions/turns.js'
+import { besideHolder, closeWaits, runnable } from './sessions/turns.js'
 import { WaitTimers } from './sessions/waits.js'
 import { clusterDir } from './storage/clusters.js'
 import { Instance } from './storage/instance.js'
@@ -237,7 +237,7 @@ function idleTimeout(sid: number, at: number): void {
 function mayRun(m: WorkItem | undefined): boolean {
   if (!m) return false
   const b = backendOf(m)
-  return runnable(m, b) && !parking.blocks(m, b)
+  return runnable(m, b) && !parking.blocks(m, b) && !closeWaits(m, queue)
 }
 
 async function pump(): Promise<void> {

@@ -200,3 +200,25 @@ describe('advisory locks', () => {
     )
   })
 })
+
+describe('a client that ends its session while its statement waits', () => {
+  it('has it run once it may, as PostgreSQL reads the Terminate only after it (it commits)', async () => {
+    await both(
+      'terminate_waiting',
+      TABLE,
+      async (r) => {
+        const [a, b] = [await r.client(), await r.client()]
+        await r.send('A', a, 'BEGIN')
+        await r.send('A', a, 'UPDATE t SET v = 0 WHERE id = 1')
+        await r.send('B', b, 'UPDATE t SET v = v + 5 WHERE id = 1')
+        // node-postgres' Terminate message and end of its socket, the statement still waiting
+        ;(b as unknown as { connection: { end(): void } }).connection.end()
+        await sleep(200)
+        await r.send('A', a, 'COMMIT')
+        await sleep(300)
+        await r.send('A', a, 'SELECT v FROM t WHERE id = 1')
+      },
+      ['A: BEGIN []', 'A: UPDATE []', 'B: waits', 'A: COMMIT []', 'A: SELECT [{"v":5}]'],
+    )
+  })
+})

@@ -11,6 +11,20 @@ export function runnable(m: WorkItem, b: Backend | undefined): boolean {
   return besideOk(m, b)
 }
 
+/**
+ * A disconnect waits behind what its session sent before it: PostgreSQL reads the client's Terminate (or EOF)
+ * only after the statements before it ran (postgres.c PostgresMain reads one message at a time), so a
+ * statement waiting for a lock when its client disconnects still runs, and commits, once it gets the lock.
+ */
+export function closeWaits(m: WorkItem, queue: readonly WorkItem[]): boolean {
+  if (m.t !== 'session-close') return false
+  for (const x of queue) {
+    if (x === m) return false
+    if (x.t === 'input' && x.sid === m.sid) return true
+  }
+  return false
+}
+
 /** Work that may run beside the holder's idle transaction (Backend.aside) instead of waiting for it. */
 function besideOk(m: WorkItem, b: Backend): boolean {
   if (!b.asideOpen) return false
