@@ -148,13 +148,24 @@ export class Runner {
       native.execEnd()
       c.setExecuting(0)
       out.finish(parked ? 0 : data.length, terminate)
+      if (s.heldNotifications.length > 0 && s.status === 'I')
+        for (const n of s.heldNotifications.splice(0)) this.deliver({ sid, data: n })
       if (!s.busy || s.closed) backend.holder = null
       else c.armIdleTimer(backend, s)
     }
   }
 
-  /** A notification for a session that is not running: it goes out at once (PostgreSQL: at its next idle). */
+  /**
+   * A notification for a session that is not running: it goes out at once (PostgreSQL: at its next idle),
+   * unless the session is in a failed transaction block (failed.ts), which async.c ProcessNotifyInterrupt
+   * does not count as idle: then after the block ends.
+   */
   deliver(d: Delivery): void {
+    const to = this.c.find(d.sid)?.s
+    if (to?.failedAside) {
+      to.heldNotifications.push(d.data)
+      return
+    }
     Atomics.add(this.c.ctl, CTL.OUT_INFLIGHT, d.data.length)
     this.c.post({ t: 'out', sid: d.sid, data: d.data }, [d.data.buffer as ArrayBuffer])
   }

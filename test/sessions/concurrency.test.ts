@@ -147,6 +147,40 @@ describe('a failed transaction block', () => {
 
 const pidOf = (c: pg.Client): number => (c as unknown as { processID: number }).processID
 
+describe('a listener in a failed transaction block', () => {
+  it('gets a notification only when the block ends (async.c: not idle inside a transaction block)', async () => {
+    await both(
+      'failed_listener',
+      'SELECT 1',
+      async (r) => {
+        const [a, b] = [await r.client(), await r.client()]
+        const got: string[] = []
+        b.on('notification', (n) => got.push(n.payload ?? ''))
+        await r.send('B', b, 'LISTEN ch')
+        await r.send('B', b, 'BEGIN')
+        await r.send('B', b, 'SELECT 1/0')
+        await r.send('A', a, "NOTIFY ch, 'x'")
+        await sleep(300)
+        await r.send('B', b, 'SELECT 2')
+        r.note(`B notified: ${got}`)
+        await r.send('B', b, 'ROLLBACK')
+        await sleep(300)
+        r.note(`B notified: ${got}`)
+      },
+      [
+        'B: LISTEN []',
+        'B: BEGIN []',
+        'B: ERROR 22012',
+        'A: NOTIFY []',
+        'B: ERROR 25P02',
+        'B notified: ',
+        'B: ROLLBACK []',
+        'B notified: x',
+      ],
+    )
+  })
+})
+
 describe('advisory locks', () => {
   it('queue as in PostgreSQL: no lock jumps a waiter ahead of it; xact-level ones see session-level ones; DISCARD ALL releases', async () => {
     await both(

@@ -69,6 +69,8 @@ export class EngineSession {
    * and the failure is made again before its next input (failed.ts)
    */
   failedAside = false
+  /** notifications that came while it was in a failed block: async.c delivers them once it is idle again */
+  readonly heldNotifications: Uint8Array[] = []
 
   constructor(
     readonly sid: number,
