@@ -351,7 +351,11 @@ napi_value Call(napi_env env, napi_callback_info info) {
     } else {
       text_reserve = reserve;
       text_reserve_len = reserve_len;
+      /* still inside the call for plpy: PL/Python converts the result in the function's execution context
+       * (plpy_exec.c PLy_exec_function), so a __str__ run by the conversion may use plpy */
+      g_call_depth++;
       convert_result(p, id, r, &datum);
+      g_call_depth--;
       text_reserve = 0;
       Py_DECREF(r);
     }

@@ -129,7 +129,9 @@ napi_value SrfNext(napi_env env, napi_callback_info info) {
       if (mine) Py_CLEAR(s->iter);
     } else {
       if (mine) s->saved = save_bindings(p);
+      g_call_depth++; /* plpy usable from a __str__ the conversion runs (call.c) */
       convert_result(p, id, item, &datum);
+      g_call_depth--;
       Py_DECREF(item);
     }
     restore_bindings(p, outer);

@@ -165,6 +165,38 @@ describe('abuse', () => {
     await alive()
   })
 
+  it('SQL run by a __str__ while a result is converted (PostgreSQL 15 crashes: its SPI is finished)', async () => {
+    // the conversion runs in the call (plpy_exec.c); pyglite's SPI is still connected, nested PL/Python
+    // calls convert their own results meanwhile, and a __str__ that raises is the conversion's error
+    await fn(c, 'conv_inner(k int) RETURNS text', "return 'inner%d' % k")
+    await fn(
+      c,
+      'conv_spi(n int) RETURNS text',
+      "class X:\n    def __str__(self):\n        r = plpy.execute('SELECT conv_inner(%d) AS t, conv_spi(%d) AS s' % (n, n - 1))[0]\n        return '%s/%s' % (r['t'], r['s'])\nreturn 'base' if n == 0 else X()",
+    )
+    expect(await value(c, 'SELECT conv_spi(3)')).toBe('inner3/inner2/inner1/base')
+    await fn(
+      c,
+      'conv_spi_srf() RETURNS SETOF text',
+      "class X:\n    def __init__(self, k): self.k = k\n    def __str__(self):\n        return plpy.execute('SELECT conv_inner(%d) AS t' % self.k)[0]['t']\nfor k in range(3):\n    yield X(k)",
+    )
+    const r = await c.query('SELECT conv_spi_srf() AS v')
+    expect(r.rows.map((x) => x.v)).toEqual(['inner0', 'inner1', 'inner2'])
+    await fn(
+      c,
+      'conv_raise() RETURNS int',
+      "class X:\n    def __str__(self):\n        plpy.execute('SELECT 1/0')\nreturn X()",
+    )
+    const e = await failure(c, 'SELECT conv_raise()')
+    // PLy_elog with the SPI exception pending: its SQLSTATE (PLy_get_spi_error_data)
+    expect([e.code, e.message, e.detail]).toEqual([
+      '22012',
+      'could not create string representation of Python object',
+      'spiexceptions.DivisionByZero: division by zero',
+    ])
+    await alive()
+  })
+
   it('a million rows through a set-returning function and a big array', async () => {
     await fn(c, 'many(n int) RETURNS SETOF int8', 'for i in range(n):\n    yield i')
     expect(await value(c, 'SELECT sum(v)::text FROM many(1000000) v')).toBe('499999500000')

@@ -1,0 +1,104 @@
+-- The conversion of a function's result runs in the function's execution context (plpy_exec.c
+-- PLy_exec_function), so Python code it runs — a __str__, a __bytes__, an __iter__ — may use plpy's
+-- messages: for scalar, composite, array, set-returning, OUT and INOUT results. (SPI there, or a __str__
+-- that raises, crashes PostgreSQL 15, whose SPI is already finished; pyglite runs the SPI and reports the
+-- error.) Expected output recorded on PostgreSQL 15 + plpython3u.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS plpython3u;
+DROP SCHEMA IF EXISTS edge7 CASCADE;
+CREATE SCHEMA edge7;
+SET search_path = edge7, public;
+RESET client_min_messages;
+CREATE TYPE ab AS (a int, b text);
+CREATE FUNCTION conv_scalar() RETURNS int LANGUAGE plpython3u AS $$
+class X:
+    def __str__(self):
+        plpy.notice('in __str__')
+        return '5'
+return X()
+$$;
+SELECT conv_scalar();
+CREATE FUNCTION conv_row() RETURNS ab LANGUAGE plpython3u AS $$
+class X:
+    def __str__(self):
+        plpy.info('row field', detail='d')
+        return 'x'
+return {'a': 1, 'b': X()}
+$$;
+SELECT conv_row();
+CREATE FUNCTION conv_arr() RETURNS text[] LANGUAGE plpython3u AS $$
+class X:
+    def __init__(self, k): self.k = k
+    def __str__(self):
+        plpy.warning('element %d' % self.k)
+        return 'e%d' % self.k
+return [X(1), [X(2)][0], None]
+$$;
+SELECT conv_arr();
+CREATE FUNCTION conv_seq() RETURNS int[] LANGUAGE plpython3u AS $$
+class S:
+    def __len__(self):
+        plpy.notice('__len__')
+        return 2
+    def __getitem__(self, i):
+        plpy.notice('__getitem__ %d' % i)
+        if i > 1:
+            raise IndexError(i)
+        return i
+return S()
+$$;
+SELECT conv_seq();
+CREATE FUNCTION conv_srf() RETURNS SETOF text LANGUAGE plpython3u AS $$
+class X:
+    def __init__(self, k): self.k = k
+    def __str__(self):
+        plpy.notice('converting %d' % self.k)
+        return 'v%d' % self.k
+for k in range(3):
+    yield X(k)
+$$;
+SELECT conv_srf();
+SELECT * FROM conv_srf();
+CREATE FUNCTION conv_bytea() RETURNS bytea LANGUAGE plpython3u AS $$
+class X:
+    def __bytes__(self):
+        plpy.notice('in __bytes__')
+        return b'xy'
+return X()
+$$;
+SELECT conv_bytea();
+CREATE FUNCTION conv_out(OUT a int, OUT b text) LANGUAGE plpython3u AS $$
+class X:
+    def __str__(self):
+        plpy.notice('OUT __str__')
+        return 'out'
+return (1, X())
+$$;
+SELECT * FROM conv_out();
+CREATE PROCEDURE conv_proc(INOUT a text) LANGUAGE plpython3u AS $$
+class X:
+    def __str__(self):
+        plpy.notice('INOUT __str__')
+        return 'inout'
+return [X()]
+$$;
+CALL conv_proc(NULL);
+CREATE FUNCTION conv_caught() RETURNS int LANGUAGE plpython3u AS $$
+class X:
+    def __str__(self):
+        try:
+            plpy.error('caught in __str__')
+        except plpy.Error as e:
+            plpy.notice('%s: %s' % (type(e).__name__, e))
+        return '9'
+return X()
+$$;
+SELECT conv_caught();
+CREATE FUNCTION conv_quote() RETURNS text LANGUAGE plpython3u AS $$
+class X:
+    def __str__(self):
+        return plpy.quote_literal("it's") + plpy.quote_ident('Q')
+return X()
+$$;
+SELECT conv_quote();
+DROP SCHEMA edge7 CASCADE;
