@@ -18,7 +18,7 @@ PyObject *py_cancel_consumed(PyObject *self, PyObject *unused) {
 /* in_call() -> bool: may plpy enter the engine now (a PL/Python call is running on this thread)? Destructors
  * of plpy objects use it: outside a call they must not touch the engine. */
 PyObject *py_in_call(PyObject *self, PyObject *unused) {
-  return PyBool_FromLong(g_ready && g_call_depth > 0 && pthread_equal(pthread_self(), g_thread));
+  return PyBool_FromLong(g_ready && g_call_depth > 0 && g_messages_only == 0 && pthread_equal(pthread_self(), g_thread));
 }
 
 /* callDepth(delta): a Python call a feature makes on the engine thread (src/fdw's wrapper callbacks) counts

@@ -9,7 +9,7 @@
 
 /* the range [addr, addr + len) of the running instance's memory, or NULL with a Python error set */
 static uint8_t *wasm_range(unsigned long long addr, Py_ssize_t len) {
-  if (!g_ready || g_call_depth <= 0 || !pthread_equal(pthread_self(), g_thread)) {
+  if (!g_ready || g_call_depth <= 0 || g_messages_only > 0 || !pthread_equal(pthread_self(), g_thread)) {
     PyErr_SetString(PyExc_RuntimeError, "wasm memory is only reachable inside a PL/Python call");
     return NULL;
   }

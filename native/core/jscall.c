@@ -278,6 +278,13 @@ PyObject *py_jscall(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     PyErr_SetString(PyExc_TypeError, "jscall(op, *args): 1 to 16 arguments");
     return NULL;
   }
+  if (g_messages_only > 0 && !(PyUnicode_Check(args[0]) && (PyUnicode_CompareWithASCIIString(args[0], "elog") == 0 ||
+                                                            PyUnicode_CompareWithASCIIString(args[0], "quote") == 0 ||
+                                                            PyUnicode_CompareWithASCIIString(args[0], "fatal") == 0))) {
+    /* PL/Python modifies the row after SPI_finish (plpy_exec.c PLy_exec_trigger): only messages work there */
+    PyErr_SetString(PyExc_RuntimeError, "only plpy's messages can be used while a trigger row is modified");
+    return NULL;
+  }
   napi_env env = g_env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) {

@@ -4,6 +4,7 @@
 
 napi_env g_env;
 int g_call_depth;
+int g_messages_only;
 uint8_t *g_mem;
 size_t g_mem_len;
 const uint8_t *g_codec;

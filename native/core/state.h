@@ -4,6 +4,7 @@
  * Globals declared here, all owned (defined) by core/state.c:
  *   g_env, g_thread, g_ready      the engine thread's N-API env; init() done (set by pyglite.c Init)
  *   g_call_depth                  JS -> Python calls on the stack (call/, triggers/, core/jscall.c)
+ *   g_messages_only               > 0: plpy may report messages only (a MODIFY's conversion, triggers/trigger.c)
  *   g_mem, g_mem_len              wasm memory of the active PGlite instance (set by exec.c setMemory)
  *   g_stat                        status words shared with JS (made by pyglite.c Init)
  *   g_codec, g_codec_len          codec buffer registered by JS (exec.c setCodecBuffer)
@@ -24,6 +25,7 @@
 
 extern napi_env g_env;
 extern int g_call_depth;      /* JS -> Python calls on the stack */
+extern int g_messages_only;   /* > 0: only plpy's messages and quoting may enter the engine */
 extern uint8_t *g_mem;        /* wasm memory of the active PGlite instance */
 extern size_t g_mem_len;
 extern const uint8_t *g_codec; /* codec buffer registered by JS */

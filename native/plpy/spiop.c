@@ -317,7 +317,8 @@ PyObject *py_spi_execute(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     return NULL;
   }
   /* outside a call, on another thread, with releases pending: the Python path (which raises or flushes) */
-  if (nargs < 1 || nargs > 3 || PyList_GET_SIZE(g_pending) || !g_ready || g_call_depth <= 0 || !g_spiop ||
+  if (nargs < 1 || nargs > 3 || PyList_GET_SIZE(g_pending) || !g_ready || g_call_depth <= 0 || g_messages_only > 0 ||
+      !g_spiop ||
       !pthread_equal(pthread_self(), g_thread))
     return fallback(args, nargs);
   PyObject *q = args[0];

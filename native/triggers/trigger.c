@@ -230,7 +230,17 @@ static int trig_call(Shape *s, uint32_t event, uint32_t nv, uint32_t nn, uint32_
     } else if (keyword_is(srv, "SKIP")) {
       result = TR_SKIP;
     } else if (keyword_is(srv, "MODIFY")) {
-      result = op == EV_INSERT || op == EV_UPDATE ? trig_modify(s, td, orig, area) : TR_MODIFY_IN_DELETE;
+      if (op == EV_INSERT || op == EV_UPDATE) {
+        /* PLy_modify_tuple runs in the trigger's execution context, after SPI_finish: a __str__ its
+         * conversion runs may report messages (and nothing may reuse this walk's staging meanwhile) */
+        g_call_depth++;
+        g_messages_only++;
+        result = trig_modify(s, td, orig, area);
+        g_messages_only--;
+        g_call_depth--;
+      } else {
+        result = TR_MODIFY_IN_DELETE;
+      }
     } else if (keyword_is(srv, "OK")) {
       result = TR_OK;
     } else {

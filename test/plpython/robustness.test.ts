@@ -197,6 +197,28 @@ describe('abuse', () => {
     await alive()
   })
 
+  it("SQL run by a __str__ while a trigger's MODIFY converts the row is refused (PostgreSQL 15 crashes)", async () => {
+    // PL/Python modifies the row after SPI_finish; only messages work there, and the refusal leaves the
+    // next row's trigger (and its SQL) working
+    await c.query('CREATE TABLE modified (a int, b text)')
+    await fn(
+      c,
+      'modify_spi() RETURNS trigger',
+      "class X:\n    def __str__(self):\n        plpy.notice('in __str__')\n        return str(plpy.execute('SELECT 1 AS one')[0]['one'])\nplpy.execute('SELECT 2')\nif TD['new']['a'] == 1:\n    TD['new']['b'] = X()\n    return 'MODIFY'",
+    )
+    await c.query(
+      'CREATE TRIGGER modify_spi BEFORE INSERT ON modified FOR EACH ROW EXECUTE FUNCTION modify_spi()',
+    )
+    const e = await failure(c, "INSERT INTO modified VALUES (1, 'x')")
+    expect([e.code, e.message, e.detail]).toEqual([
+      '38000',
+      'could not create string representation of Python object',
+      "RuntimeError: only plpy's messages can be used while a trigger row is modified",
+    ])
+    expect((await c.query("INSERT INTO modified VALUES (2, 'y') RETURNING b")).rows).toEqual([{ b: 'y' }])
+    await alive()
+  })
+
   it('a million rows through a set-returning function and a big array', async () => {
     await fn(c, 'many(n int) RETURNS SETOF int8', 'for i in range(n):\n    yield i')
     expect(await value(c, 'SELECT sum(v)::text FROM many(1000000) v')).toBe('499999500000')

@@ -101,4 +101,17 @@ class X:
 return X()
 $$;
 SELECT conv_quote();
+-- a trigger's MODIFY converts TD["new"] in the trigger's execution context too
+CREATE TABLE t (a int, b text);
+CREATE FUNCTION tmod() RETURNS trigger LANGUAGE plpython3u AS $$
+class X:
+    def __str__(self):
+        plpy.notice('modify __str__ %s' % TD['new']['a'])
+        return 'modified'
+TD['new']['b'] = X()
+return 'MODIFY'
+$$;
+CREATE TRIGGER tmod BEFORE INSERT OR UPDATE ON t FOR EACH ROW EXECUTE FUNCTION tmod();
+INSERT INTO t VALUES (1, 'x'), (2, 'y') RETURNING *;
+UPDATE t SET a = a + 10 RETURNING *;
 DROP SCHEMA edge7 CASCADE;
