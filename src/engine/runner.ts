@@ -151,7 +151,7 @@ export class Runner {
       if (s.heldNotifications.length > 0 && s.status === 'I')
         for (const n of s.heldNotifications.splice(0)) this.deliver({ sid, data: n })
       if (!s.busy || s.closed) backend.holder = null
-      else c.armIdleTimer(backend, s)
+      if ((s.busy && !s.closed) || s.failedAside) c.armIdleTimer(backend, s)
     }
   }
 

@@ -219,8 +219,17 @@ function idleTimeout(sid: number, at: number): void {
   const db = sessionDb.get(sid)
   const backend = db === undefined ? undefined : backends.get(db)
   const s = backend?.sessions.get(sid)
-  if (!backend || !s || s.turns !== at || backend.holder !== s) return
+  if (!backend || !s || s.turns !== at) return
   if (queue.some((m) => m.t === 'input' && m.sid === sid)) return // it did send something meanwhile
+  if (s.failedAside) {
+    // idle in a failed block, which holds nothing (failed.ts): ended as pg_terminate_backend ends an idle
+    // session; the main thread's session-close then frees it in its turn
+    log.info({ sid }, 'terminating connection due to idle-in-transaction timeout')
+    s.terminated = true
+    post({ t: 'session-failed', sid, fields: IDLE_IN_TRANSACTION_FATAL })
+    return
+  }
+  if (backend.holder !== s) return
   log.info({ sid }, 'terminating connection due to idle-in-transaction timeout')
   post({ t: 'session-failed', sid, fields: IDLE_IN_TRANSACTION_FATAL })
   sessionDb.delete(sid)

@@ -147,6 +147,33 @@ describe('a failed transaction block', () => {
 
 const pidOf = (c: pg.Client): number => (c as unknown as { processID: number }).processID
 
+describe('idle_in_transaction_session_timeout', () => {
+  it('ends a session idle in a failed block (FATAL 25P03), though it keeps nobody waiting', async () => {
+    await both(
+      'failed_idle',
+      'SELECT 1',
+      async (r) => {
+        const [a, b] = [await r.client(), await r.client()]
+        a.on('error', (e: { code?: string }) => e.code && r.note(`A gone: ${e.code}`))
+        await r.send('A', a, "SET idle_in_transaction_session_timeout = '300ms'")
+        await r.send('A', a, 'BEGIN')
+        await r.send('A', a, 'SELECT 1/0')
+        await r.send('B', b, 'SELECT 1 AS x')
+        await sleep(800)
+        await r.send('B', b, "SELECT count(*) AS n FROM pg_stat_activity WHERE state LIKE 'idle in%'")
+      },
+      [
+        'A: SET []',
+        'A: BEGIN []',
+        'A: ERROR 22012',
+        'B: SELECT [{"x":1}]',
+        'A gone: 25P03',
+        'B: SELECT [{"n":"0"}]',
+      ],
+    )
+  })
+})
+
 describe('a listener in a failed transaction block', () => {
   it('gets a notification only when the block ends (async.c: not idle inside a transaction block)', async () => {
     await both(

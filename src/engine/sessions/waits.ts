@@ -50,9 +50,13 @@ export class WaitTimers {
     clearTimeout(this.inputs.get(item))
   }
 
-  /** The holder stays idle inside a transaction (or an unsynced batch): it blocks everyone, so it is timed. */
+  /**
+   * The holder stays idle inside a transaction (or an unsynced batch): it blocks everyone, so it is timed.
+   * So is a session idle in a failed block (failed.ts), as PostgreSQL times "idle in transaction (aborted)".
+   */
   idle(backend: Backend, s: EngineSession): void {
-    if (s.closed || s.copyIn || !s.busy || backend.holder !== s) return
+    if (s.closed || s.copyIn) return
+    if (!s.failedAside && (!s.busy || backend.holder !== s)) return
     const ms = backend.idleInTransactionTimeout()
     if (ms <= 0) return
     const at = s.turns
