@@ -154,7 +154,10 @@ describe('idle_in_transaction_session_timeout', () => {
       'SELECT 1',
       async (r) => {
         const [a, b] = [await r.client(), await r.client()]
-        a.on('error', (e: { code?: string }) => e.code && r.note(`A gone: ${e.code}`))
+        a.on('error', (e) => {
+          const code = (e as { code?: string }).code
+          if (code) r.note(`A gone: ${code}`)
+        })
         await r.send('A', a, "SET idle_in_transaction_session_timeout = '300ms'")
         await r.send('A', a, 'BEGIN')
         await r.send('A', a, 'SELECT 1/0')
