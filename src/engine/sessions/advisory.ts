@@ -213,6 +213,7 @@ export function conflict(
   tag: string,
   mode: LockMode,
   policy: WaitPolicy,
+  xact = false,
 ): never {
   const circle = locks.deadlock(sid, key, tag, mode, policy.since(key))
   if (circle)
@@ -230,6 +231,8 @@ export function conflict(
   throw new PgError('deadlock detected', {
     sqlstate: '40P01',
     detail: `Process ${sid} waits for ${mode} on ${tag}; blocked by process ${holder}.\nProcess ${holder} needs a turn to release it, which process ${sid}'s open transaction block holds (one transaction at a time).`,
-    hint: 'Take session-level advisory locks outside transaction blocks (they are granted when free, or the statement waits), or use pg_try_advisory_lock.',
+    hint: xact
+      ? 'Take transaction-level advisory locks right after BEGIN (the statement then waits), or use pg_try_advisory_xact_lock.'
+      : 'Take session-level advisory locks outside transaction blocks (they are granted when free, or the statement waits), or use pg_try_advisory_lock.',
   })
 }

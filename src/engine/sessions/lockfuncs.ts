@@ -104,7 +104,7 @@ export function installLockFunctions(heap: Heap, elog: Elog, ctx: LockContext): 
       const policy = ctx.policy()
       if (locks.waitsFor(key, sid, v.mode, policy.since(key)).length > 0) {
         if (v.op === 'try') return 0
-        conflict(locks, sid, key, tag, v.mode, policy)
+        conflict(locks, sid, key, tag, v.mode, policy, true)
       }
       return cfuncs.get(oid)!(fcinfo)
     }
