@@ -355,9 +355,13 @@ napi_value Call(napi_env env, napi_callback_info info) {
        * (plpy_exec.c PLy_exec_function), so a __str__ run by the conversion may use plpy */
       g_call_depth++;
       convert_result(p, id, r, &datum);
-      g_call_depth--;
       text_reserve = 0;
+      /* the result's __del__ runs here, as where PL/Python drops it (after SPI_finish): messages only,
+       * which cannot disturb the converted result waiting in the status words and result buffer */
+      g_messages_only++;
       Py_DECREF(r);
+      g_messages_only--;
+      g_call_depth--;
     }
     maybe_free(id);
   }

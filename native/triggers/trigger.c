@@ -196,19 +196,28 @@ static int trig_call(Shape *s, uint32_t event, uint32_t nv, uint32_t nn, uint32_
     Py_XINCREF(saved);
     PyErr_Clear();
   }
-  if (PyDict_SetItem(globals, k_TD, td) == 0) {
-    g_call_depth++;
+  /* the previous call's TD goes here: its values' __del__ may report messages (PL/Python replaces it in
+   * PLy_procedure_call, inside the execution context) */
+  g_call_depth++;
+  g_messages_only++;
+  int bound = PyDict_SetItem(globals, k_TD, td);
+  g_messages_only--;
+  if (bound == 0) {
     if (Py_EnterRecursiveCall(" in PL/Python function") == 0) { /* PLy_procedure_call's frame: call/call.c */
       r = PyObject_CallNoArgs(func);
       Py_LeaveRecursiveCall();
     }
-    g_call_depth--;
   }
+  g_call_depth--;
   if (depth > 0) {
     PyObject *et, *ev, *etb;
     PyErr_Fetch(&et, &ev, &etb);
+    g_call_depth++;
+    g_messages_only++;
     if (saved) PyDict_SetItem(globals, k_TD, saved);
     Py_XDECREF(saved);
+    g_messages_only--;
+    g_call_depth--;
     PyErr_Restore(et, ev, etb);
   }
   if (!r) {
@@ -248,12 +257,16 @@ static int trig_call(Shape *s, uint32_t event, uint32_t nv, uint32_t nn, uint32_
     }
   }
 out:
+  g_call_depth++;
+  g_messages_only++;
   Py_XDECREF(r);
   Py_XDECREF(td);
   if (orig) {
     for (int i = 0; i < natts; i++) Py_XDECREF(orig[i]);
     if (orig != small) PyMem_Free(orig);
   }
+  g_messages_only--;
+  g_call_depth--;
   proc_leave(s->proc);
   g_stat[7] = result;
   return status;

@@ -1,8 +1,8 @@
 -- The conversion of a function's result runs in the function's execution context (plpy_exec.c
--- PLy_exec_function), so Python code it runs — a __str__, a __bytes__, an __iter__ — may use plpy's
--- messages: for scalar, composite, array, set-returning, OUT and INOUT results. (SPI there, or a __str__
--- that raises, crashes PostgreSQL 15, whose SPI is already finished; pyglite runs the SPI and reports the
--- error.) Expected output recorded on PostgreSQL 15 + plpython3u.
+-- PLy_exec_function), so Python code it runs — a __str__, a __bytes__, a __len__, a __del__ — may use
+-- plpy's messages: for scalar, composite, array, set-returning, OUT and INOUT results, and a trigger's
+-- MODIFY. (SPI there, or a __str__ that raises, crashes PostgreSQL 15, whose SPI is already finished.)
+-- Expected output recorded on PostgreSQL 15 + plpython3u.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS plpython3u;
 DROP SCHEMA IF EXISTS edge7 CASCADE;
@@ -114,4 +114,47 @@ $$;
 CREATE TRIGGER tmod BEFORE INSERT OR UPDATE ON t FOR EACH ROW EXECUTE FUNCTION tmod();
 INSERT INTO t VALUES (1, 'x'), (2, 'y') RETURNING *;
 UPDATE t SET a = a + 10 RETURNING *;
+-- the returned object is dropped, and the previous call's TD replaced, in the execution context too: a
+-- __del__ there may report messages
+CREATE FUNCTION ret_del() RETURNS int LANGUAGE plpython3u AS $$
+class X(int):
+    def __del__(self):
+        plpy.notice('returned object __del__')
+return X(5)
+$$;
+SELECT ret_del();
+CREATE FUNCTION ret_del_str() RETURNS text LANGUAGE plpython3u AS $$
+class X:
+    def __str__(self):
+        return 'x'
+    def __del__(self):
+        plpy.notice('returned object __del__ after __str__')
+return X()
+$$;
+SELECT ret_del_str();
+CREATE FUNCTION srf_del() RETURNS SETOF int LANGUAGE plpython3u AS $$
+class X(int):
+    def __del__(self):
+        plpy.notice('item __del__ %d' % self)
+return [X(1), X(2)]
+$$;
+SELECT srf_del();
+CREATE PROCEDURE proc_del(INOUT a int) LANGUAGE plpython3u AS $$
+class X(int):
+    def __del__(self):
+        plpy.notice('INOUT value __del__')
+return [X(3)]
+$$;
+CALL proc_del(1);
+CREATE TABLE td (a int);
+CREATE FUNCTION td_del() RETURNS trigger LANGUAGE plpython3u AS $$
+class X:
+    def __init__(self, n): self.n = n
+    def __del__(self):
+        plpy.notice('TD of row %d __del__' % self.n)
+TD['extra'] = X(TD['new']['a'])
+$$;
+CREATE TRIGGER td_del BEFORE INSERT ON td FOR EACH ROW EXECUTE FUNCTION td_del();
+INSERT INTO td VALUES (1), (2);
+INSERT INTO td VALUES (3);
 DROP SCHEMA edge7 CASCADE;
