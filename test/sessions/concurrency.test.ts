@@ -265,6 +265,46 @@ describe('advisory locks', () => {
   })
 })
 
+describe('an advisory lock wait right after BEGIN', () => {
+  it('that ends in lock_timeout or cancel fails the transaction block (25P02 until its end)', async () => {
+    await both(
+      'wait_in_block',
+      'SELECT 1',
+      async (r) => {
+        const [a, b, c] = [await r.client(), await r.client(), await r.client()]
+        await r.send('A', a, 'SELECT pg_advisory_lock(9)')
+        await r.send('B', b, "SET lock_timeout = '300ms'")
+        await r.send('B', b, 'BEGIN')
+        await r.send('B', b, 'SELECT pg_advisory_lock(9)', [], 1000)
+        await r.send('B', b, 'SELECT 1')
+        await r.send('B', b, 'COMMIT')
+        await r.send('B', b, 'RESET lock_timeout')
+        await r.send('B', b, 'BEGIN')
+        await r.send('B', b, 'SELECT pg_advisory_lock(9)')
+        await r.send('C', c, 'SELECT pg_cancel_backend($1)', [pidOf(b)])
+        await r.wait('B')
+        await r.send('B', b, 'SELECT 2')
+        await r.send('B', b, 'ROLLBACK')
+      },
+      [
+        'A: SELECT [{"pg_advisory_lock":""}]',
+        'B: SET []',
+        'B: BEGIN []',
+        'B: ERROR 55P03',
+        'B: ERROR 25P02',
+        'B: ROLLBACK []',
+        'B: RESET []',
+        'B: BEGIN []',
+        'B: waits',
+        'C: SELECT [{"pg_cancel_backend":true}]',
+        'B then: ERROR 57014',
+        'B: ERROR 25P02',
+        'B: ROLLBACK []',
+      ],
+    )
+  })
+})
+
 describe('a client that ends its session while its statement waits', () => {
   it('has it run once it may, as PostgreSQL reads the Terminate only after it (it commits)', async () => {
     await both(

@@ -174,6 +174,7 @@ export class Parking {
         this.answer(
           parked,
           ms === lock ? { C: '55P03', M: 'canceling statement due to lock timeout' } : STATEMENT_TIMEOUT,
+          backend.sessions.get(s.sid),
         )
         this.w.wake()
       }, ms)
@@ -207,15 +208,24 @@ export class Parking {
   cancel(backend: Backend, sid: number): boolean {
     const p = backend.locks.unpark(sid)
     if (!p) return false
-    this.answer(p, USER_CANCEL)
+    this.answer(p, USER_CANCEL, backend.sessions.get(sid))
     this.w.wake()
     return true
   }
 
-  /** A parked input's first command is answered with an error (as the waiting statement's); the rest runs. */
-  private answer(p: ParkedInput, fields: { C: string; M: string }): void {
-    const cut = cancelFirstCommand(p.data, 'I', fields)
+  /**
+   * A parked input's first command is answered with an error (as the waiting statement's); the rest runs.
+   * Inside the transaction block its client opened (the BEGIN sent alone) that error fails the block, as
+   * PostgreSQL's would: the client sees 'E' and gets 25P02 until it ends the block (failed.ts).
+   */
+  private answer(p: ParkedInput, fields: { C: string; M: string }, s: EngineSession | undefined): void {
+    const cut = cancelFirstCommand(p.data, p.prefix ? 'E' : 'I', fields)
     if (!cut) return
+    if (p.prefix && s) {
+      s.status = 'E'
+      s.failedAside = true
+      s.freshBegin = null
+    }
     Atomics.add(this.w.ctl, CTL.OUT_INFLIGHT, cut.answer.length)
     this.w.post({ t: 'out', sid: p.sid, data: cut.answer, consumed: cut.consumed }, [
       cut.answer.buffer as ArrayBuffer,
