@@ -78,7 +78,13 @@ void stash_error(int proc_id, int phase) {
     if (!msg) PyErr_Clear();
     t = Py_BuildValue("(Ns)", msg ? msg : PyUnicode_FromString("unknown Python error"), "XX000");
   }
+  /* the exception's traceback keeps its frames' locals: PLy_elog_impl drops them before reporting, in the
+   * execution context, so their __del__ may report messages (not run SQL: the error is pending) */
+  g_call_depth++;
+  g_messages_only++;
   Py_XDECREF(exc);
+  g_messages_only--;
+  g_call_depth--;
   Py_XSETREF(g_last_error, t);
 }
 

@@ -157,4 +157,45 @@ $$;
 CREATE TRIGGER td_del BEFORE INSERT ON td FOR EACH ROW EXECUTE FUNCTION td_del();
 INSERT INTO td VALUES (1), (2);
 INSERT INTO td VALUES (3);
+-- so are a DO block's variables, a global, an SD value or an argument name the body rebound (replaced
+-- at the next call), and the locals an error's traceback holds (dropped before the error is reported)
+DO $$
+class X:
+    def __del__(self):
+        plpy.notice('DO local __del__')
+x = X()
+$$ LANGUAGE plpython3u;
+CREATE FUNCTION glob_del(n int) RETURNS int LANGUAGE plpython3u AS $$
+class X:
+    def __init__(self, n): self.n = n
+    def __del__(self):
+        plpy.notice('global of call %d __del__' % self.n)
+global gx
+gx = X(n)
+SD['x'] = X(n + 100)
+return n
+$$;
+SELECT glob_del(1);
+SELECT glob_del(2);
+CREATE FUNCTION arg_rebind(a int) RETURNS int LANGUAGE plpython3u AS $$
+class X:
+    def __init__(self, n): self.n = n
+    def __del__(self):
+        plpy.notice('rebound argument %d __del__' % self.n)
+global a
+a = X(a)
+return 1
+$$;
+SELECT arg_rebind(1);
+SELECT arg_rebind(2);
+CREATE FUNCTION exc_del() RETURNS int LANGUAGE plpython3u AS $$
+class X:
+    def __del__(self):
+        plpy.notice('held by the traceback __del__')
+def f():
+    x = X()
+    raise ValueError('boom')
+f()
+$$;
+SELECT exc_del();
 DROP SCHEMA edge7 CASCADE;
