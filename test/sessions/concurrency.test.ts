@@ -326,3 +326,43 @@ describe('a client that ends its session while its statement waits', () => {
     )
   })
 })
+
+describe('per-session caches that PostgreSQL keeps per backend', () => {
+  it("sequence CACHE ranges and prepared plans: each session's own, invalidated by another's DDL", async () => {
+    await both(
+      'session_caches',
+      `${TABLE}; CREATE SEQUENCE s CACHE 10`,
+      async (r) => {
+        const [a, b] = [await r.client(), await r.client()]
+        // sequence.c: each backend fetches CACHE values at once and hands them out itself
+        await r.send('A', a, "SELECT nextval('s') AS n")
+        await r.send('B', b, "SELECT nextval('s') AS n")
+        await r.send('A', a, "SELECT nextval('s') AS n")
+        await r.send('B', b, 'DISCARD SEQUENCES')
+        await r.send('B', b, "SELECT nextval('s') AS n")
+        // plancache.c: a saved plan is invalidated by another session's ALTER TABLE
+        await r.send('B', b, 'PREPARE p AS SELECT * FROM t WHERE id = 1')
+        await r.send('B', b, 'PREPARE p2 AS SELECT v FROM t WHERE id = 1')
+        await r.send('A', a, 'ALTER TABLE t ADD COLUMN w int DEFAULT 7')
+        await r.send('B', b, 'EXECUTE p')
+        await r.send('B', b, 'EXECUTE p2')
+        await r.send('A', a, 'ALTER TABLE t ALTER COLUMN v TYPE bigint')
+        await r.send('B', b, 'EXECUTE p2')
+      },
+      [
+        'A: SELECT [{"n":"1"}]',
+        'B: SELECT [{"n":"11"}]',
+        'A: SELECT [{"n":"2"}]',
+        'B: DISCARD []',
+        'B: SELECT [{"n":"21"}]',
+        'B: PREPARE []',
+        'B: PREPARE []',
+        'A: ALTER []',
+        'B: ERROR 0A000',
+        'B: SELECT [{"v":10}]',
+        'A: ALTER []',
+        'B: ERROR 0A000',
+      ],
+    )
+  })
+})
