@@ -6,8 +6,11 @@
 // the backend's transaction is rolled back, the session keeps its status 'E' for its client and monitoring,
 // and before its next input the failed block is made again: that input gets PostgreSQL's own answers
 // (25P02 "current transaction is aborted…", COMMIT answered ROLLBACK, ROLLBACK).
+import { logger } from '../../util/log.js'
 import type { Backend } from './backend.js'
 import type { EngineSession } from './session.js'
+
+const log = logger('sessions')
 
 /**
  * The session's turn ended in a failed transaction block: roll it back and let others run. Only a failed
@@ -16,9 +19,14 @@ import type { EngineSession } from './session.js'
  */
 export function releaseFailedBlock(b: Backend, s: EngineSession): void {
   if (s.status !== 'E' || s.midBatch || s.copyIn || s.closed) return
-  if ((b.inst.heap.M._GetCurrentTransactionNestLevel() as number) !== 1) return
-  b.execAll(['ROLLBACK'])
-  s.failedAside = true
+  try {
+    if ((b.inst.heap.M._GetCurrentTransactionNestLevel() as number) !== 1) return
+    if (b.execAll(['ROLLBACK'])) return // (cannot fail in a failed block) it keeps the turn then
+    s.failedAside = true
+  } catch (e) {
+    // runs where the turn ends (runner.ts finally): never let it skip the rest of that cleanup
+    log.warn({ err: e, sid: s.sid }, 'could not roll back a failed transaction block')
+  }
 }
 
 /** Before the session's next input (its turn, switched to it): the backend is in a failed block again. */
