@@ -287,9 +287,9 @@ export const spiOps = {
     )
   },
 
-  /** cursor.close(): false if the portal is gone (closed by an aborted subtransaction) */
+  /** cursor.close(): false if the portal is gone (closed by an aborted subtransaction). PLy_cursor_close
+   * needs no execution context: it works in a generator's finally: run when its query stops early */
   cursor_close(rt: PlRuntime, name: unknown) {
-    callFrame(rt)
     const M = rt.heap.M
     const portal = M._SPI_cursor_find(rt.heap.pstrdup(String(name))) as number
     if (!portal) return false
@@ -302,9 +302,10 @@ export const spiOps = {
     )
   },
 
-  /** a cursor object was destroyed while open (PLy_cursor_dealloc) */
+  /** a cursor object was destroyed while open (PLy_cursor_dealloc): with no call running too, e.g. by the
+   * generator of a set-returning function dropped when its query stops early (native/call/srf.c) —
+   * left pinned, its portal would fail the transaction's commit */
   cursor_release(rt: PlRuntime, name: unknown) {
-    if (!rt.frame) return null
     const M = rt.heap.M
     rt.elog.tryCatch(() => {
       const portal = M._SPI_cursor_find(rt.heap.pstrdup(String(name))) as number
