@@ -117,6 +117,39 @@ describe('client encodings with real clients (compared with PostgreSQL 15)', () 
     expect(differ).toEqual([])
   }, 300_000)
 
+  it('an error or notice whose text has no equivalent in the client encoding is reported as PostgreSQL 15 does', async () => {
+    // the first report fails in pg_server_to_client; PostgresMain's error block starts over and reports the
+    // conversion error (it used to escape the block: FATAL "Program terminated with exit(100)")
+    const file = path.join(work, 'untranslatable.sql')
+    fs.writeFileSync(
+      file,
+      [
+        "DO $$BEGIN RAISE EXCEPTION 'x %', chr(8364); END$$;",
+        'SELECT 1;',
+        "DO $$BEGIN RAISE WARNING 'w %', chr(8364); END$$;",
+        'BEGIN;',
+        "DO $$BEGIN RAISE EXCEPTION 'in a block %', chr(8364); END$$;",
+        'SELECT 2;',
+        'ROLLBACK;',
+        "DO $$ plpy.notice('\u20ac') $$ LANGUAGE plpython3u;",
+        "DO $$ plpy.error('\u20ac') $$ LANGUAGE plpython3u;",
+        'SELECT 3;',
+        '',
+      ].join('\n'),
+    )
+    await refc.query('CREATE EXTENSION IF NOT EXISTS plpython3u')
+    const g = new pg.Client(glite.url())
+    await g.connect()
+    await g.query('CREATE EXTENSION IF NOT EXISTS plpython3u')
+    await g.end()
+    const ours = psql(glite.url(), 'LATIN1', file)
+    expect(ours.toString('latin1')).toContain(
+      'ERROR:  character with byte sequence 0xe2 0x82 0xac in encoding "UTF8" has no equivalent in encoding "LATIN1"',
+    )
+    expect(ours.toString('latin1')).not.toMatch(/FATAL|terminat|server closed/)
+    expect(ours.toString('latin1')).toEqual(psql(ref.url, 'LATIN1', file).toString('latin1'))
+  }, 120_000)
+
   it('a start-up packet with client_encoding, beside another client’s open transaction that then commits', async () => {
     const b = new pg.Client(glite.url())
     b.on('error', () => {})

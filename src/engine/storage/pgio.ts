@@ -56,6 +56,10 @@ export function socketCallbackRecorder(): { extension: Extension; callbacks(): S
 /** The status PGlite's C code exits with when an ERROR longjmps to the main loop (pglitec.c). */
 const POSTGRES_MAIN_LONGJMP = 100
 
+/** ERRORs in a row while PostgresMain's error block runs before the backend is given up (elog.c's error
+ * data stack holds 5; past a few recursions elog.c sends plain ASCII, which cannot fail). */
+const MAX_RECOVERIES = 8
+
 /** Raised when the backend exited (a FATAL, proc_exit): the instance is unusable afterwards. */
 export class BackendExited extends Error {
   constructor(
@@ -127,7 +131,7 @@ export class PgIo {
         } catch (e) {
           M.stackRestore(sp)
           // an ERROR: PostgreSQL's sigsetjmp block (abort the transaction, report, resync) runs here
-          if ((e as { status?: number })?.status === POSTGRES_MAIN_LONGJMP) M._PostgresMainLongJmp()
+          if ((e as { status?: number })?.status === POSTGRES_MAIN_LONGJMP) this.recover(sp)
           else {
             const r = this.fault?.(e, { mainJmp, nestLevel }) // a trap or a JS exception: an ERROR instead
             if (!r?.contained) throw new BackendExited(e, r)
@@ -147,6 +151,26 @@ export class PgIo {
         this.io = undefined
         this.input = new Uint8Array(0)
         this.running = false
+      }
+    }
+  }
+
+  /**
+   * PostgresMain's sigsetjmp block after an ERROR. An ERROR raised while it runs — most often while the
+   * first one is reported: its text has no equivalent in the client's encoding (pg_server_to_client) —
+   * longjmps to the same block, which starts over and reports the new error (elog.c falls back to ASCII
+   * once it is in error recursion trouble), as in PostgreSQL; PGlite's C code throws each longjmp to JS.
+   */
+  private recover(sp: number): void {
+    const M = this.M
+    for (let attempt = 1; ; attempt++) {
+      try {
+        M._PostgresMainLongJmp()
+        return
+      } catch (e) {
+        M.stackRestore(sp)
+        // a recursion that does not end is PostgreSQL's PANIC ("ERRORDATA_STACK_SIZE exceeded")
+        if ((e as { status?: number })?.status !== POSTGRES_MAIN_LONGJMP || attempt >= MAX_RECOVERIES) throw e
       }
     }
   }
