@@ -3,6 +3,7 @@
 // (ExecForeignBatchInsert, PostgreSQL 14+); UPDATE calls update(rowid, new values) and DELETE
 // delete(rowid), the rowid being the value of the wrapper's rowid_column fetched by the scan. As in
 // multicorn2 (its docs say update(oldvalues, newvalues)), the first argument is the rowid value.
+import { requireUtf8Database } from '../engine/pg/dbencoding.js'
 import { functionTable } from '../engine/pg/fntable.js'
 import { FL, L } from '../engine/pg/layout.js'
 import { Batch } from './batch.js'
@@ -79,6 +80,7 @@ export class Modifier {
   /** BeginForeignModify */
   begin(_mtstate: number, rinfo: number, eflags: number): void {
     if (eflags & EXEC_FLAG_EXPLAIN_ONLY) return
+    requireUtf8Database(this.cx.h, 'Python foreign tables') // dbencoding.ts: its text is read as UTF-8
     this.make(rinfo)
   }
 

@@ -2,6 +2,7 @@
 // the wrapper's get_rel_size(quals, columns) sets the row estimate and width, can_sort decides whether a
 // sorted path is offered, can_limit whether LIMIT/OFFSET reach execute(). What the executor needs is kept
 // in the plan itself (fdw_private: one String node of JSON), so cached and copied plans carry it.
+import { requireUtf8Database } from '../engine/pg/dbencoding.js'
 import { FIRST_LOW_INVALID_ATTNO, FL, FDW_NODETAG as T } from '../engine/pg/layout.js'
 import { readTableDef, type TableDef } from './catalog.js'
 import type { FdwContext } from './context.js'
@@ -42,6 +43,7 @@ export class Planner {
   /** GetForeignRelSize(root, baserel, foreigntableid) */
   relSize(root: number, baserel: number, ftid: number): void {
     const { h, py, quals } = this.cx
+    requireUtf8Database(h, 'Python foreign tables') // dbencoding.ts: its text is read as UTF-8
     const def = readTableDef(this.cx.rt.spi, ftid)
     const relid = h.u32at(baserel + FL.rel_relid)
     const byAttnum = new Map(def.cols.map((c) => [c.attnum, c]))

@@ -47,7 +47,8 @@ export function runValidator(rt: PlPythonRuntime, fcinfo: number): number {
   // plpythonu's validator (plpython3u's is plpython3_validator)
   if (h.str(M._get_func_name(validatorOid)) === 'plpython_validator') storeAsPlpython3u(rt, oid)
   const check = h.str(M._GetConfigOption(h.cstr('check_function_bodies'), 0, 0))
-  if (check === 'off') return 0
+  if (check === 'off') return 0 // (a restore may create functions that cannot run here)
+  rt.checkEncoding()
   rt.procs.validate(rt.procs.read(oid), rt.session)
   return 0
 }

@@ -5,6 +5,7 @@ import { TypeCatalog } from '../catalog/types.js'
 import { Arrays } from '../engine/pg/arrays.js'
 import type { LanguageRuntime } from '../engine/pg/bridge.js'
 import { CatalogWatch } from '../engine/pg/catalogwatch.js'
+import { requireUtf8Database } from '../engine/pg/dbencoding.js'
 import type { Elog } from '../engine/pg/elog.js'
 import { PgError } from '../engine/pg/elog.js'
 import type { ErrorContextStack } from '../engine/pg/errcontext.js'
@@ -188,6 +189,7 @@ export class PlPythonRuntime implements LanguageRuntime, PlRuntime {
   }
 
   private dispatch(fcinfo: number): number {
+    if (!this.utf8Checked) this.checkEncoding()
     const h = this.heap
     const node = h.u32at(fcinfo + L.fcinfo_context)
     if (node && h.u32at(node) === NODETAG.TriggerData) return this.triggers.call(fcinfo)
@@ -509,10 +511,18 @@ export class PlPythonRuntime implements LanguageRuntime, PlRuntime {
 
   // ---------------------------------------------------------------- DO and the validator (inline.ts)
 
+  /** dbencoding.ts: the engine's text is read as UTF-8; once per instance (one database, one encoding). */
+  private utf8Checked = false
+  checkEncoding(): void {
+    requireUtf8Database(this.heap, 'PL/Python')
+    this.utf8Checked = true
+  }
+
   inline(fcinfo: number): number {
     if (this.entries === 0) this.contexts.reset()
     this.entries++
     try {
+      if (!this.utf8Checked) this.checkEncoding()
       return runInline(this, fcinfo)
     } finally {
       this.entries--

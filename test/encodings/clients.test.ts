@@ -150,6 +150,57 @@ describe('client encodings with real clients (compared with PostgreSQL 15)', () 
     expect(ours.toString('latin1')).toEqual(psql(ref.url, 'LATIN1', file).toString('latin1'))
   }, 120_000)
 
+  it('PL/Python and Python foreign tables refuse a LATIN1 database (0A000) instead of garbling its text', async () => {
+    // they read the engine's text as UTF-8 (src/engine/pg/dbencoding.ts): return 'é' stored mojibake before
+    const admin = new pg.Client(glite.url())
+    await admin.connect()
+    await admin.query(
+      "CREATE DATABASE enc_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
+    )
+    await admin.query(
+      "CREATE DATABASE enc_ascii ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
+    )
+    await admin.end()
+    const l1 = new pg.Client(glite.url('enc_latin1'))
+    await l1.connect()
+    try {
+      await l1.query('CREATE EXTENSION plpython3u; CREATE EXTENSION multicorn')
+      const fails = async (q: string) => {
+        const e = await l1.query(q).catch((x) => x)
+        return [e.code, e.message, e.detail]
+      }
+      expect(await fails("CREATE FUNCTION r() RETURNS text LANGUAGE plpython3u AS $$ return 'é' $$")).toEqual(
+        ['0A000', 'PL/Python needs a UTF8 database in pyglite', "This database's encoding is LATIN1."],
+      )
+      expect((await fails("DO $$ plpy.notice('é') $$ LANGUAGE plpython3u"))[0]).toBe('0A000')
+      // a restore (check_function_bodies off) still creates the function; calling it is refused
+      await l1.query(
+        "SET check_function_bodies = off; CREATE FUNCTION r() RETURNS text LANGUAGE plpython3u AS $$ return 'é' $$",
+      )
+      expect((await fails('SELECT r()'))[0]).toBe('0A000')
+      await l1.query(`CREATE SERVER s FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper 'multicorn.pyfunc.PyFunc',
+        code $$def read(): return [{'v': 'é'}]$$); CREATE FOREIGN TABLE ft (v text) SERVER s`)
+      expect(await fails('SELECT * FROM ft')).toEqual([
+        '0A000',
+        'Python foreign tables need a UTF8 database in pyglite',
+        "This database's encoding is LATIN1.",
+      ])
+      expect((await fails("INSERT INTO ft VALUES ('x')"))[0]).toBe('0A000')
+      expect((await l1.query("SELECT 'é' AS v")).rows).toEqual([{ v: 'é' }]) // SQL itself works
+    } finally {
+      await l1.end()
+    }
+    // SQL_ASCII converts nothing, in PostgreSQL either: PL/Python runs
+    const asc = new pg.Client(glite.url('enc_ascii'))
+    await asc.connect()
+    try {
+      await asc.query('CREATE EXTENSION plpython3u')
+      expect((await asc.query("DO $$ plpy.notice('ok') $$ LANGUAGE plpython3u")).command).toBe('DO')
+    } finally {
+      await asc.end()
+    }
+  }, 120_000)
+
   it('a start-up packet with client_encoding, beside another client’s open transaction that then commits', async () => {
     const b = new pg.Client(glite.url())
     b.on('error', () => {})
