@@ -112,6 +112,8 @@ export function routeNotifications(
 ): Uint8Array {
   let out: Uint8Array[] | null = null
   let last = 0
+  // the caller passes an iterator (a Map's values()): read it once, it serves every notification of the chunk
+  let listeners: EngineSession[] | null = null
   for (let o = 0; o + 5 <= chunk.length; ) {
     const end = o + 1 + len32(chunk, o + 1)
     if (end > chunk.length) break
@@ -121,7 +123,8 @@ export function routeNotifications(
       let c = 9
       while (c < msg.length && msg[c] !== 0) c++
       const channel = utf8.decode(msg.subarray(9, c))
-      for (const s of sessions)
+      listeners ??= [...sessions]
+      for (const s of listeners)
         if (s !== current && !s.closed && s.channels.has(channel)) deliver({ sid: s.sid, data: msg.slice() })
       out ??= []
       out.push(chunk.subarray(last, o))
