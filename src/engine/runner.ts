@@ -135,7 +135,8 @@ export class Runner {
       // DDL on the shared temp pair that the input's text did not show: the pair becomes the session's own
       if (!s.temp && rt.watch.generation !== catalogs) backend.temps.adopt(s)
       // plpy.fatal: the client got its FATAL; end the session as a dying backend would (rollback, cleanup)
-      if (takeFatal(backend.inst.runtime)) {
+      // or a message COPY FROM STDIN refuses (sessions/copyviolation.ts): PostgreSQL's FATAL ends the session
+      if (takeFatal(backend.inst.runtime) || out.protocolViolation) {
         terminate = true
         c.closeEngineSession(backend, sid)
       }

@@ -5,6 +5,7 @@ import type { FatalOutput } from '../../plpy-shim/fatal.js'
 import { outputFrame } from '../channel/frames.js'
 import { CTL, type FromWorker, OUT_HIGH_WATER, OUT_LOW_WATER, type WorkItem } from '../channel/protocol.js'
 import type { ExecIo } from '../storage/pgio.js'
+import { CopyViolationOutput, copyViolation } from './copyviolation.js'
 import { copyFail } from './frontend.js'
 
 /** PostgreSQL flushes its 8 KiB send buffer when full; smaller flushes are explicit (end of a command,
@@ -61,9 +62,23 @@ export class Output {
 
   private fatalFilter: FatalOutput | undefined
 
+  /** a message COPY FROM STDIN refuses came (copyviolation.ts): its filter, once the CopyFail was given */
+  private violation: CopyViolationOutput | undefined
+  /** the refused message's type, while the CopyFail standing for it is still to be handed over */
+  private violationPending: number | undefined
+
+  /** The client broke the COPY protocol: its session ends with this exec (as PostgreSQL's FATAL ends it). */
+  get protocolViolation(): boolean {
+    return this.violation !== undefined
+  }
+
   private out(raw: Uint8Array, moreInput: () => boolean): void {
     if (this.gone) return
     let chunk = raw
+    if (this.violation) {
+      chunk = this.violation.filter(raw)
+      if (chunk.length === 0) return
+    }
     if (this.fatalFilter || this.fatal.pending()) {
       this.fatalFilter ??= this.fatal.filter()
       chunk = this.fatalFilter.filter(raw)
@@ -133,6 +148,11 @@ export class Output {
   /** The backend wants more COPY data: take the session's next input, waiting for it if need be. */
   private more(): Uint8Array {
     this.flush()
+    if (this.violationPending !== undefined) {
+      this.violation = new CopyViolationOutput(this.violationPending)
+      this.violationPending = undefined
+      return copyFail('protocol violation during COPY from stdin')
+    }
     for (;;) {
       const seen = Atomics.load(this.ctl, CTL.WAKE)
       this.drain()
@@ -141,7 +161,13 @@ export class Output {
       if (i >= 0 && (c < 0 || i < c)) {
         const m = this.queue.splice(i, 1)[0] as { data: Uint8Array }
         this.consumedBytes += m.data.length
-        return m.data
+        // copyviolation.ts: the backend must never read a message COPY refuses (its FATAL would end the
+        // backend every session shares); what came before it runs, it and the rest of the input are dropped
+        const bad = copyViolation(m.data)
+        if (!bad) return m.data
+        this.violationPending = bad.type
+        if (bad.at > 0) return m.data.subarray(0, bad.at)
+        return this.more()
       }
       if (c >= 0 || this.gone) {
         // PostgreSQL would report "unexpected EOF on client connection": end the COPY with an error
@@ -161,8 +187,8 @@ export class Output {
   /** End of the exec: everything pending leaves now, with the batch's input bytes marked consumed. */
   finish(consumed: number, terminate: boolean): void {
     this.consumedBytes += consumed
-    this.terminate = terminate
-    this.flush(terminate)
+    this.terminate = terminate || this.protocolViolation
+    this.flush(this.terminate)
   }
 }
 

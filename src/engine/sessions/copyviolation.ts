@@ -1,0 +1,98 @@
+// A client that sends anything but CopyData/CopyDone/CopyFail/Flush/Sync during COPY FROM STDIN. PostgreSQL
+// (copyfromparse.c CopyGetData) raises ERROR 08P01 "unexpected message type 0x%02X during COPY from stdin"
+// while it is reading that message, and PostgresMain's error block then ends the connection with FATAL
+// 08P01 "terminating connection because protocol synchronization was lost" (postgres.c: pq_is_reading_msg).
+// Here that FATAL would be proc_exit of the backend every session of the database shares, so the backend
+// never sees the message: the engine hands it a CopyFail instead (the COPY ends with an ERROR and rolls back
+// as PostgreSQL's does), and the client gets PostgreSQL's two errors in place of the CopyFail's one, then
+// the session ends.
+import { concatBytes } from '../../util/bytes.js'
+
+const E = 0x45
+
+/**
+ * The first message of `data` that PostgreSQL's COPY FROM STDIN would refuse (its offset and type), or
+ * null. Scanning stops at CopyDone or CopyFail: what follows them is ordinary input again.
+ */
+export function copyViolation(data: Uint8Array): { at: number; type: number } | null {
+  for (let o = 0; o + 5 <= data.length; ) {
+    const t = data[o]!
+    if (t === 0x63 || t === 0x66) return null // CopyDone, CopyFail
+    if (t !== 0x64 && t !== 0x48 && t !== 0x53) return { at: o, type: t } // not CopyData, Flush, Sync
+    o += 1 + (((data[o + 1]! << 24) | (data[o + 2]! << 16) | (data[o + 3]! << 8) | data[o + 4]!) >>> 0)
+  }
+  return null
+}
+
+/** An ErrorResponse: fields as [code letter, value] pairs. */
+function errorResponse(fields: Array<[string, string]>): Uint8Array {
+  const body = Buffer.concat([...fields.map(([k, v]) => Buffer.from(`${k}${v}\0`)), Buffer.from([0])])
+  const m = Buffer.alloc(5 + body.length)
+  m[0] = E
+  m.writeInt32BE(4 + body.length, 1)
+  body.copy(m, 5)
+  return m
+}
+
+/** The fields of an ErrorResponse message (whole, type byte included). */
+function fieldsOf(msg: Uint8Array): Array<[string, string]> {
+  const out: Array<[string, string]> = []
+  const b = Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength)
+  for (let i = 5; i < b.length && b[i] !== 0; ) {
+    const end = b.indexOf(0, i + 1)
+    out.push([String.fromCharCode(b[i]!), b.subarray(i + 1, end).toString('utf8')])
+    i = end + 1
+  }
+  return out
+}
+
+/**
+ * The output after the CopyFail that stands for the refused message: messages before the COPY's
+ * ErrorResponse pass, that one becomes PostgreSQL's ERROR and FATAL, nothing after it is sent.
+ */
+export class CopyViolationOutput {
+  private held: Uint8Array = new Uint8Array(0)
+  terminated = false
+
+  constructor(private readonly type: number) {}
+
+  filter(chunk: Uint8Array): Uint8Array {
+    if (this.terminated) return new Uint8Array(0)
+    const buf = this.held.length ? concatBytes([this.held, chunk]) : chunk.slice()
+    const out: Uint8Array[] = []
+    let p = 0
+    while (p + 5 <= buf.length) {
+      const total = 1 + (((buf[p + 1]! << 24) | (buf[p + 2]! << 16) | (buf[p + 3]! << 8) | buf[p + 4]!) >>> 0)
+      if (p + total > buf.length) break
+      const msg = buf.subarray(p, p + total)
+      p += total
+      if (msg[0] !== E) {
+        out.push(msg)
+        continue
+      }
+      // keep the COPY's CONTEXT line ("COPY t, line N"): PostgreSQL's error is raised at the same point
+      const context = fieldsOf(msg).filter(([k]) => k === 'W')
+      const hex = this.type.toString(16).toUpperCase().padStart(2, '0')
+      out.push(
+        errorResponse([
+          ['S', 'ERROR'],
+          ['V', 'ERROR'],
+          ['C', '08P01'],
+          ['M', `unexpected message type 0x${hex} during COPY from stdin`],
+          ...context,
+        ]),
+        errorResponse([
+          ['S', 'FATAL'],
+          ['V', 'FATAL'],
+          ['C', '08P01'],
+          ['M', 'terminating connection because protocol synchronization was lost'],
+        ]),
+      )
+      this.terminated = true
+      this.held = new Uint8Array(0)
+      return concatBytes(out)
+    }
+    this.held = buf.subarray(p)
+    return concatBytes(out)
+  }
+}

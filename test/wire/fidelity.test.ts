@@ -1,0 +1,126 @@
+// The protocol as clients see it, byte for byte against PostgreSQL 15: the same raw-protocol script runs
+// on pyglite and on the reference and the message sequences (types, fields, rows) must match. Cases where
+// the two differed: notifications of one transaction delivered to another session, and a message that
+// COPY FROM STDIN refuses (PostgreSQL: ERROR, then FATAL for that connection only).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fields, type Msg, message, query, RawClient } from '../helpers/raw.js'
+import { type Reference, startReference } from '../helpers/reference.js'
+import { startServer, type TestServer } from '../helpers/server.js'
+
+let srv: TestServer
+let ref: Reference
+beforeAll(async () => {
+  ;[srv, ref] = await Promise.all([startServer(), startReference()])
+}, 120_000)
+afterAll(async () => {
+  ref?.stop()
+  await srv?.stop()
+})
+
+const refPort = () => Number(new URL(ref.url).port)
+
+/** A message as a comparable line: errors and notices by severity, code, message and context. */
+function show(m: Msg): string {
+  switch (m.type) {
+    case 'E':
+    case 'N': {
+      const f = fields(m.body)
+      return `${m.type} ${f.S} ${f.C} ${f.M}${f.W ? ` | ${f.W}` : ''}`
+    }
+    case 'A': {
+      // the notifying process id differs between servers: channel and payload only
+      const b = m.body.subarray(4)
+      const [channel, payload] = b.toString('utf8').split('\0')
+      return `A ${channel} ${payload}`
+    }
+    default:
+      return `${m.type} ${Array.from(m.body, (b) => (b < 32 ? '.' : String.fromCharCode(b))).join('')}`
+  }
+}
+
+/** Run `script` on both servers; returns the two traces. */
+async function both(script: (port: number, trace: string[]) => Promise<void>): Promise<[string[], string[]]> {
+  const out: string[][] = []
+  for (const port of [refPort(), srv.port]) {
+    const trace: string[] = []
+    await script(port, trace)
+    out.push(trace)
+  }
+  return [out[0]!, out[1]!]
+}
+
+const CopyData = (s: string) => message('d', s)
+
+describe('notifications', () => {
+  it("delivers every notification of another session's transaction, in order (was: only the first)", async () => {
+    const [pg, glite] = await both(async (port, trace) => {
+      const { c: listener } = await RawClient.login(port)
+      await listener.query('LISTEN fid_ch')
+      const { c: notifier } = await RawClient.login(port)
+      await notifier.query("NOTIFY fid_ch, 'one'; NOTIFY fid_ch, 'two'; SELECT pg_notify('fid_ch', 'three')")
+      await notifier.query("BEGIN; NOTIFY fid_ch, 'a'; NOTIFY fid_ch, 'a'; NOTIFY fid_ch, 'b'; COMMIT")
+      notifier.end()
+      // five notifications (the duplicate 'a' of one transaction is folded), then the query's own answer
+      for (let i = 0; i < 5; i++) trace.push(show((await listener.next())!))
+      trace.push(...(await listener.query('SELECT 1')).map(show))
+      listener.end()
+    })
+    expect(glite).toEqual(pg)
+    expect(glite.slice(0, 5)).toEqual([
+      'A fid_ch one',
+      'A fid_ch two',
+      'A fid_ch three',
+      'A fid_ch a',
+      'A fid_ch b',
+    ])
+  })
+})
+
+describe('COPY FROM STDIN', () => {
+  it('answers a Query sent during COPY as PostgreSQL does: ERROR and FATAL 08P01, nothing kept, others go on', async () => {
+    const [pg, glite] = await both(async (port, trace) => {
+      const { c: other } = await RawClient.login(port)
+      const { c } = await RawClient.login(port)
+      await c.query('DROP TABLE IF EXISTS fid_copy; CREATE TABLE fid_copy(a int, b text)')
+      c.write(query('COPY fid_copy FROM STDIN'))
+      trace.push(...(await c.until('G')).map(show))
+      c.write(CopyData('1\tx\n2\ty\n'))
+      c.write(query('SELECT 1')) // a separate write: it reaches the server while the COPY waits for data
+      trace.push(...(await c.closedByServer()).map(show))
+      // the other session is untouched; the COPY kept nothing
+      trace.push(...(await other.query('SELECT count(*) FROM fid_copy')).map(show))
+      other.end()
+    })
+    expect(glite).toEqual(pg)
+    expect(glite).toContain(
+      'E ERROR 08P01 unexpected message type 0x51 during COPY from stdin | COPY fid_copy, line 3',
+    )
+    expect(glite).toContain('E FATAL 08P01 terminating connection because protocol synchronization was lost')
+    expect(glite.filter((l) => l.startsWith('D '))).toEqual(['D ......0'])
+  })
+
+  it('refuses the message even after CopyData in the same packet; CopyDone first makes it ordinary input', async () => {
+    const [pg, glite] = await both(async (port, trace) => {
+      const { c } = await RawClient.login(port)
+      await c.query('DROP TABLE IF EXISTS fid_copy2; CREATE TABLE fid_copy2(a int)')
+      // CopyDone then Query in one packet: both run
+      c.write(query('COPY fid_copy2 FROM STDIN'))
+      trace.push(...(await c.until('G')).map(show))
+      c.write(Buffer.concat([CopyData('1\n'), message('c'), query('SELECT count(*) FROM fid_copy2')]))
+      trace.push(...(await c.until('Z')).map(show), ...(await c.until('Z')).map(show))
+      // CopyData then Describe in one packet: refused
+      c.write(query('COPY fid_copy2 FROM STDIN'))
+      trace.push(...(await c.until('G')).map(show))
+      c.write(Buffer.concat([CopyData('2\n'), message('D', 'S\0')]))
+      trace.push(...(await c.closedByServer()).map(show))
+    })
+    expect(glite).toEqual(pg)
+    expect(glite).toContain(
+      'E ERROR 08P01 unexpected message type 0x44 during COPY from stdin | COPY fid_copy2, line 2',
+    )
+    const { c } = await RawClient.login(srv.port)
+    const rows = (await c.query('SELECT count(*) FROM fid_copy2')).filter((m) => m.type === 'D')
+    expect(rows.map(show)).toEqual(['D ......1'])
+    c.end()
+  })
+})
