@@ -7,6 +7,7 @@ import type { PythonHost } from '../python/host.js'
 import { logger } from '../util/log.js'
 import { CTL, type FromWorker, type WorkItem } from './channel/protocol.js'
 import type { Backend } from './sessions/backend.js'
+import { copyStartEnd } from './sessions/copyviolation.js'
 import { releaseFailedBlock, replayFailedBlock } from './sessions/failed.js'
 import { type Delivery, routeNotifications, trackListen } from './sessions/notify.js'
 import { Output } from './sessions/output.js'
@@ -19,6 +20,7 @@ import { mayCreateTemp } from './sessions/temps.js'
 import { rewordTimeout } from './sessions/timeouts.js'
 import { joinBytes } from './sessions/turns.js'
 import type { Instance } from './storage/instance.js'
+import type { ExecIo } from './storage/pgio.js'
 import { BackendExited } from './storage/pgio.js'
 
 const log = logger('engine')
@@ -109,22 +111,16 @@ export class Runner {
     let terminate = false
     const catalogs = rt.watch.generation // temps.ts adopt: did this turn change the catalogs?
     try {
-      const io = out.io(() => backend.io.hasPendingInput)
-      backend.run(s, data, {
-        more: io.more,
-        out: (chunk) => {
-          if (!c.parking.output()) return // abandoned to wait for an advisory lock: the client sees none of it
-          let o = chunk
-          const boundary = backend.stream.atBoundary() // between messages: the chunk starts with one
-          if (native.cancelKind() === 2 && boundary) o = rewordTimeout(o)
-          if (boundary) {
-            if (backend.listening)
-              o = routeNotifications(o, s, backend.sessions.values(), (d) => this.deliver(d))
-            o = filterReports(o, s)
-          }
-          io.out(o)
-        },
-      })
+      const io = out.io(() => backend.io.hasPendingInput || out.leftover !== undefined)
+      // a batch that may start COPY FROM STDIN runs in pieces: the messages after the one that starts it
+      // reach the backend through Output.more, which refuses what COPY refuses (sessions/copyviolation.ts)
+      for (let rest: Uint8Array | undefined = data; rest; ) {
+        const cut = copyStartEnd(rest)
+        out.leftover = cut < rest.length ? rest.subarray(cut) : undefined
+        this.runPiece(backend, s, rest.subarray(0, cut), io)
+        rest = out.takeLeftover()
+        if (!c.parking.output() || out.protocolViolation) break
+      }
     } catch (e) {
       if (e instanceof BackendExited) c.backendDied(e, backend)
       else {
@@ -154,6 +150,27 @@ export class Runner {
       if (!s.busy || s.closed) backend.holder = null
       if ((s.busy && !s.closed) || s.failedAside) c.armIdleTimer(backend, s)
     }
+  }
+
+  /** One exec of a session's messages, its output filtered (notifications, GUC reports, timeout wording). */
+  private runPiece(backend: Backend, s: EngineSession, data: Uint8Array, io: ExecIo): void {
+    const { c } = this
+    const native = c.host().native
+    backend.run(s, data, {
+      more: io.more,
+      out: (chunk) => {
+        if (!c.parking.output()) return // abandoned to wait for an advisory lock: the client sees none of it
+        let o = chunk
+        const boundary = backend.stream.atBoundary() // between messages: the chunk starts with one
+        if (native.cancelKind() === 2 && boundary) o = rewordTimeout(o)
+        if (boundary) {
+          if (backend.listening)
+            o = routeNotifications(o, s, backend.sessions.values(), (d) => this.deliver(d))
+          o = filterReports(o, s)
+        }
+        io.out(o)
+      },
+    })
   }
 
   /**

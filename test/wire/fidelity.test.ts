@@ -123,4 +123,32 @@ describe('COPY FROM STDIN', () => {
     expect(rows.map(show)).toEqual(['D ......1'])
     c.end()
   })
+
+  it('refuses it in the same packet as the COPY command too, simple or extended protocol', async () => {
+    const bind = message('B', Buffer.from('\0\0\0\0\0\0\0\0'))
+    const execute = message('E', Buffer.from('\0\0\0\0\0'))
+    const parse = (sql: string) => message('P', Buffer.from(`\0${sql}\0\0\0`))
+    const [pg, glite] = await both(async (port, trace) => {
+      const { c: other } = await RawClient.login(port)
+      await other.query('DROP TABLE IF EXISTS fid_copy3; CREATE TABLE fid_copy3(a int)')
+      for (const packet of [
+        [query('COPY fid_copy3 FROM STDIN'), query('SELECT 1')],
+        [parse('COPY fid_copy3 FROM STDIN'), bind, execute, CopyData('1\n'), parse('SELECT 1'), message('S')],
+      ]) {
+        const { c } = await RawClient.login(port)
+        c.write(Buffer.concat(packet))
+        trace.push(...(await c.closedByServer()).map(show))
+      }
+      trace.push(...(await other.query('SELECT count(*) FROM fid_copy3')).map(show))
+      other.end()
+    })
+    expect(glite).toEqual(pg)
+    expect(glite.filter((l) => l.startsWith('E '))).toEqual([
+      'E ERROR 08P01 unexpected message type 0x51 during COPY from stdin | COPY fid_copy3, line 1',
+      'E FATAL 08P01 terminating connection because protocol synchronization was lost',
+      'E ERROR 08P01 unexpected message type 0x50 during COPY from stdin | COPY fid_copy3, line 2',
+      'E FATAL 08P01 terminating connection because protocol synchronization was lost',
+    ])
+    expect(srv.output()).not.toContain('reopened the database')
+  })
 })

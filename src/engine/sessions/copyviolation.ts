@@ -24,6 +24,35 @@ export function copyViolation(data: Uint8Array): { at: number; type: number } | 
   return null
 }
 
+/** "stdin" in any case (ASCII letters: `| 0x20` folds them). */
+function mentionsStdin(b: Uint8Array): boolean {
+  for (let i = 0; i + 5 <= b.length; i++)
+    if (
+      (b[i]! | 0x20) === 0x73 &&
+      (b[i + 1]! | 0x20) === 0x74 &&
+      (b[i + 2]! | 0x20) === 0x64 &&
+      (b[i + 3]! | 0x20) === 0x69 &&
+      (b[i + 4]! | 0x20) === 0x6e
+    )
+      return true
+  return false
+}
+
+/**
+ * Where to cut a batch so that a COPY FROM STDIN it starts reads the messages after it through the engine
+ * (and its check) rather than from the bytes the backend was given: the end of the first Query or Execute
+ * that has messages after it, in a batch that mentions stdin at all; else the whole batch.
+ */
+export function copyStartEnd(data: Uint8Array): number {
+  if (!mentionsStdin(data)) return data.length
+  for (let o = 0; o + 5 <= data.length; ) {
+    const t = data[o]!
+    o += 1 + (((data[o + 1]! << 24) | (data[o + 2]! << 16) | (data[o + 3]! << 8) | data[o + 4]!) >>> 0)
+    if ((t === 0x51 || t === 0x45) && o < data.length) return o
+  }
+  return data.length
+}
+
 /** An ErrorResponse: fields as [code letter, value] pairs. */
 function errorResponse(fields: Array<[string, string]>): Uint8Array {
   const body = Buffer.concat([...fields.map(([k, v]) => Buffer.from(`${k}${v}\0`)), Buffer.from([0])])

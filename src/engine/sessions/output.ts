@@ -67,6 +67,16 @@ export class Output {
   /** the refused message's type, while the CopyFail standing for it is still to be handed over */
   private violationPending: number | undefined
 
+  /** the rest of the exec's batch, after a message that may start COPY FROM STDIN (copyStartEnd) */
+  leftover: Uint8Array | undefined
+
+  /** The rest of the batch, if the backend did not read it as COPY data. */
+  takeLeftover(): Uint8Array | undefined {
+    const d = this.leftover
+    this.leftover = undefined
+    return d
+  }
+
   /** The client broke the COPY protocol: its session ends with this exec (as PostgreSQL's FATAL ends it). */
   get protocolViolation(): boolean {
     return this.violation !== undefined
@@ -153,6 +163,8 @@ export class Output {
       this.violationPending = undefined
       return copyFail('protocol violation during COPY from stdin')
     }
+    const rest = this.takeLeftover()
+    if (rest) return this.checked(rest)
     for (;;) {
       const seen = Atomics.load(this.ctl, CTL.WAKE)
       this.drain()
@@ -161,13 +173,7 @@ export class Output {
       if (i >= 0 && (c < 0 || i < c)) {
         const m = this.queue.splice(i, 1)[0] as { data: Uint8Array }
         this.consumedBytes += m.data.length
-        // copyviolation.ts: the backend must never read a message COPY refuses (its FATAL would end the
-        // backend every session shares); what came before it runs, it and the rest of the input are dropped
-        const bad = copyViolation(m.data)
-        if (!bad) return m.data
-        this.violationPending = bad.type
-        if (bad.at > 0) return m.data.subarray(0, bad.at)
-        return this.more()
+        return this.checked(m.data)
       }
       if (c >= 0 || this.gone) {
         // PostgreSQL would report "unexpected EOF on client connection": end the COPY with an error
@@ -178,6 +184,18 @@ export class Output {
       if (this.cancelPending()) return copyFail('canceling statement due to user request')
       Atomics.wait(this.ctl, CTL.WAKE, seen, WAIT_MS)
     }
+  }
+
+  /**
+   * copyviolation.ts: the backend must never read a message COPY FROM STDIN refuses (its FATAL would end
+   * the backend every session shares); what came before it runs, it and the rest of the input are dropped.
+   */
+  private checked(data: Uint8Array): Uint8Array {
+    const bad = copyViolation(data)
+    if (!bad) return data
+    this.violationPending = bad.type
+    if (bad.at > 0) return data.subarray(0, bad.at)
+    return this.more()
   }
 
   private closing(): boolean {
