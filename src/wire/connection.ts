@@ -217,16 +217,14 @@ export class Connection {
           if (gssDone) throw new ProtocolViolation('unsupported frontend protocol 1234.5680')
           gssDone = true
           this.write(new Uint8Array([0x4e])) // 'N': no GSSAPI encryption
+          unencryptedAfter(this.buf.length, 'GSSAPI encryption request')
           break
         case 'ssl':
           if (sslDone) throw new ProtocolViolation('unsupported frontend protocol 1234.5679')
           sslDone = true
-          if (!this.ctx.tls) {
-            this.write(new Uint8Array([0x4e])) // 'N'
-            break
-          }
-          this.write(new Uint8Array([0x53])) // 'S', then the TLS handshake
-          if (this.buf.length > 0) throw new ProtocolViolation('received unencrypted data after SSL request')
+          this.write(new Uint8Array([this.ctx.tls ? 0x53 : 0x4e])) // 'S' (then the TLS handshake) or 'N'
+          unencryptedAfter(this.buf.length, 'SSL request')
+          if (!this.ctx.tls) break
           this.upgrade(this.ctx.tls)
           gssDone = true
           break
@@ -303,6 +301,8 @@ export class Connection {
     // only now, authenticated: the role is made to exist in the target database's cluster (src/databases)
     const oid = this.ctx.databases ? await this.ctx.databases.roleOid(db, role.name, role.oid) : role.oid
     if (oid === undefined) throw new StartupError('3D000', `database "${db}" does not exist`)
+    // InitPostgres: process_startup_options comes after authentication and the role and database checks
+    if (p.optionsError) throw p.optionsError
     this.db = db
     this.sid = this.ctx.nextSid()
     this.secret = crypto.randomBytes(4).readInt32BE(0) // unguessable: it is what authorizes a cancel
@@ -520,6 +520,18 @@ function pick(fields: ErrorFields): ErrorFields {
   const out: ErrorFields = {}
   for (const k of ['D', 'H', 'W'] as const) if (fields[k] !== undefined) out[k] = fields[k]
   return out
+}
+
+/**
+ * backend_startup.c ProcessStartupPacket: bytes that arrived with an SSLRequest or GSSENCRequest, before its
+ * answer, were sent unencrypted without knowing whether encryption would follow: refused whatever the
+ * answer ('S' or 'N'), as PostgreSQL refuses them.
+ */
+function unencryptedAfter(buffered: number, request: string): void {
+  if (buffered > 0)
+    throw new StartupError('08P01', `received unencrypted data after ${request}`, {
+      D: 'This could be either a client-software bug or evidence of an attempted man-in-the-middle attack.',
+    })
 }
 
 /** Where the client is (pg_stat_activity client_addr/client_port; pg_stat_ssl when TLS is in use). */

@@ -24,6 +24,8 @@ export interface StartupParams {
   minor: number
   /** `_pq_.*` protocol options, none of which are supported */
   protocolOptions: string[]
+  /** a bad `options` switch: reported after authentication, where postinit.c process_startup_options runs */
+  optionsError?: StartupError
 }
 
 export type StartupPacket =
@@ -90,12 +92,21 @@ function parseStartupMessage(body: Uint8Array, minor: number): StartupParams {
     throw new ProtocolViolation('invalid startup packet layout: expected terminator as last byte')
   if (!user) throw new StartupError('28000', 'no PostgreSQL user name specified in startup packet')
   if (!database) database = user
+  let switches: Array<[string, string]> = []
+  let optionsError: StartupError | undefined
+  try {
+    switches = parseOptions(options)
+  } catch (e) {
+    if (!(e instanceof StartupError)) throw e
+    optionsError = e
+  }
   return {
     user: truncateName(user),
     database: truncateName(database),
-    settings: [...parseOptions(options), ...settings],
+    settings: [...switches, ...settings],
     minor,
     protocolOptions,
+    ...(optionsError ? { optionsError } : {}),
   }
 }
 

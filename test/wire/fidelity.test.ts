@@ -3,7 +3,7 @@
 // the two differed: notifications of one transaction delivered to another session, and a message that
 // COPY FROM STDIN refuses (PostgreSQL: ERROR, then FATAL for that connection only).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fields, type Msg, message, query, RawClient } from '../helpers/raw.js'
+import { fields, type Msg, message, query, RawClient, startupPacket } from '../helpers/raw.js'
 import { type Reference, startReference } from '../helpers/reference.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 
@@ -150,5 +150,58 @@ describe('COPY FROM STDIN', () => {
       'E FATAL 08P01 terminating connection because protocol synchronization was lost',
     ])
     expect(srv.output()).not.toContain('reopened the database')
+  })
+})
+
+describe('start-up', () => {
+  const request = (code: number) => {
+    const b = Buffer.alloc(8)
+    b.writeInt32BE(8, 0)
+    b.writeInt32BE(code, 4)
+    return b
+  }
+
+  it('refuses a StartupMessage sent with the SSLRequest or GSSENCRequest, before its answer (backend_startup.c)', async () => {
+    for (const [code, what] of [
+      [80877103, 'SSL request'],
+      [80877104, 'GSSAPI encryption request'],
+    ] as const) {
+      const c = await RawClient.connect(srv.port)
+      c.write(Buffer.concat([request(code), startupPacket({ user: 'postgres' })]))
+      expect((await c.bytes(1)).toString()).toBe('N')
+      const msgs = await c.closedByServer()
+      expect(msgs.map((m) => m.type)).toEqual(['E'])
+      expect(fields(msgs[0]!.body)).toMatchObject({
+        S: 'FATAL',
+        C: '08P01',
+        M: `received unencrypted data after ${what}`,
+        D: 'This could be either a client-software bug or evidence of an attempted man-in-the-middle attack.',
+      })
+    }
+    // waiting for the answer first is the normal way
+    const c = await RawClient.connect(srv.port)
+    c.write(request(80877103))
+    expect((await c.bytes(1)).toString()).toBe('N')
+    c.write(startupPacket({ user: 'postgres' }))
+    expect((await c.until('Z')).at(-1)!.body.toString()).toBe('I')
+    c.end()
+  })
+
+  it('reports a bad options switch after AuthenticationOk, as InitPostgres does', async () => {
+    const [pg, glite] = await both(async (port, trace) => {
+      for (const options of ['-c', '-c work_mem', '-x']) {
+        const c = await RawClient.connect(port)
+        c.write(startupPacket({ user: 'postgres', options }))
+        trace.push(...(await c.closedByServer()).map(show))
+      }
+      // a role that does not exist is reported first (InitializeSessionUserId comes before the options)
+      const c = await RawClient.connect(port)
+      c.write(startupPacket({ user: 'fid_nobody', options: '-c' }))
+      trace.push(...(await c.closedByServer()).map(show))
+    })
+    expect(glite).toEqual(pg)
+    expect(glite.filter((l) => l.startsWith('R '))).toHaveLength(4)
+    expect(glite).toContain('E FATAL 42601 -c work_mem requires a value')
+    expect(glite).toContain('E FATAL 28000 role "fid_nobody" does not exist')
   })
 })
