@@ -3,6 +3,7 @@
 // the two differed: notifications of one transaction delivered to another session, and a message that
 // COPY FROM STDIN refuses (PostgreSQL: ERROR, then FATAL for that connection only).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cancelPacket } from '../helpers/clients.js'
 import { fields, type Msg, message, query, RawClient, startupPacket } from '../helpers/raw.js'
 import { type Reference, startReference } from '../helpers/reference.js'
 import { startServer, type TestServer } from '../helpers/server.js'
@@ -150,6 +151,28 @@ describe('COPY FROM STDIN', () => {
       'E FATAL 08P01 terminating connection because protocol synchronization was lost',
     ])
     expect(srv.output()).not.toContain('reopened the database')
+  })
+})
+
+describe('cancel', () => {
+  it("words a cancel of a COPY FROM STDIN that waits for data as PostgreSQL's cancel error, with the COPY's context", async () => {
+    const { c, startup } = await RawClient.login(srv.port)
+    const k = startup.find((m) => m.type === 'K')!.body
+    await c.query('CREATE TABLE fid_cancel(a int)')
+    c.write(query('COPY fid_cancel FROM STDIN'))
+    await c.until('G')
+    c.write(CopyData('1\n2\n'))
+    await new Promise((r) => setTimeout(r, 200))
+    const x = await RawClient.connect(srv.port)
+    x.write(cancelPacket(k.readInt32BE(0), k.readInt32BE(4)))
+    const msgs = await c.until('Z')
+    // PostgreSQL notices the cancel when the next data arrives (postgres.c ProcessInterrupts); pyglite at once
+    expect(msgs.map(show)).toEqual([
+      'E ERROR 57014 canceling statement due to user request | COPY fid_cancel, line 3',
+      'Z I',
+    ])
+    expect((await c.query('SELECT count(*) FROM fid_cancel')).map(show)).toContain('D ......0')
+    c.end()
   })
 })
 

@@ -5,7 +5,8 @@
 // Here that FATAL would be proc_exit of the backend every session of the database shares, so the backend
 // never sees the message: the engine hands it a CopyFail instead (the COPY ends with an ERROR and rolls back
 // as PostgreSQL's does), and the client gets PostgreSQL's two errors in place of the CopyFail's one, then
-// the session ends.
+// the session ends. A cancel while the COPY waits for data also ends it with a CopyFail; the client sees
+// the error PostgreSQL raises for the cancel.
 import { concatBytes } from '../../util/bytes.js'
 
 const E = 0x45
@@ -76,17 +77,23 @@ function fieldsOf(msg: Uint8Array): Array<[string, string]> {
 }
 
 /**
- * The output after the CopyFail that stands for the refused message: messages before the COPY's
- * ErrorResponse pass, that one becomes PostgreSQL's ERROR and FATAL, nothing after it is sent.
+ * The output after a CopyFail the engine gave in the client's place. Messages before the COPY's
+ * ErrorResponse pass. For a refused message (`type`) that one becomes PostgreSQL's ERROR and FATAL and
+ * nothing after it is sent; for a cancel (`type` null) it becomes the error PostgreSQL raises when it
+ * notices the cancel in the COPY (57014 "canceling statement due to user request", the same CONTEXT), and
+ * the rest passes.
  */
-export class CopyViolationOutput {
+export class CopyFailOutput {
   private held: Uint8Array = new Uint8Array(0)
+  /** the ErrorResponse was replaced: the rest passes (cancel) or is dropped (refused message) */
+  private done = false
   terminated = false
 
-  constructor(private readonly type: number) {}
+  constructor(private readonly type: number | null) {}
 
   filter(chunk: Uint8Array): Uint8Array {
     if (this.terminated) return new Uint8Array(0)
+    if (this.done) return chunk
     const buf = this.held.length ? concatBytes([this.held, chunk]) : chunk.slice()
     const out: Uint8Array[] = []
     let p = 0
@@ -101,6 +108,22 @@ export class CopyViolationOutput {
       }
       // keep the COPY's CONTEXT line ("COPY t, line N"): PostgreSQL's error is raised at the same point
       const context = fieldsOf(msg).filter(([k]) => k === 'W')
+      if (this.type === null) {
+        // postgres.c ProcessInterrupts, raised at the COPY's next CHECK_FOR_INTERRUPTS
+        out.push(
+          errorResponse([
+            ['S', 'ERROR'],
+            ['V', 'ERROR'],
+            ['C', '57014'],
+            ['M', 'canceling statement due to user request'],
+            ...context,
+          ]),
+          buf.subarray(p),
+        )
+        this.done = true
+        this.held = new Uint8Array(0)
+        return concatBytes(out)
+      }
       const hex = this.type.toString(16).toUpperCase().padStart(2, '0')
       out.push(
         errorResponse([

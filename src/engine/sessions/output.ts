@@ -5,7 +5,7 @@ import type { FatalOutput } from '../../plpy-shim/fatal.js'
 import { outputFrame } from '../channel/frames.js'
 import { CTL, type FromWorker, OUT_HIGH_WATER, OUT_LOW_WATER, type WorkItem } from '../channel/protocol.js'
 import type { ExecIo } from '../storage/pgio.js'
-import { CopyViolationOutput, copyViolation } from './copyviolation.js'
+import { CopyFailOutput, copyViolation } from './copyviolation.js'
 import { copyFail } from './frontend.js'
 
 /** PostgreSQL flushes its 8 KiB send buffer when full; smaller flushes are explicit (end of a command,
@@ -62,8 +62,9 @@ export class Output {
 
   private fatalFilter: FatalOutput | undefined
 
-  /** a message COPY FROM STDIN refuses came (copyviolation.ts): its filter, once the CopyFail was given */
-  private violation: CopyViolationOutput | undefined
+  /** the CopyFail given for a message COPY FROM STDIN refuses, or for a cancel (copyviolation.ts): the
+   * filter that rewords its error */
+  private copyFailed: CopyFailOutput | undefined
   /** the refused message's type, while the CopyFail standing for it is still to be handed over */
   private violationPending: number | undefined
 
@@ -78,15 +79,13 @@ export class Output {
   }
 
   /** The client broke the COPY protocol: its session ends with this exec (as PostgreSQL's FATAL ends it). */
-  get protocolViolation(): boolean {
-    return this.violation !== undefined
-  }
+  protocolViolation = false
 
   private out(raw: Uint8Array, moreInput: () => boolean): void {
     if (this.gone) return
     let chunk = raw
-    if (this.violation) {
-      chunk = this.violation.filter(raw)
+    if (this.copyFailed) {
+      chunk = this.copyFailed.filter(raw)
       if (chunk.length === 0) return
     }
     if (this.fatalFilter || this.fatal.pending()) {
@@ -159,7 +158,8 @@ export class Output {
   private more(): Uint8Array {
     this.flush()
     if (this.violationPending !== undefined) {
-      this.violation = new CopyViolationOutput(this.violationPending)
+      this.copyFailed = new CopyFailOutput(this.violationPending)
+      this.protocolViolation = true
       this.violationPending = undefined
       return copyFail('protocol violation during COPY from stdin')
     }
@@ -181,7 +181,10 @@ export class Output {
         return copyFail('client disconnected during COPY')
       }
       // PostgreSQL honours a cancel while it waits for COPY data (ProcessClientReadInterrupt)
-      if (this.cancelPending()) return copyFail('canceling statement due to user request')
+      if (this.cancelPending()) {
+        this.copyFailed = new CopyFailOutput(null)
+        return copyFail('canceling statement due to user request')
+      }
       Atomics.wait(this.ctl, CTL.WAKE, seen, WAIT_MS)
     }
   }
