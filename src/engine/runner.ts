@@ -76,7 +76,7 @@ export class Runner {
     clearTimeout(s.idleTimer)
     s.turns++
     s.activity.begin(data, s.status, Date.now())
-    if (trackListen(s, data)) backend.listenDirty = true
+    trackListen(s, data) // pending until its transaction commits (Backend.transactionEnded)
     const heap = backend.inst.heap
     const cancelFlag = heap.M._QueryCancelPending as number
     const out = new Output(sid, c.ctl, c.post, c.queue, c.drainPort, fatal, () => {
@@ -114,6 +114,7 @@ export class Runner {
       const io = out.io(() => backend.io.hasPendingInput || out.leftover !== undefined)
       // a batch that may start COPY FROM STDIN runs in pieces: the messages after the one that starts it
       // reach the backend through Output.more, which refuses what COPY refuses (sessions/copyviolation.ts)
+      backend.running = s
       for (let rest: Uint8Array | undefined = data; rest; ) {
         const cut = copyStartEnd(rest)
         out.leftover = cut < rest.length ? rest.subarray(cut) : undefined
@@ -128,6 +129,7 @@ export class Runner {
         c.sessionFailed(backend, sid, e)
       }
     } finally {
+      backend.running = null
       // DDL on the shared temp pair that the input's text did not show: the pair becomes the session's own
       if (!s.temp && rt.watch.generation !== catalogs) backend.temps.adopt(s)
       // plpy.fatal: the client got its FATAL; end the session as a dying backend would (rollback, cleanup)

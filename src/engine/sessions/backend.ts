@@ -5,6 +5,7 @@
 import { concatBytes } from '../../util/bytes.js'
 import type { QueryResult } from '../channel/protocol.js'
 import { FaultContainment } from '../pg/faults.js'
+import { XACT_EVENT } from '../pg/layout.js'
 import { type BackendStatics, probeStatics } from '../pg/statics.js'
 import type { Instance } from '../storage/instance.js'
 import { type ExecIo, PgIo, type SocketCallbacks } from '../storage/pgio.js'
@@ -12,6 +13,7 @@ import { AdvisoryLocks } from './advisory.js'
 import { B, BackendStream, collected } from './backend-stream.js'
 import { copyFail, literal, parseUnnamed, query, startup, sync } from './frontend.js'
 import { Gucs, type SettingsState, SRC } from './gucs.js'
+import { applyListen } from './notify.js'
 import { HeldPortals } from './portals.js'
 import { EngineSession, SqlError } from './session.js'
 import { TempSchemas } from './temps.js'
@@ -37,6 +39,8 @@ export class Backend {
   /** some session listens (notifications are routed, see notify.ts); the backend's set needs reconciling */
   listening = false
   listenDirty = false
+  /** the session whose input runs now: its pending LISTEN/UNLISTEN apply when its transaction commits */
+  running: EngineSession | null = null
   /** the installed session's statement_timeout and idle_in_transaction_session_timeout (ms, 0 = off) */
   statementTimeout: () => number = () => 0
   idleInTransactionTimeout: () => number = () => 0
@@ -101,7 +105,23 @@ export class Backend {
     b.temps = new TempSchemas(b)
     b.temps.init()
     b.portals = new HeldPortals(inst.heap, b.statics.portalTable)
+    // async.c AtCommit_Notify / AtAbort_Notify: LISTEN and UNLISTEN take effect when the transaction commits
+    const M = inst.heap.M
+    const slot = M.addFunction((event: number) => {
+      b.transactionEnded(event)
+      return undefined
+    }, 'vii')
+    M._RegisterXactCallback(slot, 0)
     return b
+  }
+
+  /** A top-level transaction ended: the running session's pending LISTEN/UNLISTEN apply or are dropped. */
+  private transactionEnded(event: number): void {
+    const s = this.running
+    if (!s || s.pendingListen.length === 0) return
+    if (event === XACT_EVENT.COMMIT) {
+      if (applyListen(s)) this.listenDirty = true
+    } else if (event === XACT_EVENT.ABORT) s.pendingListen.length = 0
   }
 
   /** Run client messages for the session whose turn it is (the caller has switched to it). */

@@ -69,7 +69,11 @@ export function listenOps(sql: string): ListenOp[] {
   return ops
 }
 
-/** Follow a session's channels through the Query and Parse messages of its input; true if they changed. */
+/**
+ * The LISTEN/UNLISTEN/DISCARD ALL of a session's input (its Query and Parse messages), kept pending: as in
+ * async.c they take effect when the transaction commits (applyListen) and are forgotten when it aborts.
+ * True if there were any.
+ */
 export function trackListen(s: EngineSession, data: Uint8Array): boolean {
   let changed = false
   for (let o = 0; o + 5 <= data.length; ) {
@@ -83,14 +87,27 @@ export function trackListen(s: EngineSession, data: Uint8Array): boolean {
       while (to < end && data[to] !== 0) to++
       for (const op of listenOps(utf8.decode(data.subarray(from, to)))) {
         changed = true
-        if (op.op === 'listen') s.channels.add(op.channel)
-        else if (op.op === 'unlisten') s.channels.delete(op.channel)
-        else s.channels.clear()
+        s.pendingListen.push(op)
       }
     }
     o = end
   }
   return changed
+}
+
+/**
+ * The session's transaction committed (async.c AtCommit_Notify): its pending LISTEN/UNLISTEN take effect.
+ * True if it had any. (Those of a subtransaction rolled back meanwhile take effect too: the text does
+ * not say which savepoint they belonged to.)
+ */
+export function applyListen(s: EngineSession): boolean {
+  if (s.pendingListen.length === 0) return false
+  for (const op of s.pendingListen.splice(0)) {
+    if (op.op === 'listen') s.channels.add(op.channel)
+    else if (op.op === 'unlisten') s.channels.delete(op.channel)
+    else s.channels.clear()
+  }
+  return true
 }
 
 /** A notification to deliver to another session. */

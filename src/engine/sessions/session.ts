@@ -5,6 +5,7 @@ import type { Login } from '../channel/protocol.js'
 import { Activity } from './activity.js'
 import type { TxStatus } from './backend-stream.js'
 import { type SettingsState, settingsKey } from './gucs.js'
+import type { ListenOp } from './notify.js'
 import type { HeldPortal } from './portals.js'
 import type { TempSchema } from './temps.js'
 
@@ -50,6 +51,8 @@ export class EngineSession {
   temp: TempSchema | null = null
   /** LISTEN channels (committed) */
   readonly channels = new Set<string>()
+  /** LISTEN/UNLISTEN of its open transaction, applied when it commits (notify.ts) */
+  readonly pendingListen: ListenOp[] = []
   /** what pg_stat_activity shows of it (activity.ts) */
   readonly activity = new Activity()
   /**
