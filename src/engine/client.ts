@@ -259,12 +259,15 @@ export class Engine {
     await this.request({ t: 'session-close', sid })
   }
 
-  /** Interrupt session `sid`'s running statement, if one runs (SQL and Python alike). Any time, no waiting. */
-  cancel(sid: number, reason: 'user' | 'timeout' = 'user'): boolean {
+  /**
+   * Interrupt session `sid`'s running statement, if one runs (SQL and Python alike). Any time, no waiting.
+   * `waiting`: also a command that waits for its turn or a lock (not for a vanished client's: see Connection).
+   */
+  cancel(sid: number, reason: 'user' | 'timeout' = 'user', waiting = true): boolean {
     const running = this.native.cancel(sid, reason === 'timeout' ? CANCEL_TIMEOUT : CANCEL_USER)
     // not running: its command may be waiting for its turn (another client holds a transaction); the
     // engine answers that one with 57014 (as a backend waiting for a lock would), see worker cancelWaiting
-    if (!running && !this.exited && this.sinks.has(sid)) this.send({ t: 'cancel-waiting', sid })
+    if (waiting && !running && !this.exited && this.sinks.has(sid)) this.send({ t: 'cancel-waiting', sid })
     return running
   }
 

@@ -471,8 +471,10 @@ export class Connection {
   }
 
   private onClose(): void {
-    // the client vanished without Terminate: stop its running statement rather than let it hold the engine
-    if (!this.closed && !this.ending && this.opened) this.ctx.engine.cancel(this.sid)
+    // the client vanished without Terminate: stop its running statement rather than let it hold the engine.
+    // A command still waiting for its turn runs when the turn comes, as PostgreSQL runs what it read before
+    // the EOF (postgres.c reads one message at a time; turns.ts closeWaits), and commits it.
+    if (!this.closed && !this.ending && this.opened) this.ctx.engine.cancel(this.sid, 'user', false)
     this.markClosed()
   }
 

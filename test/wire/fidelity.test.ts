@@ -77,6 +77,48 @@ describe('notifications', () => {
   })
 })
 
+describe('LISTEN in transactions', () => {
+  it('takes LISTEN and UNLISTEN effect at commit only, as async.c does', async () => {
+    const [pg, glite] = await both(async (port, trace) => {
+      const { c: listener } = await RawClient.login(port)
+      const { c: notifier } = await RawClient.login(port)
+      await listener.query('LISTEN fid_a')
+      await listener.query('BEGIN; UNLISTEN fid_a; ROLLBACK') // still listening
+      await listener.query('BEGIN; LISTEN fid_b; ROLLBACK') // not listening
+      await listener.query('BEGIN')
+      await listener.query('LISTEN fid_c') // listening once the next input commits
+      await listener.query('COMMIT')
+      await notifier.query("NOTIFY fid_a, '1'; NOTIFY fid_b, '2'; NOTIFY fid_c, '3'")
+      for (let i = 0; i < 2; i++) trace.push(show((await listener.next())!))
+      trace.push(...(await listener.query('SELECT pg_listening_channels() ORDER BY 1')).map(show))
+      listener.end()
+      notifier.end()
+    })
+    expect(glite).toEqual(pg)
+    expect(glite.slice(0, 2)).toEqual(['A fid_a 1', 'A fid_c 3'])
+  })
+})
+
+describe('clients that go away', () => {
+  it("runs a statement whose client closed while it waited for another session's transaction", async () => {
+    const [pg, glite] = await both(async (port, trace) => {
+      const { c: a } = await RawClient.login(port)
+      await a.query('DROP TABLE IF EXISTS fid_gone; CREATE TABLE fid_gone(a int)')
+      await a.query('BEGIN; SELECT 1')
+      const { c: b } = await RawClient.login(port)
+      b.write(query('INSERT INTO fid_gone VALUES (1)'))
+      b.sock.end() // no Terminate, no waiting for the answer
+      await new Promise((r) => setTimeout(r, 300))
+      await a.query('COMMIT')
+      await new Promise((r) => setTimeout(r, 300))
+      trace.push(...(await a.query('SELECT count(*) FROM fid_gone')).map(show))
+      a.end()
+    })
+    expect(glite).toEqual(pg)
+    expect(glite).toContain('D ......1')
+  })
+})
+
 describe('COPY FROM STDIN', () => {
   it('answers a Query sent during COPY as PostgreSQL does: ERROR and FATAL 08P01, nothing kept, others go on', async () => {
     const [pg, glite] = await both(async (port, trace) => {
