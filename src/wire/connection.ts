@@ -18,7 +18,14 @@ import type { Logger } from '../util/log.js'
 import { type AuthMethod, authenticate } from './auth.js'
 import { AuthCode } from './codes.js'
 import { MessageBuffer, ProtocolViolation } from './framing.js'
-import { answerExtended, encodeReply, type Found, findCommand, trailingReadyStatus } from './intercept.js'
+import {
+  answerExtended,
+  encodeReply,
+  type Found,
+  findCommand,
+  pipelineOpen,
+  trailingReadyStatus,
+} from './intercept.js'
 import {
   authentication,
   backendKeyData,
@@ -114,6 +121,8 @@ export class Connection {
   private db = ''
   /** the transaction status of the last ReadyForQuery sent (ReadyForQuery ends each batch's output) */
   private txStatus = 0x49 // 'I'
+  /** an Execute was sent since the last Sync (intercept.ts pipelineOpen) */
+  private pipelined = false
   private lastStatus: number | null = null
   /** a database command is being answered: later input waits in the buffer */
   private gated = false
@@ -379,6 +388,7 @@ export class Connection {
 
   private send(b: { data: Uint8Array | null; violation?: Error; terminate: boolean }): void {
     if (b.data) {
+      this.pipelined = pipelineOpen(b.data, this.pipelined)
       this.inflight += b.data.length
       this.ctx.engine.input(this.sid, b.data)
       if (this.inflight > IN_HIGH_WATER && !this.paused) {
@@ -423,8 +433,10 @@ export class Connection {
       this.drainWaiter = null
       const msg = data.subarray(found.start, found.end)
       if (this.closed) return
-      if (this.txStatus !== 0x49) this.send({ data: msg, terminate: false })
+      // inside a transaction block or a pipeline, PostgreSQL refuses it (25001) and fails what it should
+      if (this.txStatus !== 0x49 || this.pipelined) this.send({ data: msg, terminate: false })
       else {
+        this.pipelined = pipelineOpen(msg, false)
         // a package command's progress NOTICEs are written as they come (simple protocol; NoticeResponse may
         // come at any time), with the extended protocol they come with its reply
         const notice = found.extended ? null : (f: Record<string, string>) => this.write(noticeResponse(f))

@@ -69,7 +69,11 @@ export function findDatabaseCommand(data: Uint8Array): FoundCommand | null {
   return findCommand(data, ['database'], parseDatabaseCommand)
 }
 
-/** Where the extended-protocol batch started by a Parse ends: after its Sync, before anything else. */
+/**
+ * Where the extended-protocol messages of a command started by a Parse end: after its Sync, or after its
+ * Execute (and a Sync right after it), before anything else. Statements after the Execute in the same
+ * batch are PostgreSQL's again.
+ */
 function extendedEnd(data: Uint8Array, from: number): number {
   let o = from
   while (o + 5 <= data.length) {
@@ -77,8 +81,25 @@ function extendedEnd(data: Uint8Array, from: number): number {
     if (!EXTENDED.has(t)) return o
     o += 1 + msgLen(data, o)
     if (t === SYNC) return o
+    if (t === EXECUTE) return o + 5 <= data.length && data[o] === SYNC ? o + 1 + msgLen(data, o) : o
   }
   return o
+}
+
+/**
+ * Whether the batch is inside a pipeline once `data` has run, starting from `open`: an Execute since the
+ * last Sync (PostgreSQL 18's postgres.c XACT_FLAGS_PIPELINING: what follows runs in an implicit transaction
+ * block until Sync, so CREATE/DROP DATABASE there fail with 25001).
+ */
+export function pipelineOpen(data: Uint8Array, open: boolean): boolean {
+  let o = 0
+  while (o + 5 <= data.length) {
+    const t = data[o]!
+    if (t === SYNC) open = false
+    else if (t === EXECUTE) open = true
+    o += 1 + msgLen(data, o)
+  }
+  return open
 }
 
 /**

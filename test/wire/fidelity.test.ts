@@ -196,6 +196,81 @@ describe('COPY FROM STDIN', () => {
   })
 })
 
+describe('CREATE/DROP DATABASE in extended-protocol batches', () => {
+  const parse = (sql: string) => message('P', Buffer.from(`\0${sql}\0\0\0`))
+  const bind = message('B', Buffer.from('\0\0\0\0\0\0\0\0'))
+  const execute = message('E', Buffer.from('\0\0\0\0\0'))
+  const sync = message('S')
+
+  it('answers the statements after the command in the same batch (was: each Execute ran the command again)', async () => {
+    const [pg, glite] = await both(async (port, trace) => {
+      const { c } = await RawClient.login(port)
+      await c.query('DROP DATABASE IF EXISTS fid_db1')
+      c.write(
+        Buffer.concat([
+          parse('CREATE DATABASE fid_db1'),
+          bind,
+          execute,
+          parse('SELECT 1'),
+          bind,
+          execute,
+          sync,
+        ]),
+      )
+      trace.push(...(await c.until('Z')).map(show))
+      c.write(
+        Buffer.concat([
+          parse('DROP DATABASE fid_db1'),
+          bind,
+          execute,
+          parse('SELECT 2'),
+          bind,
+          execute,
+          sync,
+        ]),
+      )
+      trace.push(...(await c.until('Z')).map(show))
+      c.end()
+    })
+    expect(glite).toEqual(pg)
+    expect(glite.filter((l) => /^[CDE] /.test(l))).toEqual([
+      'C CREATE DATABASE.',
+      'D ......1',
+      'C SELECT 1.',
+      'C DROP DATABASE.',
+      'D ......2',
+      'C SELECT 1.',
+    ])
+  })
+
+  it('refuses the command after an Execute of the same batch (25001) without holding up other sessions', async () => {
+    const { c } = await RawClient.login(srv.port)
+    c.write(
+      Buffer.concat([
+        parse('SELECT 1'),
+        bind,
+        execute,
+        parse('CREATE DATABASE fid_db2'),
+        bind,
+        execute,
+        sync,
+      ]),
+    )
+    const msgs = await c.until('Z')
+    // PostgreSQL 18 (postgres.c XACT_FLAGS_PIPELINING: an implicit transaction block; 15 says "within a pipeline")
+    expect(msgs.map(show).filter((l) => l.startsWith('E '))).toEqual([
+      'E ERROR 25001 CREATE DATABASE cannot run inside a transaction block',
+    ])
+    const { c: other } = await RawClient.login(srv.port)
+    expect((await other.query('SELECT 3')).map(show)).toContain('D ......3')
+    expect((await c.query("SELECT count(*) FROM pg_database WHERE datname = 'fid_db2'")).map(show)).toContain(
+      'D ......0',
+    )
+    c.end()
+    other.end()
+  })
+})
+
 describe('cancel', () => {
   it("words a cancel of a COPY FROM STDIN that waits for data as PostgreSQL's cancel error, with the COPY's context", async () => {
     const { c, startup } = await RawClient.login(srv.port)
