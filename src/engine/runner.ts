@@ -146,6 +146,9 @@ export class Runner {
       }
       native.execEnd()
       c.setExecuting(0)
+      // notifications held while it was in a failed block: before its ReadyForQuery, as async.c sends them
+      const held = s.heldNotifications
+      if (held.length > 0 && s.status === 'I' && !s.failedAside && out.beforeReady(held)) held.length = 0
       out.finish(parked ? 0 : data.length, terminate)
       if (s.heldNotifications.length > 0 && s.status === 'I')
         for (const n of s.heldNotifications.splice(0)) this.deliver({ sid, data: n })

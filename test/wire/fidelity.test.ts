@@ -77,6 +77,24 @@ describe('notifications', () => {
   })
 })
 
+describe('notifications to a failed transaction block', () => {
+  it('delivers them when the block ends, before its ReadyForQuery', async () => {
+    const [pg, glite] = await both(async (port, trace) => {
+      const { c: listener } = await RawClient.login(port)
+      await listener.query('LISTEN fid_f')
+      trace.push(...(await listener.query('BEGIN; SELECT 1/0')).map(show))
+      const { c: notifier } = await RawClient.login(port)
+      await notifier.query("NOTIFY fid_f, 'later'")
+      notifier.end()
+      await new Promise((r) => setTimeout(r, 200))
+      trace.push(...(await listener.query('ROLLBACK')).map(show))
+      listener.end()
+    })
+    expect(glite).toEqual(pg)
+    expect(glite.slice(-3)).toEqual(['C ROLLBACK.', 'A fid_f later', 'Z I'])
+  })
+})
+
 describe('LISTEN in transactions', () => {
   it('takes LISTEN and UNLISTEN effect at commit only, as async.c does', async () => {
     const [pg, glite] = await both(async (port, trace) => {

@@ -205,6 +205,20 @@ export class Output {
     return this.queue.some((m) => m.t === 'session-close' && m.sid === this.sid)
   }
 
+  /**
+   * Messages to send just before the exec's last ReadyForQuery, if that one has not left yet (async.c: a
+   * backend going idle sends pending notifications before ReadyForQuery). False if it has left.
+   */
+  beforeReady(parts: Uint8Array[]): boolean {
+    const last = this.pending.at(-1)
+    if (this.gone || !last || !endsWithReady(last)) return false
+    const n = last.length
+    this.pending[this.pending.length - 1] = last.subarray(0, n - 6)
+    this.pending.push(...parts, last.subarray(n - 6))
+    for (const p of parts) this.pendingBytes += p.length
+    return true
+  }
+
   /** End of the exec: everything pending leaves now, with the batch's input bytes marked consumed. */
   finish(consumed: number, terminate: boolean): void {
     this.consumedBytes += consumed
