@@ -53,6 +53,8 @@ class CommandError extends Error {
 /** How long a database nobody uses stays open (each open database holds a PGlite instance: >128 MB). */
 const IDLE_CLOSE_MS = Number(process.env.PYGLITE_DB_IDLE_CLOSE_MS ?? 60_000)
 const TEMPLATES = new Set(['template0', 'template1'])
+/** Where DROP DATABASE moves a cluster before deleting it (removed at start if a crash left one). */
+const DROPPING_PREFIX = '.dropping-'
 
 export class DatabaseManager {
   private readonly entries = new Map<string, DatabaseEntry>()
@@ -73,10 +75,32 @@ export class DatabaseManager {
     this.roles = new Roles(engine)
     this.listing = new AuthorityListing(engine)
     for (const e of readRegistry(dataDir)) this.entries.set(e.name, e)
-    // half-made clusters of a CREATE DATABASE (or template) interrupted by a crash or shutdown
+    // half-made clusters of a CREATE DATABASE (or template) interrupted by a crash or shutdown, and
+    // clusters of a DROP DATABASE interrupted after they were moved aside
     for (const f of fs.existsSync(dataDir) ? fs.readdirSync(dataDir) : [])
-      if (f.startsWith('.creating-') || f.startsWith(`${TEMPLATE_DIR}-`) || f.startsWith(COPYING_PREFIX))
+      if (
+        f.startsWith('.creating-') ||
+        f.startsWith(`${TEMPLATE_DIR}-`) ||
+        f.startsWith(COPYING_PREFIX) ||
+        f.startsWith(DROPPING_PREFIX)
+      )
         fs.rmSync(path.join(dataDir, f), { recursive: true, force: true })
+      // a cluster the registry does not list: a CREATE DATABASE killed between the rename into place and
+      // the registry's write (never acknowledged), or one from before DROP moved clusters aside. Nobody
+      // can connect to it, and it would make a later CREATE DATABASE of that name fail (the rename into
+      // place finds the name taken), as a crashed createdb in PostgreSQL leaves only files nobody uses.
+      else if (f.startsWith('db-') && !this.inRegistry(f)) {
+        log.warn(
+          { dir: f },
+          'removing a database cluster the registry does not list (an interrupted CREATE or DROP DATABASE)',
+        )
+        fs.rmSync(path.join(dataDir, f), { recursive: true, force: true })
+      }
+  }
+
+  private inRegistry(dir: string): boolean {
+    for (const name of this.entries.keys()) if (clusterDir(name) === dir) return true
+    return false
   }
 
   /** The database a client may connect to by this name, or null (3D000). */
@@ -368,10 +392,17 @@ export class DatabaseManager {
         if (Date.now() > deadline) throw new CommandError('55006', `database "${name}" is still in use`)
         await new Promise((r) => setTimeout(r, 50))
       }
+      // moved aside first (one rename), then forgotten by the registry, then deleted: a crash at any
+      // point leaves the database either whole and listed, or gone (its leftover removed at the next
+      // start). Deleting first and then writing the registry left a half-deleted cluster still listed;
+      // the other order, a cluster nobody lists that blocked a new database of that name.
+      const aside = path.join(this.dataDir, `${DROPPING_PREFIX}${crypto.randomBytes(6).toString('hex')}`)
+      await fs.promises.rename(path.join(this.dataDir, clusterDir(name)), aside)
+      if (this.fsync) syncPath(this.dataDir)
       this.entries.delete(name)
       writeRegistry(this.dataDir, [...this.entries.values()])
       this.listing.remove(name)
-      await fs.promises.rm(path.join(this.dataDir, clusterDir(name)), { recursive: true, force: true })
+      await fs.promises.rm(aside, { recursive: true, force: true })
       log.info({ db: name }, 'dropped a database')
       return { ok: true, tag: 'DROP DATABASE', notices: [] }
     } finally {

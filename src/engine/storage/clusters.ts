@@ -3,6 +3,7 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import { syncPath } from '../../util/fsync.js'
 
 /** The initial database: its cluster holds the roles (pg_authid) every connection authenticates against. */
 export const AUTHORITY_DB = 'postgres'
@@ -51,4 +52,6 @@ export function writeRegistry(dataDir: string, entries: DatabaseEntry[]): void {
     fs.closeSync(fd)
   }
   fs.renameSync(tmp, file)
+  // the rename itself reaches stable storage only with its directory (fd.c durable_rename does the same)
+  syncPath(dataDir)
 }
