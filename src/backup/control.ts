@@ -1,5 +1,5 @@
 // The running server's control socket, through which `pyglite backup` asks for a live backup. A Unix
-// socket (mode 0600) whose path and a random token are recorded in the data directory's lock file (mode
+// socket in a private directory (mode 0700) whose path and a random token are recorded in the data directory's lock file (mode
 // 0600 in a 0700 directory): whoever can read the lock file may ask, as whoever can read the data files
 // could copy them anyway. One JSON line each way.
 import { randomBytes, timingSafeEqual } from 'node:crypto'
@@ -36,7 +36,13 @@ export async function startControl(
   backup: (dest: string) => Promise<BackupDone>,
 ): Promise<Control> {
   const token = randomBytes(24).toString('hex')
-  const sock = path.join(os.tmpdir(), `pyglite-${process.pid}-${randomBytes(6).toString('hex')}.sock`)
+  // Only the owner may reach the socket: it lives in a directory of its own, made 0700 (mkdtemp), as
+  // PostgreSQL's unix_socket_directories can restrict access. Not by setting the umask around listen():
+  // the umask is the whole process's, and the engine thread creates directories meanwhile (a placeholder's
+  // CREATE DATABASE, a spare cluster): with umask 0177 they came out 0600, which PostgreSQL (through
+  // NODEFS's permission checks) cannot read, so the next start failed ("could not read directory").
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `pyglite-${process.pid}-`))
+  const sock = path.join(dir, 'control.sock')
   const server = net.createServer((s) => {
     let buf = ''
     s.setEncoding('utf8')
@@ -72,20 +78,15 @@ export async function startControl(
       )
     })
   })
-  const old = process.umask(0o177) // the socket is created 0600: no window where others could connect
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(sock, () => resolve())
-    })
-  } finally {
-    process.umask(old)
-  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(sock, () => resolve())
+  })
   lock.update({ control: sock, token })
   return {
     close() {
       server.close()
-      fs.rmSync(sock, { force: true })
+      fs.rmSync(dir, { recursive: true, force: true })
     },
   }
 }
