@@ -20,10 +20,15 @@ import { AuthCode } from './codes.js'
 import { MessageBuffer, ProtocolViolation } from './framing.js'
 import {
   answerExtended,
+  Batch,
+  type BatchState,
+  batchState,
+  ErrorWatch,
   encodeReply,
   type Found,
   findCommand,
-  pipelineOpen,
+  SYNC_MESSAGE,
+  syncAt,
   trailingReadyStatus,
 } from './intercept.js'
 import {
@@ -121,8 +126,14 @@ export class Connection {
   private db = ''
   /** the transaction status of the last ReadyForQuery sent (ReadyForQuery ends each batch's output) */
   private txStatus = 0x49 // 'I'
-  /** an Execute was sent since the last Sync (intercept.ts pipelineOpen) */
-  private pipelined = false
+  /** where the client's extended-protocol batch stands (intercept.ts batchState) */
+  private batch: BatchState = Batch.CLOSED
+  /** an ErrorResponse since the last ReadyForQuery: PostgreSQL skips the batch until Sync */
+  private readonly errors = new ErrorWatch()
+  /** the next ReadyForQuery is the answer to a Sync the client did not send (databaseCommand) */
+  private swallowReady = false
+  /** a command answered here failed before its batch's Sync: what follows is skipped until Sync */
+  private skipTillSync = false
   private lastStatus: number | null = null
   /** a database command is being answered: later input waits in the buffer */
   private gated = false
@@ -347,9 +358,15 @@ export class Connection {
 
   private sink(): SessionSink {
     return {
-      data: (bytes, done) => {
+      data: (chunk, done) => {
+        let bytes = chunk
         this.lastStatus = trailingReadyStatus(bytes)
-        if (this.closed || this.sock.destroyed) return done()
+        this.errors.feed(bytes)
+        if (this.swallowReady && this.lastStatus !== null) {
+          this.swallowReady = false
+          bytes = bytes.subarray(0, bytes.length - 6)
+        }
+        if (this.closed || this.sock.destroyed || bytes.length === 0) return done()
         this.sock.write(bytes, () => done())
       },
       consumed: (n) => {
@@ -387,8 +404,14 @@ export class Connection {
   }
 
   private send(b: { data: Uint8Array | null; violation?: Error; terminate: boolean }): void {
+    if (this.skipTillSync && b.data) {
+      // postgres.c ignore_till_sync, for an error of a command answered here
+      const at = syncAt(b.data)
+      this.skipTillSync = at < 0
+      b = { ...b, data: at < 0 ? null : b.data.subarray(at) }
+    }
     if (b.data) {
-      this.pipelined = pipelineOpen(b.data, this.pipelined)
+      this.batch = batchState(b.data, this.batch)
       this.inflight += b.data.length
       this.ctx.engine.input(this.sid, b.data)
       if (this.inflight > IN_HIGH_WATER && !this.paused) {
@@ -433,10 +456,23 @@ export class Connection {
       this.drainWaiter = null
       const msg = data.subarray(found.start, found.end)
       if (this.closed) return
-      // inside a transaction block or a pipeline, PostgreSQL refuses it (25001) and fails what it should
-      if (this.txStatus !== 0x49 || this.pipelined) this.send({ data: msg, terminate: false })
+      // inside a transaction block or a pipeline PostgreSQL refuses it (25001) and fails what it should;
+      // after an error in the batch it skips it until Sync
+      if (this.txStatus !== 0x49 || this.batch === Batch.PIPELINED || this.errors.failed)
+        this.send({ data: msg, terminate: false })
       else {
-        this.pipelined = pipelineOpen(msg, false)
+        if (this.batch === Batch.OPEN) {
+          // the batch's earlier Parse/Bind hold the engine until Sync: end their implicit transaction as the
+          // command's immediate commit does (xact.c XACT_FLAGS_NEEDIMMEDIATECOMMIT); its ReadyForQuery unseen
+          this.swallowReady = true
+          this.send({ data: SYNC_MESSAGE, terminate: false })
+          await new Promise<void>((r) => {
+            this.drainWaiter = r
+          })
+          this.drainWaiter = null
+          if (this.closed) return
+        }
+        this.batch = batchState(msg, Batch.CLOSED)
         // a package command's progress NOTICEs are written as they come (simple protocol; NoticeResponse may
         // come at any time), with the extended protocol they come with its reply
         const notice = found.extended ? null : (f: Record<string, string>) => this.write(noticeResponse(f))
@@ -445,7 +481,11 @@ export class Connection {
           'package' in c
             ? () => this.ctx.packages!.execute(this, c.package, notice)
             : () => this.ctx.databases!.execute(this, c.database)
-        this.write(found.extended ? await answerExtended(msg, run) : encodeReply(await run()))
+        const reply = found.extended ? await answerExtended(msg, run) : encodeReply(await run())
+        const failed = new ErrorWatch()
+        failed.feed(reply)
+        this.skipTillSync = failed.failed
+        this.write(reply)
       }
     } catch (e) {
       this.ctx.log.error({ err: e }, 'database command failed')

@@ -86,20 +86,61 @@ function extendedEnd(data: Uint8Array, from: number): number {
   return o
 }
 
-/**
- * Whether the batch is inside a pipeline once `data` has run, starting from `open`: an Execute since the
- * last Sync (PostgreSQL 18's postgres.c XACT_FLAGS_PIPELINING: what follows runs in an implicit transaction
- * block until Sync, so CREATE/DROP DATABASE there fail with 25001).
- */
-export function pipelineOpen(data: Uint8Array, open: boolean): boolean {
+/** Where a client's extended-protocol batch stands: no batch open, messages since the last Sync, or an
+ * Execute among them (PostgreSQL 18's postgres.c XACT_FLAGS_PIPELINING: what follows runs in an implicit
+ * transaction block until Sync, so CREATE/DROP DATABASE there fail with 25001). */
+export const Batch = { CLOSED: 0, OPEN: 1, PIPELINED: 2 } as const
+export type BatchState = (typeof Batch)[keyof typeof Batch]
+
+/** The batch state once `data` (complete frontend messages) has run, starting from `state`. */
+export function batchState(data: Uint8Array, state: BatchState): BatchState {
   let o = 0
   while (o + 5 <= data.length) {
     const t = data[o]!
-    if (t === SYNC) open = false
-    else if (t === EXECUTE) open = true
+    if (t === SYNC) state = Batch.CLOSED
+    else if (t === EXECUTE) state = Batch.PIPELINED
+    else if (t === QUERY) state = state === Batch.PIPELINED ? state : Batch.CLOSED
+    else if (EXTENDED.has(t) && state === Batch.CLOSED) state = Batch.OPEN
     o += 1 + msgLen(data, o)
   }
-  return open
+  return state
+}
+
+/** The offset of the first Sync among complete frontend messages, or -1. */
+export function syncAt(data: Uint8Array): number {
+  for (let o = 0; o + 5 <= data.length; o += 1 + msgLen(data, o)) if (data[o] === SYNC) return o
+  return -1
+}
+
+/**
+ * Follows a session's backend output message by message (chunks may end inside one): whether an
+ * ErrorResponse came since the last ReadyForQuery, i.e. PostgreSQL skips the batch's messages until Sync.
+ */
+export class ErrorWatch {
+  failed = false
+  /** bytes of the current message still to come */
+  private remain = 0
+  /** the first bytes of a header cut by the chunk's end */
+  private head: number[] = []
+
+  feed(bytes: Uint8Array): void {
+    let o = 0
+    while (o < bytes.length) {
+      if (this.remain > 0) {
+        const n = Math.min(this.remain, bytes.length - o)
+        this.remain -= n
+        o += n
+        continue
+      }
+      while (this.head.length < 5 && o < bytes.length) this.head.push(bytes[o++]!)
+      if (this.head.length < 5) return
+      const [t, a, b, c, d] = this.head as [number, number, number, number, number]
+      this.head = []
+      if (t === 0x45) this.failed = true
+      else if (t === 0x5a) this.failed = false
+      this.remain = (((a << 24) | (b << 16) | (c << 8) | d) >>> 0) - 4
+    }
+  }
 }
 
 /**
@@ -149,6 +190,7 @@ const EXECUTE = 0x45
 const CLOSE = 0x43
 const FLUSH = 0x48
 const SYNC = 0x53
+export const SYNC_MESSAGE = new Uint8Array([SYNC, 0, 0, 0, 4])
 const EXTENDED = new Set([PARSE, BIND, DESCRIBE, EXECUTE, CLOSE, FLUSH, SYNC])
 const tiny = (type: number) => new Uint8Array([type, 0, 0, 0, 4])
 

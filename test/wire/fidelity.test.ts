@@ -261,6 +261,42 @@ describe('CREATE/DROP DATABASE in extended-protocol batches', () => {
     ])
   })
 
+  it('after a Parse and Bind of the same batch: runs it as PostgreSQL does (was: the database wedged); after its error, skips to Sync', async () => {
+    const [pg, glite] = await both(async (port, trace) => {
+      const { c } = await RawClient.login(port)
+      await c.query('DROP DATABASE IF EXISTS fid_db3')
+      const bindP = message('B', Buffer.from('p\0a\0\0\0\0\0\0\0'))
+      c.write(Buffer.concat([message('P', Buffer.from('a\0SELECT 1\0\0\0')), bindP]))
+      c.write(Buffer.concat([parse('CREATE DATABASE fid_db3'), bind, execute, sync]))
+      trace.push(...(await c.until('Z')).map(show))
+      // the command's commit ended the batch's transaction: portal p is gone, as in PostgreSQL
+      c.write(Buffer.concat([message('E', Buffer.from('p\0\0\0\0\0')), sync]))
+      trace.push(...(await c.until('Z')).map(show))
+      // a command that fails: the rest of its batch is skipped until Sync
+      c.write(
+        Buffer.concat([
+          parse('DROP DATABASE fid_db_nope'),
+          bind,
+          execute,
+          parse('SELECT 1'),
+          bind,
+          execute,
+          sync,
+        ]),
+      )
+      trace.push(...(await c.until('Z')).map(show))
+      trace.push(...(await c.query('DROP DATABASE fid_db3')).map(show))
+      c.end()
+    })
+    expect(glite).toEqual(pg)
+    expect(glite.filter((l) => /^[CDE] /.test(l))).toEqual([
+      'C CREATE DATABASE.',
+      'E ERROR 34000 portal "p" does not exist',
+      'E ERROR 3D000 database "fid_db_nope" does not exist',
+      'C DROP DATABASE.',
+    ])
+  })
+
   it('refuses the command after an Execute of the same batch (25001) without holding up other sessions', async () => {
     const { c } = await RawClient.login(srv.port)
     c.write(
