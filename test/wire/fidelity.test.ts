@@ -195,6 +195,13 @@ describe('COPY FROM STDIN', () => {
       for (const packet of [
         [query('COPY fid_copy3 FROM STDIN'), query('SELECT 1')],
         [parse('COPY fid_copy3 FROM STDIN'), bind, execute, CopyData('1\n'), parse('SELECT 1'), message('S')],
+        // the Query's second COPY meets it after the first one's CopyDone
+        [
+          query('COPY fid_copy3 FROM STDIN; COPY fid_copy3 FROM STDIN'),
+          CopyData('2\n'),
+          message('c'),
+          query('SELECT 1'),
+        ],
       ]) {
         const { c } = await RawClient.login(port)
         c.write(Buffer.concat(packet))
@@ -208,6 +215,8 @@ describe('COPY FROM STDIN', () => {
       'E ERROR 08P01 unexpected message type 0x51 during COPY from stdin | COPY fid_copy3, line 1',
       'E FATAL 08P01 terminating connection because protocol synchronization was lost',
       'E ERROR 08P01 unexpected message type 0x50 during COPY from stdin | COPY fid_copy3, line 2',
+      'E FATAL 08P01 terminating connection because protocol synchronization was lost',
+      'E ERROR 08P01 unexpected message type 0x51 during COPY from stdin | COPY fid_copy3, line 1',
       'E FATAL 08P01 terminating connection because protocol synchronization was lost',
     ])
     expect(srv.output()).not.toContain('reopened the database')

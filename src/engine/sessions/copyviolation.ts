@@ -12,17 +12,20 @@ import { concatBytes } from '../../util/bytes.js'
 const E = 0x45
 
 /**
- * The first message of `data` that PostgreSQL's COPY FROM STDIN would refuse (its offset and type), or
- * null. Scanning stops at CopyDone or CopyFail: what follows them is ordinary input again.
+ * COPY data from the client, scanned as PostgreSQL's CopyGetData reads it: the first message it would
+ * refuse (offset and type), or where the COPY's input ends (just after CopyDone or CopyFail; what follows
+ * is ordinary input again, or the data of the same Query's next COPY).
  */
-export function copyViolation(data: Uint8Array): { at: number; type: number } | null {
+export function copyScan(data: Uint8Array): { bad: { at: number; type: number } | null; end: number } {
   for (let o = 0; o + 5 <= data.length; ) {
     const t = data[o]!
-    if (t === 0x63 || t === 0x66) return null // CopyDone, CopyFail
-    if (t !== 0x64 && t !== 0x48 && t !== 0x53) return { at: o, type: t } // not CopyData, Flush, Sync
-    o += 1 + (((data[o + 1]! << 24) | (data[o + 2]! << 16) | (data[o + 3]! << 8) | data[o + 4]!) >>> 0)
+    const next =
+      o + 1 + (((data[o + 1]! << 24) | (data[o + 2]! << 16) | (data[o + 3]! << 8) | data[o + 4]!) >>> 0)
+    if (t === 0x63 || t === 0x66) return { bad: null, end: next } // CopyDone, CopyFail
+    if (t !== 0x64 && t !== 0x48 && t !== 0x53) return { bad: { at: o, type: t }, end: o } // not CopyData, Flush, Sync
+    o = next
   }
-  return null
+  return { bad: null, end: data.length }
 }
 
 /** "stdin" in any case (ASCII letters: `| 0x20` folds them). */

@@ -5,7 +5,7 @@ import type { FatalOutput } from '../../plpy-shim/fatal.js'
 import { outputFrame } from '../channel/frames.js'
 import { CTL, type FromWorker, OUT_HIGH_WATER, OUT_LOW_WATER, type WorkItem } from '../channel/protocol.js'
 import type { ExecIo } from '../storage/pgio.js'
-import { CopyFailOutput, copyViolation } from './copyviolation.js'
+import { CopyFailOutput, copyScan } from './copyviolation.js'
 import { copyFail } from './frontend.js'
 
 /** PostgreSQL flushes its 8 KiB send buffer when full; smaller flushes are explicit (end of a command,
@@ -194,11 +194,16 @@ export class Output {
    * the backend every session shares); what came before it runs, it and the rest of the input are dropped.
    */
   private checked(data: Uint8Array): Uint8Array {
-    const bad = copyViolation(data)
-    if (!bad) return data
-    this.violationPending = bad.type
-    if (bad.at > 0) return data.subarray(0, bad.at)
-    return this.more()
+    const { bad, end } = copyScan(data)
+    if (bad) {
+      this.violationPending = bad.type
+      if (bad.at > 0) return data.subarray(0, bad.at)
+      return this.more()
+    }
+    // after CopyDone/CopyFail: the rest is read through here too (a Query's next COPY checks it again),
+    // or runs as the exec's next piece (runner.ts)
+    if (end < data.length) this.leftover = data.subarray(end)
+    return end < data.length ? data.subarray(0, end) : data
   }
 
   private closing(): boolean {
