@@ -7,7 +7,7 @@ import type { PythonHost } from '../python/host.js'
 import { logger } from '../util/log.js'
 import { CTL, type FromWorker, type WorkItem } from './channel/protocol.js'
 import type { Backend } from './sessions/backend.js'
-import { copyStartEnd } from './sessions/copyviolation.js'
+import { copyStartEnd, mentionsStdin } from './sessions/copyviolation.js'
 import { releaseFailedBlock, replayFailedBlock } from './sessions/failed.js'
 import { type Delivery, routeNotifications, trackListen } from './sessions/notify.js'
 import { Output } from './sessions/output.js'
@@ -115,8 +115,9 @@ export class Runner {
       // a batch that may start COPY FROM STDIN runs in pieces: the messages after the one that starts it
       // reach the backend through Output.more, which refuses what COPY refuses (sessions/copyviolation.ts)
       backend.running = s
+      if (!s.mayCopyIn && mentionsStdin(data)) s.mayCopyIn = true
       for (let rest: Uint8Array | undefined = data; rest; ) {
-        const cut = copyStartEnd(rest)
+        const cut = copyStartEnd(rest, s.mayCopyIn)
         out.leftover = cut < rest.length ? rest.subarray(cut) : undefined
         this.runPiece(backend, s, rest.subarray(0, cut), io)
         rest = out.takeLeftover()

@@ -192,6 +192,21 @@ describe('COPY FROM STDIN', () => {
     const [pg, glite] = await both(async (port, trace) => {
       const { c: other } = await RawClient.login(port)
       await other.query('DROP TABLE IF EXISTS fid_copy3; CREATE TABLE fid_copy3(a int)')
+      // a named statement prepared earlier: its Execute starts the COPY in a batch that does not say so
+      const { c: named } = await RawClient.login(port)
+      named.write(
+        Buffer.concat([message('P', Buffer.from('cs\0COPY fid_copy3 FROM STDIN\0\0\0')), message('S')]),
+      )
+      await named.until('Z')
+      named.write(
+        Buffer.concat([
+          message('B', Buffer.from('\0cs\0\0\0\0\0\0\0')),
+          execute,
+          parse('SELECT 1'),
+          message('S'),
+        ]),
+      )
+      trace.push(...(await named.closedByServer()).map(show))
       for (const packet of [
         [query('COPY fid_copy3 FROM STDIN'), query('SELECT 1')],
         [parse('COPY fid_copy3 FROM STDIN'), bind, execute, CopyData('1\n'), parse('SELECT 1'), message('S')],
@@ -212,6 +227,8 @@ describe('COPY FROM STDIN', () => {
     })
     expect(glite).toEqual(pg)
     expect(glite.filter((l) => l.startsWith('E '))).toEqual([
+      'E ERROR 08P01 unexpected message type 0x50 during COPY from stdin | COPY fid_copy3, line 1',
+      'E FATAL 08P01 terminating connection because protocol synchronization was lost',
       'E ERROR 08P01 unexpected message type 0x51 during COPY from stdin | COPY fid_copy3, line 1',
       'E FATAL 08P01 terminating connection because protocol synchronization was lost',
       'E ERROR 08P01 unexpected message type 0x50 during COPY from stdin | COPY fid_copy3, line 2',

@@ -29,7 +29,7 @@ export function copyScan(data: Uint8Array): { bad: { at: number; type: number } 
 }
 
 /** "stdin" in any case (ASCII letters: `| 0x20` folds them). */
-function mentionsStdin(b: Uint8Array): boolean {
+export function mentionsStdin(b: Uint8Array): boolean {
   for (let i = 0; i + 5 <= b.length; i++)
     if (
       (b[i]! | 0x20) === 0x73 &&
@@ -45,17 +45,27 @@ function mentionsStdin(b: Uint8Array): boolean {
 /**
  * Where to cut a batch so that a COPY FROM STDIN it starts reads the messages after it through the engine
  * (and its check) rather than from the bytes the backend was given: the end of the first Query or Execute
- * that has messages after it, in a batch that mentions stdin at all; else the whole batch.
+ * that has messages after it, in a batch that mentions stdin or of a session that did (`copied`: its named
+ * statements may be COPYs); else the whole batch.
  */
-export function copyStartEnd(data: Uint8Array): number {
-  if (!mentionsStdin(data)) return data.length
-  for (let o = 0; o + 5 <= data.length; ) {
+export function copyStartEnd(data: Uint8Array, copied = false): number {
+  if (!copied && !mentionsStdin(data)) return data.length
+  const len = (o: number) =>
+    1 + (((data[o + 1]! << 24) | (data[o + 2]! << 16) | (data[o + 3]! << 8) | data[o + 4]!) >>> 0)
+  // the last message a COPY would refuse: only a Query or Execute before it needs a cut (Sync and Flush
+  // after an Execute are fine either way: a COPY ignores them)
+  let lastRefused = -1
+  for (let o = 0; o + 5 <= data.length; o += len(o)) if (!COPY_INPUT.has(data[o]!)) lastRefused = o
+  for (let o = 0; o + 5 <= data.length && o < lastRefused; ) {
     const t = data[o]!
-    o += 1 + (((data[o + 1]! << 24) | (data[o + 2]! << 16) | (data[o + 3]! << 8) | data[o + 4]!) >>> 0)
-    if ((t === 0x51 || t === 0x45) && o < data.length) return o
+    o += len(o)
+    if ((t === 0x51 || t === 0x45) && o <= lastRefused) return o
   }
   return data.length
 }
+
+/** CopyData, CopyDone, CopyFail, Flush, Sync: what CopyGetData accepts. */
+const COPY_INPUT = new Set([0x64, 0x63, 0x66, 0x48, 0x53])
 
 /** An ErrorResponse: fields as [code letter, value] pairs. */
 function errorResponse(fields: Array<[string, string]>): Uint8Array {

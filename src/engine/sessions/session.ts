@@ -51,6 +51,8 @@ export class EngineSession {
   temp: TempSchema | null = null
   /** LISTEN channels (committed) */
   readonly channels = new Set<string>()
+  /** its input mentioned stdin: any Execute of it may start COPY FROM STDIN (runner.ts, copyviolation.ts) */
+  mayCopyIn = false
   /** LISTEN/UNLISTEN of its open transaction, applied when it commits (notify.ts) */
   readonly pendingListen: ListenOp[] = []
   /** what pg_stat_activity shows of it (activity.ts) */
