@@ -12,3 +12,8 @@ export function concatBytes(parts: Uint8Array[]): Uint8Array {
   }
   return out
 }
+
+/** The big-endian unsigned 32-bit integer at `o` (a protocol message's length field). */
+export function u32be(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0
+}

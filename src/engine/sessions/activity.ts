@@ -2,16 +2,13 @@
 // backend_status.c pgstat_report_activity / pgstat_report_xact_timestamp). Kept cheap on the hot path: a
 // turn stores a reference to its input and two timestamps; the statement text is decoded only when someone
 // looks (sysfuncs.ts).
+import { u32be } from '../../util/bytes.js'
 import type { ClientInfo } from '../channel/protocol.js'
 
 /** PostgreSQL's track_activity_query_size default: st_activity_raw holds at most this many bytes minus 1. */
 const QUERY_SIZE = 1024
 
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true })
-
-function len32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0
-}
 
 function cstringEnd(b: Uint8Array, o: number, end: number): number {
   let i = o
@@ -47,7 +44,7 @@ export class Activity {
     if (status === 'I') this.xactStart = now
     this.last = data
     for (let o = 0; o + 5 <= data.length; ) {
-      const end = o + 1 + len32(data, o + 1)
+      const end = o + 1 + u32be(data, o + 1)
       if (data[o] === 0x50 && data[o + 5] !== 0) {
         // Parse with a statement name: remember its text (a later Bind may name it)
         const nameEnd = cstringEnd(data, o + 5, end)
@@ -82,7 +79,7 @@ export class Activity {
     let found: string | null = null
     let unnamed: string | null = null
     for (let o = 0; o + 5 <= data.length; ) {
-      const end = o + 1 + len32(data, o + 1)
+      const end = o + 1 + u32be(data, o + 1)
       if (end > data.length) break
       const t = data[o]
       let text: string | null = null

@@ -7,9 +7,9 @@
 // as PostgreSQL's does), and the client gets PostgreSQL's two errors in place of the CopyFail's one, then
 // the session ends. A cancel while the COPY waits for data also ends it with a CopyFail; the client sees
 // the error PostgreSQL raises for the cancel.
-import { concatBytes } from '../../util/bytes.js'
-
-const E = 0x45
+import { concatBytes, u32be } from '../../util/bytes.js'
+import { B, errorFields } from './backend-stream.js'
+import { errorResponse, USER_CANCEL } from './timeouts.js'
 
 /**
  * COPY data from the client, scanned as PostgreSQL's CopyGetData reads it: the first message it would
@@ -19,8 +19,7 @@ const E = 0x45
 export function copyScan(data: Uint8Array): { bad: { at: number; type: number } | null; end: number } {
   for (let o = 0; o + 5 <= data.length; ) {
     const t = data[o]!
-    const next =
-      o + 1 + (((data[o + 1]! << 24) | (data[o + 2]! << 16) | (data[o + 3]! << 8) | data[o + 4]!) >>> 0)
+    const next = o + 1 + u32be(data, o + 1)
     if (t === 0x63 || t === 0x66) return { bad: null, end: next } // CopyDone, CopyFail
     if (t !== 0x64 && t !== 0x48 && t !== 0x53) return { bad: { at: o, type: t }, end: o } // not CopyData, Flush, Sync
     o = next
@@ -50,8 +49,7 @@ export function mentionsStdin(b: Uint8Array): boolean {
  */
 export function copyStartEnd(data: Uint8Array, copied = false): number {
   if (!copied && !mentionsStdin(data)) return data.length
-  const len = (o: number) =>
-    1 + (((data[o + 1]! << 24) | (data[o + 2]! << 16) | (data[o + 3]! << 8) | data[o + 4]!) >>> 0)
+  const len = (o: number) => 1 + u32be(data, o + 1)
   // the last message a COPY would refuse: only a Query or Execute before it needs a cut (Sync and Flush
   // after an Execute are fine either way: a COPY ignores them)
   let lastRefused = -1
@@ -66,28 +64,6 @@ export function copyStartEnd(data: Uint8Array, copied = false): number {
 
 /** CopyData, CopyDone, CopyFail, Flush, Sync: what CopyGetData accepts. */
 const COPY_INPUT = new Set([0x64, 0x63, 0x66, 0x48, 0x53])
-
-/** An ErrorResponse: fields as [code letter, value] pairs. */
-function errorResponse(fields: Array<[string, string]>): Uint8Array {
-  const body = Buffer.concat([...fields.map(([k, v]) => Buffer.from(`${k}${v}\0`)), Buffer.from([0])])
-  const m = Buffer.alloc(5 + body.length)
-  m[0] = E
-  m.writeInt32BE(4 + body.length, 1)
-  body.copy(m, 5)
-  return m
-}
-
-/** The fields of an ErrorResponse message (whole, type byte included). */
-function fieldsOf(msg: Uint8Array): Array<[string, string]> {
-  const out: Array<[string, string]> = []
-  const b = Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength)
-  for (let i = 5; i < b.length && b[i] !== 0; ) {
-    const end = b.indexOf(0, i + 1)
-    out.push([String.fromCharCode(b[i]!), b.subarray(i + 1, end).toString('utf8')])
-    i = end + 1
-  }
-  return out
-}
 
 /**
  * The output after a CopyFail the engine gave in the client's place. Messages before the COPY's
@@ -111,47 +87,39 @@ export class CopyFailOutput {
     const out: Uint8Array[] = []
     let p = 0
     while (p + 5 <= buf.length) {
-      const total = 1 + (((buf[p + 1]! << 24) | (buf[p + 2]! << 16) | (buf[p + 3]! << 8) | buf[p + 4]!) >>> 0)
+      const total = 1 + u32be(buf, p + 1)
       if (p + total > buf.length) break
       const msg = buf.subarray(p, p + total)
       p += total
-      if (msg[0] !== E) {
+      if (msg[0] !== B.ErrorResponse) {
         out.push(msg)
         continue
       }
       // keep the COPY's CONTEXT line ("COPY t, line N"): PostgreSQL's error is raised at the same point
-      const context = fieldsOf(msg).filter(([k]) => k === 'W')
+      const where = errorFields(msg.subarray(5)).W
+      const context: Record<string, string> = where === undefined ? {} : { W: where }
       if (this.type === null) {
         // postgres.c ProcessInterrupts, raised at the COPY's next CHECK_FOR_INTERRUPTS
-        out.push(
-          errorResponse([
-            ['S', 'ERROR'],
-            ['V', 'ERROR'],
-            ['C', '57014'],
-            ['M', 'canceling statement due to user request'],
-            ...context,
-          ]),
-          buf.subarray(p),
-        )
+        out.push(errorResponse({ S: 'ERROR', V: 'ERROR', ...USER_CANCEL, ...context }), buf.subarray(p))
         this.done = true
         this.held = new Uint8Array(0)
         return concatBytes(out)
       }
       const hex = this.type.toString(16).toUpperCase().padStart(2, '0')
       out.push(
-        errorResponse([
-          ['S', 'ERROR'],
-          ['V', 'ERROR'],
-          ['C', '08P01'],
-          ['M', `unexpected message type 0x${hex} during COPY from stdin`],
+        errorResponse({
+          S: 'ERROR',
+          V: 'ERROR',
+          C: '08P01',
+          M: `unexpected message type 0x${hex} during COPY from stdin`,
           ...context,
-        ]),
-        errorResponse([
-          ['S', 'FATAL'],
-          ['V', 'FATAL'],
-          ['C', '08P01'],
-          ['M', 'terminating connection because protocol synchronization was lost'],
-        ]),
+        }),
+        errorResponse({
+          S: 'FATAL',
+          V: 'FATAL',
+          C: '08P01',
+          M: 'terminating connection because protocol synchronization was lost',
+        }),
       )
       this.terminated = true
       this.held = new Uint8Array(0)

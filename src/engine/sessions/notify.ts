@@ -4,16 +4,12 @@
 // listener's next ReadyForQuery, and the notifier is the only backend): it is taken out there and sent to
 // every session listening on its channel, with the notifier's process id (its session id).
 
-import { concatBytes } from '../../util/bytes.js'
+import { concatBytes, u32be } from '../../util/bytes.js'
 import { B } from './backend-stream.js'
 
 import type { EngineSession } from './session.js'
 
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true })
-
-function len32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0
-}
 
 /** Bytes that make a statement worth parsing: "listen" (LISTEN, UNLISTEN) or "discard", any case. */
 function mayListen(b: Uint8Array, from: number, to: number): boolean {
@@ -72,27 +68,21 @@ export function listenOps(sql: string): ListenOp[] {
 /**
  * The LISTEN/UNLISTEN/DISCARD ALL of a session's input (its Query and Parse messages), kept pending: as in
  * async.c they take effect when the transaction commits (applyListen) and are forgotten when it aborts.
- * True if there were any.
  */
-export function trackListen(s: EngineSession, data: Uint8Array): boolean {
-  let changed = false
+export function trackListen(s: EngineSession, data: Uint8Array): void {
   for (let o = 0; o + 5 <= data.length; ) {
     const t = data[o]!
-    const end = o + 1 + len32(data, o + 1)
+    const end = o + 1 + u32be(data, o + 1)
     if ((t === 0x51 || t === 0x50) && end <= data.length && mayListen(data, o + 5, end)) {
       let from = o + 5
       if (t === 0x50) while (from < end && data[from] !== 0) from++ // Parse: statement name first
       if (t === 0x50) from++
       let to = from
       while (to < end && data[to] !== 0) to++
-      for (const op of listenOps(utf8.decode(data.subarray(from, to)))) {
-        changed = true
-        s.pendingListen.push(op)
-      }
+      s.pendingListen.push(...listenOps(utf8.decode(data.subarray(from, to))))
     }
     o = end
   }
-  return changed
 }
 
 /**
@@ -132,7 +122,7 @@ export function routeNotifications(
   // the caller passes an iterator (a Map's values()): read it once, it serves every notification of the chunk
   let listeners: EngineSession[] | null = null
   for (let o = 0; o + 5 <= chunk.length; ) {
-    const end = o + 1 + len32(chunk, o + 1)
+    const end = o + 1 + u32be(chunk, o + 1)
     if (end > chunk.length) break
     if (chunk[o] === B.NotificationResponse) {
       const msg = chunk.slice(o, end)

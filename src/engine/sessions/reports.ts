@@ -3,23 +3,19 @@
 // re-reports a SET to the value a setting already had, and its last_reported follows whichever session ran
 // last; so each session remembers what it was told, and reports it already has are dropped.
 
-import { concatBytes } from '../../util/bytes.js'
+import { concatBytes, u32be } from '../../util/bytes.js'
 import { B } from './backend-stream.js'
 
 import type { EngineSession } from './session.js'
 
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true })
 
-function len32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0
-}
-
 /** Drop the ParameterStatus messages of `chunk` (starting at a message boundary) that tell `s` nothing new. */
 export function filterReports(chunk: Uint8Array, s: EngineSession): Uint8Array {
   let keep: Uint8Array[] | null = null
   let last = 0
   for (let o = 0; o + 5 <= chunk.length; ) {
-    const end = o + 1 + len32(chunk, o + 1)
+    const end = o + 1 + u32be(chunk, o + 1)
     if (end > chunk.length) break
     if (chunk[o] === B.ParameterStatus) {
       let z = o + 5

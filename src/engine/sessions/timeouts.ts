@@ -2,7 +2,7 @@
 // cancelled statement, the answer to a CancelRequest for a command still waiting for its turn, and the
 // idle_in_transaction_session_timeout FATAL (postgres.c ProcessInterrupts, PostgresMain's ReadCommand wait).
 
-import { concatBytes } from '../../util/bytes.js'
+import { concatBytes, u32be } from '../../util/bytes.js'
 import type { WorkItem } from '../channel/protocol.js'
 import type { Backend } from './backend.js'
 import { B } from './backend-stream.js'
@@ -18,10 +18,6 @@ export const IDLE_IN_TRANSACTION_FATAL = {
   V: 'FATAL',
   C: '25P03',
   M: 'terminating connection due to idle-in-transaction timeout',
-}
-
-function len32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0
 }
 
 function indexOf(hay: Uint8Array, needle: Uint8Array, from: number, to: number): number {
@@ -42,7 +38,7 @@ export function rewordTimeout(chunk: Uint8Array): Uint8Array {
   const parts: Uint8Array[] = []
   let last = 0
   for (let o = 0; o + 5 <= chunk.length; ) {
-    const end = o + 1 + len32(chunk, o + 1)
+    const end = o + 1 + u32be(chunk, o + 1)
     if (end > chunk.length) break
     if (chunk[o] === B.ErrorResponse) {
       const at = indexOf(chunk, USER, o + 5, end)
@@ -116,10 +112,10 @@ export function cancelFirstCommand(
   const t = data[0]
   let end = 0
   if (t === 0x51)
-    end = data.length >= 5 ? 1 + len32(data, 1) : 0 // Query
+    end = data.length >= 5 ? 1 + u32be(data, 1) : 0 // Query
   else if (t === 0x50 || t === 0x42 || t === 0x45 || t === 0x44 || t === 0x43 || t === 0x48) {
     for (let o = 0; o + 5 <= data.length; ) {
-      const next = o + 1 + len32(data, o + 1)
+      const next = o + 1 + u32be(data, o + 1)
       if (data[o] === 0x53) {
         end = next
         break
