@@ -160,16 +160,15 @@ def _attr_value(v):
     return v if v is None or isinstance(v, str) else str(v)
 
 
+def _plain_error(message, sqlstate, detail, phase):
+    """The fields of an ERROR with a message, SQLSTATE and detail only (no hint, traceback or position)."""
+    return (message, sqlstate, detail) + (None,) * 2 + (0, None, 0) + (None,) * 5 + (ELEVEL_ERROR, phase)
+
+
 def _conversion_error(detail, phase):
     """PLyUnicode_Bytes' PLy_elog(ERROR, ...) raised while PLy_elog_impl reads the error: the Python error
     it met is the detail, the SQLSTATE the default for a Python error (38000), no traceback (it has none)."""
-    return (
-        ("could not convert Python Unicode object to bytes", "38000", detail)
-        + (None,) * 2
-        + (0, None, 0)
-        + (None,) * 5
-        + (ELEVEL_ERROR, phase)
-    )
+    return _plain_error("could not convert Python Unicode object to bytes", "38000", detail, phase)
 
 
 def fields_for(exc, proc, phase, message=None, skip_first=False):
@@ -216,10 +215,7 @@ def format_for_engine(proc_id, phase, exc):
             )
         return _encodable(exc, fields_for(exc, proc, phase))
     except BaseException as e:  # noqa: BLE001
-        return ("could not format Python error: %s" % e, "XX000") + (None,) * 3 + (0, None, 0) + (None,) * 5 + (
-            ELEVEL_ERROR,
-            phase,
-        )
+        return _plain_error("could not format Python error: %s" % e, "XX000", None, phase)
 
 
 def _encodable(exc, fields):

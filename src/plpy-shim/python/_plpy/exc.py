@@ -28,6 +28,14 @@ del _c
 _SQLSTATE_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
+def no_args(name, args, kw):
+    """A METH_NOARGS function's argument check (`name` as CPython prints it), with CPython's messages."""
+    if kw:
+        raise TypeError("%s() takes no keyword arguments" % name)
+    if args:
+        raise TypeError("%s() takes no arguments (%d given)" % (name, len(args)))
+
+
 def valid_sqlstate(s):
     """A five-character SQLSTATE of digits and upper-case letters (PLy_get_sqlerrcode's test)."""
     return isinstance(s, str) and len(s) == 5 and all(c in _SQLSTATE_CHARS for c in s)

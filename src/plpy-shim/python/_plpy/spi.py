@@ -14,7 +14,7 @@ import struct
 
 import _pyglite
 
-from _plpy.exc import Error, call, external_routine_error, spi_error
+from _plpy.exc import Error, call, external_routine_error, no_args, spi_error
 
 _jscall = _pyglite.jscall
 _PgError = _pyglite.PgError
@@ -31,14 +31,6 @@ def _flush_pending():
             _jscall(op, handle)
         except BaseException:  # noqa: BLE001 - releasing is best effort, as in the C destructors
             pass
-
-
-def _no_args(name, args, kw):
-    """A METH_NOARGS function's argument check, with CPython's messages."""
-    if kw:
-        raise TypeError("%s() takes no keyword arguments" % name)
-    if args:
-        raise TypeError("%s() takes no arguments (%d given)" % (name, len(args)))
 
 
 def _c_int(v):
@@ -103,15 +95,15 @@ class PLyResult(_pyglite.ResultBase):
 
     # METH_NOARGS: CPython's own errors for arguments
     def colnames(self, *args, **kw):
-        _no_args("PLyResult.colnames", args, kw)
+        no_args("PLyResult.colnames", args, kw)
         return self._tupdesc(0)
 
     def coltypes(self, *args, **kw):
-        _no_args("PLyResult.coltypes", args, kw)
+        no_args("PLyResult.coltypes", args, kw)
         return self._tupdesc(1)
 
     def coltypmods(self, *args, **kw):
-        _no_args("PLyResult.coltypmods", args, kw)
+        no_args("PLyResult.coltypmods", args, kw)
         return self._tupdesc(2)
 
     def __str__(self):
@@ -194,7 +186,7 @@ class PLyCursor:
         return _result(r)
 
     def close(self, *args, **kw):
-        _no_args("PLyCursor.close", args, kw)
+        no_args("PLyCursor.close", args, kw)
         if not self._closed:
             if not call("cursor_close", self._name):
                 raise ValueError("closing a cursor in an aborted subtransaction")

@@ -5,7 +5,7 @@ exit always ends the innermost one, whichever object exits. Subtransactions a fu
 aborted with a WARNING when it returns (src/plpy-shim/subxact.ts).
 """
 
-from _plpy.exc import call
+from _plpy.exc import call, no_args
 
 
 class PLySubtransaction:
@@ -50,26 +50,18 @@ class PLySubtransaction:
 PLySubtransaction.__module__ = "builtins"
 
 
-def _no_args(name, args, kw):
-    """A METH_NOARGS function of module plpy: CPython's errors for arguments."""
-    if kw:
-        raise TypeError("plpy.%s() takes no keyword arguments" % name)
-    if args:
-        raise TypeError("plpy.%s() takes no arguments (%d given)" % (name, len(args)))
-
-
 def subtransaction(*args, **kw):
-    _no_args("subtransaction", args, kw)
+    no_args("plpy.subtransaction", args, kw)
     return PLySubtransaction()
 
 
 def commit(*args, **kw):
     """SPI_commit: only in a procedure or DO block called outside a transaction block and outside
     subtransactions; otherwise PostgreSQL's error (2D000) is raised as an SPI exception."""
-    _no_args("commit", args, kw)
+    no_args("plpy.commit", args, kw)
     call("commit")
 
 
 def rollback(*args, **kw):
-    _no_args("rollback", args, kw)
+    no_args("plpy.rollback", args, kw)
     call("rollback")
