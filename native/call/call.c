@@ -128,15 +128,13 @@ void restore_bindings(Proc *p, PyObject *saved) {
   if (!saved) return;
   PyObject *et, *ev, *etb;
   PyErr_Fetch(&et, &ev, &etb);
-  g_call_depth++; /* a replaced binding's __del__: messages only (bind_and_call) */
-  g_messages_only++;
+  messages_only_begin(); /* a replaced binding's __del__: messages only (bind_and_call) */
   for (int i = 0; i <= p->nargs; i++) {
     PyObject *name = i < p->nargs ? PyTuple_GET_ITEM(p->argnames, i) : s_args;
     if (name != Py_None) PyDict_SetItem(p->globals, name, PyTuple_GET_ITEM(saved, i));
   }
   Py_DECREF(saved);
-  g_messages_only--;
-  g_call_depth--;
+  messages_only_end();
   PyErr_Restore(et, ev, etb);
 }
 
@@ -154,8 +152,7 @@ PyObject *bind_and_call(Proc *p, PyObject **argv) {
   }
   /* what the bindings replace is dropped here: a __del__ may report messages, as in PLy_function_build_args
    * (inside the execution context) */
-  g_call_depth++;
-  g_messages_only++;
+  messages_only_begin();
   for (int i = 0; i < p->nargs; i++) {
     PyObject *name = PyTuple_GET_ITEM(p->argnames, i);
     if (name != Py_None) PyDict_SetItem(p->globals, name, argv[i]);
@@ -168,8 +165,7 @@ PyObject *bind_and_call(Proc *p, PyObject **argv) {
     PyDict_SetItem(p->globals, s_args, lst);
     Py_DECREF(lst);
   }
-  g_messages_only--;
-  g_call_depth--;
+  messages_only_end();
   g_call_depth++;
   /* PL/Python runs the call through one more Python frame (PyEval_EvalCode of "__plpython_procedure_…()",
    * plpy_exec.c PLy_procedure_call): one level of the recursion limit, so a RecursionError comes at the

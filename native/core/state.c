@@ -80,11 +80,9 @@ void stash_error(int proc_id, int phase) {
   }
   /* the exception's traceback keeps its frames' locals: PLy_elog_impl drops them before reporting, in the
    * execution context, so their __del__ may report messages (not run SQL: the error is pending) */
-  g_call_depth++;
-  g_messages_only++;
+  messages_only_begin();
   Py_XDECREF(exc);
-  g_messages_only--;
-  g_call_depth--;
+  messages_only_end();
   Py_XSETREF(g_last_error, t);
 }
 

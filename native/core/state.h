@@ -39,6 +39,18 @@ extern uint8_t *g_resbuf;     /* result buffer registered by JS (S_GENERIC_INLIN
 extern size_t g_resbuf_len;
 extern PyObject *g_last_error; /* tuple from the host's error formatter */
 
+/* A stretch where Python code may run inside the PL/Python call but may only report messages (a
+ * destructor or conversion PL/Python runs after SPI_finish or with a result pending): counts as a call
+ * for plpy, and g_messages_only keeps SQL out. Always paired. */
+static inline void messages_only_begin(void) {
+  g_call_depth++;
+  g_messages_only++;
+}
+static inline void messages_only_end(void) {
+  g_messages_only--;
+  g_call_depth--;
+}
+
 napi_value undefined(napi_env env);
 napi_value throw_error(napi_env env, const char *msg);
 int get_u32(napi_env env, napi_value v, uint32_t *out);

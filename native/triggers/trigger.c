@@ -212,12 +212,10 @@ static int trig_call(Shape *s, uint32_t event, uint32_t nv, uint32_t nn, uint32_
   if (depth > 0) {
     PyObject *et, *ev, *etb;
     PyErr_Fetch(&et, &ev, &etb);
-    g_call_depth++;
-    g_messages_only++;
+    messages_only_begin();
     if (saved) PyDict_SetItem(globals, k_TD, saved);
     Py_XDECREF(saved);
-    g_messages_only--;
-    g_call_depth--;
+    messages_only_end();
     PyErr_Restore(et, ev, etb);
   }
   if (!r) {
@@ -242,11 +240,9 @@ static int trig_call(Shape *s, uint32_t event, uint32_t nv, uint32_t nn, uint32_
       if (op == EV_INSERT || op == EV_UPDATE) {
         /* PLy_modify_tuple runs in the trigger's execution context, after SPI_finish: a __str__ its
          * conversion runs may report messages (and nothing may reuse this walk's staging meanwhile) */
-        g_call_depth++;
-        g_messages_only++;
+        messages_only_begin();
         result = trig_modify(s, td, orig, area);
-        g_messages_only--;
-        g_call_depth--;
+        messages_only_end();
       } else {
         result = TR_MODIFY_IN_DELETE;
       }
@@ -257,16 +253,14 @@ static int trig_call(Shape *s, uint32_t event, uint32_t nv, uint32_t nn, uint32_
     }
   }
 out:
-  g_call_depth++;
-  g_messages_only++;
+  messages_only_begin();
   Py_XDECREF(r);
   Py_XDECREF(td);
   if (orig) {
     for (int i = 0; i < natts; i++) Py_XDECREF(orig[i]);
     if (orig != small) PyMem_Free(orig);
   }
-  g_messages_only--;
-  g_call_depth--;
+  messages_only_end();
   proc_leave(s->proc);
   g_stat[7] = result;
   return status;
