@@ -7,6 +7,7 @@ import { backupDataDir } from '../backup/copy.js'
 import { columnOps } from '../columns/ops.js'
 import { createDispatcher } from '../plpy-shim/dispatch.js'
 import { type PythonHost, startPythonHost } from '../python/host.js'
+import { describeError } from '../util/errors.js'
 import { configureLogging, type LogLevel, logger } from '../util/log.js'
 import { readInputs } from './channel/frames.js'
 import {
@@ -292,7 +293,7 @@ async function handle(m: WorkItem): Promise<void> {
       t: 'reply',
       id: m.id,
       ok: false,
-      error: err?.message ?? String(e),
+      error: describeError(e),
       code: err?.code,
       fields: err?.fields,
     })
@@ -407,7 +408,7 @@ function sessionFailed(backend: Backend, sid: number, e: unknown): void {
   const fields: Record<string, string> =
     e instanceof SqlError
       ? { ...e.fields, S: 'FATAL', V: 'FATAL' }
-      : { S: 'FATAL', V: 'FATAL', C: 'XX000', M: `internal error: ${(e as Error)?.message ?? e}` }
+      : { S: 'FATAL', V: 'FATAL', C: 'XX000', M: `internal error: ${describeError(e)}` }
   if (backend.holder?.sid === sid) backend.holder = null
   post({ t: 'session-failed', sid, fields })
 }

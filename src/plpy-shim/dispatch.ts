@@ -5,6 +5,7 @@
 import { isLongjmp, PgError } from '../engine/pg/elog.js'
 import { OPW } from '../python/host.js'
 import type { PlRuntime } from '../python/language.js'
+import { describeError } from '../util/errors.js'
 import { fatalError } from './fatal.js'
 import { messageOps } from './messages.js'
 import { errorValue, freePending, spiOps } from './spi.js'
@@ -27,7 +28,7 @@ function failure(e: unknown): { pgerror: Record<string, unknown> } {
     )
   }
   if (e instanceof PgError) return errorValue(e)
-  return errorValue(new PgError(`internal error: ${(e as Error)?.message ?? String(e)}`))
+  return errorValue(new PgError(`internal error: ${describeError(e)}`))
 }
 
 /**

@@ -14,6 +14,7 @@ import type { Engine, SessionSink } from '../engine/client.js'
 import type { PackageManager } from '../packages/manager.js'
 import { type PackageCommand, parsePackageCommand } from '../packages/statements.js'
 import { concatBytes } from '../util/bytes.js'
+import { describeError } from '../util/errors.js'
 import type { Logger } from '../util/log.js'
 import { type AuthMethod, authenticate } from './auth.js'
 import { AuthCode } from './codes.js'
@@ -206,7 +207,7 @@ export class Connection {
       else if (e instanceof StartupError) this.end(fatal(e.code, e.message, e.extra))
       else {
         this.ctx.log.error({ err: e }, 'connection start-up failed')
-        this.end(fatal('XX000', `internal error: ${(e as Error)?.message ?? e}`))
+        this.end(fatal('XX000', `internal error: ${describeError(e)}`))
       }
     } finally {
       clearTimeout(timer)

@@ -1,6 +1,8 @@
 // PostgreSQL errors from JavaScript: raising them (errstart/errfinish) and catching them (PG_TRY emulation).
 // Mirrors elog.h/elog.c semantics: an ERROR raised in wasm is an Emscripten longjmp (a JS exception that
 // must reach its setjmp untouched); we catch one only when PG_exception_stack points at our own jmp_buf.
+
+import { describeError } from '../../util/errors.js'
 import type { Heap } from './heap.js'
 import { ELEVEL, packSqlstate, unpackSqlstate } from './layout.js'
 
@@ -160,8 +162,8 @@ export class Elog {
   /** Raise the JS error e as a PostgreSQL ERROR (never returns). */
   raiseJs(e: unknown, prefix = 'plpython3u'): never {
     if (e instanceof PgError) this.raise(e.message, { ...e.fields, sqlstate: e.sqlstate })
-    const err = e as { name?: string; message?: string }
-    this.raise(`${prefix}: internal error: ${err?.name ?? 'Error'}: ${err?.message ?? String(e)}`, {
+    const name = e instanceof Error ? e.name : 'Error'
+    this.raise(`${prefix}: internal error: ${name}: ${describeError(e)}`, {
       sqlstate: 'XX000',
     })
   }
