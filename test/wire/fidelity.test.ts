@@ -117,6 +117,35 @@ describe('LISTEN in transactions', () => {
   })
 })
 
+describe('a generator abandoned by an error', () => {
+  // psql may print the NOTICE first on PostgreSQL (both sends reach it in one read) and after the ERROR on
+  // pyglite (two reads): the bytes are in the same order on both, which is what this holds.
+  it("sends its finally's NOTICE after the query's ERROR, in and outside a transaction block", async () => {
+    const [pg, glite] = await both(async (port, trace) => {
+      const { c } = await RawClient.login(port)
+      await c.query(`CREATE EXTENSION IF NOT EXISTS plpython3u;
+        CREATE OR REPLACE FUNCTION fid_gfin(n int) RETURNS SETOF int LANGUAGE plpython3u AS $$
+try:
+    for i in range(n):
+        yield i
+finally:
+    plpy.notice('finally %d' % n)
+$$`)
+      trace.push(...(await c.query('SELECT fid_gfin(5), 1/(2 - fid_gfin(5))')).map(show))
+      trace.push(...(await c.query('BEGIN; SELECT fid_gfin(4), 1/(2 - fid_gfin(4))')).map(show))
+      trace.push(...(await c.query('ROLLBACK; DROP FUNCTION fid_gfin(int)')).map(show))
+      c.end()
+    })
+    expect(glite).toEqual(pg)
+    expect(glite.filter((l) => /^[EN] /.test(l))).toEqual([
+      'E ERROR 22012 division by zero',
+      'N NOTICE 00000 finally 5',
+      'E ERROR 22012 division by zero',
+      'N NOTICE 00000 finally 4',
+    ])
+  })
+})
+
 describe('clients that go away', () => {
   it("runs a statement whose client closed while it waited for another session's transaction", async () => {
     const [pg, glite] = await both(async (port, trace) => {
