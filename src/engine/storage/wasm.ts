@@ -17,7 +17,7 @@ let compiled: Promise<WebAssembly.Module> | undefined
 /**
  * Let TurboFan inline small wasm functions into their callers (PostgreSQL's executor is made of them:
  * slot accessors, visibility checks, fmgr wrappers). The flag is process-wide, read when a function
- * tiers up, and is the default from V8 12 on (Node 22); Node 20's V8 11.3 has it off. It takes 15–20 %
+ * tiers up, and is the default from V8 12 on (Node 22); Node 20's V8 11.3 has it off. It takes 10–20 %
  * off wasm-bound statements (docs/performance.md, "Session 11"). PYGLITE_WASM_INLINING=0 leaves V8's
  * default.
  */
