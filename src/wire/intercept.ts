@@ -3,7 +3,7 @@
 
 import type { CommandReply } from '../databases/manager.js'
 import { type DatabaseCommand, parseDatabaseCommand } from '../databases/statements.js'
-import { concatBytes } from '../util/bytes.js'
+import { concatBytes, u32be } from '../util/bytes.js'
 import { errorResponse, noticeResponse, readyForQuery } from './serialize.js'
 
 const QUERY = 0x51 // 'Q'
@@ -22,8 +22,7 @@ export interface Found<C> {
 
 export type FoundCommand = Found<DatabaseCommand>
 
-const msgLen = (d: Uint8Array, o: number) =>
-  ((d[o + 1]! << 24) | (d[o + 2]! << 16) | (d[o + 3]! << 8) | d[o + 4]!) >>> 0
+const msgLen = (d: Uint8Array, o: number) => u32be(d, o + 1)
 
 /**
  * The first Query message in `data` (complete messages) whose text `parse` recognises, or a Parse of one
@@ -121,7 +120,8 @@ export class ErrorWatch {
   /** bytes of the current message still to come */
   private remain = 0
   /** the first bytes of a header cut by the chunk's end */
-  private head: number[] = []
+  private readonly head = new Uint8Array(5)
+  private headLen = 0
 
   feed(bytes: Uint8Array): void {
     let o = 0
@@ -132,13 +132,13 @@ export class ErrorWatch {
         o += n
         continue
       }
-      while (this.head.length < 5 && o < bytes.length) this.head.push(bytes[o++]!)
-      if (this.head.length < 5) return
-      const [t, a, b, c, d] = this.head as [number, number, number, number, number]
-      this.head = []
+      while (this.headLen < 5 && o < bytes.length) this.head[this.headLen++] = bytes[o++]!
+      if (this.headLen < 5) return
+      this.headLen = 0
+      const t = this.head[0]
       if (t === 0x45) this.failed = true
       else if (t === 0x5a) this.failed = false
-      this.remain = (((a << 24) | (b << 16) | (c << 8) | d) >>> 0) - 4
+      this.remain = u32be(this.head, 1) - 4
     }
   }
 }
@@ -190,9 +190,9 @@ const EXECUTE = 0x45
 const CLOSE = 0x43
 const FLUSH = 0x48
 const SYNC = 0x53
-export const SYNC_MESSAGE = new Uint8Array([SYNC, 0, 0, 0, 4])
 const EXTENDED = new Set([PARSE, BIND, DESCRIBE, EXECUTE, CLOSE, FLUSH, SYNC])
 const tiny = (type: number) => new Uint8Array([type, 0, 0, 0, 4])
+export const SYNC_MESSAGE = tiny(SYNC)
 
 /** Whether `word` (lower-case ASCII) stands in d[from, to), in any case: a byte scan, nothing decoded. */
 function hasWord(d: Uint8Array, from: number, to: number, word: string): boolean {

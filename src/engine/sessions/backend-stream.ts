@@ -2,6 +2,8 @@
 // the last ReadyForQuery, COPY state, ParameterStatus changes, and (for internal queries) whole messages.
 // Message formats: PostgreSQL docs, "Message Formats" (protocol-message-formats.html).
 
+import { u32be } from '../../util/bytes.js'
+
 /** Backend message type bytes this module looks at. */
 export const B = {
   CommandComplete: 0x43, // C
@@ -86,9 +88,7 @@ export class BackendStream {
         // reading a header (type byte + int32 length)
         if (this.headerLen === 0 && n - i >= 5) {
           this.type = chunk[i]!
-          this.startBody(
-            ((chunk[i + 1]! << 24) | (chunk[i + 2]! << 16) | (chunk[i + 3]! << 8) | chunk[i + 4]!) - 4,
-          )
+          this.startBody(u32be(chunk, i + 1) - 4)
           i += 5
         } else {
           this.header[this.headerLen++] = chunk[i++]!
@@ -96,7 +96,7 @@ export class BackendStream {
             const h = this.header
             this.type = h[0]!
             this.headerLen = 0
-            this.startBody(((h[1]! << 24) | (h[2]! << 16) | (h[3]! << 8) | h[4]!) - 4)
+            this.startBody(u32be(h, 1) - 4)
           }
         }
         if (this.remaining === 0 && this.body !== null) this.finish()

@@ -2,7 +2,7 @@
 // each session's private state is swapped in when its turn starts: login role (AuthenticatedUserId, session
 // and current user), settings (gucs.ts), named prepared statements and the unnamed statement.
 
-import { concatBytes } from '../../util/bytes.js'
+import { concatBytes, u32be } from '../../util/bytes.js'
 import type { QueryResult } from '../channel/protocol.js'
 import { FaultContainment } from '../pg/faults.js'
 import { XACT_EVENT } from '../pg/layout.js'
@@ -159,7 +159,7 @@ export class Backend {
       if (t === 0x53 || t === 0x51) s.midBatch = false
       else if (t === 0x50 || t === 0x42 || t === 0x45 || t === 0x44 || t === 0x43 || t === 0x48)
         s.midBatch = true
-      o += 1 + ((data[o + 1]! << 24) | (data[o + 2]! << 16) | (data[o + 3]! << 8) | data[o + 4]!)
+      o += 1 + u32be(data, o + 1)
     }
   }
 
@@ -245,7 +245,7 @@ export class Backend {
     this.io.exec(data, { more: noInput, out: (c) => chunks.push(c.slice()) })
     const out = concatBytes(chunks)
     for (let o = 0; o + 5 <= out.length; ) {
-      const len = (out[o + 1]! << 24) | (out[o + 2]! << 16) | (out[o + 3]! << 8) | out[o + 4]!
+      const len = u32be(out, o + 1)
       if (out[o] === B.ReadyForQuery && len === 5) out[o + 5] = 0x49 // 'I'
       o += 1 + len
     }

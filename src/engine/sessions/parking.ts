@@ -2,6 +2,7 @@
 // inside the one engine thread, so its input is abandoned unseen and parked, then run again first in line
 // when the lock may be free; cancel and lock_timeout answer it as they would a waiting statement. This file
 // decides whether the running input may be parked, parks it, and wakes or answers parked ones.
+import { u32be } from '../../util/bytes.js'
 import { CTL, type FromWorker, type WorkItem } from '../channel/protocol.js'
 import type { LockMode, ParkedInput, WaitPolicy } from './advisory.js'
 import type { Backend } from './backend.js'
@@ -33,8 +34,7 @@ export interface ParkingWorker {
   wake(): void
 }
 
-const len32 = (d: Uint8Array, o: number) =>
-  ((d[o + 1]! << 24) | (d[o + 2]! << 16) | (d[o + 3]! << 8) | d[o + 4]!) >>> 0
+const len32 = (d: Uint8Array, o: number) => u32be(d, o + 1)
 
 /** Whole commands: the input ends with Sync, or holds simple Queries only. */
 function wholeCommands(data: Uint8Array): boolean {

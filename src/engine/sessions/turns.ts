@@ -1,6 +1,7 @@
 // Whose work may run now on a backend: the turn rules (a session holds the backend while it is busy;
 // waiting work runs in arrival order) and the exceptions that run beside an idle transaction.
 
+import { u32be } from '../../util/bytes.js'
 import type { WorkItem } from '../channel/protocol.js'
 import type { Backend } from './backend.js'
 
@@ -56,7 +57,7 @@ function preparationOnly(data: Uint8Array): boolean {
     const ok = t === 0x50 || t === 0x48 || t === 0x53 || ((t === 0x44 || t === 0x43) && kind === 0x53) // P H S, D/C 'S'
     if (!ok) return false
     last = t
-    o += 1 + ((data[o + 1]! << 24) | (data[o + 2]! << 16) | (data[o + 3]! << 8) | data[o + 4]!)
+    o += 1 + u32be(data, o + 1)
   }
   return last === 0x53
 }
@@ -81,8 +82,7 @@ export function monitoringSql(sql: string): boolean {
  * waiting session can be seen and the session everyone waits for ended (docs/sessions.md).
  */
 function monitoringOnly(data: Uint8Array): boolean {
-  const len = (o: number) =>
-    ((data[o + 1]! << 24) | (data[o + 2]! << 16) | (data[o + 3]! << 8) | data[o + 4]!) >>> 0
+  const len = (o: number) => u32be(data, o + 1)
   const cstr = (o: number, end: number) => {
     let i = o
     while (i < end && data[i] !== 0) i++
