@@ -11,6 +11,7 @@ import type { RoleRow } from '../databases/roles.js'
 import { type DatabaseCommand, parseDatabaseCommand } from '../databases/statements.js'
 import type { ClientInfo } from '../engine/channel/protocol.js'
 import type { Engine, SessionSink } from '../engine/client.js'
+import { trailingReadyStatus } from '../engine/sessions/backend-stream.js'
 import type { PackageManager } from '../packages/manager.js'
 import { type PackageCommand, parsePackageCommand } from '../packages/statements.js'
 import { concatBytes } from '../util/bytes.js'
@@ -30,7 +31,6 @@ import {
   findCommand,
   SYNC_MESSAGE,
   syncAt,
-  trailingReadyStatus,
 } from './intercept.js'
 import {
   authentication,

@@ -220,11 +220,3 @@ export function encodeReply(r: CommandReply): Uint8Array {
   const parts = r.ok ? [...r.notices.map(noticeResponse), commandComplete(r.tag)] : [errorResponse(r.error)]
   return concatBytes([...parts, readyForQuery('I')])
 }
-
-/** The transaction status of the ReadyForQuery a chunk of backend output ends with, if it ends with one. */
-export function trailingReadyStatus(bytes: Uint8Array): number | null {
-  const n = bytes.length
-  if (n < 6 || bytes[n - 6] !== 0x5a || bytes[n - 5] !== 0 || bytes[n - 4] !== 0 || bytes[n - 3] !== 0)
-    return null
-  return bytes[n - 2] === 5 ? bytes[n - 1]! : null
-}

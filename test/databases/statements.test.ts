@@ -2,7 +2,8 @@
 // leaves to PostgreSQL, and the message scan of the wire layer (src/wire/intercept.ts).
 import { describe, expect, it } from 'vitest'
 import { parseDatabaseCommand } from '../../src/databases/statements.js'
-import { findDatabaseCommand, trailingReadyStatus } from '../../src/wire/intercept.js'
+import { trailingReadyStatus } from '../../src/engine/sessions/backend-stream.js'
+import { findDatabaseCommand } from '../../src/wire/intercept.js'
 
 describe('parseDatabaseCommand', () => {
   it('reads CREATE DATABASE with comments, quoting, case folding and options', () => {

@@ -236,3 +236,11 @@ export function collected(stream: BackendStream): {
   for (const m of stream.messages) if (m.type === B.ErrorResponse && !error) error = errorFields(m.body)
   return { result: { columns: columnNames(stream.messages), rows: dataRows(stream.messages) }, error }
 }
+
+/** The transaction status of the ReadyForQuery a chunk of backend output ends with, if it ends with one. */
+export function trailingReadyStatus(bytes: Uint8Array): number | null {
+  const n = bytes.length
+  if (n < 6 || bytes[n - 6] !== 0x5a || bytes[n - 5] !== 0 || bytes[n - 4] !== 0 || bytes[n - 3] !== 0)
+    return null
+  return bytes[n - 2] === 5 ? bytes[n - 1]! : null
+}

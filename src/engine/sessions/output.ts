@@ -5,6 +5,7 @@ import type { FatalOutput } from '../../plpy-shim/fatal.js'
 import { outputFrame } from '../channel/frames.js'
 import { CTL, type FromWorker, OUT_HIGH_WATER, OUT_LOW_WATER, type WorkItem } from '../channel/protocol.js'
 import type { ExecIo } from '../storage/pgio.js'
+import { trailingReadyStatus } from './backend-stream.js'
 import { CopyFailOutput, copyScan } from './copyviolation.js'
 import { copyFail } from './frontend.js'
 
@@ -97,7 +98,11 @@ export class Output {
     this.pendingBytes += chunk.length
     // hold the last flush of a batch: it leaves with the end of the exec, in the same message
     const explicit = chunk.length < SEND_BUFFER
-    if (this.pendingBytes >= BATCH || (explicit && moreInput()) || (explicit && !endsWithReady(chunk))) {
+    if (
+      this.pendingBytes >= BATCH ||
+      (explicit && moreInput()) ||
+      (explicit && trailingReadyStatus(chunk) === null)
+    ) {
       this.flush()
       if (Atomics.load(this.ctl, CTL.OUT_INFLIGHT) > OUT_HIGH_WATER) this.waitForClient()
     }
@@ -216,7 +221,7 @@ export class Output {
    */
   beforeReady(parts: Uint8Array[]): boolean {
     const last = this.pending.at(-1)
-    if (this.gone || !last || !endsWithReady(last)) return false
+    if (this.gone || !last || trailingReadyStatus(last) === null) return false
     const n = last.length
     this.pending[this.pending.length - 1] = last.subarray(0, n - 6)
     this.pending.push(...parts, last.subarray(n - 6))
@@ -230,17 +235,4 @@ export class Output {
     this.terminate = terminate || this.protocolViolation
     this.flush(this.terminate)
   }
-}
-
-/** Whether a flushed chunk ends with a ReadyForQuery message (5 + 1 bytes: 'Z', length 5, status). */
-function endsWithReady(chunk: Uint8Array): boolean {
-  const n = chunk.length
-  return (
-    n >= 6 &&
-    chunk[n - 6] === 0x5a &&
-    chunk[n - 5] === 0 &&
-    chunk[n - 4] === 0 &&
-    chunk[n - 3] === 0 &&
-    chunk[n - 2] === 5
-  )
 }

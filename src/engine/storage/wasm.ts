@@ -21,7 +21,7 @@ let compiled: Promise<WebAssembly.Module> | undefined
  * off wasm-bound statements (docs/performance.md, "Session 11"). PYGLITE_WASM_INLINING=0 leaves V8's
  * default.
  */
-export function tuneWasmCompiler(): void {
+function tuneWasmCompiler(): void {
   if (process.env.PYGLITE_WASM_INLINING === '0') return
   v8.setFlagsFromString('--wasm-inlining')
 }
